@@ -1,0 +1,5 @@
+import { sweepStale, isRoot } from './netns';
+
+export default async function globalSetup(): Promise<void> {
+  if (isRoot()) sweepStale();
+}

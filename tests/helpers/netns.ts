@@ -1,0 +1,114 @@
+/**
+ * Network-namespace helpers shared by every test, benchmark and the lab.
+ * Every namespace made here carries the prefix `rts-` so that a crashed run
+ * can be swept by `sweepStale()` (global setup does it before each jest run).
+ */
+import { execFileSync, spawn, ChildProcess, SpawnOptions } from 'node:child_process';
+
+export const NS_PREFIX = 'rts-';
+
+/** Run a shell command, return stdout; throw with stderr on failure. */
+export function sh(cmd: string, opts: { allowFail?: boolean } = {}): string {
+  try {
+    return execFileSync('bash', ['-c', cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+  } catch (e) {
+    if (opts.allowFail) return '';
+    const err = e as { stderr?: string; status?: number };
+    throw new Error(`command failed (${err.status}): ${cmd}\n${err.stderr ?? ''}`);
+  }
+}
+
+let counter = 0;
+/** A namespace name unique to this process: rts-<tag>-<pid36>-<n>, at most 15 chars not required for netns. */
+export function uniqueName(tag: string): string {
+  return `${NS_PREFIX}${tag}-${process.pid.toString(36)}${(counter++).toString(36)}`;
+}
+
+const live = new Set<Netns>();
+const children = new Set<ChildProcess>();
+
+export class Netns {
+  readonly name: string;
+  private constructor(name: string) {
+    this.name = name;
+  }
+
+  /** Create a fresh namespace with lo up. */
+  static create(tag: string): Netns {
+    const ns = new Netns(uniqueName(tag));
+    sh(`ip netns add ${ns.name}`);
+    live.add(ns);
+    ns.exec('ip link set lo up');
+    return ns;
+  }
+
+  /** Run a shell command inside the namespace. */
+  exec(cmd: string, opts: { allowFail?: boolean } = {}): string {
+    return sh(`ip netns exec ${this.name} bash -c ${quote(cmd)}`, opts);
+  }
+
+  /** Spawn a long-running process inside the namespace; it is killed on destroy/exit. */
+  spawn(argv: string[], opts: SpawnOptions = {}): ChildProcess {
+    const child = spawn('ip', ['netns', 'exec', this.name, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], ...opts });
+    children.add(child);
+    child.on('exit', () => children.delete(child));
+    return child;
+  }
+
+  destroy(): void {
+    // Kill whatever still runs in the namespace, then delete it.
+    sh(`ip netns pids ${this.name} 2>/dev/null | xargs -r kill -9`, { allowFail: true });
+    sh(`ip netns del ${this.name}`, { allowFail: true });
+    live.delete(this);
+  }
+}
+
+/** Join two namespaces with a veth pair; offloads optional (the delay bridge needs them off). */
+export function veth(a: Netns, aDev: string, aAddr: string, b: Netns, bDev: string, bAddr: string): void {
+  const tmpA = `v${process.pid.toString(36)}${(counter++).toString(36)}a`;
+  const tmpB = tmpA.slice(0, -1) + 'b';
+  sh(`ip link add ${tmpA} type veth peer name ${tmpB}`);
+  sh(`ip link set ${tmpA} netns ${a.name}`);
+  sh(`ip link set ${tmpB} netns ${b.name}`);
+  a.exec(`ip link set ${tmpA} name ${aDev} && ip link set ${aDev} up${aAddr ? ` && ip addr add ${aAddr} dev ${aDev}` : ''}`);
+  b.exec(`ip link set ${tmpB} name ${bDev} && ip link set ${bDev} up${bAddr ? ` && ip addr add ${bAddr} dev ${bDev}` : ''}`);
+}
+
+/** Kill spawned children and delete namespaces made by this process. */
+export function destroyAll(): void {
+  for (const c of children) c.kill('SIGKILL');
+  children.clear();
+  for (const ns of [...live]) ns.destroy();
+}
+
+/** Delete every rts-* namespace left behind by a killed run. */
+export function sweepStale(): void {
+  const list = sh('ip netns list 2>/dev/null', { allowFail: true })
+    .split('\n')
+    .map((l) => l.split(' ')[0])
+    .filter((n) => n.startsWith(NS_PREFIX));
+  for (const n of list) {
+    sh(`ip netns pids ${n} 2>/dev/null | xargs -r kill -9; ip netns del ${n}`, { allowFail: true });
+  }
+}
+
+/** Wait until `fn` returns truthy, polling; throws after `ms`. */
+export async function waitFor<T>(fn: () => T | Promise<T>, ms = 5000, what = 'condition'): Promise<T> {
+  const end = Date.now() + ms;
+  for (;;) {
+    const v = await fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export function quote(s: string): string {
+  return `'${s.replace(/'/g, `'\\''`)}'`;
+}
+
+export function isRoot(): boolean {
+  return typeof process.getuid === 'function' && process.getuid() === 0;
+}
+
+process.once('exit', destroyAll);
