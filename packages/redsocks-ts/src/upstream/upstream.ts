@@ -1,0 +1,76 @@
+/**
+ * The one interface every upstream protocol implements: redsocks' `relay_subsys`
+ * vtable in TypeScript. The core (accept, original destination, buffering, relay,
+ * client list) never sees protocol bytes; each protocol file never sees nftables.
+ */
+import type * as net from 'node:net';
+import type { ProxyError } from '@mptcp-proxy/common';
+
+export interface Endpoint {
+  address: string;
+  port: number;
+}
+
+/** Client bytes that arrived before the tunnel is up, kept by the core (bounded). */
+export interface ClientEarlyData {
+  /** Resolves when at least one byte is buffered, the client half-closed, or `ms` passed. */
+  wait(ms: number): Promise<void>;
+  /** Removes and returns everything buffered so far. */
+  take(): Buffer;
+  /** True once the client has sent FIN. */
+  readonly ended: boolean;
+}
+
+export interface DialOptions {
+  /** Ask for TCP Fast Open: the socket is returned at once and the first write rides the SYN. */
+  fastOpen?: boolean;
+  /** Allow a warm-pool connection (default true). */
+  pooled?: boolean;
+}
+
+/** Per-connection logger that prefixes redsocks' `[client->dest]: `. */
+export interface ConnLogger {
+  debug(msg: string): void;
+  info(msg: string): void;
+  error(msg: string): void;
+}
+
+export interface UpstreamContext {
+  readonly client: net.Socket;
+  readonly clientAddr: Endpoint;
+  /** The original destination (SO_ORIGINAL_DST or getsockname). */
+  readonly dest: Endpoint;
+  /** The `redsocks { }` section this connection belongs to. */
+  readonly instance: import('../config/types').RedsocksInstance;
+  readonly early: ClientEarlyData;
+  readonly log: ConnLogger;
+  /** Open a connection to the proxy (instance.ip:port) through the MPTCP dialer. */
+  dial(opts?: DialOptions): Promise<net.Socket>;
+  /**
+   * Start relaying client -> upstream now, before `establish` resolves (optimistic
+   * connect keeps streaming without waiting for the reply). Buffered early data the
+   * protocol did not take is written first.
+   */
+  startClientToUpstream(upstream: net.Socket): void;
+}
+
+export interface Tunnel {
+  upstream: net.Socket;
+  /** Bytes read from upstream past the handshake: the first bytes for the client. */
+  leftover: Buffer;
+}
+
+export interface UpstreamProtocol {
+  /** The `type = ...` value. */
+  readonly name: string;
+  /** Extra config checks for `-t`, e.g. login without password; returns the message or undefined. */
+  validate?(instance: import('../config/types').RedsocksInstance): string | undefined;
+  /**
+   * Build the tunnel to ctx.dest. Rejects with a ProxyError whose message is the text
+   * redsocks logs (e.g. the SOCKS REP or the HTTP status line). `resetClient` tells the
+   * core to RST rather than FIN the LAN client (the optimistic-connect failure contract).
+   */
+  establish(ctx: UpstreamContext): Promise<Tunnel>;
+}
+
+export type UpstreamFailure = ProxyError & { resetClient?: boolean };
