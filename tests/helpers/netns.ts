@@ -4,6 +4,7 @@
  * can be swept by `sweepStale()` (global setup does it before each jest run).
  */
 import { execFileSync, spawn, ChildProcess, SpawnOptions } from 'node:child_process';
+import * as fs from 'node:fs';
 
 export const NS_PREFIX = 'rts-';
 
@@ -37,6 +38,7 @@ export class Netns {
   static create(tag: string): Netns {
     const ns = new Netns(uniqueName(tag));
     sh(`ip netns add ${ns.name}`);
+    markOwner(ns.name);
     live.add(ns);
     ns.exec('ip link set lo up');
     return ns;
@@ -59,6 +61,7 @@ export class Netns {
     // Kill whatever still runs in the namespace, then delete it.
     sh(`ip netns pids ${this.name} 2>/dev/null | xargs -r kill -9`, { allowFail: true });
     sh(`ip netns del ${this.name}`, { allowFail: true });
+    fs.rmSync(`${OWNER_DIR}/${this.name}`, { force: true });
     live.delete(this);
   }
 }
@@ -81,13 +84,43 @@ export function destroyAll(): void {
   for (const ns of [...live]) ns.destroy();
 }
 
-/** Delete every rts-* namespace left behind by a killed run. */
+/**
+ * Owner files (pid of the creating process) let a sweep spare namespaces that a concurrent,
+ * still-running process owns (several engineers/CI jobs run tests on one machine).
+ */
+const OWNER_DIR = '/run/rts-netns';
+function markOwner(name: string): void {
+  try {
+    fs.mkdirSync(OWNER_DIR, { recursive: true });
+    fs.writeFileSync(`${OWNER_DIR}/${name}`, String(process.pid));
+  } catch {
+    /* best effort: without the file the namespace is merely sweepable */
+  }
+}
+function ownerAlive(name: string): boolean {
+  let pid: number;
+  try {
+    pid = Number(fs.readFileSync(`${OWNER_DIR}/${name}`, 'utf8'));
+  } catch {
+    return false;
+  }
+  if (!pid || pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Delete every rts-* namespace left behind by a killed run (not those of live processes). */
 export function sweepStale(): void {
   const list = sh('ip netns list 2>/dev/null', { allowFail: true })
     .split('\n')
     .map((l) => l.split(' ')[0])
-    .filter((n) => n.startsWith(NS_PREFIX));
+    .filter((n) => n.startsWith(NS_PREFIX) && !ownerAlive(n));
   for (const n of list) {
+    fs.rmSync(`${OWNER_DIR}/${n}`, { force: true });
     sh(`ip netns pids ${n} 2>/dev/null | xargs -r kill -9; ip netns del ${n}`, { allowFail: true });
   }
 }

@@ -73,4 +73,8 @@ export interface UpstreamProtocol {
   establish(ctx: UpstreamContext): Promise<Tunnel>;
 }
 
-export type UpstreamFailure = ProxyError & { resetClient?: boolean };
+export type UpstreamFailure = ProxyError & {
+  resetClient?: boolean;
+  /** The protocol already answered and half-closed the client (on_proxy_fail = forward_http_err). */
+  clientHandled?: boolean;
+};

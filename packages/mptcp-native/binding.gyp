@@ -1,0 +1,22 @@
+{
+  "targets": [
+    {
+      "target_name": "mptcp_native",
+      "sources": [
+        "src/native/addon.cc",
+        "src/native/errors.cc",
+        "src/native/addr.cc",
+        "src/native/sockets.cc",
+        "src/native/connect.cc",
+        "src/native/mptcp-info.cc",
+        "src/native/syslog.cc",
+        "src/native/crypt.cc"
+      ],
+      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
+      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],
+      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fno-exceptions"],
+      "cflags_cc!": ["-fno-rtti"],
+      "libraries": ["-lcrypt"]
+    }
+  ]
+}

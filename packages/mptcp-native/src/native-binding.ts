@@ -1,0 +1,114 @@
+/**
+ * The typed contract between TS and the C++ addon (build/Release/mptcp_native.node).
+ * Primitive arguments only; C++ makes syscalls and throws Node-style errno errors
+ * ({ code, errno, syscall }). All policy lives in the TS layer.
+ */
+
+export interface NativeConstants {
+  readonly IPPROTO_TCP: number;
+  readonly IPPROTO_MPTCP: number;
+  readonly IPPROTO_IP: number;
+  readonly IPPROTO_IPV6: number;
+  readonly SOL_SOCKET: number;
+  readonly SOL_MPTCP: number;
+  readonly SO_REUSEADDR: number;
+  readonly SO_REUSEPORT: number;
+  readonly SO_MARK: number;
+  readonly SO_PROTOCOL: number;
+  readonly SO_KEEPALIVE: number;
+  readonly IP_TRANSPARENT: number;
+  readonly IP_FREEBIND: number;
+  readonly IP_BIND_ADDRESS_NO_PORT: number;
+  readonly IPV6_V6ONLY: number;
+  readonly IPV6_TRANSPARENT: number;
+  readonly IPV6_FREEBIND: number;
+  readonly TCP_NODELAY: number;
+  readonly TCP_FASTOPEN: number;
+  readonly TCP_FASTOPEN_CONNECT: number;
+  readonly TCPI_OPT_SYN_DATA: number;
+  readonly MPTCP_INFO_FLAG_FALLBACK: number;
+  readonly MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED: number;
+}
+
+export interface NativeSockaddr {
+  address: string;
+  port: number;
+  family: 4 | 6;
+}
+
+/** struct mptcp_info fields; a field is absent when the kernel's optlen does not cover it. */
+export interface NativeMptcpInfo {
+  optlen: number;
+  extraSubflows: number;
+  addAddrSignal: number;
+  addAddrAccepted: number;
+  subflowsMax: number;
+  addAddrSignalMax: number;
+  addAddrAcceptedMax: number;
+  flags?: number;
+  token?: number;
+  writeSeq?: number;
+  sndUna?: number;
+  rcvNxt?: number;
+  localAddrUsed?: number;
+  localAddrMax?: number;
+  csumEnabled?: number;
+  retransmits?: number;
+  bytesRetrans?: number;
+  bytesSent?: number;
+  bytesReceived?: number;
+  bytesAcked?: number;
+  subflowsTotal?: number;
+  lastDataSent?: number;
+  lastDataRecv?: number;
+  lastAckRecv?: number;
+}
+
+/** struct tcp_info basics. */
+export interface NativeTcpInfo {
+  state: number;
+  retransmits: number;
+  options: number;
+  rttUs?: number;
+  rttvarUs?: number;
+  cwnd?: number;
+  totalRetrans?: number;
+  bytesAcked?: number;
+  bytesReceived?: number;
+}
+
+export interface NativeSubflow extends NativeTcpInfo {
+  id: number;
+  local: NativeSockaddr | null;
+  remote: NativeSockaddr | null;
+}
+
+export interface NativeBinding {
+  readonly constants: NativeConstants;
+  /** socket(AF_INET|AF_INET6, SOCK_STREAM|SOCK_NONBLOCK|SOCK_CLOEXEC, protocol) */
+  socket(family: 4 | 6, protocol: number): number;
+  setsockoptInt(fd: number, level: number, name: number, value: number): void;
+  getsockoptInt(fd: number, level: number, name: number): number;
+  bindToDevice(fd: number, device: string): void;
+  bind(fd: number, address: string, port: number): void;
+  listen(fd: number, backlog: number): void;
+  close(fd: number): void;
+  sockname(fd: number): NativeSockaddr | null;
+  peername(fd: number): NativeSockaddr | null;
+  originalDst(fd: number, family: 4 | 6): NativeSockaddr | null;
+  /**
+   * Non-blocking connect. With waitWritable, polls for POLLOUT on the main loop (closing the
+   * poll handle before cb runs) and reports SO_ERROR, or ETIMEDOUT after timeoutMs (0 = none).
+   * Without it, cb runs synchronously once connect() returned 0 or EINPROGRESS.
+   */
+  connect(fd: number, address: string, port: number, timeoutMs: number, waitWritable: boolean,
+    cb: (err: NodeJS.ErrnoException | null) => void): void;
+  mptcpInfo(fd: number): NativeMptcpInfo;
+  subflows(fd: number): NativeSubflow[];
+  tcpInfo(fd: number): NativeTcpInfo;
+  unixDgramOpen(path: string): number;
+  unixDgramSend(fd: number, data: Buffer): void;
+  crypt(password: string, setting: string): string;
+  /** passwd/shadow hash of a system account; null if the account does not exist. */
+  systemPasswordHash(user: string): string | null;
+}

@@ -1,0 +1,76 @@
+// Module init: the functions of native-binding.ts and the Linux constants the TS layer needs.
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
+#include "functions.h"
+#include "mptcp-uapi.h"
+
+#ifndef IP_BIND_ADDRESS_NO_PORT
+#define IP_BIND_ADDRESS_NO_PORT 24
+#endif
+#ifndef IP_TRANSPARENT
+#define IP_TRANSPARENT 19
+#endif
+#ifndef IP_FREEBIND
+#define IP_FREEBIND 15
+#endif
+#ifndef IPV6_FREEBIND
+#define IPV6_FREEBIND 78
+#endif
+#ifndef IPV6_TRANSPARENT
+#define IPV6_TRANSPARENT 75
+#endif
+
+static Napi::Object Constants(Napi::Env env) {
+  Napi::Object c = Napi::Object::New(env);
+  c.Set("IPPROTO_TCP", Napi::Number::New(env, static_cast<int>(IPPROTO_TCP)));
+  c.Set("IPPROTO_MPTCP", Napi::Number::New(env, static_cast<int>(IPPROTO_MPTCP)));
+  c.Set("IPPROTO_IP", Napi::Number::New(env, static_cast<int>(IPPROTO_IP)));
+  c.Set("IPPROTO_IPV6", Napi::Number::New(env, static_cast<int>(IPPROTO_IPV6)));
+  c.Set("SOL_SOCKET", Napi::Number::New(env, static_cast<int>(SOL_SOCKET)));
+  c.Set("SOL_MPTCP", Napi::Number::New(env, static_cast<int>(SOL_MPTCP)));
+  c.Set("SO_REUSEADDR", Napi::Number::New(env, static_cast<int>(SO_REUSEADDR)));
+  c.Set("SO_REUSEPORT", Napi::Number::New(env, static_cast<int>(SO_REUSEPORT)));
+  c.Set("SO_MARK", Napi::Number::New(env, static_cast<int>(SO_MARK)));
+  c.Set("SO_PROTOCOL", Napi::Number::New(env, static_cast<int>(SO_PROTOCOL)));
+  c.Set("SO_KEEPALIVE", Napi::Number::New(env, static_cast<int>(SO_KEEPALIVE)));
+  c.Set("IP_TRANSPARENT", Napi::Number::New(env, static_cast<int>(IP_TRANSPARENT)));
+  c.Set("IP_FREEBIND", Napi::Number::New(env, static_cast<int>(IP_FREEBIND)));
+  c.Set("IP_BIND_ADDRESS_NO_PORT", Napi::Number::New(env, static_cast<int>(IP_BIND_ADDRESS_NO_PORT)));
+  c.Set("IPV6_V6ONLY", Napi::Number::New(env, static_cast<int>(IPV6_V6ONLY)));
+  c.Set("IPV6_TRANSPARENT", Napi::Number::New(env, static_cast<int>(IPV6_TRANSPARENT)));
+  c.Set("IPV6_FREEBIND", Napi::Number::New(env, static_cast<int>(IPV6_FREEBIND)));
+  c.Set("TCP_NODELAY", Napi::Number::New(env, static_cast<int>(TCP_NODELAY)));
+  c.Set("TCP_FASTOPEN", Napi::Number::New(env, static_cast<int>(TCP_FASTOPEN)));
+  c.Set("TCP_FASTOPEN_CONNECT", Napi::Number::New(env, static_cast<int>(TCP_FASTOPEN_CONNECT)));
+  c.Set("TCPI_OPT_SYN_DATA", Napi::Number::New(env, static_cast<int>(TCPI_OPT_SYN_DATA)));
+  c.Set("MPTCP_INFO_FLAG_FALLBACK", Napi::Number::New(env, static_cast<int>(1)));
+  c.Set("MPTCP_INFO_FLAG_REMOTE_KEY_RECEIVED", Napi::Number::New(env, static_cast<int>(2)));
+  return c;
+}
+
+static Napi::Object Init(Napi::Env env, Napi::Object exports) {
+  exports.Set("constants", Constants(env));
+  exports.Set("socket", Napi::Function::New(env, Socket, "socket"));
+  exports.Set("setsockoptInt", Napi::Function::New(env, SetsockoptInt, "setsockoptInt"));
+  exports.Set("getsockoptInt", Napi::Function::New(env, GetsockoptInt, "getsockoptInt"));
+  exports.Set("bindToDevice", Napi::Function::New(env, BindToDevice, "bindToDevice"));
+  exports.Set("bind", Napi::Function::New(env, Bind, "bind"));
+  exports.Set("listen", Napi::Function::New(env, Listen, "listen"));
+  exports.Set("close", Napi::Function::New(env, Close, "close"));
+  exports.Set("sockname", Napi::Function::New(env, Sockname, "sockname"));
+  exports.Set("peername", Napi::Function::New(env, Peername, "peername"));
+  exports.Set("originalDst", Napi::Function::New(env, OriginalDst, "originalDst"));
+  exports.Set("connect", Napi::Function::New(env, Connect, "connect"));
+  exports.Set("mptcpInfo", Napi::Function::New(env, MptcpInfo, "mptcpInfo"));
+  exports.Set("subflows", Napi::Function::New(env, Subflows, "subflows"));
+  exports.Set("tcpInfo", Napi::Function::New(env, TcpInfo, "tcpInfo"));
+  exports.Set("unixDgramOpen", Napi::Function::New(env, UnixDgramOpen, "unixDgramOpen"));
+  exports.Set("unixDgramSend", Napi::Function::New(env, UnixDgramSend, "unixDgramSend"));
+  exports.Set("crypt", Napi::Function::New(env, Crypt, "crypt"));
+  exports.Set("systemPasswordHash", Napi::Function::New(env, SystemPasswordHash, "systemPasswordHash"));
+  return exports;
+}
+
+NODE_API_MODULE(mptcp_native, Init)

@@ -1,0 +1,86 @@
+import { ValueError } from './redsocks-config-error';
+import type { KeyParser } from './section-spec';
+import { strtoul } from './strtoul';
+import type { MptcpMode, RedsocksInstance } from './types';
+import { parseBool, parseUint16, parseUint32 } from './values';
+import { parseWanPaths } from './wan-paths';
+
+/** Defaults of the keys redsocks 0.5 does not have. */
+export const EXTENSION_DEFAULTS = {
+  mptcp: 'auto' as MptcpMode,
+  optimistic: 'off' as MptcpMode,
+  optimisticMaxEarly: 65536,
+  optimisticGatherMs: 5,
+  optimisticMethod: 0xa5,
+  optimisticAuthMethod: 0xa6,
+  optimisticCacheTtl: 86400,
+  fastopen: false,
+  fastopenDataPorts: [] as number[],
+  poolSize: 0,
+  poolIdleTimeout: 20,
+  paths: [],
+  pathProbeInterval: 1000,
+  pathProbeTimeout: 1000,
+};
+
+/** on|off|auto, plus redsocks' other boolean spellings. */
+function parseMode(key: string, v: string): MptcpMode {
+  if (v === 'auto') return 'auto';
+  try {
+    return parseBool(v) ? 'on' : 'off';
+  } catch {
+    throw new ValueError(`${key} <${v}> is not parsed, use auto, on or off`);
+  }
+}
+
+/** A private SOCKS5 method number (RFC 1928 reserves X'80'-X'FE' for them). */
+function parseMethod(key: string, v: string): number {
+  const r = strtoul(v);
+  if (r.end !== v.length || v.length === 0 || r.value < 0x80n || r.value > 0xfen) {
+    throw new ValueError(`${key} <${v}> must be a private SOCKS5 method number, 0x80 to 0xfe`);
+  }
+  return Number(r.value);
+}
+
+function parsePortList(v: string): number[] {
+  const ports: number[] = [];
+  for (const item of v.split(/[\s,]+/)) {
+    if (item === '') continue;
+    const port = parseUint16(item);
+    if (port === 0 || !/^[0-9]/.test(item)) throw new ValueError(`port <${item}> in fastopen_data_ports is not a port number`);
+    if (!ports.includes(port)) ports.push(port);
+  }
+  return ports;
+}
+
+function positive(key: string, n: number): number {
+  if (n === 0) throw new ValueError(`\`${key}\` must be positive`);
+  return n;
+}
+
+export const extensionKeys: ReadonlyArray<[string, KeyParser<RedsocksInstance>]> = [
+  ['mptcp', (t, v) => void (t.mptcp = parseMode('mptcp', v))],
+  ['optimistic', (t, v) => void (t.optimistic = parseMode('optimistic', v))],
+  ['optimistic_max_early', (t, v) => void (t.optimisticMaxEarly = parseUint32(v))],
+  ['optimistic_gather_ms', (t, v) => void (t.optimisticGatherMs = parseUint16(v))],
+  ['optimistic_method', (t, v) => void (t.optimisticMethod = parseMethod('optimistic_method', v))],
+  ['optimistic_auth_method', (t, v) => void (t.optimisticAuthMethod = parseMethod('optimistic_auth_method', v))],
+  ['optimistic_cache_ttl', (t, v) => void (t.optimisticCacheTtl = parseUint32(v))],
+  ['fastopen', (t, v) => void (t.fastopen = parseBool(v))],
+  ['fastopen_data_ports', (t, v) => void (t.fastopenDataPorts = parsePortList(v))],
+  ['pool_size', (t, v) => void (t.poolSize = parseUint16(v))],
+  ['pool_idle_timeout', (t, v) => void (t.poolIdleTimeout = positive('pool_idle_timeout', parseUint32(v)))],
+  ['paths', (t, v) => void (t.paths = parseWanPaths(v))],
+  ['path_probe_interval', (t, v) => void (t.pathProbeInterval = positive('path_probe_interval', parseUint32(v)))],
+  ['path_probe_timeout', (t, v) => void (t.pathProbeTimeout = positive('path_probe_timeout', parseUint32(v)))],
+];
+
+/** Cross-key checks of the extensions, run at the section's `}`. */
+export function checkExtensions(t: RedsocksInstance): void {
+  if (t.optimistic === 'on' && t.type !== 'socks5') {
+    throw new ValueError('`optimistic = on` needs `type = socks5`');
+  }
+  if (t.optimisticMethod === t.optimisticAuthMethod) {
+    throw new ValueError('`optimistic_method` and `optimistic_auth_method` must differ');
+  }
+}

@@ -1,0 +1,35 @@
+import type { HostResolver } from './resolver';
+import type { RedsocksConfig } from './types';
+
+/** What a value parser or section check may use while the file is being read. */
+export interface ParseContext {
+  readonly file: string;
+  /** The line redsocks would report right now. */
+  readonly line: number;
+  warn(message: string): void;
+  readonly resolve: HostResolver;
+}
+
+/** Parses one value and stores it; throws ValueError with redsocks' message text. */
+export type KeyParser<T> = (target: T, value: string, ctx: ParseContext) => void;
+
+/** The config being built, plus what section hooks need to know about it. */
+export interface ConfigBuilder {
+  config: RedsocksConfig;
+  baseSeen: boolean;
+}
+
+/**
+ * One section type, declared by its subsystem the way redsocks' parser_section is:
+ * a key table plus enter/exit hooks.
+ */
+export interface SectionSpec<T> {
+  readonly name: string;
+  readonly keys: ReadonlyMap<string, KeyParser<T>>;
+  create(line: number): T;
+  /** Throws ValueError to refuse the section (reported with `section->onenter failed`). */
+  onEnter?(builder: ConfigBuilder): void;
+  /** Throws ValueError to refuse the section (reported with `section->onexit failed`). */
+  onExit?(target: T, ctx: ParseContext): void;
+  commit(target: T, builder: ConfigBuilder): void;
+}

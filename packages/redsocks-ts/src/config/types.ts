@@ -1,0 +1,145 @@
+/**
+ * The parsed form of redsocks.conf. Field names are camelCase; the config file spells
+ * every key snake_case exactly as redsocks 0.5 does (`local_ip` -> `localIp`).
+ */
+
+export type Redirector = 'iptables' | 'generic';
+export type UpstreamType = 'socks4' | 'socks5' | 'http-connect' | 'http-relay';
+export type DiscloseSrc = 'false' | 'X-Forwarded-For' | 'Forwarded_ip' | 'Forwarded_ipport';
+export type OnProxyFail = 'close' | 'forward_http_err';
+export type MptcpMode = 'on' | 'off' | 'auto';
+export type OptimisticMode = 'on' | 'off' | 'auto';
+
+/** Where log lines go, as `log = "..."` spells it. */
+export type LogTarget =
+  | { kind: 'stderr' }
+  | { kind: 'file'; path: string }
+  | { kind: 'syslog'; facility: string };
+
+export interface ConfigWarning {
+  file: string;
+  line: number;
+  message: string;
+}
+
+export interface BaseSection {
+  /** Line of `base {`, 0 when the file has no base section (redsocks then refuses to start). */
+  line: number;
+  present: boolean;
+  logDebug: boolean;
+  logInfo: boolean;
+  /**
+   * The `log` value; defaults to 'stderr', or 'syslog:daemon' when daemon = on. Like
+   * redsocks it is only validated at start: use `parseLogTarget(base.log)`.
+   */
+  log: string;
+  daemon: boolean;
+  user?: string;
+  group?: string;
+  chroot?: string;
+  /** Required by redsocks at start (`no \`redirector\` set`); undefined passes `-t`. */
+  redirector?: Redirector;
+  /** 0 = kernel default. SO_KEEPALIVE itself is always on. */
+  tcpKeepaliveTime: number;
+  tcpKeepaliveProbes: number;
+  tcpKeepaliveIntvl: number;
+  /** 0 = keep the inherited RLIMIT_NOFILE. */
+  rlimitNofile: number;
+  /** 0 = auto; see `effectiveConnMax()` for redsocks' formula. */
+  redsocksConnMax: number;
+  /** Seconds; 0 = never drop idle clients under pressure. */
+  connpresIdleTimeout: number;
+  /** Milliseconds, > 0. */
+  maxAcceptBackoff: number;
+}
+
+/** One WAN path the dialer may use (extension `paths = "..."`). */
+export interface WanPath {
+  name: string;
+  /** Source IPv4/IPv6 address the subflow binds to. */
+  source: string;
+  device?: string;
+  mark?: number;
+  backup: boolean;
+}
+
+export interface RedsocksInstance {
+  /** Line of `redsocks {` in the file. */
+  line: number;
+  localIp: string;
+  localPort: number;
+  /** Upstream proxy address (a hostname is resolved at parse time, as redsocks does). */
+  ip: string;
+  port: number;
+  type: UpstreamType;
+  login?: string;
+  password?: string;
+  listenq: number;
+  splice: boolean;
+  discloseSrc: DiscloseSrc;
+  onProxyFail: OnProxyFail;
+
+  // ---- extensions (not in redsocks 0.5) ----
+  mptcp: MptcpMode;
+  optimistic: OptimisticMode;
+  /** Bytes of client data sent before the SOCKS reply arrives. */
+  optimisticMaxEarly: number;
+  /** How long to wait for the client's first bytes before sending, ms. */
+  optimisticGatherMs: number;
+  /** SOCKS5 method number offered for optimistic connect without auth. */
+  optimisticMethod: number;
+  /** SOCKS5 method number offered for optimistic connect with RFC 1929 auth. */
+  optimisticAuthMethod: number;
+  /** Seconds a server's "supports optimistic connect" verdict is cached. */
+  optimisticCacheTtl: number;
+  fastopen: boolean;
+  /** Destination ports whose first bytes may ride the SYN (a TLS ClientHello always may). */
+  fastopenDataPorts: number[];
+  /** Warm idle connections kept to the proxy; 0 = no pool. */
+  poolSize: number;
+  /** Seconds; must stay below the server's negotiate timeout. */
+  poolIdleTimeout: number;
+  /** Empty = let the kernel / MPTCP path manager pick. */
+  paths: WanPath[];
+  /** ms */
+  pathProbeInterval: number;
+  /** ms */
+  pathProbeTimeout: number;
+}
+
+export interface RedudpInstance {
+  line: number;
+  localIp: string;
+  localPort: number;
+  ip: string;
+  port: number;
+  login?: string;
+  password?: string;
+  /** '0.0.0.0' = TPROXY mode. */
+  destIp: string;
+  destPort: number;
+  /** Seconds. */
+  udpTimeout: number;
+  /** Seconds; parsed but unused, as in redsocks. */
+  udpTimeoutStream: number;
+}
+
+export interface DnstcInstance {
+  line: number;
+  localIp: string;
+  localPort: number;
+}
+
+export interface RedsocksConfig {
+  /** The file name used in messages. */
+  file: string;
+  base: BaseSection;
+  redsocks: RedsocksInstance[];
+  redudp: RedudpInstance[];
+  dnstc: DnstcInstance[];
+}
+
+export interface LoadResult {
+  config: RedsocksConfig;
+  warnings: ConfigWarning[];
+}

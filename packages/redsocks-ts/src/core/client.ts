@@ -1,0 +1,228 @@
+/**
+ * One intercepted connection: buffer early client data, let the upstream protocol build
+ * the tunnel, then relay. Mirrors redsocks_client's life cycle and its log lines.
+ */
+import type * as net from 'node:net';
+import type { RedsocksInstance } from '../config/types';
+import { connLogger, type FullConnLogger } from '../log/conn-log';
+import type { Endpoint, UpstreamContext, UpstreamFailure, UpstreamProtocol } from '../upstream/upstream';
+import type { InstanceDialer } from './dial';
+import { EarlyDataBuffer } from './early-data';
+import { pump, startRelay, type Direction, type RelayHandle } from './relay';
+import type { RedsocksLog } from '../log/redsocks-log';
+
+export interface ClientOwner {
+  readonly cfg: RedsocksInstance;
+  readonly protocol: UpstreamProtocol;
+  readonly dialer: InstanceDialer;
+  readonly log: RedsocksLog;
+  clientClosed(c: RedsocksClient): void;
+}
+
+interface Shut {
+  rd: boolean;
+  wr: boolean;
+}
+
+function fdOf(s: net.Socket | undefined): number {
+  const h = (s as unknown as { _handle?: { fd?: number } } | undefined)?._handle;
+  return typeof h?.fd === 'number' ? h.fd : -1;
+}
+
+function shutStr(s: Shut): string {
+  return s.rd && s.wr ? 'SHUT_RDWR' : s.rd ? 'SHUT_RD' : s.wr ? 'SHUT_WR' : '';
+}
+
+export function secUsec(ms: number): string {
+  const us = Math.max(0, Math.round(ms * 1000));
+  return `${Math.floor(us / 1e6)}.${String(us % 1e6).padStart(6, '0')}`;
+}
+
+export class RedsocksClient {
+  readonly firstEvent = Date.now();
+  lastEvent = Date.now();
+  readonly log: FullConnLogger;
+  upstream: net.Socket | undefined;
+  private relay: RelayHandle | undefined;
+  private upDir: Direction | undefined;
+  private readonly early: EarlyDataBuffer;
+  private readonly clientShut: Shut = { rd: false, wr: false };
+  private readonly relayShut: Shut = { rd: false, wr: false };
+  private closed = false;
+
+  constructor(
+    private readonly owner: ClientOwner,
+    readonly socket: net.Socket,
+    readonly clientAddr: Endpoint,
+    readonly dest: Endpoint,
+  ) {
+    this.log = connLogger(owner.log, clientAddr, dest);
+    this.early = new EarlyDataBuffer(socket);
+  }
+
+  async run(): Promise<void> {
+    const { owner } = this;
+    this.log.info('accepted');
+    const cfg = owner.cfg;
+    const ctx: UpstreamContext = {
+      client: this.socket,
+      clientAddr: this.clientAddr,
+      dest: this.dest,
+      instance: cfg,
+      early: this.early,
+      log: this.log,
+      dial: async (opts) => {
+        const s = await owner.dialer.dial(opts);
+        this.upstream = s;
+        if (this.closed) s.destroy();
+        return s;
+      },
+      startClientToUpstream: (up) => this.startUp(up),
+    };
+    let tunnel;
+    try {
+      tunnel = await owner.protocol.establish(ctx);
+    } catch (e) {
+      this.fail(e as UpstreamFailure);
+      return;
+    }
+    if (this.closed) {
+      tunnel.upstream.destroy();
+      return;
+    }
+    if (this.early.failed && !this.early.ended) {
+      this.log.info('client error before the tunnel was up');
+      this.close();
+      tunnel.upstream.destroy();
+      return;
+    }
+    this.upstream = tunnel.upstream;
+    this.lastEvent = Date.now();
+    tunnel.upstream.setKeepAlive(true);
+    if (tunnel.leftover.length) this.socket.write(tunnel.leftover);
+    const up = this.upDir ?? this.startUp(tunnel.upstream);
+    this.relay = startRelay(
+      this.socket,
+      tunnel.upstream,
+      {
+        onActivity: () => {
+          this.lastEvent = Date.now();
+        },
+        onEof: (side) => {
+          if (side === 'client') {
+            this.clientShut.rd = true;
+            this.relayShut.wr = true;
+          } else {
+            this.relayShut.rd = true;
+            this.clientShut.wr = true;
+          }
+        },
+        onDone: (err, side) => {
+          if (err && (err as { code?: string }).code !== 'ECLOSED') {
+            this.log.info(`${side} error, code ${(err as { code?: string }).code ?? ''}: ${err.message}`);
+          }
+          this.close();
+        },
+      },
+      up,
+    );
+    this.log.debug('data relaying started');
+  }
+
+  /** client -> upstream starts (optimistic connect may do this before establish resolves). */
+  private startUp(up: net.Socket): Direction {
+    if (this.upDir) return this.upDir;
+    const rest = this.early.detach();
+    if (rest.length) up.write(rest);
+    this.upDir = pump(
+      this.socket,
+      up,
+      {
+        onActivity: () => {
+          this.lastEvent = Date.now();
+        },
+        onEof: () => {
+          this.clientShut.rd = true;
+          this.relayShut.wr = true;
+        },
+      },
+      'client',
+      this.early.ended,
+    );
+    return this.upDir;
+  }
+
+  private fail(err: UpstreamFailure): void {
+    const msg = err && typeof err.message === 'string' ? err.message : String(err);
+    const code = (err as { code?: string }).code;
+    const sys = (err as { syscall?: string }).syscall;
+    if (sys) this.log.notice(`relay error, code ${code ?? ''}: ${msg}`);
+    else this.log.notice(msg);
+    if (err?.clientHandled) {
+      // forward_http_err: the protocol wrote the reply and called end(); let it flush
+      this.closed = true;
+      this.early.detach();
+      this.socket.resume();
+      const t = setTimeout(() => this.socket.destroy(), 30_000);
+      this.socket.once('close', () => {
+        clearTimeout(t);
+        this.finish();
+      });
+      return;
+    }
+    if (err?.resetClient && typeof this.socket.resetAndDestroy === 'function') {
+      this.closed = true;
+      this.early.detach();
+      this.socket.resetAndDestroy();
+      this.upstream?.destroy();
+      this.finish();
+      return;
+    }
+    this.close();
+  }
+
+  /** Drop both sockets (idempotent). */
+  close(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.early.detach();
+    this.socket.destroy();
+    this.upstream?.destroy();
+    this.relay?.destroy();
+    this.finish();
+  }
+
+  private finished = false;
+  private finish(): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.log.info('connection closed');
+    this.owner.clientClosed(this);
+  }
+
+  /** Dropped under pressure, as redsocks' drop_idle_connections does. */
+  dropIdle(now: number): void {
+    this.log.info(
+      `dropping client (${this.eventStr(this.socket, this.clientShut)}), relay (${this.eventStr(this.upstream, this.relayShut)}), idle ${secUsec(now - this.lastEvent)}s`,
+    );
+    this.close();
+  }
+
+  private eventStr(s: net.Socket | undefined, shut: Shut): string {
+    if (!s || s.destroyed) return '-/-';
+    const r = !shut.rd && !s.isPaused() ? 'R' : '-';
+    const w = !shut.wr ? 'W' : '-';
+    return `${r}/${w}`;
+  }
+
+  /** One SIGUSR1 dump line (without the `[c->d]: ` prefix). */
+  dumpLine(now: number): string {
+    const cs = shutStr(this.clientShut);
+    const rs = shutStr(this.relayShut);
+    return (
+      `client: ${fdOf(this.socket)} (${this.eventStr(this.socket, this.clientShut)})${cs ? ' ' : ''}${cs}, ` +
+      `relay: ${fdOf(this.upstream)} (${this.eventStr(this.upstream, this.relayShut)})${rs ? ' ' : ''}${rs}, ` +
+      `age: ${secUsec(now - this.firstEvent)} sec, idle: ${secUsec(now - this.lastEvent)} sec.`
+    );
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * The LAN-side listener: always plain TCP (SO_ORIGINAL_DST only works there). For
+ * `redirector = generic` (TPROXY) it needs IP_TRANSPARENT, which only mptcp-native can set.
+ */
+import * as net from 'node:net';
+import * as native from 'mptcp-native';
+
+type NativeListen = (opts: {
+  host?: string;
+  port: number;
+  backlog?: number;
+  transparent?: boolean;
+  mptcp?: string;
+}) => Promise<net.Server>;
+
+export interface ListenSpec {
+  host: string;
+  port: number;
+  backlog: number;
+  transparent: boolean;
+}
+
+export async function openListener(spec: ListenSpec, onConnection: (s: net.Socket) => void): Promise<net.Server> {
+  let server: net.Server;
+  const nlisten = (native as unknown as { listen?: NativeListen }).listen;
+  if (spec.transparent && typeof nlisten === 'function') {
+    server = await nlisten({ host: spec.host, port: spec.port, backlog: spec.backlog, transparent: true, mptcp: 'off' });
+    server.on('connection', onConnection);
+  } else {
+    server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, onConnection);
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen({ host: spec.host, port: spec.port, backlog: spec.backlog }, () => {
+        server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+  return server;
+}
+
+export function boundPort(server: net.Server): number {
+  const a = server.address();
+  return a && typeof a === 'object' ? a.port : 0;
+}

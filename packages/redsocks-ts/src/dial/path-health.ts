@@ -1,0 +1,258 @@
+/**
+ * A health view of each WAN path (issue 6, "new connections while an ISP is down").
+ *
+ * Active signal: every `path_probe_interval` ms a plain-TCP connect to the proxy from the
+ * path's source address (plus its device/mark), with `path_probe_timeout`. Plain TCP on
+ * purpose: an MPTCP probe would add subflows over the other paths and prove nothing about
+ * this one. Passive signals: the outcome and duration of every real upstream connect on the
+ * path, and the subflows of live (pooled) MPTCP connections.
+ *
+ * A connect that fails in a way that blames the path (timeout, unreachable, no address)
+ * marks it down at once; a probe needs two misses in a row (one lost SYN on a lossy link is
+ * not an outage). One probe success brings a path back.
+ */
+import { EventEmitter } from 'node:events';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import type * as net from 'node:net';
+import type { WanPath } from '../config/types';
+
+export type PathStateName = 'unknown' | 'up' | 'down';
+
+export interface PathView {
+  name: string;
+  source: string;
+  device?: string;
+  mark?: number;
+  backup: boolean;
+  /** False only once the path has been seen failing (unknown counts as up). */
+  up: boolean;
+  state: PathStateName;
+  /** Smoothed connect RTT, null before the first measurement. */
+  rttMs: number | null;
+  /** Epoch ms of the last state change (creation time at first). */
+  lastChange: number;
+  lastError?: string;
+}
+
+/** Published on every state change: `{ path: PathView, previous: PathStateName, reason }`. */
+export const pathChannel = diagnosticsChannel.channel('redsocks-ts:path');
+
+export interface PathEvent {
+  path: PathView;
+  previous: PathStateName;
+  reason: string;
+}
+
+export interface ConnectLike {
+  (opts: {
+    host: string;
+    port: number;
+    localAddress?: string;
+    bindDevice?: string;
+    mark?: number;
+    timeout?: number;
+    mptcp?: 'on' | 'off' | 'auto';
+  }): Promise<net.Socket>;
+}
+
+export interface HealthLog {
+  info(msg: string): void;
+  error(msg: string): void;
+}
+
+/** Errors that say "this path does not get us to the proxy" rather than "the proxy said no". */
+const PATH_ERRORS = new Set([
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EHOSTDOWN',
+  'EADDRNOTAVAIL',
+  'ENODEV',
+  'ECONNABORTED',
+]);
+
+export function isPathFailure(err: unknown): boolean {
+  const code = (err as { code?: string } | undefined)?.code;
+  return code !== undefined && PATH_ERRORS.has(code);
+}
+
+const MIN_ATTEMPT_TIMEOUT_MS = 500;
+const PROBE_MISSES_FOR_DOWN = 2;
+
+interface PathState extends PathView {
+  misses: number;
+}
+
+function toView(s: PathState): PathView {
+  const v: PathView = {
+    name: s.name,
+    source: s.source,
+    backup: s.backup,
+    up: s.up,
+    state: s.state,
+    rttMs: s.rttMs,
+    lastChange: s.lastChange,
+  };
+  if (s.device !== undefined) v.device = s.device;
+  if (s.mark !== undefined) v.mark = s.mark;
+  if (s.lastError !== undefined) v.lastError = s.lastError;
+  return v;
+}
+
+export class PathHealth extends EventEmitter {
+  private readonly states: PathState[];
+  private timer: NodeJS.Timeout | undefined;
+  private probing = false;
+  private stopped = false;
+
+  constructor(
+    paths: readonly WanPath[],
+    private readonly target: { host: string; port: number },
+    private readonly opts: {
+      probeIntervalMs: number;
+      probeTimeoutMs: number;
+      connect: ConnectLike;
+      log?: HealthLog;
+    },
+  ) {
+    super();
+    const now = Date.now();
+    this.states = paths.map((p) => ({
+      name: p.name,
+      source: p.source,
+      device: p.device,
+      mark: p.mark,
+      backup: p.backup,
+      up: true,
+      state: 'unknown' as PathStateName,
+      rttMs: null,
+      lastChange: now,
+      misses: 0,
+    }));
+  }
+
+  get size(): number {
+    return this.states.length;
+  }
+
+  start(): void {
+    if (this.timer || this.stopped || this.states.length === 0) return;
+    void this.probeAll();
+    if (this.opts.probeIntervalMs > 0) {
+      this.timer = setInterval(() => void this.probeAll(), this.opts.probeIntervalMs);
+      this.timer.unref();
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  view(): PathView[] {
+    return this.states.map(toView);
+  }
+
+  get(name: string): PathView | undefined {
+    const s = this.states.find((p) => p.name === name);
+    return s ? toView(s) : undefined;
+  }
+
+  /** Paths in dialing order: live non-backup, live backup, then the rest as a last resort. */
+  candidates(): PathView[] {
+    const rank = (p: PathState): number => (p.up ? 0 : 2) + (p.backup ? 1 : 0);
+    return this.states
+      .map((p, i) => ({ p, i }))
+      .sort((a, b) => rank(a.p) - rank(b.p) || a.i - b.i)
+      .map(({ p }) => toView(p));
+  }
+
+  /** Number of paths believed usable (what a fully joined MPTCP connection should have). */
+  liveCount(): number {
+    return this.states.filter((p) => p.up).length;
+  }
+
+  /** Per-attempt connect timeout: max(3 x RTT, 500 ms); none for the last candidate. */
+  attemptTimeout(path: PathView, last: boolean): number | undefined {
+    if (last) return undefined;
+    const rtt = path.rttMs;
+    if (rtt === null) return Math.max(MIN_ATTEMPT_TIMEOUT_MS, this.opts.probeTimeoutMs);
+    return Math.max(MIN_ATTEMPT_TIMEOUT_MS, Math.ceil(3 * rtt));
+  }
+
+  reportSuccess(name: string, rttMs: number | undefined, reason = 'connect ok'): void {
+    const s = this.states.find((p) => p.name === name);
+    if (!s) return;
+    s.misses = 0;
+    if (rttMs !== undefined) s.rttMs = s.rttMs === null ? rttMs : Math.round((0.75 * s.rttMs + 0.25 * rttMs) * 10) / 10;
+    this.transition(s, 'up', reason);
+  }
+
+  /** A failed real connect: the path is down at once when the error blames the path. */
+  reportFailure(name: string, err: unknown, fromProbe = false): void {
+    const s = this.states.find((p) => p.name === name);
+    if (!s) return;
+    const reason = (err as Error)?.message ?? String(err);
+    s.lastError = reason;
+    if (!isPathFailure(err)) return;
+    s.misses++;
+    if (!fromProbe || s.misses >= PROBE_MISSES_FOR_DOWN) this.transition(s, 'down', reason);
+  }
+
+  /** Passive signal: a live MPTCP connection has an established subflow from this source. */
+  reportSubflowFrom(localAddress: string): void {
+    const s = this.states.find((p) => p.source === localAddress);
+    if (s && s.state !== 'up') this.reportSuccess(s.name, undefined, 'live subflow');
+  }
+
+  async probeAll(): Promise<void> {
+    if (this.probing || this.stopped) return;
+    this.probing = true;
+    try {
+      await Promise.all(this.states.map((s) => this.probe(s)));
+    } finally {
+      this.probing = false;
+    }
+  }
+
+  private async probe(s: PathState): Promise<void> {
+    const t0 = process.hrtime.bigint();
+    try {
+      const sock = await this.opts.connect({
+        host: this.target.host,
+        port: this.target.port,
+        localAddress: s.source,
+        bindDevice: s.device,
+        mark: s.mark,
+        timeout: this.opts.probeTimeoutMs,
+        mptcp: 'off',
+      });
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      sock.on('error', () => undefined);
+      sock.destroy();
+      if (!this.stopped) this.reportSuccess(s.name, Math.round(ms * 10) / 10, 'probe ok');
+    } catch (err) {
+      if (!this.stopped) this.reportFailure(s.name, err, true);
+    }
+  }
+
+  private transition(s: PathState, next: PathStateName, reason: string): void {
+    if (s.state === next) return;
+    const previous = s.state;
+    s.state = next;
+    s.up = next !== 'down';
+    s.lastChange = Date.now();
+    const view = toView(s);
+    const ev: PathEvent = { path: view, previous, reason };
+    if (previous !== 'unknown' || next === 'down') {
+      const rtt = view.rttMs === null ? '' : `, rtt ${view.rttMs} ms`;
+      const msg = `path ${s.name} (${s.source}) is ${next}${rtt}: ${reason}`;
+      if (next === 'down') this.opts.log?.error(msg);
+      else this.opts.log?.info(msg);
+    }
+    if (pathChannel.hasSubscribers) pathChannel.publish(ev);
+    this.emit('change', ev);
+  }
+}

@@ -1,0 +1,49 @@
+/**
+ * What we learned about each SOCKS server's handling of pipelined input (zero-rtt.md §3.4),
+ * keyed by "ip:port" and kept for `optimistic_cache_ttl` seconds.
+ */
+
+/**
+ * - `oc`: the server picked the optimistic method (A5/A6): early data is safe to send.
+ * - `pipeline`: a plain RFC 1928 server that answered a pipelined handshake correctly.
+ * - `sequential`: the server broke on pipelined input; talk to it as redsocks does.
+ */
+export type ServerVerdict = 'oc' | 'pipeline' | 'sequential';
+
+interface Entry {
+  verdict: ServerVerdict;
+  expires: number;
+}
+
+export class ServerCapabilities {
+  private readonly entries = new Map<string, Entry>();
+
+  get(key: string, now = Date.now()): ServerVerdict | undefined {
+    const e = this.entries.get(key);
+    if (!e) return undefined;
+    if (e.expires <= now) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return e.verdict;
+  }
+
+  set(key: string, verdict: ServerVerdict, ttlSeconds: number, now = Date.now()): void {
+    this.entries.set(key, { verdict, expires: now + Math.max(0, ttlSeconds) * 1000 });
+  }
+
+  delete(key: string): void {
+    this.entries.delete(key);
+  }
+
+  clear(): void {
+    this.entries.clear();
+  }
+}
+
+/** One cache per process, shared by every `redsocks {}` section that names the same server. */
+export const serverCapabilities = new ServerCapabilities();
+
+export function serverKey(ip: string, port: number): string {
+  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+}

@@ -1,0 +1,217 @@
+/**
+ * A warm pool of idle, already-established MPTCP connections to the proxy (zero-rtt.md §3.8).
+ * Each connection carries exactly one SOCKS stream: `take()` removes it for good and a
+ * replacement is opened in the background. Idle connections are closed after
+ * `pool_idle_timeout`, which must stay below the server's negotiate timeout.
+ */
+import type * as net from 'node:net';
+
+export interface PoolStats {
+  /** Configured size. */
+  size: number;
+  /** Established and ready to hand out. */
+  idle: number;
+  /** Being opened (connect or waiting for subflows to join). */
+  pending: number;
+  /** dial() served from the pool. */
+  hits: number;
+  /** dial() that found the pool empty. */
+  misses: number;
+  /** Connections opened to replace one that was used, expired or lost. */
+  refills: number;
+  /** Every connection the pool opened (initial fill + refills). */
+  opened: number;
+  /** Closed after pool_idle_timeout. */
+  expired: number;
+  /** Closed by the peer, or dropped because their path went down. */
+  dropped: number;
+  /** Opens that failed. */
+  failures: number;
+}
+
+export interface PooledConn {
+  socket: net.Socket;
+  /** Name of the WAN path its initial subflow uses, if paths are configured. */
+  path?: string;
+}
+
+export interface WarmPoolOptions {
+  size: number;
+  idleTimeoutMs: number;
+  /** Opens one fresh connection (never from the pool). */
+  open: () => Promise<PooledConn>;
+  /** Resolves once the connection's subflows have joined (or it gave up waiting). */
+  settle?: (socket: net.Socket) => Promise<void>;
+  log?: { info(msg: string): void; error(msg: string): void };
+}
+
+interface Entry extends PooledConn {
+  ready: boolean;
+  timer?: NodeJS.Timeout;
+  cleanup: () => void;
+}
+
+const MAX_BACKOFF_MS = 5000;
+
+export class WarmPool {
+  private readonly entries: Entry[] = [];
+  private opening = 0;
+  private closed = false;
+  private backoffMs = 0;
+  private retryTimer: NodeJS.Timeout | undefined;
+  private initialLeft: number;
+  private readonly waiters: Array<() => void> = [];
+  private readonly counters = { hits: 0, misses: 0, refills: 0, opened: 0, expired: 0, dropped: 0, failures: 0 };
+
+  constructor(private readonly opts: WarmPoolOptions) {
+    this.initialLeft = opts.size;
+  }
+
+  start(): void {
+    this.fill();
+  }
+
+  stats(): PoolStats {
+    return {
+      size: this.opts.size,
+      idle: this.entries.filter((e) => e.ready).length,
+      pending: this.opening + this.entries.filter((e) => !e.ready).length,
+      ...this.counters,
+    };
+  }
+
+  /** Hands out one established connection (ready ones first), or undefined on a miss. */
+  take(): PooledConn | undefined {
+    const i = this.pickIndex();
+    if (i < 0) {
+      this.counters.misses++;
+      return undefined;
+    }
+    const [e] = this.entries.splice(i, 1);
+    e.cleanup();
+    this.counters.hits++;
+    e.socket.ref();
+    e.socket.pause();
+    this.fill();
+    return { socket: e.socket, path: e.path };
+  }
+
+  /** Closes every pooled connection whose initial subflow is on `path`. */
+  dropPath(path: string): number {
+    const victims = this.entries.filter((e) => e.path === path);
+    for (const e of victims) this.discard(e, 'dropped');
+    if (victims.length > 0) {
+      this.opts.log?.info(`warm pool: closed ${victims.length} idle connection(s) on path ${path}`);
+      this.fill();
+    }
+    return victims.length;
+  }
+
+  /** Resolves when `size` connections are ready (used by tests and the demo). */
+  whenFull(): Promise<void> {
+    if (this.isFull()) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  close(): void {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    for (const e of [...this.entries]) {
+      this.entries.splice(this.entries.indexOf(e), 1);
+      e.cleanup();
+      e.socket.destroy();
+    }
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  private pickIndex(): number {
+    const ready = this.entries.findIndex((e) => e.ready && !e.socket.destroyed);
+    if (ready >= 0) return ready;
+    // Established but its extra subflows are still joining: still better than a new handshake.
+    return this.entries.findIndex((e) => !e.socket.destroyed);
+  }
+
+  private isFull(): boolean {
+    return this.entries.filter((e) => e.ready).length >= this.opts.size;
+  }
+
+  private fill(): void {
+    if (this.closed || this.retryTimer) return;
+    while (this.entries.length + this.opening < this.opts.size) {
+      this.opening++;
+      void this.openOne();
+    }
+  }
+
+  private async openOne(): Promise<void> {
+    let conn: PooledConn;
+    try {
+      conn = await this.opts.open();
+    } catch (err) {
+      this.opening--;
+      this.counters.failures++;
+      this.backoffMs = Math.min(MAX_BACKOFF_MS, this.backoffMs ? this.backoffMs * 2 : 100);
+      this.opts.log?.error(`warm pool: connect failed (${(err as Error).message}); retry in ${this.backoffMs} ms`);
+      if (!this.closed && !this.retryTimer) {
+        this.retryTimer = setTimeout(() => {
+          this.retryTimer = undefined;
+          this.fill();
+        }, this.backoffMs);
+        this.retryTimer.unref();
+      }
+      return;
+    }
+    this.opening--;
+    this.backoffMs = 0;
+    if (this.closed) {
+      conn.socket.destroy();
+      return;
+    }
+    this.counters.opened++;
+    if (this.initialLeft > 0) this.initialLeft--;
+    else this.counters.refills++;
+
+    const socket = conn.socket;
+    const entry: Entry = { ...conn, ready: false, cleanup: () => undefined };
+    const gone = (): void => this.discard(entry, 'dropped');
+    // The server never speaks first: any byte or EOF on an idle connection ends it.
+    socket.on('data', gone);
+    socket.on('end', gone);
+    socket.on('close', gone);
+    socket.on('error', gone);
+    socket.unref();
+    entry.cleanup = () => {
+      socket.off('data', gone);
+      socket.off('end', gone);
+      socket.off('close', gone);
+      socket.off('error', gone);
+      if (entry.timer) clearTimeout(entry.timer);
+    };
+    this.entries.push(entry);
+
+    if (this.opts.settle) {
+      try {
+        await this.opts.settle(socket);
+      } catch {
+        // settle only waits; failing to read MPTCP info is not fatal
+      }
+    }
+    if (!this.entries.includes(entry)) return;
+    entry.ready = true;
+    if (this.opts.idleTimeoutMs > 0) {
+      entry.timer = setTimeout(() => this.discard(entry, 'expired'), this.opts.idleTimeoutMs);
+      entry.timer.unref();
+    }
+    if (this.isFull()) for (const w of this.waiters.splice(0)) w();
+  }
+
+  private discard(entry: Entry, why: 'dropped' | 'expired'): void {
+    const i = this.entries.indexOf(entry);
+    if (i < 0) return;
+    this.entries.splice(i, 1);
+    entry.cleanup();
+    entry.socket.destroy();
+    this.counters[why]++;
+    this.fill();
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * `type = http-relay`: reads the client's plain-HTTP request head, rewrites it to the
+ * absolute-URI form an HTTP proxy expects, and connects to the proxy only once the whole
+ * head is here. Any reply is forwarded; a 407 is retried once with credentials.
+ */
+import { ProxyError } from '@mptcp-proxy/common';
+import type * as net from 'node:net';
+import { readReply, writeAll } from '../core/read-reply';
+import { authCacheFor, proxyAuthorization } from './http-auth';
+import { fail, findHeader, HTTP_MAX_LINE, parseHttpReplyHead } from './http-connect';
+import type { Tunnel, UpstreamContext, UpstreamProtocol } from './upstream';
+
+/** Largest client request head we accept. */
+export const HTTP_RELAY_MAX_HEAD = 64 * 1024;
+
+export interface ClientRequestHead {
+  length: number;
+  method: string;
+  uri: string;
+  version: string;
+  headers: Array<[string, string]>;
+}
+
+/** Parses a client's request head; null = need more bytes. */
+export function parseRequestHead(buf: Buffer): ClientRequestHead | null {
+  let pos = 0;
+  let first: string | undefined;
+  const headers: Array<[string, string]> = [];
+  for (;;) {
+    const nl = buf.indexOf(0x0a, pos);
+    if (nl < 0) {
+      if (buf.length > HTTP_RELAY_MAX_HEAD) throw new ProxyError('EHTTPHEAD', 'HTTP request head too long');
+      return null;
+    }
+    let end = nl;
+    if (end > pos && buf[end - 1] === 0x0d) end--;
+    const line = buf.toString('latin1', pos, end);
+    pos = nl + 1;
+    if (first === undefined) {
+      if (line === '') continue; // stray CRLF before a request is tolerated
+      first = line;
+      continue;
+    }
+    if (line === '') break;
+    const colon = line.indexOf(':');
+    if (colon > 0) headers.push([line.slice(0, colon), line.slice(colon + 1).trim()]);
+  }
+  const m = /^(\S+)\s+(\S+)\s+(HTTP\/\d+\.\d+)$/.exec(first);
+  if (!m) throw new ProxyError('EHTTPREQUEST', `malformed HTTP request line: ${first}`);
+  return { length: pos, method: m[1], uri: m[2], version: m[3], headers };
+}
+
+/** The request head as sent to the proxy (auth header included when given). */
+export function rewriteRequest(
+  req: ClientRequestHead,
+  dest: { address: string; port: number },
+  auth = '',
+): string {
+  const hostHeader = req.headers.find(([k]) => k.toLowerCase() === 'host')?.[1];
+  const destHost = dest.port === 80 ? dest.address : `${dest.address}:${dest.port}`;
+  const host = hostHeader ?? destHost;
+  const uri = req.uri.startsWith('/') ? `http://${host}${req.uri}` : req.uri;
+  let out = `${req.method} ${uri} ${req.version}\r\n`;
+  for (const [k, v] of req.headers) {
+    const l = k.toLowerCase();
+    if (l === 'connection' || l === 'proxy-connection' || l === 'proxy-authorization') continue;
+    out += `${k}: ${v}\r\n`;
+  }
+  if (hostHeader === undefined) out += `Host: ${destHost}\r\n`;
+  out += auth;
+  out += 'Proxy-Connection: close\r\nConnection: close\r\n\r\n';
+  return out;
+}
+
+async function readClientHead(ctx: UpstreamContext): Promise<{ head: ClientRequestHead; body: Buffer }> {
+  let buf = Buffer.alloc(0);
+  for (;;) {
+    const chunk = ctx.early.take();
+    if (chunk.length) buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
+    const head = buf.length ? parseRequestHead(buf) : null;
+    if (head) return { head, body: buf.subarray(head.length) };
+    if (ctx.early.ended || ctx.client.destroyed) {
+      throw new ProxyError('EHTTPHEAD', 'client closed before sending a complete HTTP request');
+    }
+    await ctx.early.wait(30_000);
+  }
+}
+
+function uriOf(head: ClientRequestHead, dest: { address: string; port: number }): string {
+  return rewriteRequest(head, dest).split(' ')[1];
+}
+
+async function attempt(ctx: UpstreamContext, head: ClientRequestHead, body: Buffer, retried: boolean): Promise<Tunnel> {
+  const inst = ctx.instance;
+  const cache = authCacheFor(inst);
+  const auth = proxyAuthorization(cache, inst.login, inst.password, head.method, uriOf(head, ctx.dest));
+  const sock: net.Socket = await ctx.dial();
+  try {
+    const req = Buffer.from(rewriteRequest(head, ctx.dest, auth), 'latin1');
+    await writeAll(sock, body.length ? Buffer.concat([req, body]) : req);
+    const { value: reply, raw } = await readReply(sock, parseHttpReplyHead, HTTP_MAX_LINE * 8);
+    if (reply.code === 407 && !retried && inst.login !== undefined && inst.password !== undefined) {
+      const challenge = findHeader(reply, 'Proxy-Authenticate');
+      if (challenge !== undefined) {
+        cache.challenge = challenge;
+        cache.count = 0;
+        sock.destroy();
+        return attempt(ctx, head, body, true);
+      }
+    }
+    if (!(reply.code >= 100 && reply.code <= 999)) {
+      throw fail('EHTTPSTATUS', `HTTP Proxy error: ${reply.statusLine}`);
+    }
+    // every reply, errors included, goes to the client as-is
+    return { upstream: sock, leftover: raw };
+  } catch (err) {
+    sock.destroy();
+    throw err;
+  }
+}
+
+export const httpRelay: UpstreamProtocol = {
+  name: 'http-relay',
+  async establish(ctx) {
+    const { head, body } = await readClientHead(ctx);
+    return attempt(ctx, head, body, false);
+  },
+};

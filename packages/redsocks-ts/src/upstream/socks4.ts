@@ -1,0 +1,46 @@
+/**
+ * `type = socks4`: `04 01 <port> <ip> <login or ""> 00`, then an 8-byte reply whose VN
+ * must be 0 and CD 90. No SOCKS4a: redsocks always has the numeric destination.
+ */
+import * as net from 'node:net';
+import { socks4, socks4RepText, ProtocolError } from '@mptcp-proxy/common';
+import { readReply, writeAll } from '../core/read-reply';
+import { fail } from './http-connect';
+import type { UpstreamProtocol } from './upstream';
+
+const CONNECT = 1;
+const GRANTED = 90;
+
+export function socks4ConnectRequest(dest: { address: string; port: number }, login?: string): Buffer {
+  return socks4.encodeRequest(CONNECT, { type: 'ipv4', host: dest.address, port: dest.port }, login ?? '');
+}
+
+export const socks4Upstream: UpstreamProtocol = {
+  name: 'socks4',
+  validate(instance) {
+    if (instance.password !== undefined) return `password <${instance.password}> is ignored for socks4 connections`;
+    return undefined;
+  },
+  async establish(ctx) {
+    if (!net.isIPv4(ctx.dest.address)) throw fail('ESOCKS_ATYP', 'Socks4 can not connect to an IPv6 destination');
+    const sock = await ctx.dial();
+    try {
+      await writeAll(sock, socks4ConnectRequest(ctx.dest, ctx.instance.login));
+      let reply;
+      try {
+        reply = await readReply(sock, socks4.parseReply, 8);
+      } catch (err) {
+        if (err instanceof ProtocolError && err.code === 'ESOCKS_VERSION') {
+          throw fail('ESOCKS_VERSION', 'Socks4 server reported unexpected reply version...');
+        }
+        throw err;
+      }
+      const rep = reply.value.rep;
+      if (rep !== GRANTED) throw fail('ESOCKS4_REP', `Socks4 server status: ${socks4RepText(rep)} (${rep})`);
+      return { upstream: sock, leftover: reply.rest };
+    } catch (err) {
+      sock.destroy();
+      throw err;
+    }
+  },
+};

@@ -1,0 +1,66 @@
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { networkInterfaces } from 'node:os';
+
+/**
+ * The few things Dante checks against the running system while parsing: users
+ * (getpwnam), interface names, hostnames in `internal:`/`external:`, and /etc/services.
+ * getent goes through nsswitch exactly as Dante's libc calls do.
+ */
+
+function getent(db: string, key: string): string | undefined {
+  try {
+    return execFileSync('getent', [db, key], { encoding: 'utf8', timeout: 10000, stdio: ['ignore', 'pipe', 'ignore'] });
+  } catch {
+    return undefined;
+  }
+}
+
+export function userExists(name: string): boolean {
+  return getent('passwd', name) !== undefined;
+}
+
+export function groupExists(name: string): boolean {
+  return getent('group', name) !== undefined;
+}
+
+export function hostnameResolves(name: string): boolean {
+  return getent('ahosts', name) !== undefined;
+}
+
+export function interfaceExists(name: string): boolean {
+  if (Object.prototype.hasOwnProperty.call(networkInterfaces(), name)) return true;
+  try {
+    readFileSync(`/sys/class/net/${name}/ifindex`);
+    return !name.includes('/') && name !== '.' && name !== '..';
+  } catch {
+    return false;
+  }
+}
+
+/** Addresses configured on an interface right now (empty if none/unknown). */
+export function interfaceAddresses(name: string): string[] {
+  return (networkInterfaces()[name] ?? []).map((a) => a.address);
+}
+
+let services: Map<string, number> | undefined;
+
+/** getservbyname(name, "tcp"/"udp") from /etc/services. */
+export function servicePort(name: string): number | undefined {
+  if (!services) {
+    services = new Map();
+    let text = '';
+    try {
+      text = readFileSync('/etc/services', 'utf8');
+    } catch {
+      /* no services file: only numbers work */
+    }
+    for (const line of text.split('\n')) {
+      const fields = line.replace(/#.*/, '').trim().split(/\s+/);
+      const m = /^(\d+)\/(tcp|udp)$/.exec(fields[1] ?? '');
+      if (!m) continue;
+      for (const n of [fields[0], ...fields.slice(2)]) if (!services.has(n)) services.set(n, Number(m[1]));
+    }
+  }
+  return services.get(name);
+}

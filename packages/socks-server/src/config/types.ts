@@ -1,0 +1,228 @@
+/**
+ * The typed danted.conf model. Plain data only (no functions, no classes), so it can be
+ * cloned, compared, logged as JSON and handed from one config generation to the next.
+ *
+ * Our extension keywords (not in Dante; `danted -V` rejects them as syntax errors):
+ *
+ *   extension.optimistic: yes|no           accept the optimistic-connect (OC) SOCKS5 methods
+ *                                          (default no)
+ *   extension.optimistic.method: 0xa5      private method number of OC without auth
+ *   extension.optimistic.authmethod: 0xa6  private method number of OC with RFC 1929 auth
+ *   extension.optimistic.maxearly: 65536   max early-data bytes buffered before CONNECT completes
+ *   extension.fastopen: N                  TCP_FASTOPEN queue length on listeners (0 = off)
+ *   extension.mptcp: auto|on|off           listeners: MPTCP if the kernel has it / force / never
+ *                                          (default auto)
+ *   extension.mptcp.external: on|off|auto  outbound leg to the destination (default off)
+ *   extension.timeout.negotiate.pool: N    negotiate timeout (s) for connections that come from a
+ *                                          warm pool (pass client rule + authenticated); default 300
+ *   extension.logformat: text|json         Dante's line format, or one JSON object per line
+ *   extension.passwordfile: PATH           htpasswd-style `user:hash` file for socksmethod
+ *                                          `username` (bcrypt, SHA-512-crypt, yescrypt), for
+ *                                          containers without system users
+ *
+ * and inside `socks pass { }` rules:
+ *
+ *   optimistic: yes|no                     allow/deny OC for requests matching this rule
+ */
+
+/** Where a setting or rule came from, for log and error messages. */
+export interface SourcePos {
+  file: string;
+  line: number;
+}
+
+export interface ConfigWarning extends SourcePos {
+  token?: string;
+  message: string;
+}
+
+/** `logoutput` / `errorlog` targets. */
+export type LogTarget =
+  | { kind: 'stderr' }
+  | { kind: 'stdout' }
+  | { kind: 'syslog'; facility: string } // `syslog` alone = facility 'daemon'
+  | { kind: 'file'; path: string };
+
+export type AddressFamily = 'ipv4' | 'ipv6';
+
+/** `port = 80`, `port ne 80`, `port 1-1023` ... `range` is inclusive [port, portEnd]. */
+export type PortOperator = 'eq' | 'ne' | 'ge' | 'le' | 'gt' | 'lt' | 'range';
+export interface PortSpec {
+  op: PortOperator;
+  port: number;
+  portEnd?: number; // only for 'range'
+}
+
+/** A `from:`/`to:`/`via:` address as written in a rule. */
+export type RuleAddress =
+  /** `0/0`: every IPv4 and IPv6 address (and every hostname) */
+  | { kind: 'any'; port?: PortSpec }
+  | { kind: 'ipv4'; address: string; prefix: number; port?: PortSpec }
+  | { kind: 'ipv6'; address: string; prefix: number; port?: PortSpec }
+  /** bare hostname: matches that exact name (case-insensitive) */
+  | { kind: 'hostname'; name: string; port?: PortSpec }
+  /** `.example.com`: matches example.com and every name under it; `suffix` is stored without the dot */
+  | { kind: 'domain'; suffix: string; port?: PortSpec }
+  /** an interface name (`lo`, `eth0`): the addresses configured on it */
+  | { kind: 'interface'; name: string; port?: PortSpec };
+
+/** `internal:` entries. `kind: 'hostname'` is resolved at listen time. */
+export interface InternalAddress extends SourcePos {
+  kind: 'address' | 'interface' | 'hostname';
+  value: string;
+  port: number; // default 1080
+}
+
+/** `external:` entries (no port). */
+export interface ExternalAddress extends SourcePos {
+  kind: 'address' | 'interface' | 'hostname';
+  value: string;
+}
+
+export type ExternalRotation = 'none' | 'route' | 'same-same';
+
+export type SocksMethod =
+  | 'none'
+  | 'username'
+  | 'pam.any'
+  | 'pam.address'
+  | 'pam.username'
+  | 'rfc931'
+  | 'gssapi'
+  | 'bsdauth';
+export type ClientMethod = 'none' | 'pam.any' | 'pam.address' | 'rfc931';
+
+export type Command = 'connect' | 'bind' | 'udpassociate' | 'bindreply' | 'udpreply';
+export type Protocol = 'tcp' | 'udp';
+export type ProxyProtocol = 'socks_v4' | 'socks_v5';
+export type LogEvent = 'connect' | 'disconnect' | 'data' | 'error' | 'iooperation' | 'tcpinfo';
+
+/** Seconds; 0 = forever / system default, as in Dante. */
+export interface Timeouts {
+  negotiate: number; // default 30
+  ioTcp: number; // default 0 (`timeout.io` sets both tcp and udp)
+  ioUdp: number; // default 0
+  connect: number; // default 30
+  tcpFinWait: number; // default 0
+}
+
+export interface SessionLimits {
+  max?: number; // session.max
+  throttle?: { count: number; seconds: number }; // session.throttle: N/S
+  stateKey?: 'from' | 'hostid'; // session.state.key
+  stateMax?: number; // session.state.max
+  stateThrottle?: { count: number; seconds: number }; // session.state.throttle
+  inheritable?: boolean; // session.inheritable
+}
+
+export interface Rule extends SourcePos {
+  type: 'client' | 'socks' | 'hostid';
+  action: 'pass' | 'block';
+  /** 1-based within its type, as Dante prints it: `pass(3)`, `socks-rule #3`. */
+  number: number;
+  from: RuleAddress; // default { kind: 'any' }
+  to: RuleAddress; // default { kind: 'any' }
+  /** Conditions; undefined = any. */
+  command?: Command[];
+  protocol?: Protocol[];
+  proxyProtocol?: ProxyProtocol[];
+  socksMethod?: SocksMethod[];
+  clientMethod?: ClientMethod[];
+  user?: string[];
+  group?: string[];
+  /** Actions. */
+  log: LogEvent[];
+  session: SessionLimits;
+  timeout: Partial<Timeouts>;
+  udpPortRange?: { from: number; to: number };
+  libwrap?: string;
+  pamServiceName?: string;
+  /** Our extension: undefined = follow `extension.optimistic`. */
+  optimistic?: boolean;
+}
+
+export interface Route extends SourcePos {
+  number: number;
+  from: RuleAddress;
+  to: RuleAddress;
+  via: { kind: 'direct' } | { kind: 'host'; host: string; port: number };
+  proxyProtocol?: ProxyProtocol[];
+  method?: SocksMethod[];
+  command?: Command[];
+  protocol?: Protocol[];
+}
+
+export type MptcpMode = 'auto' | 'on' | 'off';
+
+export interface Extensions {
+  optimistic: boolean; // default false
+  optimisticMethod: number; // default 0xa5
+  optimisticAuthMethod: number; // default 0xa6
+  optimisticMaxEarly: number; // default 65536
+  fastOpen: number; // default 0
+  mptcp: MptcpMode; // default 'auto'
+  mptcpExternal: MptcpMode; // default 'off'
+  timeoutNegotiatePool: number; // default 300
+  logFormat: 'text' | 'json'; // default 'text'
+  passwordFile?: string;
+}
+
+export interface DantedConfig {
+  file: string;
+  logoutput: LogTarget[]; // default [] (nowhere)
+  errorlog: LogTarget[];
+  debug: number; // default 0
+  internal: InternalAddress[];
+  internalProtocol: AddressFamily[]; // default ['ipv4', 'ipv6']
+  external: ExternalAddress[];
+  externalProtocol: AddressFamily[];
+  externalRotation: ExternalRotation; // default 'none'
+  socksMethod: SocksMethod[]; // default [] = every request blocked
+  clientMethod: ClientMethod[]; // default ['none']
+  user: { privileged?: string; unprivileged?: string; libwrap?: string };
+  timeout: Timeouts;
+  udpConnectDst: boolean; // default true
+  srchost: string[];
+  compatibility: string[];
+  extensionBind: boolean; // Dante's own `extension: bind`
+  clientRules: Rule[];
+  socksRules: Rule[];
+  hostidRules: Rule[];
+  routes: Route[];
+  ext: Extensions;
+}
+
+export type Stage = 'client' | 'socks';
+
+/** What the matcher compares a rule against. */
+export interface MatchContext {
+  clientAddress: string;
+  clientPort: number;
+  /** The internal address the client connected to. */
+  serverAddress: string;
+  serverPort: number;
+  /** Interface that owns serverAddress, if known. */
+  interfaceName?: string;
+  command: Command;
+  protocol: Protocol;
+  proxyProtocol: ProxyProtocol;
+  method: SocksMethod;
+  user?: string;
+  /** Groups the user belongs to (for `group:`), if known. */
+  groups?: string[];
+  /** Requested destination (socks stage): an IP literal or a hostname. */
+  dest?: { host: string; port: number };
+  /** Reverse/forward resolutions, if the caller has them: extra names/addresses to try. */
+  clientHostnames?: string[];
+  destAddresses?: string[];
+}
+
+export interface MatchResult {
+  rule: Rule | undefined; // undefined = the implicit default block
+  pass: boolean;
+}
+
+export interface LoadResult {
+  config: DantedConfig;
+  warnings: ConfigWarning[];
+}

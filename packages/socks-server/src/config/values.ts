@@ -1,0 +1,92 @@
+import { isIPv4, isIPv6 } from 'node:net';
+import type { LogTarget, PortSpec, PortOperator } from './types';
+import { servicePort } from './system-lookup';
+
+/**
+ * Value parsers that need no parser state. Each returns a value or a string: the Dante
+ * complaint to raise (the caller adds file:line and the token).
+ */
+export type Parsed<T> = { ok: true; value: T } | { ok: false; detail: string };
+
+const ok = <T>(value: T): Parsed<T> => ({ ok: true, value });
+const bad = (detail: string): Parsed<never> => ({ ok: false, detail });
+
+/** strtol(s, 0): decimal, 0x hex, leading-0 octal. Negative numbers are syntax errors in Dante. */
+export function parseNumber(s: string): Parsed<number> {
+  if (/^0x[0-9a-f]+$/i.test(s)) return ok(parseInt(s.slice(2), 16));
+  if (/^0[0-7]*$/.test(s)) return ok(parseInt(s, 8));
+  if (/^[1-9][0-9]*$/.test(s)) return ok(Number(s));
+  if (/^[0-9]/.test(s)) return bad('confusing.  Thought we would have a number here');
+  return bad('syntax error');
+}
+
+/** A port number or a service name from /etc/services. */
+export function parsePort(s: string): Parsed<number> {
+  if (/^[0-9]/.test(s)) {
+    const n = parseNumber(s);
+    if (!n.ok) return n;
+    if (n.value > 65535) return bad(`number ${n.value} is too large.  Maximum is 65535`);
+    return n;
+  }
+  if (/^[A-Za-z][A-Za-z0-9_.+-]*$/.test(s)) {
+    const p = servicePort(s);
+    return p === undefined ? bad('unknown tcp/udp protocol') : ok(p);
+  }
+  return bad('syntax error');
+}
+
+export const PORT_OPERATORS: Readonly<Record<string, PortOperator>> = {
+  '=': 'eq', eq: 'eq',
+  '!=': 'ne', ne: 'ne',
+  '>=': 'ge', ge: 'ge',
+  '<=': 'le', le: 'le',
+  '>': 'gt', gt: 'gt',
+  '<': 'lt', lt: 'lt',
+};
+
+export function portRange(start: number, end: number): Parsed<PortSpec> {
+  // Dante prints the two ports the other way round; kept verbatim.
+  if (end < start) return bad(`end port (${start}) can not be less than start port (${end})`);
+  return ok({ op: 'range', port: start, portEnd: end });
+}
+
+export function portMatches(spec: PortSpec | undefined, port: number): boolean {
+  if (!spec) return true;
+  switch (spec.op) {
+    case 'eq': return port === spec.port;
+    case 'ne': return port !== spec.port;
+    case 'ge': return port >= spec.port;
+    case 'le': return port <= spec.port;
+    case 'gt': return port > spec.port;
+    case 'lt': return port < spec.port;
+    case 'range': return port >= spec.port && port <= (spec.portEnd ?? spec.port);
+  }
+}
+
+export const SYSLOG_FACILITIES: ReadonlySet<string> = new Set([
+  'auth', 'authpriv', 'cron', 'daemon', 'ftp', 'kern', 'lpr', 'mail', 'news', 'syslog', 'user', 'uucp',
+  'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7',
+]);
+
+/** One `logoutput:` word. Unknown syslog facilities are a warning in Dante, returned in `warning`. */
+export function parseLogTarget(s: string): { target: LogTarget; warning?: string } {
+  if (s === 'stderr') return { target: { kind: 'stderr' } };
+  if (s === 'stdout') return { target: { kind: 'stdout' } };
+  if (s === 'syslog') return { target: { kind: 'syslog', facility: 'daemon' } };
+  if (s.startsWith('syslog/')) {
+    const facility = s.slice('syslog/'.length);
+    const target: LogTarget = { kind: 'syslog', facility };
+    return SYSLOG_FACILITIES.has(facility) ? { target } : { target, warning: `unknown syslog facility "${facility}"` };
+  }
+  return { target: { kind: 'file', path: s } };
+}
+
+export function ipFamily(s: string): 'IPv4' | 'IPv6' | undefined {
+  return isIPv4(s) ? 'IPv4' : isIPv6(s) ? 'IPv6' : undefined;
+}
+
+export function parseYesNo(s: string): Parsed<boolean> {
+  if (s === 'yes') return ok(true);
+  if (s === 'no') return ok(false);
+  return bad('syntax error');
+}

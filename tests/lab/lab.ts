@@ -1,0 +1,287 @@
+/**
+ * The two-ISP namespace lab:
+ *
+ *   lan ── gw [lan0 | wan1 wan2] ── isp1 (wan-bridge) ── remote [r1 r2 | lo 10.9.0.1 | o0] ── origin
+ *                              └─── isp2 (wan-bridge) ──┘
+ *
+ * Each ISP namespace holds no addresses: it is an L2 wire whose delay, rate, loss, queue and
+ * on/off switch are emulated by wan-bridge.c (no netem on these machines). The remote namespace
+ * plays both ISP routers (10.0.1.1, 10.0.2.1) and the SOCKS server host (10.9.0.1 on lo,
+ * reachable over either ISP); the origin HTTP server sits behind it.
+ * The gateway gets only what a home router gets from its ISPs (addresses and a default route
+ * via isp1); MPTCP endpoints, policy routes and REDIRECT are the setup tool's job.
+ */
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import * as crypto from 'node:crypto';
+import { ChildProcess, SpawnOptions } from 'node:child_process';
+import { Netns, veth, sh, waitFor } from '../helpers/netns';
+import { DirParams, LabProfile, profile as namedProfile } from './profiles';
+
+export type NodeName = 'lan' | 'gw' | 'isp1' | 'isp2' | 'remote' | 'origin';
+export type IspName = 'isp1' | 'isp2';
+export const NODES: NodeName[] = ['lan', 'gw', 'isp1', 'isp2', 'remote', 'origin'];
+
+export const ROOT = path.resolve(__dirname, '../..');
+export const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
+
+/** The lab's fixed address plan (every namespace is private, so runs never collide). */
+export const ADDR = {
+  lanClient: '192.168.77.2',
+  gwLan: '192.168.77.1',
+  lanCidr: '192.168.77.0/24',
+  wan1: '10.0.1.2',
+  gw1: '10.0.1.1',
+  wan2: '10.0.2.2',
+  gw2: '10.0.2.1',
+  server: '10.9.0.1',
+  remoteOriginSide: '10.9.1.1',
+  origin: '10.9.1.2',
+  originPort: 80,
+} as const;
+
+export const IFACES = { lan: 'lan0', wan1: 'wan1', wan2: 'wan2' } as const;
+
+/** Partial per-direction settings; flat keys apply to both directions, `up`/`down` override. */
+export interface LinkChange extends Partial<DirParams> {
+  up?: Partial<DirParams>;
+  down?: Partial<DirParams>;
+  on?: boolean;
+}
+
+export interface DirStats {
+  pass: number;
+  bytes: number;
+  loss: number;
+  qdrop: number;
+  cut: number;
+  queued: number;
+  delay: number;
+  rate: number;
+}
+export interface LinkStats {
+  on: boolean;
+  up: DirStats;
+  down: DirStats;
+}
+
+const OFFLOADS_OFF = 'tso off gso off gro off tx off rx off';
+
+/** Compile wan-bridge.c once per source version into a cache dir; returns the binary path. */
+export function buildBridge(): string {
+  const src = path.join(__dirname, 'wan-bridge.c');
+  const hash = crypto.createHash('sha1').update(fs.readFileSync(src)).digest('hex').slice(0, 12);
+  const dir = path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'rts-lab');
+  const bin = path.join(dir, `wan-bridge-${hash}`);
+  if (fs.existsSync(bin)) return bin;
+  fs.mkdirSync(dir, { recursive: true });
+  const tmp = `${bin}.${process.pid}.tmp`;
+  sh(`cc -O2 -Wall -o ${tmp} ${src}`);
+  fs.renameSync(tmp, bin); // atomic, so concurrent builders are fine
+  return bin;
+}
+
+/** One request line to a bridge's control socket; resolves with the reply line. */
+function control(sock: string, line: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const c = net.connect(sock);
+    let buf = '';
+    c.setEncoding('utf8');
+    c.on('connect', () => c.write(`${line}\n`));
+    c.on('data', (d: string) => (buf += d));
+    c.on('error', reject);
+    c.on('close', () => {
+      const r = buf.trim();
+      if (r.startsWith('ok')) resolve(r);
+      else reject(new Error(`wan-bridge: "${line}" -> ${r || 'no reply'}`));
+    });
+  });
+}
+
+function parseDir(s: string): DirStats {
+  const kv: Record<string, number> = {};
+  for (const m of s.matchAll(/(\w+)=([\d.]+)/g)) kv[m[1]] = Number(m[2]);
+  return {
+    pass: kv.pass, bytes: kv.bytes, loss: kv.loss, qdrop: kv.qdrop + (kv.full ?? 0), cut: kv.cut,
+    queued: kv.queued, delay: kv.delay, rate: kv.rate,
+  };
+}
+
+function dirCmd(d: Partial<DirParams>): string {
+  const parts: string[] = [];
+  if (d.delayMs !== undefined) parts.push(`delay=${d.delayMs}`);
+  if (d.rateMbit !== undefined) parts.push(`rate=${d.rateMbit}`);
+  if (d.lossPct !== undefined) parts.push(`loss=${d.lossPct}`);
+  if (d.queuePkts !== undefined) parts.push(`queue=${d.queuePkts}`);
+  return parts.join(' ');
+}
+
+const liveLabs = new Set<Lab>();
+
+export class Lab {
+  readonly ns: Record<NodeName, Netns>;
+  readonly addr = ADDR;
+  readonly profile: LabProfile;
+  /** Scratch dir for control sockets, configs and logs; removed on destroy. */
+  readonly dir: string;
+  private bridges: Partial<Record<IspName, ChildProcess>> = {};
+  private destroyed = false;
+
+  private constructor(ns: Record<NodeName, Netns>, prof: LabProfile, dir: string) {
+    this.ns = ns;
+    this.profile = prof;
+    this.dir = dir;
+  }
+
+  static async create(prof: string | LabProfile = 'equal-20', opts: { origin?: boolean } = {}): Promise<Lab> {
+    const p = typeof prof === 'string' ? namedProfile(prof) : prof;
+    const bridgeBin = buildBridge();
+    const made: Partial<Record<NodeName, Netns>> = {};
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rts-lab-'));
+    let lab: Lab | undefined;
+    try {
+      for (const n of NODES) made[n] = Netns.create(n === 'remote' ? 'rem' : n === 'origin' ? 'org' : n);
+      const ns = made as Record<NodeName, Netns>;
+      lab = new Lab(ns, p, dir);
+      liveLabs.add(lab);
+      for (const n of NODES) {
+        ns[n].exec('sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1');
+      }
+      veth(ns.lan, 'eth0', `${ADDR.lanClient}/24`, ns.gw, IFACES.lan, `${ADDR.gwLan}/24`);
+      veth(ns.gw, IFACES.wan1, `${ADDR.wan1}/24`, ns.isp1, 'gwside', '');
+      veth(ns.isp1, 'remside', '', ns.remote, 'r1', `${ADDR.gw1}/24`);
+      veth(ns.gw, IFACES.wan2, `${ADDR.wan2}/24`, ns.isp2, 'gwside', '');
+      veth(ns.isp2, 'remside', '', ns.remote, 'r2', `${ADDR.gw2}/24`);
+      veth(ns.remote, 'o0', `${ADDR.remoteOriginSide}/24`, ns.origin, 'eth0', `${ADDR.origin}/24`);
+      for (const isp of ['isp1', 'isp2'] as const) {
+        ns[isp].exec(`ethtool -K gwside ${OFFLOADS_OFF} && ethtool -K remside ${OFFLOADS_OFF}`);
+      }
+      ns.gw.exec(`ethtool -K wan1 ${OFFLOADS_OFF} && ethtool -K wan2 ${OFFLOADS_OFF}`);
+      ns.remote.exec(`ethtool -K r1 ${OFFLOADS_OFF} && ethtool -K r2 ${OFFLOADS_OFF}`);
+
+      ns.lan.exec(`ip route add default via ${ADDR.gwLan}`);
+      ns.origin.exec(`ip route add default via ${ADDR.remoteOriginSide}`);
+      // The ISP routers and the server host. Replies to either WAN address leave on its own
+      // link because both /24s are connected; rp_filter off so asymmetric paths are fine.
+      ns.remote.exec(
+        `ip addr add ${ADDR.server}/32 dev lo && sysctl -qw net.ipv4.ip_forward=1 ` +
+          'net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 ' +
+          'net.ipv4.conf.r1.rp_filter=0 net.ipv4.conf.r2.rp_filter=0 && ' +
+          'ip mptcp limits set subflow 4 add_addr_accepted 4',
+      );
+      // What a home router gets from its ISPs: addresses and a default route via isp1.
+      ns.gw.exec(`ip route add default via ${ADDR.gw1} dev ${IFACES.wan1} && sysctl -qw net.ipv4.ip_forward=1`);
+
+      for (const isp of ['isp1', 'isp2'] as const) {
+        const sock = path.join(dir, `${isp}.sock`);
+        const child = ns[isp].spawn([bridgeBin, 'gwside', 'remside', sock]);
+        lab.bridges[isp] = child;
+        let out = '';
+        child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+        await waitFor(() => out.includes('ready') || child.exitCode !== null, 5000, `${isp} bridge`);
+        if (child.exitCode !== null) throw new Error(`wan-bridge in ${isp} exited: ${out}`);
+        await lab.setLink(isp, { up: p[isp].up, down: p[isp].down });
+      }
+      await waitFor(
+        () =>
+          ns.gw.exec(`ping -c1 -W1 -I ${IFACES.wan1} ${ADDR.gw1} >/dev/null && ping -c1 -W1 -I ${IFACES.wan2} ${ADDR.gw2} >/dev/null && echo ok`, { allowFail: true }).includes('ok'),
+        15000,
+        'both WAN links to pass traffic',
+      );
+      if (opts.origin !== false) await lab.startOrigin();
+      return lab;
+    } catch (e) {
+      if (lab) lab.destroy();
+      else for (const n of Object.values(made)) n?.destroy();
+      throw e;
+    }
+  }
+
+  private sock(isp: IspName): string {
+    return path.join(this.dir, `${isp}.sock`);
+  }
+
+  /** Start the origin HTTP server (GET /small, GET /bytes/N, POST /upload) on port 80. */
+  async startOrigin(): Promise<void> {
+    const child = this.spawn('origin', [TSX, path.join(__dirname, 'origin-server.ts'), String(ADDR.originPort)]);
+    let out = '';
+    child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (out += d.toString()));
+    await waitFor(() => out.includes('listening') || child.exitCode !== null, 15000, 'origin server');
+    if (child.exitCode !== null) throw new Error(`origin server exited: ${out}`);
+  }
+
+  /** Change a link while it runs. Flat keys set both directions; `up`/`down` override one. */
+  async setLink(isp: IspName, c: LinkChange): Promise<void> {
+    const { up, down, on, ...both } = c;
+    const upCmd = dirCmd({ ...both, ...up });
+    const downCmd = dirCmd({ ...both, ...down });
+    if (upCmd) await control(this.sock(isp), `set up ${upCmd}`);
+    if (downCmd) await control(this.sock(isp), `set down ${downCmd}`);
+    if (on !== undefined) await control(this.sock(isp), on ? 'on' : 'off');
+  }
+
+  /** Cut an ISP: the bridge drops every frame, both ways, and flushes what it holds. */
+  cut(isp: IspName): Promise<void> {
+    return this.setLink(isp, { on: false });
+  }
+
+  restore(isp: IspName): Promise<void> {
+    return this.setLink(isp, { on: true });
+  }
+
+  async linkStats(isp: IspName): Promise<LinkStats> {
+    const r = await control(this.sock(isp), 'stats');
+    const [a, b] = r.split('|');
+    return { on: /link=on/.test(a), up: parseDir(a.replace(/^.*?up /, '')), down: parseDir(b) };
+  }
+
+  /** Interface byte counters in a namespace: { dev: { rx, tx } }. */
+  ifBytes(node: NodeName): Record<string, { rx: number; tx: number }> {
+    const j = JSON.parse(this.exec(node, 'ip -s -j link show')) as Array<{
+      ifname: string;
+      stats64?: { rx: { bytes: number }; tx: { bytes: number } };
+    }>;
+    const out: Record<string, { rx: number; tx: number }> = {};
+    for (const l of j) if (l.stats64) out[l.ifname] = { rx: l.stats64.rx.bytes, tx: l.stats64.tx.bytes };
+    return out;
+  }
+
+  exec(node: NodeName, cmd: string, opts: { allowFail?: boolean } = {}): string {
+    return this.ns[node].exec(cmd, opts);
+  }
+
+  spawn(node: NodeName, argv: string[], opts: SpawnOptions = {}): ChildProcess {
+    return this.ns[node].spawn(argv, opts);
+  }
+
+  /** `ip netns exec NAME` prefix for building shell commands. */
+  prefix(node: NodeName): string {
+    return `ip netns exec ${this.ns[node].name}`;
+  }
+
+  destroy(): void {
+    if (this.destroyed) return;
+    this.destroyed = true;
+    for (const b of Object.values(this.bridges)) b?.kill('SIGKILL');
+    for (const n of NODES) this.ns[n]?.destroy();
+    fs.rmSync(this.dir, { recursive: true, force: true });
+    liveLabs.delete(this);
+  }
+}
+
+/** For long-running scripts (demo, benches): tear every lab down on Ctrl-C / SIGTERM / SIGHUP. */
+export function destroyLabsOnSignals(): void {
+  for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
+    process.once(sig, () => {
+      for (const l of [...liveLabs]) l.destroy();
+      process.exit(130);
+    });
+  }
+}
+process.once('exit', () => {
+  for (const l of [...liveLabs]) l.destroy();
+});
