@@ -8,6 +8,7 @@ import { decorate, ErrorCodes, invalid, MptcpNativeError } from './errors';
 import { native, requireNative } from './native';
 import { checkMode, MptcpMode, openSocket } from './open-socket';
 import { checkPort } from './validate';
+import type { NativeBinding } from './native-binding';
 
 export interface ConnectOptions {
   host: string;
@@ -37,18 +38,34 @@ function validate(opts: ConnectOptions): MptcpMode {
   return checkMode(opts.mptcp);
 }
 
-async function resolve(host: string): Promise<{ address: string; family: 4 | 6 }> {
+async function resolve(host: string): Promise<{ address: string; family: 4 | 6 }[]> {
   const fam = net.isIP(host);
-  if (fam !== 0) return { address: host, family: fam as 4 | 6 };
-  const r = await dns.promises.lookup(host);
-  return { address: r.address, family: r.family === 6 ? 6 : 4 };
+  if (fam !== 0) return [{ address: host, family: fam as 4 | 6 }];
+  const all = await dns.promises.lookup(host, { all: true });
+  return all.map((r) => ({ address: r.address, family: r.family === 6 ? 6 : 4 }));
 }
+
+/** Errors after which the next resolved address is worth a try. */
+const TRY_NEXT = new Set(['ECONNREFUSED', 'ENETUNREACH', 'EHOSTUNREACH', 'EADDRNOTAVAIL', 'EAFNOSUPPORT']);
 
 export async function connect(opts: ConnectOptions): Promise<net.Socket> {
   const mode = validate(opts);
   const b = mode === 'on' ? requireNative("connect with mptcp: 'on'") : native();
   if (!b) return plainConnect(opts);
-  const { address, family } = await resolve(opts.host);
+  const addrs = await resolve(opts.host);
+  // Hostnames: try each address in turn (no happy eyeballs), sharing one deadline.
+  const deadline = opts.timeout ? Date.now() + opts.timeout : 0;
+  for (let i = 0; ; i++) {
+    const timeout = deadline ? Math.max(1, deadline - Date.now()) : 0;
+    try {
+      return await connectOne(b, opts, mode, addrs[i].address, addrs[i].family, timeout);
+    } catch (e) {
+      if (i + 1 >= addrs.length || !TRY_NEXT.has((e as NodeJS.ErrnoException).code ?? '')) throw e;
+    }
+  }
+}
+
+async function connectOne(b: NativeBinding, opts: ConnectOptions, mode: MptcpMode, address: string, family: 4 | 6, timeout: number): Promise<net.Socket> {
   const c = b.constants;
   const { fd } = openSocket(b, family, mode);
   try {
@@ -69,7 +86,7 @@ export async function connect(opts: ConnectOptions): Promise<net.Socket> {
     }
     if (opts.fastOpen) b.setsockoptInt(fd, c.IPPROTO_TCP, c.TCP_FASTOPEN_CONNECT, 1);
     await new Promise<void>((res, rej) => {
-      b.connect(fd, address, opts.port, opts.timeout ?? 0, !opts.fastOpen, (err) => (err ? rej(err) : res()));
+      b.connect(fd, address, opts.port, timeout, !opts.fastOpen, (err) => (err ? rej(err) : res()));
     });
   } catch (e) {
     b.close(fd);

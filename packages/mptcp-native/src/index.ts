@@ -1,1 +1,22 @@
-export {};
+/**
+ * mptcp-native: real MPTCP sockets for Node (listen, connect, TFO), MPTCP_INFO and subflows,
+ * SO_ORIGINAL_DST, a syslog sender and crypt(3). Without the addon everything degrades to
+ * plain `net` with one warning, and mptcp: 'on' fails saying why.
+ */
+export type { MptcpMode } from './open-socket';
+export { listen } from './listen';
+export type { ListenOptions } from './listen';
+export { connect } from './connect';
+export type { ConnectOptions } from './connect';
+export { originalDst, localAddressOf } from './original-dst';
+export type { SocketAddress } from './original-dst';
+export { mptcpInfo, subflows, isMptcp, tcpInfo, socketProtocol } from './info';
+export type { MptcpInfo, SubflowInfo } from './info';
+export { addonStatus } from './native';
+export { openSyslog, formatSyslog, syslogTimestamp, FACILITIES, SEVERITIES } from './syslog';
+export type { SyslogSender, Severity } from './syslog';
+export { verifySystemPassword, cryptHash } from './crypt';
+export { MptcpNativeError, ErrorCodes } from './errors';
+export { fdOf } from './socket-fd';
+export { candidatePaths, loadNative } from './loader';
+export type { LoadResult } from './loader';

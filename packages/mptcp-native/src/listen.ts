@@ -74,16 +74,21 @@ export async function listen(opts: ListenOptions, connectionListener?: (socket: 
   try {
     return await listenOn(server, { fd, backlog });
   } catch (e) {
-    b.close(fd);
+    try {
+      b.close(fd);
+    } catch {
+      // net may already have closed it with its handle
+    }
     throw e;
   }
 }
 
-function listenOn(server: net.Server, what: net.ListenOptions): Promise<net.Server> {
+function listenOn(server: net.Server, what: net.ListenOptions | { fd: number; backlog: number }): Promise<net.Server> {
   return new Promise((res, rej) => {
     const onError = (err: Error): void => rej(err);
     server.once('error', onError);
-    server.listen(what, () => {
+    // The { fd } form is documented (server.listen(handle)) but missing from ListenOptions typings.
+    server.listen(what as net.ListenOptions, () => {
       server.removeListener('error', onError);
       res(server);
     });

@@ -1,1 +1,11 @@
-export {};
+/** redsocks-ts: a drop-in for redsocks 0.5 whose upstream connections are MPTCP. */
+export { startRedsocks } from './core/daemon';
+export type { RedsocksHandle, StartOptions, ClientInfo } from './core/daemon';
+export * from './config';
+export * from './log';
+export { getRedirector } from './redirector';
+export type { Redirector } from './redirector';
+export { UPSTREAMS, protocolFor } from './upstream/registry';
+export type * from './upstream/upstream';
+export { createDialer } from './dial';
+export type { Dialer, DialerOptions } from './dial';

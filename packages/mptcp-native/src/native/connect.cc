@@ -56,10 +56,11 @@ void Finish(ConnectReq *req, int err) {
 
 void OnWritable(uv_poll_t *p, int status, int events) {
   auto *req = static_cast<ConnectReq *>(p->data);
-  if (status < 0) return Finish(req, -status);
+  // libuv reports POLLERR as UV_EBADF; the real reason is in SO_ERROR.
   int soerr = 0;
   socklen_t len = sizeof soerr;
   if (getsockopt(req->fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0) soerr = errno;
+  if (soerr == 0 && status < 0) soerr = -status;
   Finish(req, soerr);
 }
 

@@ -1,4 +1,10 @@
 export * from './types';
-export { parseRedsocksConfig, loadRedsocksConfig } from './load';
+export { parseRedsocksConfig, loadRedsocksConfig, type ParseOptions } from './load';
+export { RedsocksConfigError, type RedsocksErrorLine } from './redsocks-config-error';
+export { CONFIG_ERROR_CODES } from './grammar';
 export { parseLogTarget, SYSLOG_FACILITIES } from './log-target';
 export { defaultConnMax, effectiveConnMax } from './conn-max';
+export { checkStartable } from './start-checks';
+export { systemResolver, type HostResolver, type ResolveResult } from './resolver';
+export { parseWanPaths } from './wan-paths';
+export { EXTENSION_DEFAULTS } from './extensions';

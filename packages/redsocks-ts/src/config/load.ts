@@ -1,18 +1,76 @@
 import * as fs from 'node:fs';
 import { ConfigError } from '@mptcp-proxy/common';
-import type { LoadResult } from './types';
+import { runGrammar } from './grammar';
+import { parseLogTarget } from './log-target';
+import { systemResolver, type HostResolver } from './resolver';
+import type { ConfigBuilder, ParseContext, SectionSpec } from './section-spec';
+import { baseSection, defaultBase, toBase } from './sections/base';
+import { dnstcSection } from './sections/dnstc';
+import { redsocksSection } from './sections/redsocks';
+import { redudpSection } from './sections/redudp';
+import type { ConfigWarning, LoadResult } from './types';
 
-// Temporary stub; the real parser lands in parser.ts / schema.ts.
-export function parseRedsocksConfig(_text: string, file: string): LoadResult {
-  throw new ConfigError('ECONFIG_TODO', file, 0, 'parser not implemented yet');
+export interface ParseOptions {
+  /** Parse-time host lookup for `ip = name;` (default: glibc via getent, as redsocks does). */
+  resolve?: HostResolver;
 }
 
-export function loadRedsocksConfig(path: string): LoadResult {
+/** The sections compiled into redsocks 0.5 on Linux. */
+const SECTIONS = [baseSection, redsocksSection, redudpSection, dnstcSection] as ReadonlyArray<SectionSpec<unknown>>;
+
+/**
+ * Parses redsocks.conf text with redsocks 0.5's grammar and its parse-time checks (what
+ * `redsocks -t` checks). Throws RedsocksConfigError (a ConfigError) on the first error.
+ */
+export function parseRedsocksConfig(text: string, file: string, options: ParseOptions = {}): LoadResult {
+  const warnings: ConfigWarning[] = [];
+  const builder: ConfigBuilder = {
+    config: { file, base: toBase(defaultBase()), redsocks: [], redudp: [], dnstc: [] },
+    baseSeen: false,
+  };
+  const ctx: ParseContext & { line: number } = {
+    file,
+    line: 0,
+    warn(message) {
+      warnings.push({ file, line: ctx.line, message });
+    },
+    resolve: options.resolve ?? systemResolver,
+  };
+  runGrammar(text, file, SECTIONS, builder, ctx);
+
+  const { config } = builder;
+  if (!builder.baseSeen) {
+    warnings.push({ file, line: 0, message: 'there is no configured instance of `base`, check config file' });
+  } else {
+    try {
+      parseLogTarget(config.base.log, file, config.base.line);
+    } catch (err) {
+      warnings.push({ file, line: config.base.line, message: (err as ConfigError).detail });
+    }
+  }
+  return { config, warnings };
+}
+
+const STRERROR: Record<string, string> = {
+  ENOENT: 'No such file or directory',
+  EACCES: 'Permission denied',
+  EISDIR: 'Is a directory',
+  ENOTDIR: 'Not a directory',
+  ELOOP: 'Too many levels of symbolic links',
+};
+
+function strerror(e: NodeJS.ErrnoException): string {
+  return (e.code !== undefined && STRERROR[e.code]) || e.message;
+}
+
+export function loadRedsocksConfig(path: string, options: ParseOptions = {}): LoadResult {
   let text: string;
   try {
     text = fs.readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError('ECONFIG_OPEN', path, 0, `Unable to open config file ${path}: ${(err as Error).message}`);
+    // redsocks prints `Unable to open config file: <strerror>`
+    const e = err as NodeJS.ErrnoException;
+    throw new ConfigError('ECONFIG_OPEN', path, 0, `Unable to open config file: ${strerror(e)}`);
   }
-  return parseRedsocksConfig(text, path);
+  return parseRedsocksConfig(text, path, options);
 }

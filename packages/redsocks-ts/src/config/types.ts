@@ -3,7 +3,7 @@
  * every key snake_case exactly as redsocks 0.5 does (`local_ip` -> `localIp`).
  */
 
-export type Redirector = 'iptables' | 'generic';
+export type RedirectorName = 'iptables' | 'generic';
 export type UpstreamType = 'socks4' | 'socks5' | 'http-connect' | 'http-relay';
 export type DiscloseSrc = 'false' | 'X-Forwarded-For' | 'Forwarded_ip' | 'Forwarded_ipport';
 export type OnProxyFail = 'close' | 'forward_http_err';
@@ -37,8 +37,8 @@ export interface BaseSection {
   user?: string;
   group?: string;
   chroot?: string;
-  /** Required by redsocks at start (`no \`redirector\` set`); undefined passes `-t`. */
-  redirector?: Redirector;
+  /** Checked at the section's `}` like redsocks; undefined only when there is no base section. */
+  redirector?: RedirectorName;
   /** 0 = kernel default. SO_KEEPALIVE itself is always on. */
   tcpKeepaliveTime: number;
   tcpKeepaliveProbes: number;

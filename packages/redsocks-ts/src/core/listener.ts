@@ -3,15 +3,7 @@
  * `redirector = generic` (TPROXY) it needs IP_TRANSPARENT, which only mptcp-native can set.
  */
 import * as net from 'node:net';
-import * as native from 'mptcp-native';
-
-type NativeListen = (opts: {
-  host?: string;
-  port: number;
-  backlog?: number;
-  transparent?: boolean;
-  mptcp?: string;
-}) => Promise<net.Server>;
+import { listen } from 'mptcp-native';
 
 export interface ListenSpec {
   host: string;
@@ -21,21 +13,17 @@ export interface ListenSpec {
 }
 
 export async function openListener(spec: ListenSpec, onConnection: (s: net.Socket) => void): Promise<net.Server> {
-  let server: net.Server;
-  const nlisten = (native as unknown as { listen?: NativeListen }).listen;
-  if (spec.transparent && typeof nlisten === 'function') {
-    server = await nlisten({ host: spec.host, port: spec.port, backlog: spec.backlog, transparent: true, mptcp: 'off' });
-    server.on('connection', onConnection);
-  } else {
-    server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, onConnection);
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen({ host: spec.host, port: spec.port, backlog: spec.backlog }, () => {
-        server.off('error', reject);
-        resolve();
-      });
-    });
+  if (spec.transparent) {
+    return listen({ host: spec.host, port: spec.port, backlog: spec.backlog, transparent: true, mptcp: 'off' }, onConnection);
   }
+  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, onConnection);
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen({ host: spec.host, port: spec.port, backlog: spec.backlog }, () => {
+      server.off('error', reject);
+      resolve();
+    });
+  });
   return server;
 }
 

@@ -18,7 +18,7 @@ export function readReply<T extends Parsed>(
   maxBytes = 65536,
 ): Promise<{ value: T; rest: Buffer; raw: Buffer }> {
   return new Promise((resolve, reject) => {
-    let buf = Buffer.alloc(0);
+    let buf: Buffer = Buffer.alloc(0);
     const cleanup = (): void => {
       socket.off('data', onData);
       socket.off('end', onEnd);

@@ -52,6 +52,7 @@ export interface ConnectLike {
     mark?: number;
     timeout?: number;
     mptcp?: 'on' | 'off' | 'auto';
+    fastOpen?: boolean;
   }): Promise<net.Socket>;
 }
 
@@ -180,6 +181,11 @@ export class PathHealth extends EventEmitter {
     const rtt = path.rttMs;
     if (rtt === null) return Math.max(MIN_ATTEMPT_TIMEOUT_MS, this.opts.probeTimeoutMs);
     return Math.max(MIN_ATTEMPT_TIMEOUT_MS, Math.ceil(3 * rtt));
+  }
+
+  /** How long the dialer waits on this path before racing the next one. */
+  staggerDelay(path: PathView): number {
+    return path.rttMs === null ? 250 : Math.max(100, Math.ceil(2 * path.rttMs));
   }
 
   reportSuccess(name: string, rttMs: number | undefined, reason = 'connect ok'): void {

@@ -4,7 +4,7 @@ import { plainAddress, type Redirector } from './redirector';
 
 export const genericRedirector: Redirector = {
   name: 'generic',
-  transparent: false,
+  transparent: true,
   originalDst(socket) {
     if (socket.localAddress === undefined || socket.localPort === undefined) {
       throw new ProxyError('EGETSOCKNAME', 'getsockname: socket has no local address');

@@ -73,7 +73,7 @@ export function rewriteRequest(
 }
 
 async function readClientHead(ctx: UpstreamContext): Promise<{ head: ClientRequestHead; body: Buffer }> {
-  let buf = Buffer.alloc(0);
+  let buf: Buffer = Buffer.alloc(0);
   for (;;) {
     const chunk = ctx.early.take();
     if (chunk.length) buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;

@@ -64,6 +64,10 @@ function failure(code: string, message: string, resetClient: boolean, extra: Rec
   return err;
 }
 
+function ignoreError(): void {
+  // see Reader
+}
+
 /** Accumulates upstream bytes across messages, so split and coalesced replies both parse. */
 class Reader {
   private buf: Buffer = Buffer.alloc(0);
@@ -85,6 +89,9 @@ class Reader {
   };
 
   constructor(private readonly socket: net.Socket) {
+    // A late error (e.g. a TFO SYN refused) between our detach and the relay's own listener
+    // must not crash the process; the relay still sees it.
+    if (!socket.listeners('error').includes(ignoreError)) socket.on('error', ignoreError);
     socket.on('data', this.onData);
     socket.on('end', this.onEnd);
     socket.on('close', this.onEnd);
@@ -151,7 +158,8 @@ function connectRequest(ctx: UpstreamContext): Buffer {
 }
 
 function statusFailure(rep: number, resetClient: boolean): UpstreamFailure {
-  const text = rep < 9 ? repText(rep) : '?';
+  // REP 9 ("connection attempt timed out") only exists under the OC methods.
+  const text = (rep < 9 || resetClient ? repText(rep) : '') || '?';
   return failure('ESOCKS5_STATUS', `Socks5 server status: ${text} (${rep})`, resetClient, { rep });
 }
 
@@ -310,8 +318,11 @@ async function pipelined(ctx: UpstreamContext, opts: PipelineOptions): Promise<T
     reader.detach();
     upstream.destroy();
     if ((err as UpstreamFailure).resetClient !== undefined) throw err;
-    // EOF, timeout or garbage before the method reply: this server cannot take pipelining.
-    serverCapabilities.set(key, 'sequential', inst.optimisticCacheTtl);
+    // EOF or garbage before the method reply: this server cannot take pipelining. A silent
+    // server only condemns itself when probing (an OC timeout may be the network's fault).
+    if (probing || (err as ProxyError).code !== 'EUPSTREAMTIMEOUT') {
+      serverCapabilities.set(key, 'sequential', inst.optimisticCacheTtl);
+    }
     ctx.log.info(`Socks5 server ${key} broke on a pipelined handshake (${(err as Error).message}); using sequential mode`);
     if (streaming || !earlyDataIsIdempotent(early)) {
       throw failure('ESOCKS5_PIPELINE', 'Socks5 server broke on optimistic connect; early data fate unknown', true, {
@@ -321,7 +332,10 @@ async function pipelined(ctx: UpstreamContext, opts: PipelineOptions): Promise<T
     return plain(ctx, early);
   }
   const verdict: ServerVerdict = method === ocMethod ? 'oc' : 'pipeline';
-  if (verdict !== opts.verdict) serverCapabilities.set(key, verdict, inst.optimisticCacheTtl);
+  if (verdict !== opts.verdict) {
+    serverCapabilities.set(key, verdict, inst.optimisticCacheTtl);
+    ctx.log.debug(`Socks5 server ${key} ${verdict === 'oc' ? 'speaks optimistic connect' : 'takes pipelined input, no optimistic connect'}`);
+  }
   startStreaming();
 
   try {

@@ -16,16 +16,34 @@ function getent(db: string, key: string): string | undefined {
   }
 }
 
+/** First field of each line of a colon/space separated file (plus aliases for hosts). */
+function fileHas(path: string, name: string, hosts = false): boolean {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch {
+    return false;
+  }
+  for (const line of text.split('\n')) {
+    if (hosts) {
+      const fields = line.replace(/#.*/, '').trim().split(/\s+/);
+      if (fields.slice(1).includes(name)) return true;
+    } else if (line.startsWith(`${name}:`)) return true;
+  }
+  return false;
+}
+
+// Local files answer the common cases without spawning; getent covers NSS (LDAP, sssd, DNS).
 export function userExists(name: string): boolean {
-  return getent('passwd', name) !== undefined;
+  return fileHas('/etc/passwd', name) || getent('passwd', name) !== undefined;
 }
 
 export function groupExists(name: string): boolean {
-  return getent('group', name) !== undefined;
+  return fileHas('/etc/group', name) || getent('group', name) !== undefined;
 }
 
 export function hostnameResolves(name: string): boolean {
-  return getent('ahosts', name) !== undefined;
+  return fileHas('/etc/hosts', name, true) || getent('ahosts', name) !== undefined;
 }
 
 export function interfaceExists(name: string): boolean {

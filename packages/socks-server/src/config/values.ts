@@ -1,5 +1,6 @@
 import { isIPv4, isIPv6 } from 'node:net';
 import type { LogTarget, PortSpec, PortOperator } from './types';
+import { msg } from './dante-messages';
 import { servicePort } from './system-lookup';
 
 /**
@@ -16,7 +17,7 @@ export function parseNumber(s: string): Parsed<number> {
   if (/^0x[0-9a-f]+$/i.test(s)) return ok(parseInt(s.slice(2), 16));
   if (/^0[0-7]*$/.test(s)) return ok(parseInt(s, 8));
   if (/^[1-9][0-9]*$/.test(s)) return ok(Number(s));
-  if (/^[0-9]/.test(s)) return bad('confusing.  Thought we would have a number here');
+  if (/^[0-9]/.test(s)) return bad(msg.notANumber());
   return bad('syntax error');
 }
 
@@ -25,12 +26,12 @@ export function parsePort(s: string): Parsed<number> {
   if (/^[0-9]/.test(s)) {
     const n = parseNumber(s);
     if (!n.ok) return n;
-    if (n.value > 65535) return bad(`number ${n.value} is too large.  Maximum is 65535`);
+    if (n.value > 65535) return bad(msg.numberTooLarge(n.value, 65535));
     return n;
   }
   if (/^[A-Za-z][A-Za-z0-9_.+-]*$/.test(s)) {
     const p = servicePort(s);
-    return p === undefined ? bad('unknown tcp/udp protocol') : ok(p);
+    return p === undefined ? bad(msg.unknownService()) : ok(p);
   }
   return bad('syntax error');
 }
@@ -44,9 +45,9 @@ export const PORT_OPERATORS: Readonly<Record<string, PortOperator>> = {
   '<': 'lt', lt: 'lt',
 };
 
-export function portRange(start: number, end: number): Parsed<PortSpec> {
-  // Dante prints the two ports the other way round; kept verbatim.
-  if (end < start) return bad(`end port (${start}) can not be less than start port (${end})`);
+/** `swapped`: Dante's `port A-B` complaint names the two ports the other way round (udp.portrange does not). */
+export function portRange(start: number, end: number, swapped = true): Parsed<PortSpec> {
+  if (end < start) return bad(swapped ? msg.badRange(start, end) : msg.badRange(end, start));
   return ok({ op: 'range', port: start, portEnd: end });
 }
 
@@ -76,7 +77,7 @@ export function parseLogTarget(s: string): { target: LogTarget; warning?: string
   if (s.startsWith('syslog/')) {
     const facility = s.slice('syslog/'.length);
     const target: LogTarget = { kind: 'syslog', facility };
-    return SYSLOG_FACILITIES.has(facility) ? { target } : { target, warning: `unknown syslog facility "${facility}"` };
+    return SYSLOG_FACILITIES.has(facility) ? { target } : { target, warning: msg.unknownFacility(facility) };
   }
   return { target: { kind: 'file', path: s } };
 }

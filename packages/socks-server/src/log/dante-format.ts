@@ -13,7 +13,7 @@ export function danteLinePrefix(level: string, nowMs: number, pid: number, ident
   const d = new Date(nowMs);
   const day = d.getDate();
   const sec = Math.floor(nowMs / 1000);
-  const usec = Math.floor((nowMs - sec * 1000) * 1000);
+  const usec = Math.min(999_999, Math.floor((nowMs - sec * 1000) * 1000));
   const stamp = `${MONTHS[d.getMonth()]} ${day < 10 ? ` ${day}` : day} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
   return `${stamp} (${sec}.${String(usec).padStart(6, '0')}) ${ident}[${pid}]: ${level}: `;
 }

@@ -1,6 +1,6 @@
 import { ValueError } from '../redsocks-config-error';
 import type { KeyParser, SectionSpec } from '../section-spec';
-import type { BaseSection, Redirector } from '../types';
+import type { BaseSection, RedirectorName } from '../types';
 import { parseBool, parseUint16, parseUint32 } from '../values';
 
 /** Base section while it is being read: `redirector` is checked only at `}`. */
@@ -28,7 +28,7 @@ export function defaultBase(line = 0, present = false): BaseDraft {
   };
 }
 
-const REDIRECTORS: readonly Redirector[] = ['iptables', 'generic'];
+const REDIRECTORS: readonly RedirectorName[] = ['iptables', 'generic'];
 
 const keys = new Map<string, KeyParser<BaseDraft>>([
   ['log_debug', (t, v) => void (t.logDebug = parseBool(v))],
@@ -66,7 +66,7 @@ export const baseSection: SectionSpec<BaseDraft> = {
         bsd ? `\`${t.rawRedirector}\` exists only in BSD builds of redsocks; on Linux use iptables (REDIRECT) or generic (TPROXY)` : 'use iptables (REDIRECT) or generic (TPROXY)',
       );
     }
-    t.redirector = t.rawRedirector as Redirector;
+    t.redirector = t.rawRedirector as RedirectorName;
     if (!t.logSet) t.log = t.daemon ? 'syslog:daemon' : 'stderr';
   },
   commit(t, builder) {

@@ -1,0 +1,3 @@
+export * from './relay-error';
+export * from './pipe';
+export * from './relay';

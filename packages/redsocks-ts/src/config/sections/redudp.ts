@@ -1,0 +1,41 @@
+import { ValueError } from '../redsocks-config-error';
+import type { KeyParser, SectionSpec } from '../section-spec';
+import type { RedudpInstance } from '../types';
+import { parseInAddr, parseUint16 } from '../values';
+
+const keys = new Map<string, KeyParser<RedudpInstance>>([
+  ['local_ip', (t, v, ctx) => void (t.localIp = parseInAddr(v, ctx))],
+  ['local_port', (t, v) => void (t.localPort = parseUint16(v))],
+  ['ip', (t, v, ctx) => void (t.ip = parseInAddr(v, ctx))],
+  ['port', (t, v) => void (t.port = parseUint16(v))],
+  ['login', (t, v) => void (t.login = v)],
+  ['password', (t, v) => void (t.password = v)],
+  ['dest_ip', (t, v, ctx) => void (t.destIp = parseInAddr(v, ctx))],
+  ['dest_port', (t, v) => void (t.destPort = parseUint16(v))],
+  ['udp_timeout', (t, v) => void (t.udpTimeout = parseUint16(v))],
+  ['udp_timeout_stream', (t, v) => void (t.udpTimeoutStream = parseUint16(v))],
+]);
+
+export const redudpSection: SectionSpec<RedudpInstance> = {
+  name: 'redudp',
+  keys,
+  create: (line) => ({
+    line,
+    localIp: '127.0.0.1',
+    localPort: 0,
+    ip: '127.0.0.1',
+    port: 0,
+    destIp: '0.0.0.0',
+    destPort: 0,
+    udpTimeout: 30,
+    udpTimeoutStream: 180,
+  }),
+  onExit(t) {
+    if (t.udpTimeoutStream < t.udpTimeout) {
+      throw new ValueError('udp_timeout_stream should be not less then udp_timeout');
+    }
+  },
+  commit(t, builder) {
+    builder.config.redudp.push(t);
+  },
+};

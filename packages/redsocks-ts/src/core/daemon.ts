@@ -1,0 +1,219 @@
+/**
+ * All `redsocks { }` instances of one config, the global connection cap and accept
+ * back-off (redsocks disables every listener at once), SIGHUP-style atomic reload.
+ */
+import type { RedsocksConfig } from '../config/types';
+import { effectiveConnMax } from '../config/conn-max';
+import type { RedsocksLog } from '../log/redsocks-log';
+import { getRedirector } from '../redirector';
+import { protocolFor } from '../upstream/registry';
+import { secUsec } from './client';
+import { listenKey, RedsocksRuntime, type InstanceHost } from './instance';
+import { nofileSoftLimit } from './limits';
+
+export interface StartOptions {
+  log: RedsocksLog;
+  /** RLIMIT_NOFILE used for the default conn_max (default: the process' soft limit). */
+  nofile?: number;
+}
+
+export interface ClientInfo {
+  instance: string;
+  client: string;
+  dest: string;
+}
+
+export interface RedsocksHandle {
+  /** Bound port of each instance, in config order (local_port = 0 gets an ephemeral one). */
+  ports(): number[];
+  clients(): ClientInfo[];
+  /** Logs the SIGUSR1 dump of every instance. */
+  dump(): void;
+  /** Applies a new config atomically; on error the old one stays and the error is thrown. */
+  reload(config: RedsocksConfig): Promise<void>;
+  close(): Promise<void>;
+  readonly connMax: number;
+}
+
+const PRESSURE_ERRNOS = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM']);
+
+/** Init-time checks redsocks runs after parsing (the messages `-t` does not show). */
+export function initWarnings(config: RedsocksConfig, log: RedsocksLog): void {
+  for (const r of config.redsocks) {
+    const w = protocolFor(r.type).validate?.(r);
+    if (w) log.warning(w);
+    if (r.type === 'http-relay') log.warning('You should avoid `http-relay`, e.g. due to CVE-2009-0801');
+  }
+  for (const u of config.redudp) {
+    log.notice(`redudp at ${u.localIp}:${u.localPort} is configured but not running yet (not implemented in redsocks-ts)`);
+  }
+  for (const d of config.dnstc) {
+    log.notice(`dnstc at ${d.localIp}:${d.localPort} is configured but not running yet (not implemented in redsocks-ts)`);
+  }
+}
+
+class Daemon implements InstanceHost {
+  instances: RedsocksRuntime[] = [];
+  count = 0;
+  connMax = 0;
+  private backoffMs = 0;
+  private backoffTimer: NodeJS.Timeout | undefined;
+  private limitLogged = false;
+  private closing = false;
+
+  constructor(public config: RedsocksConfig, readonly log: RedsocksLog, private readonly nofile: number) {
+    this.connMax = effectiveConnMax(config, nofile);
+  }
+
+  async start(): Promise<void> {
+    const redirector = getRedirector(this.config.base.redirector);
+    const built: RedsocksRuntime[] = [];
+    try {
+      for (const cfg of this.config.redsocks) {
+        const rt = new RedsocksRuntime(this, cfg, this.config.base, redirector);
+        await rt.listen();
+        built.push(rt);
+      }
+    } catch (err) {
+      for (const rt of built) await rt.close();
+      throw err;
+    }
+    this.instances = built;
+  }
+
+  admit(_inst: RedsocksRuntime): boolean {
+    if (this.closing) return false;
+    this.count++;
+    if (this.count >= this.connMax) this.pressure();
+    else if (!this.backoffTimer) this.backoffMs = 0;
+    return true;
+  }
+
+  released(_inst: RedsocksRuntime): void {
+    this.count--;
+    if (this.count < this.connMax) this.limitLogged = false;
+  }
+
+  acceptError(err: NodeJS.ErrnoException): void {
+    this.log.warning(`accept: ${err.message}`);
+    if (err.code && PRESSURE_ERRNOS.has(err.code)) this.pressure();
+  }
+
+  /** redsocks' conn_pressure(): drop idle clients if allowed, else back off accepting. */
+  private pressure(): void {
+    const idle = this.config.base.connpresIdleTimeout;
+    if (idle > 0) {
+      const now = Date.now();
+      let dropped = 0;
+      for (const rt of this.instances) dropped += rt.dropIdle(idle, now);
+      if (dropped > 0) {
+        this.log.notice(`dropped connections idle for ${idle}+ seconds`);
+        if (this.count < this.connMax) return;
+      }
+    }
+    if (this.count >= this.connMax && !this.limitLogged) {
+      this.limitLogged = true;
+      this.log.warning(`reached redsocks_conn_max limit, ${this.count} connections`);
+    }
+    this.backoff();
+  }
+
+  private backoff(): void {
+    if (this.backoffTimer || this.closing) return;
+    this.backoffMs = Math.min(this.backoffMs * 2 + 1, this.config.base.maxAcceptBackoff);
+    const delay = 1 + Math.floor(Math.random() * this.backoffMs);
+    this.log.info(`accept: backing off for ${secUsec(delay)}s`);
+    for (const rt of this.instances) rt.pause();
+    this.backoffTimer = setTimeout(() => {
+      this.backoffTimer = undefined;
+      if (this.closing) return;
+      if (this.count >= this.connMax) {
+        this.pressure();
+        return;
+      }
+      void Promise.all(this.instances.map((rt) => rt.resume())).catch(() => this.backoff());
+    }, delay);
+  }
+
+  clients(): ClientInfo[] {
+    const out: ClientInfo[] = [];
+    for (const rt of this.instances) {
+      for (const c of rt.clients) {
+        out.push({
+          instance: rt.key,
+          client: `${c.clientAddr.address}:${c.clientAddr.port}`,
+          dest: `${c.dest.address}:${c.dest.port}`,
+        });
+      }
+    }
+    return out;
+  }
+
+  dump(): void {
+    const now = Date.now();
+    for (const rt of this.instances) rt.dump(now);
+  }
+
+  /**
+   * Binds every new listener first; only if all succeed are removed instances closed and
+   * kept ones updated. Running clients finish on the config they started with.
+   */
+  async reload(config: RedsocksConfig): Promise<void> {
+    const redirector = getRedirector(config.base.redirector);
+    for (const r of config.redsocks) protocolFor(r.type);
+    const old = new Map(this.instances.map((rt) => [rt.key, rt]));
+    const fresh: RedsocksRuntime[] = [];
+    const next: RedsocksRuntime[] = [];
+    try {
+      for (const cfg of config.redsocks) {
+        const kept = old.get(listenKey(cfg));
+        if (kept && kept.cfg.localPort !== 0) {
+          old.delete(listenKey(cfg));
+          next.push(kept);
+          continue;
+        }
+        const rt = new RedsocksRuntime(this, cfg, config.base, redirector);
+        await rt.listen();
+        fresh.push(rt);
+        next.push(rt);
+      }
+    } catch (err) {
+      for (const rt of fresh) await rt.close();
+      // kept instances were not touched yet
+      throw err;
+    }
+    for (const rt of old.values()) await rt.closeListener();
+    for (let i = 0; i < next.length; i++) {
+      if (!fresh.includes(next[i])) next[i].update(config.redsocks[i], config.base);
+    }
+    this.config = config;
+    this.instances = next;
+    this.connMax = effectiveConnMax(config, this.nofile);
+    this.log.setLevels({ debug: config.base.logDebug, info: config.base.logInfo });
+  }
+
+  async close(): Promise<void> {
+    this.closing = true;
+    if (this.backoffTimer) clearTimeout(this.backoffTimer);
+    for (const rt of this.instances) await rt.close();
+  }
+}
+
+/** Starts every `redsocks { }` instance of `config` and returns a handle (used by the CLI and tests). */
+export async function startRedsocks(config: RedsocksConfig, opts: StartOptions): Promise<RedsocksHandle> {
+  const { log } = opts;
+  log.setLevels({ debug: config.base.logDebug, info: config.base.logInfo });
+  const d = new Daemon(config, log, opts.nofile ?? nofileSoftLimit());
+  initWarnings(config, log);
+  await d.start();
+  return {
+    ports: () => d.instances.map((rt) => rt.port),
+    clients: () => d.clients(),
+    dump: () => d.dump(),
+    reload: (c) => d.reload(c),
+    close: () => d.close(),
+    get connMax() {
+      return d.connMax;
+    },
+  };
+}

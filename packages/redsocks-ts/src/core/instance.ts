@@ -1,0 +1,160 @@
+/**
+ * One running `redsocks { }` section: its listener, its upstream protocol and dialer,
+ * and its client list (for SIGUSR1 and pressure handling).
+ */
+import type * as net from 'node:net';
+import type { BaseSection, RedsocksInstance } from '../config/types';
+import type { RedsocksLog } from '../log/redsocks-log';
+import type { Redirector } from '../redirector/redirector';
+import { plainAddress } from '../redirector/redirector';
+import { protocolFor } from '../upstream/registry';
+import type { UpstreamProtocol } from '../upstream/upstream';
+import { RedsocksClient, type ClientOwner } from './client';
+import { createInstanceDialer, type InstanceDialer } from './dial';
+import { boundPort, openListener } from './listener';
+
+export interface InstanceHost {
+  readonly log: RedsocksLog;
+  /** Called for each accepted client; false = refuse (over the limit). */
+  admit(inst: RedsocksRuntime): boolean;
+  released(inst: RedsocksRuntime): void;
+  acceptError(err: NodeJS.ErrnoException): void;
+}
+
+export function listenKey(cfg: RedsocksInstance): string {
+  return `${cfg.localIp}:${cfg.localPort}`;
+}
+
+export class RedsocksRuntime implements ClientOwner {
+  readonly clients = new Set<RedsocksClient>();
+  server: net.Server | undefined;
+  protocol: UpstreamProtocol;
+  dialer: InstanceDialer;
+  port = 0;
+  private paused = false;
+
+  constructor(
+    private readonly host: InstanceHost,
+    public cfg: RedsocksInstance,
+    public base: BaseSection,
+    private readonly redirector: Redirector,
+  ) {
+    this.protocol = protocolFor(cfg.type);
+    this.dialer = createInstanceDialer(cfg, base);
+  }
+
+  get log(): RedsocksLog {
+    return this.host.log;
+  }
+
+  get key(): string {
+    return listenKey(this.cfg);
+  }
+
+  async listen(): Promise<void> {
+    this.server = await openListener(
+      {
+        host: this.cfg.localIp,
+        port: this.port || this.cfg.localPort,
+        backlog: this.cfg.listenq,
+        transparent: this.redirector.transparent,
+      },
+      (s) => this.onConnection(s),
+    );
+    this.server.on('error', (err: NodeJS.ErrnoException) => this.host.acceptError(err));
+    this.port = boundPort(this.server);
+  }
+
+  /** Stop accepting (the kernel backlog is closed; reopened by resume()). */
+  pause(): void {
+    if (this.paused || !this.server) return;
+    this.paused = true;
+    this.server.close();
+    this.server = undefined;
+  }
+
+  async resume(): Promise<void> {
+    if (!this.paused) return;
+    this.paused = false;
+    try {
+      await this.listen();
+    } catch (err) {
+      this.log.error(`bind: ${(err as Error).message}`);
+      this.paused = true;
+      throw err;
+    }
+  }
+
+  /** Swap in a reloaded section with the same listen address (running clients keep theirs). */
+  update(cfg: RedsocksInstance, base: BaseSection): void {
+    this.cfg = cfg;
+    this.base = base;
+    this.protocol = protocolFor(cfg.type);
+    this.dialer.close();
+    this.dialer = createInstanceDialer(cfg, base);
+  }
+
+  private onConnection(socket: net.Socket): void {
+    socket.allowHalfOpen = true;
+    socket.on('error', () => undefined);
+    if (!this.host.admit(this)) {
+      socket.destroy();
+      return;
+    }
+    const b = this.base;
+    socket.setKeepAlive(true, b.tcpKeepaliveTime > 0 ? b.tcpKeepaliveTime * 1000 : 0);
+    const clientAddr = { address: plainAddress(socket.remoteAddress ?? '0.0.0.0'), port: socket.remotePort ?? 0 };
+    let dest;
+    try {
+      dest = this.redirector.originalDst(socket);
+    } catch (err) {
+      this.log.warning(`[${clientAddr.address}:${clientAddr.port}->?]: getsockopt: ${(err as Error).message}`);
+      socket.destroy();
+      this.host.released(this);
+      return;
+    }
+    const c = new RedsocksClient(this, socket, clientAddr, dest);
+    this.clients.add(c);
+    void c.run();
+  }
+
+  clientClosed(c: RedsocksClient): void {
+    if (this.clients.delete(c)) this.host.released(this);
+  }
+
+  /** SIGUSR1: redsocks_debug_dump_instance(). */
+  dump(now = Date.now()): void {
+    this.log.notice(`Dumping client list for ${this.cfg.type} at ${this.cfg.localIp}:${this.port || this.cfg.localPort}:`);
+    for (const c of this.clients) c.log.notice(c.dumpLine(now));
+    this.log.notice(`End of client list. ${this.clients.size} clients.`);
+  }
+
+  /** Drops clients idle for at least `seconds`; returns how many. */
+  dropIdle(seconds: number, now = Date.now()): number {
+    let n = 0;
+    for (const c of [...this.clients]) {
+      if (now - c.lastEvent >= seconds * 1000) {
+        c.dropIdle(now);
+        n++;
+      }
+    }
+    return n;
+  }
+
+  async closeListener(): Promise<void> {
+    const s = this.server;
+    this.server = undefined;
+    this.paused = false;
+    // server.close() would wait for every client; only the listening socket goes here
+    if (s) s.close();
+  }
+
+  /** Closes the listener and every client. */
+  async close(): Promise<void> {
+    const s = this.server;
+    this.server = undefined;
+    if (s) s.close();
+    for (const c of [...this.clients]) c.close();
+    this.dialer.close();
+  }
+}

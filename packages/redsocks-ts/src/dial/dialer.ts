@@ -1,0 +1,243 @@
+/**
+ * The upstream dialer of one `redsocks {}` section: MPTCP connect to the proxy through
+ * mptcp-native, the initial subflow on a live WAN path, TCP Fast Open on request, and a
+ * warm pool of idle established connections.
+ */
+import type * as net from 'node:net';
+import { debuglog } from 'node:util';
+import * as mptcpNative from 'mptcp-native';
+import type { BaseSection, RedsocksInstance } from '../config/types';
+import type { DialOptions } from '../upstream/upstream';
+import { PathHealth, isPathFailure, type ConnectLike, type HealthLog, type PathView } from './path-health';
+import { WarmPool, type PoolStats, type PooledConn } from './warm-pool';
+
+export interface Dialer {
+  /** A connection to instance.ip:port (from the pool when allowed and available). */
+  dial(opts?: DialOptions): Promise<net.Socket>;
+  /** Pool counters (all zero when pool_size = 0). */
+  poolStats(): PoolStats;
+  /** The WAN path health view ([] when no paths are configured). */
+  paths(): PathView[];
+  /** Name of the WAN path a socket from dial() started on, if known. */
+  pathOf(socket: net.Socket): string | undefined;
+  /** Resolves once the pool holds pool_size ready connections (at once without a pool). */
+  poolReady(): Promise<void>;
+  /** Runs one probe round now (tests, the demo's refresh). */
+  probePaths(): Promise<void>;
+  readonly health: PathHealth | undefined;
+  close(): void;
+}
+
+export interface DialerOptions {
+  log?: HealthLog;
+  /** Replaces mptcp-native's connect (for a wrapper that counts or traces; still real sockets). */
+  connect?: ConnectLike;
+}
+
+/** How long a new pool connection may wait for its extra subflows before it counts as ready. */
+const SUBFLOW_SETTLE_MS = 1000;
+
+function subflowCount(socket: net.Socket): number | null {
+  try {
+    const info = mptcpNative.mptcpInfo(socket);
+    return info ? info.subflows : null;
+  } catch {
+    return null;
+  }
+}
+
+function subflowSources(socket: net.Socket): string[] {
+  try {
+    // TCP state 1 = ESTABLISHED
+    return mptcpNative
+      .subflows(socket)
+      .filter((s) => s.state === 1)
+      .map((s) => s.local.address);
+  } catch {
+    return [];
+  }
+}
+
+const debug = debuglog('redsocks-ts-dial');
+/** Without a logger from the daemon, path and pool events go to NODE_DEBUG=redsocks-ts-dial. */
+const debugLog: HealthLog = { info: (m) => debug('%s', m), error: (m) => debug('%s', m) };
+
+export function createDialer(instance: RedsocksInstance, base?: BaseSection, opts: DialerOptions = {}): Dialer {
+  const connect = opts.connect ?? mptcpNative.connect;
+  const log = opts.log ?? debugLog;
+  const target = { host: instance.ip, port: instance.port };
+  const sockPath = new WeakMap<net.Socket, string>();
+  const health =
+    instance.paths.length > 0
+      ? new PathHealth(instance.paths, target, {
+          probeIntervalMs: instance.pathProbeInterval,
+          probeTimeoutMs: instance.pathProbeTimeout,
+          connect,
+          log,
+        })
+      : undefined;
+
+  const keepalive = (s: net.Socket): void => {
+    // redsocks turns SO_KEEPALIVE on for every relay socket; tcp_keepalive_time = 0 keeps the kernel's.
+    try {
+      s.setKeepAlive(true, (base?.tcpKeepaliveTime ?? 0) * 1000);
+    } catch {
+      // older kernels reject TCP_KEEP* on MPTCP sockets
+    }
+  };
+
+  async function attempt(p: PathView | undefined, last: boolean, fastOpen: boolean): Promise<PooledConn> {
+    const t0 = process.hrtime.bigint();
+    // TFO returns before the SYN is answered, so a dead path would only show up as a hung
+    // handshake: use it only on a path a probe or connect has just seen working.
+    const tfo = fastOpen && (!p || p.state === 'up');
+    const socket = await connect({
+      host: target.host,
+      port: target.port,
+      localAddress: p?.source,
+      bindDevice: p?.device,
+      mark: p?.mark,
+      timeout: p && health ? health.attemptTimeout(p, last) : undefined,
+      mptcp: instance.mptcp,
+      fastOpen: tfo,
+    });
+    if (p && health) {
+      // With TFO the connect has not happened yet: nothing to measure.
+      const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (!tfo) health.reportSuccess(p.name, Math.round(ms * 10) / 10);
+      sockPath.set(socket, p.name);
+    }
+    keepalive(socket);
+    // The relay propagates half-close: the upstream side must not auto-end on EOF.
+    socket.allowHalfOpen = true;
+    return { socket, path: p?.name };
+  }
+
+  /**
+   * Happy-eyeballs over WAN paths: the best path first; if it has not connected after
+   * max(2 x its RTT, 100 ms) (250 ms before any RTT is known) the next one starts too, and
+   * a path failure starts the next one at once. The first connection wins; the others are
+   * closed when they complete (their failures still feed the health view).
+   */
+  function fresh(fastOpen: boolean): Promise<PooledConn> {
+    if (!health) return attempt(undefined, true, fastOpen);
+    const h = health;
+    const candidates = h.candidates();
+    return new Promise((resolve, reject) => {
+      let next = 0;
+      let running = 0;
+      let settled = false;
+      let stop = false;
+      let firstErr: unknown;
+      const start = (): void => {
+        if (settled || stop || next >= candidates.length) return;
+        const p = candidates[next++];
+        const last = next === candidates.length;
+        running++;
+        const stagger = last || p.state !== 'up' ? undefined : setTimeout(start, h.staggerDelay(p));
+        stagger?.unref();
+        attempt(p, last, fastOpen).then(
+          (conn) => {
+            running--;
+            if (stagger) clearTimeout(stagger);
+            if (settled) {
+              conn.socket.destroy();
+              return;
+            }
+            settled = true;
+            resolve(conn);
+          },
+          (err: unknown) => {
+            running--;
+            if (stagger) clearTimeout(stagger);
+            firstErr ??= err;
+            if (isPathFailure(err)) {
+              h.reportFailure(p.name, err);
+              if (!settled && next < candidates.length) {
+                log.info(`connect via path ${p.name} (${p.source}) failed: ${(err as Error).message}; trying the next path`);
+              }
+              start();
+            } else {
+              // the proxy itself answered (e.g. refused): another path will not change that
+              stop = true;
+              firstErr = err;
+            }
+            if (!settled && running === 0 && (stop || next >= candidates.length)) {
+              settled = true;
+              reject(firstErr);
+            }
+          },
+        );
+      };
+      start();
+    });
+  }
+
+  const settle = async (socket: net.Socket): Promise<void> => {
+    const want = health ? Math.max(1, health.liveCount()) : 1;
+    const end = Date.now() + SUBFLOW_SETTLE_MS;
+    for (;;) {
+      const n = subflowCount(socket);
+      if (n === null || n >= want || Date.now() >= end || socket.destroyed) break;
+      await new Promise((r) => setTimeout(r, 20).unref());
+    }
+    if (health) for (const src of subflowSources(socket)) health.reportSubflowFrom(src);
+  };
+
+  const pool =
+    instance.poolSize > 0
+      ? new WarmPool({
+          size: instance.poolSize,
+          idleTimeoutMs: instance.poolIdleTimeout * 1000,
+          open: () => fresh(false),
+          settle,
+          log,
+        })
+      : undefined;
+
+  if (health) {
+    health.on('change', (ev: { path: PathView }) => {
+      if (!ev.path.up) pool?.dropPath(ev.path.name);
+    });
+    health.start();
+  }
+  pool?.start();
+
+  return {
+    health,
+    async dial(o: DialOptions = {}): Promise<net.Socket> {
+      if (pool && o.pooled !== false) {
+        const hit = pool.take();
+        if (hit) {
+          if (hit.path) sockPath.set(hit.socket, hit.path);
+          return hit.socket;
+        }
+      }
+      return (await fresh(o.fastOpen === true)).socket;
+    },
+    poolStats(): PoolStats {
+      return (
+        pool?.stats() ?? {
+          size: 0,
+          idle: 0,
+          pending: 0,
+          hits: 0,
+          misses: 0,
+          refills: 0,
+          opened: 0,
+          expired: 0,
+          dropped: 0,
+          failures: 0,
+        }
+      );
+    },
+    paths: () => health?.view() ?? [],
+    pathOf: (socket) => sockPath.get(socket),
+    poolReady: () => pool?.whenFull() ?? Promise.resolve(),
+    probePaths: () => health?.probeAll() ?? Promise.resolve(),
+    close(): void {
+      health?.stop();
+      pool?.close();
+    },
+  };
+}

@@ -1,0 +1,230 @@
+/**
+ * Pure planning: from the wanted gateway (spec) and what the system has now (snapshot),
+ * the commands that make it so. Each step says why, so --dry-run reads as an explanation.
+ */
+import { GatewaySpec } from './spec';
+import { Endpoint, Route, Rule } from './system';
+import { NFT_FAMILY, NFT_TABLE, nftRules } from './nft-rules';
+
+export interface Step {
+  what: string;
+  why: string;
+  cmd: string;
+  /** nft input for `nft -f -` (cmd then is `nft -f -`). */
+  stdin?: string;
+}
+
+export interface Snapshot {
+  sysctls: Record<string, string | undefined>;
+  limits?: { subflows: number; addAddrAccepted: number };
+  endpoints: Endpoint[];
+  rules: Rule[];
+  routes: Record<number, Route[]>;
+  nftTable?: string;
+}
+
+/** What setup remembers so that --undo can put things back. */
+export interface SavedState {
+  version: 1;
+  spec: GatewaySpec;
+  sysctls: Record<string, string>; // previous values of what setup changed
+  limits?: { subflows: number; addAddrAccepted: number };
+  endpoints: string[]; // addresses setup added
+}
+
+export interface SysctlWant {
+  key: string;
+  value: string;
+  why: string;
+}
+
+export const TPROXY_TABLE = 99;
+
+export function tableOf(spec: GatewaySpec, i: number): number {
+  return spec.tableBase + i + 1;
+}
+
+export function wantedSysctls(spec: GatewaySpec, current: Record<string, string | undefined>): SysctlWant[] {
+  const tfo = Number(current['net.ipv4.tcp_fastopen'] ?? '1');
+  const w: SysctlWant[] = [
+    { key: 'net.mptcp.enabled', value: '1', why: 'allow IPPROTO_MPTCP sockets at all' },
+    { key: 'net.mptcp.pm_type', value: '0', why: 'the in-kernel path manager acts on the endpoints configured here' },
+    {
+      key: 'net.mptcp.stale_loss_cnt',
+      value: String(spec.staleLossCnt),
+      why:
+        'after this many retransmission timeouts without progress a subflow is "stale" and the scheduler ' +
+        'moves data (and reinjects what was in flight) to the other path; the default 4 means ~3 s of ' +
+        'exponential RTO backoff on a dead ISP, 2 cuts it to well under a second',
+    },
+  ];
+  if (spec.role === 'gateway') {
+    w.push({
+      key: 'net.ipv4.tcp_fastopen',
+      value: String(tfo | 0x1),
+      why: 'bit 0x1 lets redsocks-ts send the SOCKS handshake in the SYN (TFO client); other bits are kept',
+    });
+    w.push({
+      key: 'net.ipv4.conf.all.rp_filter',
+      value: '2',
+      why: 'loose reverse-path filter: replies for the subflow of the second ISP arrive on its own interface ' +
+        'while the main table routes the server via the first ISP, which strict mode (1) would drop',
+    });
+    for (const wan of spec.wans) {
+      w.push({ key: `net.ipv4.conf.${wan.iface}.rp_filter`, value: '2', why: `loose reverse-path filter on ${wan.iface} (see above)` });
+    }
+  } else {
+    w.push({
+      key: 'net.ipv4.tcp_fastopen',
+      value: String(tfo | 0x2),
+      why: 'bit 0x2 lets the SOCKS server accept data in the SYN (TFO server); other bits are kept',
+    });
+  }
+  return w;
+}
+
+export function wantedLimits(spec: GatewaySpec): { subflows: number; addAddrAccepted: number } {
+  // One extra subflow per extra WAN on the gateway; a server must accept as many joins.
+  const n = Math.max(2, spec.wans.length);
+  return { subflows: Math.min(8, n), addAddrAccepted: Math.min(8, n) };
+}
+
+function endpointFlags(backup: boolean): string[] {
+  return backup ? ['subflow', 'backup'] : ['subflow'];
+}
+
+export function planSetup(spec: GatewaySpec, snap: Snapshot): Step[] {
+  const steps: Step[] = [];
+  for (const s of wantedSysctls(spec, snap.sysctls)) {
+    if (!(s.key in snap.sysctls) || snap.sysctls[s.key] === undefined) continue; // not on this kernel
+    if (snap.sysctls[s.key] === s.value) continue;
+    steps.push({ what: `sysctl ${s.key}=${s.value}`, why: s.why, cmd: `sysctl -qw ${s.key}=${s.value}` });
+  }
+  const lim = wantedLimits(spec);
+  if (!snap.limits || snap.limits.subflows < lim.subflows || snap.limits.addAddrAccepted < lim.addAddrAccepted) {
+    const sub = Math.max(lim.subflows, snap.limits?.subflows ?? 0);
+    const acc = Math.max(lim.addAddrAccepted, snap.limits?.addAddrAccepted ?? 0);
+    steps.push({
+      what: `MPTCP limits: subflow ${sub}, add_addr_accepted ${acc}`,
+      why: 'each connection may open one extra subflow per extra WAN (and the server must accept that many joins)',
+      cmd: `ip mptcp limits set subflow ${sub} add_addr_accepted ${acc}`,
+    });
+  }
+  if (spec.role === 'server') return steps;
+
+  spec.wans.forEach((wan, i) => {
+    const flags = endpointFlags(wan.backup);
+    const have = snap.endpoints.find((e) => e.address === wan.addr);
+    const same =
+      have && have.dev === wan.iface && flags.every((f) => have.flags.includes(f)) &&
+      have.flags.filter((f) => f !== 'implicit').length === flags.length;
+    if (!same) {
+      const del = have ? `ip mptcp endpoint delete id ${have.id} && ` : '';
+      steps.push({
+        what: `MPTCP endpoint ${wan.addr} dev ${wan.iface} ${flags.join(' ')}`,
+        why: wan.backup
+          ? `${wan.name} is metered: its subflow is a backup, used only when no other subflow works`
+          : `every upstream connection also opens a subflow from ${wan.name} (${wan.addr})`,
+        cmd: `${del}ip mptcp endpoint add ${wan.addr} dev ${wan.iface} ${flags.join(' ')}`,
+      });
+    }
+    const table = tableOf(spec, i);
+    const routes = snap.routes[table] ?? [];
+    if (!routes.some((r) => r.dst === 'default' && r.gateway === wan.gw && r.dev === wan.iface)) {
+      steps.push({
+        what: `routing table ${table}: default via ${wan.gw} dev ${wan.iface}`,
+        why: `packets sourced from ${wan.addr} must leave through ${wan.name}, whose ISP would drop them elsewhere`,
+        cmd: `ip route replace default via ${wan.gw} dev ${wan.iface} table ${table}`,
+      });
+    }
+    const prio = spec.rulePrio + i;
+    if (!snap.rules.some((r) => r.src === wan.addr && r.table === String(table))) {
+      steps.push({
+        what: `policy rule: from ${wan.addr} lookup ${table}`,
+        why: `without it the ${wan.name} subflow follows the main table's default route out the wrong ISP`,
+        cmd: `ip rule add from ${wan.addr} lookup ${table} priority ${prio}`,
+      });
+    }
+  });
+
+  if (spec.tproxy && spec.lan) {
+    const mark = `0x${spec.tproxyMark.toString(16)}`;
+    if (!snap.rules.some((r) => r.fwmark !== undefined && r.table === String(TPROXY_TABLE))) {
+      steps.push({
+        what: `policy rule: fwmark ${mark} lookup ${TPROXY_TABLE}`,
+        why: 'TPROXY-marked LAN packets must be delivered locally to the transparent listener',
+        cmd: `ip rule add fwmark ${mark} lookup ${TPROXY_TABLE} priority ${spec.rulePrio - 1}`,
+      });
+    }
+    if (!(snap.routes[TPROXY_TABLE] ?? []).some((r) => r.type === 'local')) {
+      steps.push({
+        what: `routing table ${TPROXY_TABLE}: local 0.0.0.0/0 dev lo`,
+        why: 'the TPROXY table treats every destination as local',
+        cmd: `ip route replace local 0.0.0.0/0 dev lo table ${TPROXY_TABLE}`,
+      });
+    }
+  }
+
+  const rules = nftRules(spec);
+  if (rules && normalize(snap.nftTable ?? '') !== normalize(rules)) {
+    steps.push({
+      what: `nftables table ${NFT_FAMILY} ${NFT_TABLE} (${spec.tproxy ? 'TPROXY' : 'REDIRECT'} LAN TCP to :${spec.redsocksPort})`,
+      why: 'send the LAN\'s TCP connections to redsocks-ts; the proxy address and the gateway itself are excluded',
+      cmd: 'nft -f -',
+      // Declaring then deleting the table makes the replacement atomic and idempotent.
+      stdin: `table ${NFT_FAMILY} ${NFT_TABLE}\ndelete table ${NFT_FAMILY} ${NFT_TABLE}\n${rules}`,
+    });
+  }
+  return steps;
+}
+
+/** Compare nft tables ignoring whitespace and the handle/comment noise `nft list` adds. */
+function normalize(s: string): string {
+  return s
+    .replace(/#.*$/gm, '')
+    .replace(/\s+/g, ' ')
+    .replace(/0x([0-9a-f]+)/gi, (_m, h: string) => String(parseInt(h, 16)))
+    .trim();
+}
+
+export function planUndo(st: SavedState, snap: Snapshot): Step[] {
+  const spec = st.spec;
+  const steps: Step[] = [];
+  if (snap.nftTable !== undefined) {
+    steps.push({ what: `delete nftables table ${NFT_FAMILY} ${NFT_TABLE}`, why: 'stop redirecting the LAN', cmd: `nft delete table ${NFT_FAMILY} ${NFT_TABLE}` });
+  }
+  spec.wans.forEach((wan, i) => {
+    const table = tableOf(spec, i);
+    for (const r of snap.rules.filter((x) => x.src === wan.addr && x.table === String(table))) {
+      steps.push({ what: `delete rule from ${wan.addr} lookup ${table}`, why: 'undo', cmd: `ip rule del from ${wan.addr} lookup ${table} priority ${r.priority}` });
+    }
+    if ((snap.routes[table] ?? []).length) {
+      steps.push({ what: `flush routing table ${table}`, why: 'undo', cmd: `ip route flush table ${table}` });
+    }
+    const ep = snap.endpoints.find((e) => e.address === wan.addr);
+    if (ep && st.endpoints.includes(wan.addr)) {
+      steps.push({ what: `delete MPTCP endpoint ${wan.addr}`, why: 'undo', cmd: `ip mptcp endpoint delete id ${ep.id}` });
+    }
+  });
+  if (spec.tproxy) {
+    for (const r of snap.rules.filter((x) => x.fwmark !== undefined && x.table === String(TPROXY_TABLE))) {
+      steps.push({ what: `delete fwmark rule`, why: 'undo', cmd: `ip rule del priority ${r.priority}` });
+    }
+    if ((snap.routes[TPROXY_TABLE] ?? []).length) {
+      steps.push({ what: `flush routing table ${TPROXY_TABLE}`, why: 'undo', cmd: `ip route flush table ${TPROXY_TABLE}` });
+    }
+  }
+  if (st.limits) {
+    steps.push({
+      what: `MPTCP limits back to subflow ${st.limits.subflows}, add_addr_accepted ${st.limits.addAddrAccepted}`,
+      why: 'undo',
+      cmd: `ip mptcp limits set subflow ${st.limits.subflows} add_addr_accepted ${st.limits.addAddrAccepted}`,
+    });
+  }
+  for (const [key, value] of Object.entries(st.sysctls)) {
+    if (snap.sysctls[key] !== undefined && snap.sysctls[key] !== value) {
+      steps.push({ what: `sysctl ${key}=${value}`, why: 'undo: the value before setup', cmd: `sysctl -qw ${key}=${value}` });
+    }
+  }
+  return steps;
+}

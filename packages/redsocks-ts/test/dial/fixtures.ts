@@ -1,0 +1,324 @@
+/**
+ * Test fixtures for the socks5 upstream and the dialer: a scripted SOCKS peer on loopback that
+ * records every byte, a real LAN client socket pair, and an UpstreamContext wired like the core's.
+ */
+import * as net from 'node:net';
+import { EXTENSION_DEFAULTS } from '../../src/config/extensions';
+import type { RedsocksInstance } from '../../src/config/types';
+import { EarlyDataBuffer } from '../../src/core/early-data';
+import type { DialOptions, Tunnel, UpstreamContext, UpstreamProtocol } from '../../src/upstream/upstream';
+
+export function testInstance(over: Partial<RedsocksInstance> = {}): RedsocksInstance {
+  return {
+    line: 1,
+    localIp: '127.0.0.1',
+    localPort: 0,
+    ip: '127.0.0.1',
+    port: 1080,
+    type: 'socks5',
+    listenq: 128,
+    splice: false,
+    discloseSrc: 'false',
+    onProxyFail: 'close',
+    ...EXTENSION_DEFAULTS,
+    paths: [],
+    fastopenDataPorts: [],
+    ...over,
+  };
+}
+
+/** Resolves when `cond()` holds, re-checked on every event `wake` is called for. */
+function until(cond: () => boolean, subscribe: (fn: () => void) => () => void): Promise<void> {
+  if (cond()) return Promise.resolve();
+  return new Promise((resolve) => {
+    const off = subscribe(() => {
+      if (cond()) {
+        off();
+        resolve();
+      }
+    });
+  });
+}
+
+/** One accepted connection of a ScriptedServer. */
+export class PeerConn {
+  received: Buffer = Buffer.alloc(0);
+  readonly chunks: Buffer[] = [];
+  ended = false;
+  closed = false;
+  private readonly listeners = new Set<() => void>();
+
+  constructor(readonly socket: net.Socket) {
+    socket.on('data', (c: Buffer) => {
+      this.chunks.push(c);
+      this.received = Buffer.concat([this.received, c]);
+      this.emit();
+    });
+    socket.on('end', () => {
+      this.ended = true;
+      this.emit();
+    });
+    socket.on('close', () => {
+      this.closed = true;
+      this.emit();
+    });
+    socket.on('error', () => undefined);
+  }
+
+  private emit(): void {
+    for (const l of [...this.listeners]) l();
+  }
+
+  private subscribe = (fn: () => void): (() => void) => {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  };
+
+  /** Waits until at least `n` bytes have arrived (rejects if the peer closes first). */
+  async bytes(n: number): Promise<Buffer> {
+    await until(() => this.received.length >= n || this.ended || this.closed, this.subscribe);
+    if (this.received.length < n) {
+      throw new Error(`peer closed after ${this.received.length} of ${n} bytes: ${this.received.toString('hex')}`);
+    }
+    return this.received.subarray(0, n);
+  }
+
+  /** Waits for EOF or close. */
+  async eof(): Promise<void> {
+    await until(() => this.ended || this.closed, this.subscribe);
+  }
+
+  write(data: Buffer | number[] | string): Promise<void> {
+    const b = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data as Buffer);
+    return new Promise((resolve) => this.socket.write(b, () => resolve()));
+  }
+
+  /** Writes one byte at a time, each its own segment (split-reply tests). */
+  async writeSplit(data: Buffer | number[]): Promise<void> {
+    const b = Buffer.from(data as Buffer);
+    this.socket.setNoDelay(true);
+    for (const byte of b) {
+      await this.write([byte]);
+      await new Promise((r) => setTimeout(r, 2));
+    }
+  }
+}
+
+export type Script = (conn: PeerConn, index: number) => Promise<void>;
+
+/** A loopback TCP server that runs `script` for each connection and records everything. */
+export class ScriptedServer {
+  readonly conns: PeerConn[] = [];
+  readonly errors: unknown[] = [];
+  private constructor(
+    private readonly server: net.Server,
+    readonly port: number,
+  ) {}
+
+  static async start(script: Script): Promise<ScriptedServer> {
+    const holder: { s?: ScriptedServer } = {};
+    const server = net.createServer({ allowHalfOpen: true }, (sock) => {
+      const s = holder.s as ScriptedServer;
+      const conn = new PeerConn(sock);
+      const i = s.conns.push(conn) - 1;
+      script(conn, i).catch((e) => {
+        s.errors.push(e);
+        sock.destroy();
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    holder.s = new ScriptedServer(server, (server.address() as net.AddressInfo).port);
+    return holder.s;
+  }
+
+  close(): Promise<void> {
+    for (const c of this.conns) c.socket.destroy();
+    return new Promise((r) => this.server.close(() => r()));
+  }
+}
+
+/** A real LAN-side pair: `app` is the LAN application, `client` the gateway's accepted socket. */
+export async function lanPair(): Promise<{ app: net.Socket; client: net.Socket; close(): void }> {
+  const srv = net.createServer({ allowHalfOpen: true });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const accepted = new Promise<net.Socket>((r) => srv.once('connection', r));
+  const app = net.connect({ port: (srv.address() as net.AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true });
+  app.on('error', () => undefined);
+  const client = await accepted;
+  client.on('error', () => undefined);
+  srv.close();
+  return {
+    app,
+    client,
+    close() {
+      app.destroy();
+      client.destroy();
+    },
+  };
+}
+
+export interface Harness {
+  ctx: UpstreamContext;
+  app: net.Socket;
+  client: net.Socket;
+  /** Everything the LAN app received. */
+  appReceived(): Buffer;
+  dials: DialOptions[];
+  streamedEarly: boolean;
+  logs: string[];
+  /** Runs establish; on success relays both ways like the core, on failure resets like the core. */
+  run(protocol: UpstreamProtocol): Promise<Tunnel>;
+  close(): void;
+}
+
+export async function harness(
+  instance: RedsocksInstance,
+  dest: { address: string; port: number },
+  dial?: (opts: DialOptions) => Promise<net.Socket>,
+): Promise<Harness> {
+  const pair = await lanPair();
+  const early = new EarlyDataBuffer(pair.client);
+  let appBytes = Buffer.alloc(0);
+  pair.app.on('data', (c: Buffer) => {
+    appBytes = Buffer.concat([appBytes, c]);
+  });
+  const sockets: net.Socket[] = [];
+  let upStarted: net.Socket | undefined;
+  const h: Harness = {
+    app: pair.app,
+    client: pair.client,
+    appReceived: () => appBytes,
+    dials: [],
+    streamedEarly: false,
+    logs: [],
+    ctx: {
+      client: pair.client,
+      clientAddr: { address: '127.0.0.1', port: pair.client.remotePort ?? 0 },
+      dest,
+      instance,
+      early,
+      log: {
+        debug: (m) => h.logs.push(m),
+        info: (m) => h.logs.push(m),
+        error: (m) => h.logs.push(m),
+      },
+      dial: async (opts = {}) => {
+        h.dials.push(opts);
+        const s = dial
+          ? await dial(opts)
+          : await new Promise<net.Socket>((resolve, reject) => {
+              const c = net.connect({ host: instance.ip, port: instance.port, allowHalfOpen: true });
+              c.once('connect', () => resolve(c));
+              c.once('error', reject);
+            });
+        s.on('error', () => undefined);
+        sockets.push(s);
+        return s;
+      },
+      startClientToUpstream: (up) => {
+        if (upStarted) return;
+        upStarted = up;
+        h.streamedEarly = true;
+        const rest = early.detach();
+        if (rest.length) up.write(rest);
+        pair.client.pipe(up);
+        pair.client.resume();
+      },
+    },
+    async run(protocol) {
+      let t: Tunnel;
+      try {
+        t = await protocol.establish(h.ctx);
+      } catch (e) {
+        if ((e as { resetClient?: boolean }).resetClient) pair.client.resetAndDestroy();
+        else pair.client.destroy();
+        throw e;
+      }
+      if (t.leftover.length) pair.client.write(t.leftover);
+      if (!upStarted) h.ctx.startClientToUpstream(t.upstream);
+      t.upstream.pipe(pair.client);
+      return t;
+    },
+    close() {
+      pair.close();
+      for (const s of sockets) s.destroy();
+    },
+  };
+  return h;
+}
+
+/** Waits until the LAN app has received at least `n` bytes or was closed. */
+export function appData(h: Harness, n: number): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const check = (): void => {
+      if (h.appReceived().length >= n || h.app.destroyed || h.app.readableEnded) {
+        h.app.off('data', check);
+        h.app.off('close', check);
+        h.app.off('end', check);
+        resolve(h.appReceived());
+      }
+    };
+    h.app.on('data', check);
+    h.app.on('close', check);
+    h.app.on('end', check);
+    check();
+  });
+}
+
+export const hex = (b: Buffer | number[]): string => Buffer.from(b as Buffer).toString('hex');
+
+/** IPv4 CONNECT request bytes for `ip:port`. */
+export function connectBytes(ip: string, port: number): number[] {
+  return [5, 1, 0, 1, ...ip.split('.').map(Number), port >> 8, port & 0xff];
+}
+
+export const OK_REPLY = [5, 0, 0, 1, 0, 0, 0, 0, 0, 0];
+
+/** A real destination that records every connection and byte; answers `reply` and echoes. */
+export interface Destination {
+  port: number;
+  connections: number;
+  received(): Buffer;
+  close(): Promise<void>;
+}
+
+export async function recordingDestination(opts: { reply?: string; echo?: boolean } = {}): Promise<Destination> {
+  const chunks: Buffer[] = [];
+  const socks = new Set<net.Socket>();
+  const server = net.createServer({ allowHalfOpen: true }, (c) => {
+    d.connections++;
+    socks.add(c);
+    c.on('close', () => socks.delete(c));
+    c.on('error', () => undefined);
+    let replied = false;
+    c.on('data', (b: Buffer) => {
+      chunks.push(b);
+      if (opts.echo) c.write(b);
+      if (opts.reply && !replied) {
+        replied = true;
+        c.write(opts.reply);
+      }
+    });
+    c.on('end', () => c.end());
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const d: Destination = {
+    port: (server.address() as net.AddressInfo).port,
+    connections: 0,
+    received: () => Buffer.concat(chunks),
+    close: () => {
+      for (const c of socks) c.destroy();
+      return new Promise((r) => server.close(() => r()));
+    },
+  };
+  return d;
+}
+
+/** A loopback port with nothing listening (bound, then released). */
+export async function closedPort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', r));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}

@@ -1,0 +1,148 @@
+/**
+ * Issue 6, "new connections while an ISP is down": a client namespace with two WAN paths
+ * (veth c1/c2, per-source policy routing, MPTCP subflow endpoints) to a server namespace whose
+ * SOCKS peer answers on one address. Cutting path 1 at the server (nft drop) must leave 5/5
+ * new upstream connections working via path 2; restoring it brings path 1 back.
+ */
+import { Netns, veth, destroyAll } from '../../../../tests/helpers/netns';
+import { NsProc } from './netns-rpc';
+
+jest.setTimeout(120000);
+
+const SERVER = '10.9.9.9';
+const A1 = '10.1.1.1';
+const A2 = '10.1.2.1';
+
+let cli: Netns;
+let srv: Netns;
+const procs: NsProc[] = [];
+
+function topology(): void {
+  cli = Netns.create('f2c');
+  srv = Netns.create('f2s');
+  veth(cli, 'c1', `${A1}/24`, srv, 's1', '10.1.1.2/24');
+  veth(cli, 'c2', `${A2}/24`, srv, 's2', '10.1.2.2/24');
+  srv.exec(`ip addr add ${SERVER}/32 dev lo`);
+  for (const ns of [cli, srv]) {
+    ns.exec('sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 net.mptcp.enabled=1');
+    ns.exec('ip mptcp limits set subflow 2 add_addr_accepted 2');
+  }
+  srv.exec('sysctl -qw net.ipv4.conf.s1.rp_filter=0 net.ipv4.conf.s2.rp_filter=0');
+  // ISP 1 carries the default route; ISP 2 is reachable only by source (table 102).
+  cli.exec('ip route add default via 10.1.1.2 dev c1');
+  cli.exec('ip route add default via 10.1.2.2 dev c2 table 102 && ip rule add from 10.1.2.1 table 102');
+  cli.exec('ip route add default via 10.1.1.2 dev c1 table 101 && ip rule add from 10.1.1.1 table 101');
+  cli.exec(`ip mptcp endpoint add ${A1} dev c1 subflow && ip mptcp endpoint add ${A2} dev c2 subflow`);
+}
+
+function cutPath1(): void {
+  srv.exec('nft add table inet f2cut');
+  srv.exec("nft add chain inet f2cut in '{ type filter hook input priority 0 ; policy accept ; }'");
+  srv.exec(`nft add rule inet f2cut in ip saddr ${A1} drop`);
+}
+
+function restorePath1(): void {
+  srv.exec('nft delete table inet f2cut');
+}
+
+type Result = { ok: boolean; path: string | null; local: string | null; err?: string };
+type PathRow = { name: string; up: boolean; state: string; rttMs: number | null };
+
+beforeAll(async () => {
+  topology();
+  const peer = NsProc.start(srv, 'netns-socks-peer.ts', { host: '0.0.0.0', port: 1080, mptcp: 'on' });
+  procs.push(peer);
+  await peer.waitLine((l) => l.event === 'listening');
+});
+
+afterAll(() => {
+  for (const p of procs) p.kill();
+  destroyAll();
+});
+
+async function pathsWhere(c: NsProc, pred: (rows: PathRow[]) => boolean, what: string): Promise<PathRow[]> {
+  const end = Date.now() + 20000;
+  for (;;) {
+    const rows = (await c.call({ op: 'paths' })).paths as PathRow[];
+    if (pred(rows)) return rows;
+    if (Date.now() > end) throw new Error(`paths never became ${what}: ${JSON.stringify(rows)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+test('new connections survive a cut of the default-route ISP, and the path is used again once back', async () => {
+  const c = NsProc.start(cli, 'netns-dial-runner.ts', {
+    ip: SERVER,
+    port: 1080,
+    mptcp: 'on',
+    optimistic: 'on',
+    paths: [
+      { name: 'isp1', source: A1, device: 'c1', backup: false },
+      { name: 'isp2', source: A2, device: 'c2', backup: false },
+    ],
+    pathProbeInterval: 200,
+    pathProbeTimeout: 400,
+  });
+  procs.push(c);
+  await c.waitLine((l) => l.ready === true);
+  await pathsWhere(c, (rows) => rows.every((r) => r.state === 'up'), 'all up');
+
+  const before = (await c.call({ op: 'dial', n: 5 })).results as Result[];
+  expect(before.map((r) => r.ok)).toEqual([true, true, true, true, true]);
+  expect(before.map((r) => r.path)).toEqual(['isp1', 'isp1', 'isp1', 'isp1', 'isp1']);
+  expect(before.map((r) => r.local)).toEqual([A1, A1, A1, A1, A1]);
+
+  cutPath1();
+  // No waiting for the probe: the first dial may still try isp1 and must fall over by itself.
+  const during = (await c.call({ op: 'dial', n: 5 })).results as Result[];
+  expect(during.map((r) => r.ok)).toEqual([true, true, true, true, true]);
+  expect(during.map((r) => r.path)).toEqual(['isp2', 'isp2', 'isp2', 'isp2', 'isp2']);
+  expect(during.map((r) => r.local)).toEqual([A2, A2, A2, A2, A2]);
+  const downRows = await pathsWhere(c, (rows) => rows.find((r) => r.name === 'isp1')?.up === false, 'isp1 down');
+  expect(downRows.find((r) => r.name === 'isp2')?.up).toBe(true);
+
+  restorePath1();
+  await pathsWhere(c, (rows) => rows.every((r) => r.up), 'all up again');
+  const after = (await c.call({ op: 'dial', n: 2 })).results as Result[];
+  expect(after.map((r) => r.ok)).toEqual([true, true]);
+  expect(after.map((r) => r.path)).toEqual(['isp1', 'isp1']);
+  if (process.env.F2_DEBUG) {
+    const ms = (rs: Result[]): string => rs.map((r) => (r as { ms?: number }).ms).join(' ');
+    console.log(`before: ${ms(before)}\nduring: ${ms(during)}\nafter: ${ms(after)}\n${c.stderr}`);
+  }
+  await c.call({ op: 'exit' });
+});
+
+test('pooled connections on a path that goes down are dropped and refilled on the live path', async () => {
+  const c = NsProc.start(cli, 'netns-dial-runner.ts', {
+    ip: SERVER,
+    port: 1080,
+    mptcp: 'on',
+    paths: [
+      { name: 'isp1', source: A1, device: 'c1', backup: false },
+      { name: 'isp2', source: A2, device: 'c2', backup: false },
+    ],
+    pathProbeInterval: 200,
+    pathProbeTimeout: 400,
+    poolSize: 2,
+    poolIdleTimeout: 60,
+  });
+  procs.push(c);
+  await c.waitLine((l) => l.ready === true);
+  const full = (await c.call({ op: 'poolReady' })).pool as Record<string, number>;
+  expect(full.idle).toBe(2);
+
+  cutPath1();
+  try {
+    await pathsWhere(c, (rows) => rows.find((r) => r.name === 'isp1')?.up === false, 'isp1 down');
+    const res = (await c.call({ op: 'dial', n: 3 })).results as Result[];
+    expect(res.map((r) => r.ok)).toEqual([true, true, true]);
+    expect(res.map((r) => r.path)).toEqual(['isp2', 'isp2', 'isp2']);
+    const stats = (await c.call({ op: 'pool' })).pool as Record<string, number>;
+    expect(stats.dropped).toBeGreaterThanOrEqual(2);
+    expect(stats.hits).toBeGreaterThanOrEqual(1);
+  } finally {
+    restorePath1();
+  }
+  await c.call({ op: 'exit' });
+});

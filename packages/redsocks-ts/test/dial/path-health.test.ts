@@ -1,0 +1,95 @@
+/**
+ * PathHealth's state machine and dialing order; probes are real loopback connects.
+ */
+import * as net from 'node:net';
+import diagnosticsChannel from 'node:diagnostics_channel';
+import { connect } from 'mptcp-native';
+import { PathHealth, isPathFailure, type PathEvent } from '../../src/dial/path-health';
+
+const timeout = Object.assign(new Error('connect ETIMEDOUT'), { code: 'ETIMEDOUT' });
+const refused = Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' });
+
+let server: net.Server;
+let port: number;
+beforeAll(async () => {
+  server = net.createServer((s) => s.destroy());
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  port = (server.address() as net.AddressInfo).port;
+});
+afterAll(() => new Promise<void>((r) => server.close(() => r())));
+
+function make(): PathHealth {
+  return new PathHealth(
+    [
+      { name: 'lte', source: '127.0.0.3', backup: true },
+      { name: 'fiber', source: '127.0.0.1', backup: false },
+      { name: 'dsl', source: '127.0.0.2', backup: false },
+    ],
+    { host: '127.0.0.1', port },
+    { probeIntervalMs: 0, probeTimeoutMs: 300, connect },
+  );
+}
+
+test('order: live non-backup in config order, then backup, then down paths', () => {
+  const h = make();
+  expect(h.candidates().map((p) => p.name)).toEqual(['fiber', 'dsl', 'lte']);
+  h.reportFailure('fiber', timeout);
+  expect(h.candidates().map((p) => p.name)).toEqual(['dsl', 'lte', 'fiber']);
+  h.reportFailure('dsl', timeout);
+  expect(h.candidates().map((p) => p.name)).toEqual(['lte', 'fiber', 'dsl']);
+  h.reportSuccess('fiber', 12);
+  expect(h.candidates().map((p) => p.name)).toEqual(['fiber', 'lte', 'dsl']);
+  expect(h.liveCount()).toBe(2);
+});
+
+test('a refused connect does not blame the path; probes need two misses', () => {
+  const h = make();
+  h.reportFailure('fiber', refused);
+  expect(h.get('fiber')?.up).toBe(true);
+  expect(isPathFailure(refused)).toBe(false);
+  h.reportFailure('dsl', timeout, true);
+  expect(h.get('dsl')?.up).toBe(true);
+  h.reportFailure('dsl', timeout, true);
+  expect(h.get('dsl')?.up).toBe(false);
+  expect(h.get('dsl')?.lastError).toBe('connect ETIMEDOUT');
+});
+
+test('attempt timeout is max(3 x RTT, 500 ms), none for the last candidate', () => {
+  const h = make();
+  const fiber = () => h.get('fiber')!;
+  expect(h.attemptTimeout(fiber(), false)).toBe(500);
+  h.reportSuccess('fiber', 400);
+  expect(h.attemptTimeout(fiber(), false)).toBe(1200);
+  expect(h.attemptTimeout(fiber(), true)).toBeUndefined();
+});
+
+test('state changes are published on diagnostics_channel redsocks-ts:path', () => {
+  const seen: PathEvent[] = [];
+  const fn = (m: unknown): void => void seen.push(m as PathEvent);
+  diagnosticsChannel.subscribe('redsocks-ts:path', fn);
+  try {
+    const h = make();
+    h.reportSuccess('dsl', 5);
+    h.reportFailure('dsl', timeout);
+    h.reportSuccess('dsl', 6);
+    expect(seen.map((e) => [e.path.name, e.previous, e.path.state])).toEqual([
+      ['dsl', 'unknown', 'up'],
+      ['dsl', 'up', 'down'],
+      ['dsl', 'down', 'up'],
+    ]);
+    expect(seen[1].path.up).toBe(false);
+    expect(typeof seen[2].path.lastChange).toBe('number');
+  } finally {
+    diagnosticsChannel.unsubscribe('redsocks-ts:path', fn);
+  }
+});
+
+test('a real probe from a loopback source marks the path up with a measured RTT', async () => {
+  const h = make();
+  await h.probeAll();
+  const fiber = h.get('fiber')!;
+  expect(fiber.state).toBe('up');
+  expect(fiber.rttMs).not.toBeNull();
+  expect(h.view().map((p) => p.state)).toEqual(['up', 'up', 'up']);
+  h.stop();
+});

@@ -1,0 +1,278 @@
+/**
+ * The Dante drop-in daemon core: listeners from mptcp-native for every
+ * `internal:`, client rules at accept, one Session per client, a coarse
+ * ticker for negotiate/connect deadlines (no per-connection timers), reload
+ * with a new config generation, graceful drain and the SIGUSR1 client list.
+ */
+import type * as net from 'node:net';
+import { listen } from 'mptcp-native';
+import { ProxyError } from '@mptcp-proxy/common';
+import type { DantedConfig, MatchContext } from './config';
+import { matchRule } from './config';
+import { checkMethodsSupported, makeAuthenticator, type PrivilegedRunner } from './auth/authenticator';
+import { acceptBlocked, acceptOpen, dotAddr } from './log/dante-format';
+import { nullLog, type DanteLog } from './log/dante-log';
+import {
+  DEFAULT_OC_LIMITS, SharedState, resolveExternals, resolveInternals, ruleKey, type OcLimits, type Runtime,
+} from './runtime';
+import { ConnectHandler } from './session/connect-command';
+import { BindHandler } from './session/bind-command';
+import { UdpAssociateHandler } from './session/udp-associate';
+import { Phase, Session, type SessionHooks } from './session/session';
+import { tuneSocket } from './net/dialer';
+
+export interface StartOptions {
+  /** Where log lines go; default: nowhere (the CLI builds one from `logoutput`). */
+  log?: DanteLog;
+  /** -n: no TCP keepalive on client and destination sockets. */
+  noKeepalive?: boolean;
+  /** SO_REUSEPORT on the listeners (-N workers). */
+  reusePort?: boolean;
+  ocLimits?: Partial<OcLimits>;
+  /** Runs `fn` with root privileges after we dropped them (the CLI provides it). */
+  privileged?: PrivilegedRunner;
+  /** Ticker period for deadlines, ms (default 250). */
+  tickMs?: number;
+}
+
+export interface ListenAddress {
+  address: string;
+  port: number;
+  family: 'IPv4' | 'IPv6';
+}
+
+const TICK_MS = 250;
+
+async function buildRuntime(config: DantedConfig, opts: StartOptions, shared: SharedState): Promise<Runtime> {
+  checkMethodsSupported(config);
+  const ext = config.ext;
+  const ocNoAuthAllowed = ext.optimistic || config.socksRules.some((r) => r.optimistic === true);
+  return {
+    config,
+    auth: makeAuthenticator(config, opts.privileged),
+    log: opts.log ?? nullLog,
+    policy: {
+      socksMethods: config.socksMethod,
+      ocMethod: ext.optimisticMethod,
+      ocAuthMethod: ext.optimisticAuthMethod,
+      ocNoAuthAllowed,
+      ocAuthAllowed: config.socksRules.length === 0 || !config.socksRules.every((r) => r.optimistic === false),
+    },
+    externals: await resolveExternals(config),
+    shared,
+    oc: { ...DEFAULT_OC_LIMITS, ...opts.ocLimits },
+    noKeepalive: opts.noKeepalive === true,
+    negotiateMs: config.timeout.negotiate * 1000,
+    poolNegotiateMs: ext.timeoutNegotiatePool * 1000,
+    connectMs: config.timeout.connect * 1000,
+    ioTcpMs: config.timeout.ioTcp * 1000,
+    ioUdpMs: config.timeout.ioUdp * 1000,
+    maxEarly: ext.optimisticMaxEarly,
+  };
+}
+
+export class SocksServer implements SessionHooks {
+  readonly sessions = new Set<Session>();
+  private readonly listeners: net.Server[] = [];
+  private readonly shared = new SharedState();
+  private ticker: NodeJS.Timeout | undefined;
+  private draining = false;
+  private rt!: Runtime;
+
+  private constructor(private readonly opts: StartOptions) {}
+
+  static async start(config: DantedConfig, opts: StartOptions = {}): Promise<SocksServer> {
+    const srv = new SocksServer(opts);
+    srv.rt = await buildRuntime(config, opts, srv.shared);
+    const addrs = await resolveInternals(config);
+    if (addrs.length === 0) {
+      throw new ProxyError('ENOINTERNAL', `${config.file}: no internal address given for server to listen for clients on`);
+    }
+    try {
+      for (const a of addrs) {
+        const server = await listen({
+          host: a.host, port: a.port, mptcp: config.ext.mptcp, fastOpen: config.ext.fastOpen || undefined,
+          reusePort: opts.reusePort, backlog: 1024,
+        });
+        // Half-close must survive (a client may shut down its write side after the request).
+        (server as net.Server & { allowHalfOpen: boolean }).allowHalfOpen = true;
+        server.on('connection', (sock: net.Socket) => srv.accept(sock));
+        server.on('error', (err) => srv.rt.log.error(`accept(): ${err.message}`));
+        srv.listeners.push(server);
+      }
+    } catch (e) {
+      for (const l of srv.listeners) l.close();
+      throw e;
+    }
+    srv.ticker = setInterval(() => srv.tick(), opts.tickMs ?? TICK_MS);
+    srv.ticker.unref();
+    return srv;
+  }
+
+  get config(): DantedConfig {
+    return this.rt.config;
+  }
+
+  get log(): DanteLog {
+    return this.rt.log;
+  }
+
+  addresses(): ListenAddress[] {
+    return this.listeners.map((l) => l.address() as net.AddressInfo).map((a) => ({
+      address: a.address, port: a.port, family: a.family === 'IPv6' ? 'IPv6' : 'IPv4',
+    }));
+  }
+
+  /** SIGHUP: a new generation for new clients; existing sessions keep theirs. Throws on a bad config. */
+  async reload(config: DantedConfig, log?: DanteLog): Promise<void> {
+    const next = await buildRuntime(config, { ...this.opts, log: log ?? this.rt.log }, this.shared);
+    const old = this.rt;
+    this.rt = next;
+    if (log !== undefined && old.log !== log) {
+      // Old sessions keep logging into the old sink until they finish; close it lazily.
+      setTimeout(() => void old.log.close(), 60_000).unref();
+    }
+  }
+
+  private accept(sock: net.Socket): void {
+    if (this.draining) {
+      sock.destroy();
+      return;
+    }
+    const rt = this.rt;
+    sock.on('error', noop);
+    const ctx: MatchContext = {
+      clientAddress: sock.remoteAddress ?? '0.0.0.0',
+      clientPort: sock.remotePort ?? 0,
+      serverAddress: sock.localAddress ?? '0.0.0.0',
+      serverPort: sock.localPort ?? 0,
+      command: 'connect',
+      protocol: 'tcp',
+      proxyProtocol: 'socks_v5',
+      method: 'none',
+    };
+    const m = matchRule(rt.config.clientRules, ctx);
+    const client = dotAddr(ctx.clientAddress, ctx.clientPort);
+    const internal = dotAddr(ctx.serverAddress, ctx.serverPort);
+    const rule = m.rule;
+    if (!m.pass) {
+      if (rule === undefined || rule.log.includes('connect') || rule.log.includes('error')) {
+        rt.log.info(acceptBlocked(rule?.number ?? 0, client, internal), { event: 'block', stage: 'client', client: ctx.clientAddress });
+      }
+      sock.destroy();
+      return;
+    }
+    const r = rule!;
+    if (r.session.max !== undefined && (this.shared.ruleSessions.get(ruleKey(r)) ?? 0) >= r.session.max) {
+      if (r.log.includes('error') || r.log.includes('connect')) {
+        rt.log.info(acceptBlocked(r.number, client, internal, `session limit of ${r.session.max} reached`));
+      }
+      sock.destroy();
+      return;
+    }
+    if (r.log.includes('connect')) {
+      rt.log.info(acceptOpen('pass', r.number, client, internal), { event: 'accept', rule: r.number, client: ctx.clientAddress });
+    }
+    tuneSocket(sock, rt.noKeepalive);
+    sock.removeListener('error', noop);
+    const session = new Session(rt, sock, r, this, this.negotiateMsFor(rt, ctx.clientAddress, r.optimistic === true));
+    this.sessions.add(session);
+  }
+
+  /** Pool peers (allowlisted, or authenticated recently from this IP) may idle longer before the greeting. */
+  private negotiateMsFor(rt: Runtime, ip: string, allowlisted: boolean): number {
+    if (rt.negotiateMs === 0) return 0;
+    if (rt.poolNegotiateMs <= rt.negotiateMs) return rt.negotiateMs;
+    if (allowlisted) return rt.poolNegotiateMs;
+    const t = this.shared.recentAuth.get(ip);
+    if (t !== undefined && Date.now() - t < rt.poolNegotiateMs) return rt.poolNegotiateMs;
+    return rt.negotiateMs;
+  }
+
+  // SessionHooks
+  start(s: Session): void {
+    switch (s.phase) {
+      case Phase.Connecting: {
+        const h = new ConnectHandler(s);
+        s.handler = h;
+        h.start();
+        break;
+      }
+      case Phase.Bind: {
+        const h = new BindHandler(s);
+        s.handler = h;
+        h.start();
+        break;
+      }
+      case Phase.Udp: {
+        const h = new UdpAssociateHandler(s);
+        s.handler = h;
+        h.start();
+        break;
+      }
+      default:
+        s.close('internal error: unexpected phase');
+    }
+  }
+
+  closed(s: Session): void {
+    this.sessions.delete(s);
+    if (this.draining && this.sessions.size === 0) this.drainWaiter?.();
+  }
+
+  private tick(): void {
+    const now = Date.now();
+    for (const s of this.sessions) {
+      if (s.deadline !== 0 && now >= s.deadline) s.onDeadline(now);
+    }
+    const ttl = this.rt.poolNegotiateMs;
+    if (this.shared.recentAuth.size > 0) {
+      for (const [ip, t] of this.shared.recentAuth) if (now - t > ttl) this.shared.recentAuth.delete(ip);
+    }
+  }
+
+  /** SIGUSR1: one line per client. */
+  clientList(): string[] {
+    const now = Date.now();
+    const lines: string[] = [];
+    for (const s of this.sessions) {
+      const c = s.counts();
+      lines.push(`client ${s.clientText} on ${s.internalText}: ${s.phaseName}` +
+        (s.request ? ` ${s.request.command} -> ${s.destText}` : '') +
+        `, ${c.fromClient} bytes in, ${c.toClient} bytes out, age ${Math.round((now - s.startMs) / 1000)}s`);
+    }
+    return lines;
+  }
+
+  dumpClients(): void {
+    const lines = this.clientList();
+    this.rt.log.info(`sockd: ${lines.length} client${lines.length === 1 ? '' : 's'}`);
+    for (const l of lines) this.rt.log.info(l);
+  }
+
+  private drainWaiter: (() => void) | undefined;
+
+  /** Stop accepting; wait up to graceMs for sessions, then cut the rest. */
+  async close(graceMs = 0): Promise<void> {
+    this.draining = true;
+    await Promise.all(this.listeners.map((l) => new Promise<void>((res) => l.close(() => res()))));
+    if (this.sessions.size > 0 && graceMs > 0) {
+      await new Promise<void>((res) => {
+        const t = setTimeout(res, graceMs);
+        this.drainWaiter = () => {
+          clearTimeout(t);
+          res();
+        };
+      });
+    }
+    for (const s of [...this.sessions]) s.close('server shutting down');
+    if (this.ticker) clearInterval(this.ticker);
+  }
+}
+
+function noop(): void {}
+
+/** Starts a socks-server for `config` (tests and embedding). */
+export function startServer(config: DantedConfig, opts?: StartOptions): Promise<SocksServer> {
+  return SocksServer.start(config, opts);
+}

@@ -1,0 +1,223 @@
+/**
+ * Our danted.conf verifier against the real `danted -V -f FILE` (Debian dante-server 1.4.2):
+ * the same accept/reject verdict for every Dante example config and for generated broken
+ * variants, and our errors name file:line and the token.
+ *
+ * `danted -V` does not bind, but resolves `internal:`/`external:` names: an interface name
+ * that does not exist is looked up as a hostname and fails. Configs naming eth0 are therefore
+ * also verified inside fresh namespaces with and without an eth0 (both tools in each).
+ * The example passes `danted -V` on the host only because this machine has an eth0.
+ */
+import { execFileSync, spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { ConfigError } from '@mptcp-proxy/common';
+import { parseDantedConfig } from 'socks-server';
+import { Netns, destroyAll, veth } from '../helpers/netns';
+
+const EXAMPLES = '/work/shared/compat/examples';
+const ROOT = path.resolve(__dirname, '../..');
+const VERIFY_CLI = path.join(ROOT, 'packages/socks-server/test/config/fixtures/verify-cli.ts');
+const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
+
+interface DanteVerdict {
+  ok: boolean;
+  line?: number;
+  token?: string;
+  text: string;
+}
+
+/** Run `danted -V -f file`, optionally inside a namespace. */
+function danted(file: string, ns?: Netns): DanteVerdict {
+  const argv = ns ? ['ip', 'netns', 'exec', ns.name, 'danted', '-V', '-f', file] : ['danted', '-V', '-f', file];
+  const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', timeout: 30000 });
+  if (r.error) throw r.error;
+  const text = `${r.stdout}${r.stderr}`;
+  const m = /error: .*?problem on line (\d+) near token "(.*?)"/.exec(text); // not warnings
+  return { ok: r.status === 0, line: m ? Number(m[1]) : undefined, token: m?.[2], text };
+}
+
+type OurVerdict = { ok: true } | { ok: false; line: number; token?: string; detail: string; code: string };
+
+function ours(file: string): OurVerdict {
+  try {
+    parseDantedConfig(fs.readFileSync(file, 'utf8'), file);
+    return { ok: true };
+  } catch (e) {
+    if (!(e instanceof ConfigError)) throw e;
+    return { ok: false, line: e.line, token: e.token, detail: e.detail, code: e.code };
+  }
+}
+
+/** Our verifier run in a separate process inside the namespace. */
+function oursIn(ns: Netns, file: string): OurVerdict {
+  const out = ns.exec(`cd ${ROOT} && { ${TSX} ${VERIFY_CLI} ${file} || true; }`).trim(); // exits 1 on reject
+  expect(out).toMatch(/^\{.*\}$/);
+  return JSON.parse(out) as OurVerdict;
+}
+
+let dir: string;
+beforeAll(() => {
+  execFileSync('danted', ['-v']); // throws (fails the suite loudly) if danted is not installed
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'danted-verify-'));
+});
+afterAll(() => {
+  destroyAll();
+  fs.rmSync(dir, { recursive: true, force: true });
+});
+
+describe('Dante example configs: same verdict as danted -V', () => {
+  const files = fs
+    .readdirSync(EXAMPLES)
+    .filter((f) => /^(dante.*|danted.*|user-danted-.*)\.conf$/.test(f))
+    .sort();
+
+  it('finds the example configs', () => {
+    expect(files).toEqual(expect.arrayContaining(['danted.conf', 'danted-basic.conf', 'danted-chaining.conf',
+      'dante.conf', 'user-danted-username.conf', 'user-danted-open-lan.conf', 'user-danted-advanced.conf']));
+  });
+
+  it.each(files)('%s', (f) => {
+    const file = path.join(EXAMPLES, f);
+    const d = danted(file);
+    const o = ours(file);
+    expect({ file: f, ok: o.ok }).toEqual({ file: f, ok: d.ok });
+  });
+});
+
+describe('interface names are resolved in the namespace the verifier runs in', () => {
+  const file = path.join(EXAMPLES, 'user-danted-open-lan.conf'); // internal: eth0, external: eth0
+
+  it('a namespace without eth0: both reject, naming eth0', () => {
+    const ns = Netns.create('dv');
+    const d = danted(file, ns);
+    const o = oursIn(ns, file);
+    expect(d.ok).toBe(false);
+    expect(d.text).toContain('could not resolve hostname "eth0"');
+    expect(o).toMatchObject({ ok: false, token: 'eth0', detail: 'could not resolve hostname "eth0": Name or service not known' });
+    expect(o.ok === false && o.line).toBe(d.line);
+  });
+
+  it('a namespace with an eth0: both accept', () => {
+    const ns = Netns.create('dv');
+    veth(ns, 'eth0', '198.18.0.1/24', Netns.create('dvp'), 'eth0', '198.18.0.2/24'); // no dummy driver here
+    expect(danted(file, ns).ok).toBe(true);
+    expect(oursIn(ns, file)).toMatchObject({ ok: true });
+  });
+});
+
+const HEAD = 'logoutput: stderr\ninternal: 127.0.0.1 port = 1080\nexternal: 127.0.0.1\nsocksmethod: none username\n';
+const RULES = 'client pass { from: 0/0 to: 0/0 }\nsocks pass { from: 0/0 to: 0/0 }\n';
+
+interface Variant {
+  name: string;
+  text: string;
+  /** For rejected variants: the line and token our error names. */
+  line?: number;
+  token?: string | null;
+  /** Dante names the same line (false where it points at a later token on another line). */
+  sameLine?: boolean;
+}
+
+const broken: Variant[] = [
+  { name: 'missing netmask', text: `${HEAD}client pass { from: 10.0.0.1 to: 0/0 }\n`, line: 5, token: '10.0.0.1' },
+  { name: 'missing IPv6 netmask', text: `${HEAD}socks pass { from: 0/0 to: 2001:db8::1 }\n`, line: 5, token: '2001:db8::1' },
+  { name: 'dotted netmask', text: `${HEAD}client pass { from: 10.0.0.0/255.0.0.0 to: 0/0 }\n`, line: 5, token: '10.0.0.0/255.0.0.0' },
+  { name: 'netmask too long', text: `${HEAD}client pass { from: 10.0.0.0/33 to: 0/0 }\n`, line: 5, token: '10.0.0.0/33' },
+  { name: '0/8', text: `${HEAD}client pass { from: 0/8 to: 0/0 }\n`, line: 5, token: '0/8' },
+  { name: 'rule before setting', text: `${HEAD}${RULES}debug: 1\n`, line: 7, token: 'debug:' },
+  { name: 'rule before internal', text: `logoutput: stderr\n${RULES}internal: 127.0.0.1 port = 1080\n`, line: 4, token: 'internal:' },
+  { name: 'unknown setting', text: `${HEAD}frobnicate: yes\n${RULES}`, line: 5, token: 'frobnicate:' },
+  { name: 'unknown rule keyword', text: `${HEAD}socks pass {\nfrom: 0/0 to: 0/0\nfrobnicate: yes\n}\n`, line: 7, token: 'frobnicate:' },
+  { name: 'port without operator', text: `${HEAD}socks pass { from: 0/0 to: 0/0 port 80 }\n`, line: 5, token: '80' },
+  { name: 'port ==', text: `${HEAD}socks pass { from: 0/0 to: 0/0 port == 80 }\n`, line: 5, token: '==' },
+  { name: 'port neq', text: `${HEAD}socks pass { from: 0/0 to: 0/0 port neq 80 }\n`, line: 5, token: 'neq' },
+  { name: 'port too large', text: `${HEAD}socks pass { from: 0/0 to: 0/0 port = 70000 }\n`, line: 5, token: '70000' },
+  { name: 'unknown service', text: `${HEAD}socks pass { from: 0/0 to: 0/0 port = nosuchsvc }\n`, line: 5, token: 'nosuchsvc' },
+  { name: 'reversed range', text: `${HEAD}socks pass { from: 0/0 to: 0/0 port 100-50 }\n`, line: 5, token: '100-50' },
+  { name: 'unterminated block', text: `${HEAD}socks pass {\nfrom: 0/0 to: 0/0\n`, line: 7, token: 'end of file' },
+  { name: 'unterminated block at EOF without newline', text: `${HEAD}client pass { from: 0/0 to: 0/0`, line: 5, token: 'end of file', sameLine: false },
+  { name: 'from without to', text: `${HEAD}socks pass { from: 0/0 }\n`, line: 5, token: '}' },
+  { name: 'to without from', text: `${HEAD}socks pass { to: 0/0 }\n`, line: 5, token: 'to:' },
+  { name: 'two rules on one line', text: `${HEAD}client pass { from: 0/0 to: 0/0 } client pass { from: 0/0 to: 0/0 }\n`, line: 5, token: 'client' },
+  { name: 'protocol after internal', text: `logoutput: stderr\ninternal: 127.0.0.1 port = 1080\ninternal.protocol: ipv4\nexternal: 127.0.0.1\n`, line: 3, token: 'internal.protocol:' },
+  { name: 'netmask on internal', text: `internal: 127.0.0.1/8 port = 1080\nexternal: 127.0.0.1\n`, line: 1, token: '127.0.0.1/8' },
+  { name: 'internal port 0', text: `internal: 127.0.0.1 port = 0\nexternal: 127.0.0.1\n`, line: 1, token: '0' },
+  { name: 'internal port without operator', text: `logoutput: stderr\ninternal: 127.0.0.1 port 1080\nexternal: 127.0.0.1\n`, line: 2, token: '1080', sameLine: false },
+  { name: 'internal unknown interface', text: `logoutput: stderr\ninternal: eth9 port = 1080\nexternal: 127.0.0.1\n`, line: 2, token: 'eth9' },
+  { name: 'no internal', text: `logoutput: stderr\nexternal: 127.0.0.1\nsocksmethod: none\n`, line: 4, token: null, sameLine: false },
+  { name: 'no external', text: `logoutput: stderr\ninternal: 127.0.0.1 port = 1080\nsocksmethod: none\n`, line: 4, token: null, sameLine: false },
+  { name: 'unknown user', text: `${HEAD}user.privileged: no-such-user-zz\n`, line: 5, token: 'no-such-user-zz' },
+  { name: 'clientmethod username', text: `${HEAD}clientmethod: username\n`, line: 5, token: 'username' },
+  { name: 'socksmethod gssapi', text: `${HEAD}socksmethod: gssapi\n`, line: 5, token: 'gssapi' },
+  { name: 'hostid rule', text: `${HEAD}hostid pass { from: 0/0 to: 0/0 }\n`, line: 5, token: 'hostid' },
+  { name: 'bandwidth', text: `${HEAD}socks pass { from: 0/0 to: 0/0 bandwidth: 1000 }\n`, line: 5, token: '1000' },
+  { name: 'redirect', text: `${HEAD}socks pass {\nfrom: 0/0 to: 0/0\nredirect from: 10.0.0.1/32\n}\n`, line: 7, token: 'redirect', sameLine: false },
+  { name: 'rule method not in global list', text: `${HEAD}socks pass {\nfrom: 0/0 to: 0/0\nsocksmethod: rfc931\n}\n`, line: 8, token: '}' },
+  { name: 'session.state.throttle without key', text: `${HEAD}socks pass {\nfrom: 0/0 to: 0/0\nsession.state.throttle: 3/1\n}\n`, line: 8, token: '}' },
+  { name: 'command in a client rule', text: `${HEAD}client pass {\nfrom: 0/0 to: 0/0\ncommand: connect\n}\n`, line: 7, token: 'command:' },
+  { name: 'bad log value', text: `${HEAD}socks pass {\nfrom: 0/0 to: 0/0\nlog: everything\n}\n`, line: 7, token: 'everything' },
+  { name: 'bad command', text: `${HEAD}socks pass {\nfrom: 0/0 to: 0/0\ncommand: tunnel\n}\n`, line: 7, token: 'tunnel' },
+  { name: 'negative number', text: `${HEAD}socks pass {\nfrom: 0/0 to: 0/0\nsession.max: -1\n}\n`, line: 7, token: '-1' },
+  { name: 'octal digit 8', text: `${HEAD}timeout.io: 08\n`, line: 5, token: '08' },
+  { name: 'old pam keyword', text: `${HEAD}pam: yes\n`, line: 5, token: 'pam:' },
+];
+
+const accepted: Variant[] = [
+  { name: 'minimal', text: HEAD },
+  { name: 'zero rules', text: `${HEAD}` },
+  { name: 'internal without port', text: 'logoutput: stderr\ninternal: 127.0.0.1\nexternal: 127.0.0.1\nsocksmethod: none\n' },
+  { name: 'interface names', text: 'logoutput: stderr\ninternal: lo port = 1080\nexternal: lo\nsocksmethod: none\n' },
+  { name: 'IPv6 and hostname internal', text: 'logoutput: stderr\ninternal: ::1 port = 1080\ninternal: localhost port = 1081\nexternal: ::1\nsocksmethod: none\n' },
+  { name: 'protocol before internal', text: 'logoutput: stderr\ninternal.protocol: ipv4\ninternal: 127.0.0.1 port = 1080\nexternal: 127.0.0.1\nsocksmethod: none\n' },
+  { name: 'deprecated 1.2 names', text: `logoutput: stderr\ninternal: 127.0.0.1 port = 1080\nexternal: 127.0.0.1\nmethod: none\nuser.notprivileged: nobody\nconnecttimeout: 5\niotimeout: 6\nlocaldomain: example.org\n` },
+  { name: 'bare pass', text: `${HEAD}pass { from: 0/0 to: 0/0 }\n` },
+  { name: 'route', text: `${HEAD}route {\nfrom: 0/0 to: 0/0 via: 10.0.0.1 port = 1080\nproxyprotocol: socks_v5\nmethod: none\n}\n` },
+  { name: 'monitor', text: `${HEAD}monitor { from: 0/0 to: 0/0 }\n` },
+  { name: 'comments and continuation', text: `# hi\n${HEAD}socks pass { # c\n from: 0/0 \\\n to: 0/0 # c\n}\n` },
+  { name: 'every port operator', text: `${HEAD}${['=', 'eq', '!=', 'ne', '>=', 'ge', '<=', 'le', '>', 'gt', '<', 'lt'].map((op) => `socks pass { from: 0/0 to: 0/0 port ${op} 80 }`).join('\n')}\nsocks pass { from: 0/0 to: 0/0 port 1-1023 }\nsocks pass { from: 0/0 to: 0/0 port 1 - 65535 }\nsocks pass { from: 0/0 to: 0/0 port = https }\n` },
+  { name: 'address forms', text: `${HEAD}socks pass { from: 0.0.0.0/0 to: .example.com }\nsocks pass { from: ::/0 to: www.example.com }\nsocks pass { from: 10.1.2.3/8 to: lo }\nsocks pass { from: 0/0 port = 80 to: 2001:db8::/32 }\n` },
+  { name: 'conditions and actions', text: `${HEAD}socks pass {\nfrom: 0/0 to: 0/0 port = 80 log: error\ncommand: connect bind udpassociate bindreply udpreply\nprotocol: tcp udp\nproxyprotocol: socks_v4 socks_v5\nsocksmethod: username\nuser: alice bob\nlog: connect disconnect data error iooperation ioop tcpinfo\nsession.max: 10\nsession.throttle: 5/1\nsession.state.key: from\nsession.state.max: 3\ntimeout.io: 60\ntimeout.connect: 5\nudp.portrange: 40000-40100\n}\n` },
+  { name: 'settings sharing a line', text: 'debug: 1 logoutput: stderr\ninternal: 127.0.0.1 port = 1080\nexternal: 127.0.0.1\nsocksmethod: none\n' },
+  { name: 'Dante extension bind and socket options', text: `${HEAD}extension: bind\nexternal.tcp.tcp_nodelay: 1\n` },
+];
+
+function write(name: string, text: string): string {
+  const file = path.join(dir, `${name.replace(/[^a-z0-9]+/gi, '-')}.conf`);
+  fs.writeFileSync(file, text);
+  return file;
+}
+
+describe('generated broken variants: both reject; ours names file:line and the token', () => {
+  it.each(broken.map((v) => [v.name, v] as const))('%s', (_n, v) => {
+    const file = write(v.name, v.text);
+    const d = danted(file);
+    const o = ours(file);
+    expect({ ok: o.ok }).toEqual({ ok: d.ok });
+    expect(d.ok).toBe(false);
+    if (o.ok) throw new Error('unreachable');
+    expect(o.line).toBe(v.line);
+    expect(o.token).toBe(v.token ?? undefined);
+    if (v.sameLine !== false) expect(o.line).toBe(d.line);
+    const err = (() => {
+      try {
+        parseDantedConfig(v.text, file);
+      } catch (e) {
+        return e as ConfigError;
+      }
+      throw new Error('no error');
+    })();
+    expect(err.message.startsWith(`${file}:${v.line}: `)).toBe(true);
+    if (v.token) expect(err.message).toContain(`"${v.token}"`);
+  });
+});
+
+describe('generated valid variants: both accept', () => {
+  it.each(accepted.map((v) => [v.name, v] as const))('%s', (_n, v) => {
+    const file = write(v.name, v.text);
+    const d = danted(file);
+    const o = ours(file);
+    expect({ ok: o.ok, danted: d.ok }).toEqual({ ok: true, danted: true });
+  });
+});

@@ -1,0 +1,133 @@
+/**
+ * Optimistic connect against a real Dante 1.4.2 (Debian's danted, temp config on loopback):
+ * a plain RFC 1928 server. It picks 00 for the pipelined {A5,00} greeting and parses greeting +
+ * CONNECT + early data from one buffer, so OC works as pipelining (machine-facts.md). Failures
+ * still reset the LAN client and leave nothing at the destination.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { waitFor } from '../helpers/netns';
+import { serverCapabilities, serverKey } from '../../packages/redsocks-ts/src/dial/server-capabilities';
+import { socks5 } from '../../packages/redsocks-ts/src/upstream/socks5';
+import type { RedsocksInstance } from '../../packages/redsocks-ts/src/config/types';
+import {
+  appData,
+  closedPort,
+  harness,
+  recordingDestination,
+  testInstance,
+  type Destination,
+  type Harness,
+} from '../../packages/redsocks-ts/test/dial/fixtures';
+
+let tmp: string;
+let danted: ChildProcess;
+let port: number;
+let dest: Destination;
+let blocked: Destination;
+let stderr = '';
+
+function canConnect(p: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const s = net.connect({ port: p, host: '127.0.0.1' });
+    s.once('connect', () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.once('error', () => resolve(false));
+  });
+}
+
+beforeAll(async () => {
+  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'f2-dante-'));
+  dest = await recordingDestination({ reply: 'HTTP/1.0 200 OK\r\n\r\n' });
+  blocked = await recordingDestination({ reply: 'never' });
+  port = await closedPort();
+  const conf = path.join(tmp, 'danted.conf');
+  fs.writeFileSync(
+    conf,
+    `logoutput: ${path.join(tmp, 'danted.log')}
+internal: 127.0.0.1 port = ${port}
+external: 127.0.0.1
+socksmethod: none
+clientmethod: none
+user.privileged: root
+user.unprivileged: nobody
+client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }
+socks block { from: 0.0.0.0/0 to: 127.0.0.1/32 port = ${blocked.port} log: error }
+socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }
+`,
+  );
+  danted = spawn('danted', ['-f', conf, '-p', path.join(tmp, 'danted.pid'), '-N', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  danted.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
+  await waitFor(() => canConnect(port), 15000, `danted listening on ${port} (${stderr})`);
+});
+
+afterAll(async () => {
+  danted?.kill('SIGTERM');
+  await dest.close();
+  await blocked.close();
+  fs.rmSync(tmp, { recursive: true, force: true });
+});
+
+const hs: Harness[] = [];
+afterEach(() => {
+  for (const h of hs.splice(0)) h.close();
+});
+
+async function attempt(over: Partial<RedsocksInstance>, destPort: number, early: string): Promise<{ h: Harness; result: Promise<unknown> }> {
+  const inst = testInstance({ port, optimistic: 'on', optimisticGatherMs: 2000, ...over });
+  const h = await harness(inst, { address: '127.0.0.1', port: destPort });
+  hs.push(h);
+  h.app.write(early);
+  return { h, result: h.run(socks5) };
+}
+
+test('optimistic = on: Dante picks 00, takes the pipelined CONNECT + early data, stream works', async () => {
+  serverCapabilities.clear();
+  const before = dest.received().length;
+  const { h, result } = await attempt({}, dest.port, 'GET /dante HTTP/1.0\r\n\r\n');
+  await result;
+  expect((await appData(h, 19)).toString()).toBe('HTTP/1.0 200 OK\r\n\r\n');
+  expect(dest.received().subarray(before).toString()).toBe('GET /dante HTTP/1.0\r\n\r\n');
+  expect(serverCapabilities.get(serverKey('127.0.0.1', port))).toBe('pipeline');
+});
+
+test('optimistic = auto: the probe classifies Dante as "pipeline"; later streams still work', async () => {
+  serverCapabilities.clear();
+  const before = dest.received().length;
+  const a = await attempt({ optimistic: 'auto' }, dest.port, 'first\r\n\r\n');
+  await a.result;
+  await appData(a.h, 19);
+  expect(serverCapabilities.get(serverKey('127.0.0.1', port))).toBe('pipeline');
+  const b = await attempt({ optimistic: 'auto' }, dest.port, 'second\r\n\r\n');
+  await b.result;
+  await appData(b.h, 19);
+  expect(dest.received().subarray(before).toString()).toBe('first\r\n\r\nsecond\r\n\r\n');
+});
+
+test('rule block under OC: REP 2, client reset, no byte at the blocked destination', async () => {
+  const { h, result } = await attempt({}, blocked.port, 'POST /x HTTP/1.0\r\n\r\n');
+  await expect(result).rejects.toMatchObject({
+    resetClient: true,
+    message: 'Socks5 server status: connection not allowed by ruleset (2)',
+  });
+  expect(h.appReceived().length).toBe(0);
+  expect(blocked.connections).toBe(0);
+  expect(blocked.received().length).toBe(0);
+});
+
+test('connect refused under OC: non-zero REP, client reset', async () => {
+  const { h, result } = await attempt({}, await closedPort(), 'hello');
+  await expect(result).rejects.toMatchObject({ resetClient: true, code: 'ESOCKS5_STATUS' });
+  expect(h.appReceived().length).toBe(0);
+});
+
+test('plain mode against Dante: the redsocks exchange', async () => {
+  const { h, result } = await attempt({ optimistic: 'off' }, dest.port, 'plain\r\n');
+  await result;
+  expect((await appData(h, 19)).toString()).toBe('HTTP/1.0 200 OK\r\n\r\n');
+});

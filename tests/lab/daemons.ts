@@ -1,0 +1,90 @@
+/**
+ * Start the SOCKS pair in the lab: the C baseline (redsocks 0.5 + Dante 1.4 under mptcpize,
+ * exactly as deployed today) or ours (redsocks-ts + socks-server, compiled CLIs).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { ChildProcess } from 'node:child_process';
+import { waitFor } from '../helpers/netns';
+import { Lab, NodeName, ROOT } from './lab';
+
+export const CONF_DIR = path.join(ROOT, 'conf/lab');
+export const C_REDSOCKS_PORT = 12346;
+export const C_SOCKS_PORT = 1081;
+export const OUR_REDSOCKS_PORT = 12345;
+export const OUR_SOCKS_PORT = 1080;
+
+export interface Daemon {
+  name: string;
+  child: ChildProcess;
+  log: () => string;
+  stop: () => Promise<void>;
+}
+
+function listening(lab: Lab, node: NodeName, port: number): boolean {
+  return lab.exec(node, `ss -ltnH 'sport = :${port}'`, { allowFail: true }).trim() !== '';
+}
+
+async function startDaemon(lab: Lab, node: NodeName, name: string, argv: string[], port: number): Promise<Daemon> {
+  const child = lab.spawn(node, argv, { cwd: ROOT });
+  let log = '';
+  child.stdout?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-20000)));
+  child.stderr?.on('data', (d: Buffer) => (log = (log + d.toString()).slice(-20000)));
+  try {
+    await waitFor(() => child.exitCode !== null || listening(lab, node, port), 15000, `${name} to listen on :${port}`);
+  } catch (e) {
+    child.kill('SIGKILL');
+    throw new Error(`${name} did not start: ${String(e)}\n${log}`);
+  }
+  if (child.exitCode !== null) throw new Error(`${name} exited with ${child.exitCode}:\n${log}`);
+  return {
+    name,
+    child,
+    log: () => log,
+    stop: async () => {
+      if (child.exitCode !== null) return;
+      child.kill('SIGTERM');
+      await waitFor(() => child.exitCode !== null || child.signalCode !== null, 3000, `${name} to stop`).catch(() => child.kill('SIGKILL'));
+    },
+  };
+}
+
+/** Write a config into the lab dir, optionally rewriting `key = value;` lines (redsocks syntax). */
+export function labConf(lab: Lab, file: string, overrides: Record<string, string> = {}): string {
+  let text = fs.readFileSync(path.join(CONF_DIR, file), 'utf8');
+  for (const [k, v] of Object.entries(overrides)) {
+    const re = new RegExp(`^(\\s*)${k}\\s*=.*;\\s*$`, 'm');
+    text = re.test(text) ? text.replace(re, `$1${k} = ${v};`) : text.replace(/(redsocks\s*\{)/, `$1\n  ${k} = ${v};`);
+  }
+  const out = path.join(lab.dir, `${path.basename(file, '.conf')}-${Object.values(overrides).join('-').replace(/[^\w.-]/g, '_') || 'base'}.conf`);
+  fs.writeFileSync(out, text);
+  return out;
+}
+
+export async function startCPair(lab: Lab): Promise<Daemon[]> {
+  const dante = await startDaemon(lab, 'remote', 'danted (C)', ['mptcpize', 'run', 'danted', '-f', labConf(lab, 'danted-c.conf')], C_SOCKS_PORT);
+  const rs = await startDaemon(lab, 'gw', 'redsocks (C)', ['mptcpize', 'run', 'redsocks', '-c', labConf(lab, 'redsocks-c.conf')], C_REDSOCKS_PORT);
+  return [dante, rs];
+}
+
+export function oursBuilt(): { ok: boolean; why?: string } {
+  for (const p of ['packages/socks-server/dist/cli.js', 'packages/redsocks-ts/dist/cli.js']) {
+    if (!fs.existsSync(path.join(ROOT, p))) return { ok: false, why: `${p} is missing (run npm run build)` };
+  }
+  return { ok: true };
+}
+
+export async function startOurServer(lab: Lab): Promise<Daemon> {
+  return startDaemon(lab, 'remote', 'socks-server', ['node', path.join(ROOT, 'packages/socks-server/dist/cli.js'), '-f', labConf(lab, 'danted.conf')], OUR_SOCKS_PORT);
+}
+
+/** redsocks-ts with optional key overrides (e.g. { optimistic: 'off', fastopen: 'off' }). */
+export async function startOurRedsocks(lab: Lab, overrides: Record<string, string> = {}, port = OUR_REDSOCKS_PORT): Promise<Daemon> {
+  const o = { ...overrides };
+  if (port !== OUR_REDSOCKS_PORT) o.local_port = String(port);
+  return startDaemon(lab, 'gw', 'redsocks-ts', ['node', path.join(ROOT, 'packages/redsocks-ts/dist/cli.js'), '-c', labConf(lab, 'redsocks.conf', o)], port);
+}
+
+export async function stopAll(ds: Daemon[]): Promise<void> {
+  for (const d of ds.reverse()) await d.stop();
+}

@@ -1,0 +1,48 @@
+/** Run `mptcp-gateway` inside the lab's gateway (or remote) namespace with the lab's WAN plan. */
+import * as path from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { Lab, ADDR, IFACES, ROOT, TSX, NodeName } from './lab';
+
+export const REDSOCKS_PORT = 12345;
+export const SOCKS_PORT = 1080;
+
+/** The gateway CLI: compiled dist if asked (the demo), else the TS source through tsx. */
+export function gatewayCliArgv(compiled = false): string[] {
+  return compiled
+    ? ['node', path.join(ROOT, 'packages/redsocks-ts/dist/gateway/cli.js')]
+    : [TSX, path.join(ROOT, 'packages/redsocks-ts/src/gateway/cli.ts')];
+}
+
+export function labSetupArgs(lab: Lab, opts: { backup2?: boolean; redsocksPort?: number } = {}): string[] {
+  return [
+    'setup',
+    '--wan', `isp1=${IFACES.wan1},${ADDR.wan1},${ADDR.gw1}`,
+    '--wan', `isp2=${IFACES.wan2},${ADDR.wan2},${ADDR.gw2}${opts.backup2 ? ',backup' : ''}`,
+    '--lan', IFACES.lan,
+    '--proxy', `${ADDR.server}:${SOCKS_PORT}`,
+    '--redsocks-port', String(opts.redsocksPort ?? REDSOCKS_PORT),
+    '--state', path.join(lab.dir, 'gw-state.json'),
+  ];
+}
+
+export interface CliResult {
+  code: number;
+  out: string;
+  err: string;
+}
+
+export function gatewayCli(lab: Lab, node: NodeName, args: string[], compiled = false): CliResult {
+  const r = spawnSync('ip', ['netns', 'exec', lab.ns[node].name, ...gatewayCliArgv(compiled), ...args], {
+    encoding: 'utf8',
+    cwd: ROOT,
+  });
+  return { code: r.status ?? 1, out: r.stdout ?? '', err: r.stderr ?? '' };
+}
+
+/** Configure the gateway (and the server host's sysctls) the way the README says. */
+export function setupLab(lab: Lab, opts: { compiled?: boolean; backup2?: boolean } = {}): void {
+  const g = gatewayCli(lab, 'gw', labSetupArgs(lab, opts), opts.compiled);
+  if (g.code !== 0) throw new Error(`mptcp-gateway setup failed in gw: ${g.err || g.out}`);
+  const s = gatewayCli(lab, 'remote', ['setup', '--role', 'server', '--state', path.join(lab.dir, 'srv-state.json')], opts.compiled);
+  if (s.code !== 0) throw new Error(`mptcp-gateway setup --role server failed: ${s.err || s.out}`);
+}
