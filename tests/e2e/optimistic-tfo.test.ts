@@ -4,7 +4,7 @@
  * The first connection fetches the cookie; the next ones carry the SOCKS handshake in the SYN,
  * and a TLS ClientHello (replay-safe) rides along in the same SYN.
  */
-import { Netns, veth, destroyAll } from '../helpers/netns';
+import { Netns, veth, destroyAll, waitFor } from '../helpers/netns';
 import { NsProc } from '../../packages/redsocks-ts/test/dial/netns-rpc';
 
 jest.setTimeout(90000);
@@ -75,6 +75,8 @@ test('cookie on the first connection, then the SOCKS handshake and a ClientHello
   expect(delta(c1, c2, 'TCPFastOpenActiveFail')).toBe(0);
 
   // The server's first read of a TFO connection is the SYN payload: handshake + ClientHello.
+  // the peer's log lines travel on another pipe than the runner's answer: wait for them
+  await waitFor(() => peer.all((l) => l.event === 'conn').length >= 3, 10000, 'three peer connections');
   const conns = peer.all((l) => l.event === 'conn');
   expect(conns.length).toBe(3);
   expect(conns[1].first).toBe(REQ_HEX + TLS_HELLO);
@@ -87,6 +89,7 @@ test('replay-unsafe early data stays out of the SYN; the handshake still rides i
   expect(res.map((r) => r.ok)).toEqual([true]);
   const s1 = tcpExt(srv);
   expect(delta(s0, s1, 'TCPFastOpenPassive')).toBe(1);
+  await waitFor(() => peer.all((l) => l.event === 'stream').length >= 4, 10000, 'the fourth stream');
   const conn = peer.all((l) => l.event === 'conn').pop()!;
   // the first segment starts with the handshake; the request never precedes it
   expect(String(conn.first).startsWith(REQ_HEX)).toBe(true);

@@ -2,8 +2,8 @@
  * A measuring HTTP client run inside a lab namespace (the LAN client, or the gateway for
  * "direct"). Prints one JSON result line:
  *   {ok, bytes, ms, ttfbMs, maxStallMs, error}
- * maxStallMs is the longest gap between two received chunks after the first byte (download)
- * or between two drained writes (upload).
+ * maxStallMs is the longest time without progress, from the request's start: between two
+ * received chunks (download) or two drained writes (upload).
  *   tsx transfer-client.ts get URL [--local ADDR] [--timeout MS]
  *   tsx transfer-client.ts post URL BYTES [--local ADDR] [--timeout MS]
  */
@@ -22,13 +22,13 @@ const t0 = process.hrtime.bigint();
 const now = (): number => Number(process.hrtime.bigint() - t0) / 1e6;
 let bytes = 0;
 let ttfb = -1;
-let last = -1;
+let last = 0; // stalls count from the request's start, so a slow first byte counts too
 let maxStall = 0;
 let finished = false;
 
 function tick(n: number): void {
   const t = now();
-  if (last >= 0) maxStall = Math.max(maxStall, t - last);
+  maxStall = Math.max(maxStall, t - last);
   last = t;
   bytes += n;
 }
@@ -44,12 +44,7 @@ setTimeout(() => done(false, `timeout after ${timeout} ms`), timeout).unref();
 
 const req = http.request(url, { method: mode === 'post' ? 'POST' : 'GET', localAddress, agent: false, headers: mode === 'post' ? { 'content-length': String(size) } : {} }, (res) => {
   res.on('data', (c: Buffer) => {
-    if (ttfb < 0) {
-      ttfb = now();
-      last = ttfb;
-      if (mode !== 'post') bytes += c.length;
-      return;
-    }
+    if (ttfb < 0) ttfb = now();
     if (mode !== 'post') tick(c.length);
   });
   res.on('end', () => done(res.statusCode === 200 && (mode === 'post' || bytes > 0)));

@@ -4,7 +4,7 @@ import { Relay, RelayError, pipe, relay, startPipe } from '@mptcp-proxy/common';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-async function waitFor(fn: () => boolean, what: string, ms = 20000): Promise<void> {
+async function waitFor(fn: () => boolean, what: string, ms = 10000): Promise<void> {
   const until = Date.now() + ms;
   while (!fn()) {
     if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
@@ -163,8 +163,9 @@ describe('relay on loopback', () => {
       const done = relay(r.a, r.b);
       const clientClosed = new Promise<void>((res) => r.client.once('close', () => res()));
       r.client.on('error', () => undefined);
+      const first = new Promise((res) => r.target.once('data', res));
       r.client.write('x');
-      await waitFor(() => r.target.bytesRead === 1, 'first byte');
+      await first;
       r.target.resetAndDestroy();
       const err = (await done.catch((e: unknown) => e)) as RelayError;
       expect(err).toBeInstanceOf(RelayError);

@@ -95,7 +95,12 @@ async function connectOne(b: NativeBinding, opts: ConnectOptions, mode: MptcpMod
     if (err.syscall === 'bind') throw decorate(err, opts.localAddress ?? '', opts.localPort ?? 0);
     throw err;
   }
-  return new net.Socket({ fd, readable: true, writable: true });
+  try {
+    return new net.Socket({ fd, readable: true, writable: true });
+  } catch (e) {
+    b.close(fd);
+    throw e;
+  }
 }
 
 /** The degrade path without the addon: Node's own connect, same promise shape. */

@@ -45,11 +45,20 @@ function code(table: Record<string, number>, v: number | string, what: string, m
 /** Errors after which reconnecting may help (syslogd restarted and re-created the socket). */
 const RECONNECT = new Set(['ECONNREFUSED', 'ENOTCONN', 'ENOENT']);
 
-export function openSyslog(ident: string, facility: number | string = 'daemon', opts: { path?: string } = {}): SyslogSender {
+/**
+ * Like syslog(3), a missing /dev/log is not an error: each send() retries the connect and
+ * counts what it could not deliver in `dropped`. With `strict`, a failed first connect throws.
+ */
+export function openSyslog(ident: string, facility: number | string = 'daemon', opts: { path?: string; strict?: boolean } = {}): SyslogSender {
   const b = requireNative('openSyslog');
   const fac = code(FACILITIES, facility, 'facility', 23);
   const path = opts.path ?? '/dev/log';
-  let fd: number | null = b.unixDgramOpen(path);
+  let fd: number | null = null;
+  try {
+    fd = b.unixDgramOpen(path);
+  } catch (e) {
+    if (opts.strict) throw e;
+  }
   let dropped = 0;
   const write = (data: Buffer): void => {
     if (fd === null) fd = b.unixDgramOpen(path);

@@ -44,7 +44,7 @@ export function runClient(ns: Netns, ops: Json[]): Json[] {
 /** As runClient, with the process warnings the client saw. */
 export function runClientFull(ns: Netns, ops: Json[]): { results: Json[]; warnings: string[] } {
   const out = execFileSync('ip', ['netns', 'exec', ns.name, 'node', '-r', TSX_CJS, PEER, 'client', JSON.stringify({ ops })],
-    { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    { cwd: ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 30000, killSignal: 'SIGKILL' });
   const line = out.split('\n').map((l) => l.trim()).filter(Boolean).map((l) => JSON.parse(l)).find((l) => l.event === 'results');
   if (!line) throw new Error(`peer client printed no results: ${out}`);
   return { results: line.results, warnings: line.warnings };

@@ -4,6 +4,8 @@ import * as net from 'node:net';
 import { once } from 'node:events';
 import { addonStatus, connect, isMptcp, listen, mptcpInfo, socketProtocol, subflows, localAddressOf, originalDst } from 'mptcp-native';
 import { recordFacts } from './helpers';
+import { native } from '../src/native';
+import { fdOf } from '../src/socket-fd';
 
 const servers: net.Server[] = [];
 afterAll(async () => {
@@ -52,6 +54,10 @@ test('MPTCP listener + MPTCP client on loopback: connected socket with addresses
   // Node's own TCP calls must work on an MPTCP socket (TCP_KEEP* are supported on 6.x).
   expect(() => s.setKeepAlive(true, 1000)).not.toThrow();
   expect(() => s.setNoDelay(true)).not.toThrow();
+  const b = native()!;
+  const c = b.constants;
+  expect(b.getsockoptInt(fdOf(s), c.SOL_SOCKET, c.SO_KEEPALIVE)).toBe(1);
+  expect(b.getsockoptInt(fdOf(s), c.IPPROTO_TCP, c.TCP_NODELAY)).toBe(1);
   expect(await roundTrip(s, 'hello mptcp')).toBe('hello mptcp');
   const info = mptcpInfo(s);
   expect(info).not.toBeNull();
@@ -124,6 +130,18 @@ test('refused connect on loopback looks like Node\'s error', async () => {
   await expect(connect({ host: '127.0.0.1', port, mptcp: 'on' })).rejects.toMatchObject({
     code: 'ECONNREFUSED', syscall: 'connect', address: '127.0.0.1', port, message: `connect ECONNREFUSED 127.0.0.1:${port}`,
   });
+});
+
+test('fastOpen resolves at once; a refused SYN then surfaces as the socket error', async () => {
+  const tmp = net.createServer();
+  tmp.listen(0, '127.0.0.1');
+  await once(tmp, 'listening');
+  const port = (tmp.address() as net.AddressInfo).port;
+  await new Promise((r) => tmp.close(r));
+  const s = await connect({ host: '127.0.0.1', port, mptcp: 'on', fastOpen: true });
+  s.write('syn data');
+  const [err] = await once(s, 'error');
+  expect(err).toMatchObject({ code: 'ECONNREFUSED' });
 });
 
 function fdCount(): number {

@@ -172,7 +172,7 @@ test('(4b) IPv6: IP6T_SO_ORIGINAL_DST after an ip6 REDIRECT', async () => {
 
 test('(4c) TPROXY: a transparent MPTCP listener sees the original destination via localAddressOf', async () => {
   const before = server.lines.length;
-  const [r] = runClient(cli, [{ connect: { host: '10.9.8.7', port: 7100, mptcp: 'on' }, send: 'tproxied', expectSubflows: 2 }]);
+  const [r] = runClient(cli, [{ connect: { host: '10.9.8.7', port: 7100, mptcp: 'on' }, send: 'tproxied' }]);
   expect(r.echoed).toBe('tproxied');
   expect(r.info).not.toBeNull();
   const acc = (await waitFor(() => server.lines.slice(before).find((l) => l.event === 'accepted' && l.name === 'tproxy'), 5000, 'tproxy accept')) as Json;

@@ -38,9 +38,15 @@ test('openSyslog sends one RFC 3164 datagram per message', async () => {
   }
 });
 
-test('openSyslog on a missing socket path fails with the errno', () => {
-  expect(() => openSyslog('x', 'daemon', { path: `/nonexistent/log-${process.pid}` })).toThrow(
+test('a missing syslog socket: dropped lines (like syslog(3)), or the errno with strict', () => {
+  const missing = `/nonexistent/log-${process.pid}`;
+  expect(() => openSyslog('x', 'daemon', { path: missing, strict: true })).toThrow(
     expect.objectContaining({ code: 'ENOENT', syscall: 'connect' }));
+  const lenient = openSyslog('x', 'daemon', { path: missing });
+  lenient.send('info', 'nobody listens');
+  lenient.send('info', 'nobody listens');
+  expect(lenient.dropped).toBe(2);
+  lenient.close();
   expect(() => openSyslog('x', 'nosuchfacility', { path: '/dev/null' })).toThrow(/unknown facility/);
 });
 

@@ -255,7 +255,8 @@ export class SocksServer implements SessionHooks {
   /** Stop accepting; wait up to graceMs for sessions, then cut the rest. */
   async close(graceMs = 0): Promise<void> {
     this.draining = true;
-    await Promise.all(this.listeners.map((l) => new Promise<void>((res) => l.close(() => res()))));
+    // net.Server.close() calls back only when every accepted socket is gone.
+    const closed = Promise.all(this.listeners.map((l) => new Promise<void>((res) => l.close(() => res()))));
     if (this.sessions.size > 0 && graceMs > 0) {
       await new Promise<void>((res) => {
         const t = setTimeout(res, graceMs);
@@ -267,6 +268,7 @@ export class SocksServer implements SessionHooks {
     }
     for (const s of [...this.sessions]) s.close('server shutting down');
     if (this.ticker) clearInterval(this.ticker);
+    await closed;
   }
 }
 

@@ -25,6 +25,7 @@ external: 127.0.0.1
 socksmethod: username none
 clientmethod: none
 timeout.negotiate: 2
+extension.timeout.negotiate.pool: 2
 extension.optimistic: yes
 extension.passwordfile: ${pwfile}
 client pass { from: 0/0 to: 0/0

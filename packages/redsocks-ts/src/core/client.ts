@@ -121,7 +121,7 @@ export class RedsocksClient {
           if (err && (err as { code?: string }).code !== 'ECLOSED') {
             this.log.info(`${side} error, code ${(err as { code?: string }).code ?? ''}: ${err.message}`);
           }
-          this.close();
+          this.close(!err);
         },
       },
       up,
@@ -166,51 +166,54 @@ export class RedsocksClient {
       const t = setTimeout(() => this.socket.destroy(), 30_000);
       this.socket.once('close', () => {
         clearTimeout(t);
-        this.finish();
+        this.finish(false);
       });
       return;
     }
     if (err?.resetClient && typeof this.socket.resetAndDestroy === 'function') {
       this.closed = true;
       this.early.detach();
+      this.finish(false);
       this.socket.resetAndDestroy();
       this.upstream?.destroy();
-      this.finish();
       return;
     }
     this.close();
   }
 
-  /** Drop both sockets (idempotent). */
-  close(): void {
+  /** Drop both sockets (idempotent). `clean` = both directions finished with FIN. */
+  close(clean = false): void {
     if (this.closed) return;
     this.closed = true;
     this.early.detach();
+    this.finish(clean);
     this.socket.destroy();
     this.upstream?.destroy();
     this.relay?.destroy();
-    this.finish();
   }
 
   private finished = false;
-  private finish(): void {
+  /** redsocks_drop_client(): `connection closed` after a clean shutdown, else the dropping line. */
+  private finish(clean: boolean): void {
     if (this.finished) return;
     this.finished = true;
-    this.log.info('connection closed');
+    if (clean) this.log.info('connection closed');
+    else {
+      this.log.info(
+        `dropping client (${this.eventStr(this.socket, this.clientShut)}), relay (${this.eventStr(this.upstream, this.relayShut)}), idle ${secUsec(Date.now() - this.lastEvent)}s`,
+      );
+    }
     this.owner.clientClosed(this);
   }
 
   /** Dropped under pressure, as redsocks' drop_idle_connections does. */
-  dropIdle(now: number): void {
-    this.log.info(
-      `dropping client (${this.eventStr(this.socket, this.clientShut)}), relay (${this.eventStr(this.upstream, this.relayShut)}), idle ${secUsec(now - this.lastEvent)}s`,
-    );
-    this.close();
+  dropIdle(): void {
+    this.close(false);
   }
 
   private eventStr(s: net.Socket | undefined, shut: Shut): string {
-    if (!s || s.destroyed) return '-/-';
-    const r = !shut.rd && !s.isPaused() ? 'R' : '-';
+    if (!s) return '-/-';
+    const r = !shut.rd ? 'R' : '-';
     const w = !shut.wr ? 'W' : '-';
     return `${r}/${w}`;
   }

@@ -134,7 +134,7 @@ export class RedsocksRuntime implements ClientOwner {
     let n = 0;
     for (const c of [...this.clients]) {
       if (now - c.lastEvent >= seconds * 1000) {
-        c.dropIdle(now);
+        c.dropIdle();
         n++;
       }
     }

@@ -129,26 +129,32 @@ export function createDialer(instance: RedsocksInstance, base?: BaseSection, opt
       let settled = false;
       let stop = false;
       let firstErr: unknown;
+      const pending = new Set<string>();
       const start = (): void => {
         if (settled || stop || next >= candidates.length) return;
         const p = candidates[next++];
         const last = next === candidates.length;
         running++;
-        const stagger = last || p.state !== 'up' ? undefined : setTimeout(start, h.staggerDelay(p));
+        pending.add(p.name);
+        const stagger = last || !p.up ? undefined : setTimeout(start, h.staggerDelay(p));
         stagger?.unref();
         attempt(p, last, fastOpen).then(
           (conn) => {
             running--;
+            pending.delete(p.name);
             if (stagger) clearTimeout(stagger);
             if (settled) {
               conn.socket.destroy();
               return;
             }
             settled = true;
+            // Paths still handshaking lost the race: try them last until they answer.
+            for (const slow of pending) h.reportSuspect(slow);
             resolve(conn);
           },
           (err: unknown) => {
             running--;
+            pending.delete(p.name);
             if (stagger) clearTimeout(stagger);
             firstErr ??= err;
             if (isPathFailure(err)) {

@@ -83,6 +83,8 @@ const PROBE_MISSES_FOR_DOWN = 2;
 
 interface PathState extends PathView {
   misses: number;
+  /** Lost a connect race while still handshaking: ranked after healthy paths until it answers. */
+  suspect: boolean;
 }
 
 function toView(s: PathState): PathView {
@@ -130,6 +132,7 @@ export class PathHealth extends EventEmitter {
       rttMs: null,
       lastChange: now,
       misses: 0,
+      suspect: false,
     }));
   }
 
@@ -163,7 +166,7 @@ export class PathHealth extends EventEmitter {
 
   /** Paths in dialing order: live non-backup, live backup, then the rest as a last resort. */
   candidates(): PathView[] {
-    const rank = (p: PathState): number => (p.up ? 0 : 2) + (p.backup ? 1 : 0);
+    const rank = (p: PathState): number => (!p.up ? 4 : p.suspect ? 2 : 0) + (p.backup ? 1 : 0);
     return this.states
       .map((p, i) => ({ p, i }))
       .sort((a, b) => rank(a.p) - rank(b.p) || a.i - b.i)
@@ -192,6 +195,7 @@ export class PathHealth extends EventEmitter {
     const s = this.states.find((p) => p.name === name);
     if (!s) return;
     s.misses = 0;
+    s.suspect = false;
     if (rttMs !== undefined) s.rttMs = s.rttMs === null ? rttMs : Math.round((0.75 * s.rttMs + 0.25 * rttMs) * 10) / 10;
     this.transition(s, 'up', reason);
   }
@@ -203,8 +207,15 @@ export class PathHealth extends EventEmitter {
     const reason = (err as Error)?.message ?? String(err);
     s.lastError = reason;
     if (!isPathFailure(err)) return;
+    s.suspect = false;
     s.misses++;
     if (!fromProbe || s.misses >= PROBE_MISSES_FOR_DOWN) this.transition(s, 'down', reason);
+  }
+
+  /** A connect on this path was overtaken by another path's: deprioritise until it answers. */
+  reportSuspect(name: string): void {
+    const s = this.states.find((p) => p.name === name);
+    if (s && s.up) s.suspect = true;
   }
 
   /** Passive signal: a live MPTCP connection has an established subflow from this source. */

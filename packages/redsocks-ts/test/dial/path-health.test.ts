@@ -42,6 +42,21 @@ test('order: live non-backup in config order, then backup, then down paths', () 
   expect(h.liveCount()).toBe(2);
 });
 
+test('a path that lost a connect race is tried after healthy ones until it answers', () => {
+  const h = make();
+  h.reportSuspect('fiber');
+  expect(h.candidates().map((p) => p.name)).toEqual(['dsl', 'lte', 'fiber']);
+  expect(h.get('fiber')?.up).toBe(true);
+  h.reportSuccess('fiber', 3);
+  expect(h.candidates().map((p) => p.name)).toEqual(['fiber', 'dsl', 'lte']);
+  h.reportSuspect('fiber');
+  h.reportFailure('fiber', timeout);
+  expect(h.candidates().map((p) => p.name)).toEqual(['dsl', 'lte', 'fiber']);
+  expect(h.staggerDelay(h.get('dsl')!)).toBe(250);
+  h.reportSuccess('dsl', 80);
+  expect(h.staggerDelay(h.get('dsl')!)).toBe(160);
+});
+
 test('a refused connect does not blame the path; probes need two misses', () => {
   const h = make();
   h.reportFailure('fiber', refused);

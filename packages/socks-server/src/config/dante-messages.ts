@@ -54,6 +54,25 @@ export const msg = {
   ruleNoMethods: (n: number) =>
     `checkrule(): socks-rule #${n} sets no socks authentication methods, not even the method "none".  ` +
     'This means no clients can ever be matched by this rule.  Is that really intended?',
+  socksRuleNeedsUser: (m: string) =>
+    'the settings in this socks-rule requires the client to provide a user/group-name in some way, but this rule ' +
+    `specifies, implicitly or explicitly, the socksmethod ${m}, which cannot be depended on to provide this information`,
+  replyNeedsUser: () =>
+    'the settings in this socks-rule requires the client to provide a user/group-name in some way, but this rule ' +
+    'specifies, implicitly or explicitly, the clientmethod "none" to be used for replies, which cannot be depended on ' +
+    'to provide this information',
+  udpReplyNeedsUser: () =>
+    'UDP replies cannot provide any username, but the settings in this rule requires an username to be provided by ' +
+    'the target sending the UDP reply',
+  stateKeyAlone: () => 'session state key is set (1), but no value has been given to state.max or state.throttle',
+  stateMaxNoKey: () => 'state.session.max is set, but session.state.key is not',
+  externalOptionInBlock: () =>
+    'it does not make sense to set a socket option for the external side in a rule that blocks access; the external ' +
+    'side will never be accessed as the rule blocks access to it.',
+  noneShadowsMethods: (next: string) =>
+    'authentication method "none" is configured in the global socksmethod list, but since authentication methods are ' +
+    'selected by the priority given, we will never try to match any of the subsequent authentication methods.  I.e., ' +
+    `no match will ever be attempted on the next method, method "${next}".`,
   stateThrottleNoKey: () => 'session.state.throttle is set, but session.state.key is not',
   monitorNoAlarms: () => 'monitor has no alarms configured.  Is this intended?',
   noInternal: () => 'checkconfig(): no internal address given for server to listen for clients on',

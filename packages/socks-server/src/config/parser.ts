@@ -16,8 +16,9 @@ import {
   USERNAME_METHODS,
   isSocketOption,
 } from './keywords';
-import { hostnameResolves, interfaceExists, userExists } from './system-lookup';
+import { hostnameResolves, interfaceAddresses, interfaceExists, userExists } from './system-lookup';
 import type {
+  AddressFamily,
   ClientMethod,
   Command,
   Protocol,
@@ -192,6 +193,8 @@ class DantedParser {
     };
     const socksmethod = (_kw: Token, vals: Token[]) => {
       c.socksMethod = this.socksMethods(vals);
+      const none = c.socksMethod.indexOf('none');
+      if (none >= 0 && none < c.socksMethod.length - 1) this.warn(undefined, msg.noneShadowsMethods(c.socksMethod[none + 1]));
     };
     const obsolete = (kw: Token, vals: Token[]) => {
       this.warn(kw, msg.obsolete([kw.text, ...vals.map((v) => v.text)].join(' ')));
@@ -213,10 +216,14 @@ class DantedParser {
         c.debug = this.number(kw, vals);
       },
       internal: (kw, vals) => {
-        c.internal.push(this.internalAddress(kw, vals));
+        const a = this.internalAddress(kw, vals);
+        if (this.familyAllowed(a, c.internalProtocol)) c.internal.push(a);
+        else this.ignoredAddress(kw, a.value, 'internal');
       },
       external: (kw, vals) => {
-        c.external.push(this.externalAddress(kw, vals));
+        const a = this.externalAddress(kw, vals);
+        if (this.familyAllowed(a, c.externalProtocol)) c.external.push(a);
+        else this.ignoredAddress(kw, a.value, 'external');
       },
       'internal.protocol': families('internal'),
       'external.protocol': families('external'),
@@ -325,6 +332,21 @@ class DantedParser {
       if (!CLIENT_METHODS.has(v.text)) this.syntax(v);
       return v.text as ClientMethod;
     });
+  }
+
+  /** Dante ignores addresses of a family left out of `*.protocol` (hostnames are kept; see docs). */
+  private familyAllowed(a: { kind: string; value: string }, families: AddressFamily[]): boolean {
+    if (a.kind === 'address') return families.includes(isIPv4(a.value) ? 'ipv4' : 'ipv6');
+    if (a.kind === 'interface') {
+      const fams = interfaceAddresses(a.value).map((x) => (isIPv4(x) ? 'ipv4' : 'ipv6'));
+      return fams.length === 0 || fams.some((f) => families.includes(f));
+    }
+    return true;
+  }
+
+  private ignoredAddress(kw: Token, value: string, side: 'internal' | 'external'): void {
+    // Stored as a warning: the `${side}.protocol` setting made Dante skip this address.
+    this.warn(kw, `${side} address "${value}" is ignored: its address family is not in ${side}.protocol`);
   }
 
   private internalAddress(kw: Token, vals: Token[]): InternalAddress {
@@ -624,7 +646,9 @@ class DantedParser {
     if (/^ldap\./.test(name)) this.fail(E.unsupported, this.values()[0] ?? t, msg.notLinked('LDAP'));
     if (/^bsdauth\./.test(name)) this.fail(E.unsupported, this.values()[0] ?? t, msg.notLinked('bsdauth'));
     if (isSocketOption(name)) {
-      if (this.values().length === 0) this.syntax(this.peek());
+      const vals = this.values();
+      if (vals.length === 0) this.syntax(this.peek());
+      if (rule.action === 'block' && name.startsWith('external.')) this.fail(E.check, vals[0], msg.externalOptionInBlock());
       this.warn(t, `"${name}" is accepted but ignored by socks-server`);
       return;
     }
@@ -633,22 +657,37 @@ class DantedParser {
 
   private checkRule(rule: Rule, close: Token): void {
     const g = this.config;
-    if (rule.session.stateThrottle && !rule.session.stateKey) this.fail(E.check, close, msg.stateThrottleNoKey());
-    if (rule.type === 'client') {
-      for (const m of rule.clientMethod ?? []) {
-        if (!g.clientMethod.includes(m)) this.fail(E.check, close, msg.methodNotGlobal('clientmethod', m, g.clientMethod));
-      }
-      const methods = rule.clientMethod ?? g.clientMethod;
-      if ((rule.user || rule.group) && !methods.some((m) => m !== 'none' && m !== 'pam.address')) {
-        this.fail(E.check, close, msg.clientRuleNeedsUser());
-      }
-      return;
+    const { session } = rule;
+    if (session.stateThrottle && !session.stateKey) this.fail(E.check, close, msg.stateThrottleNoKey());
+    if (session.stateMax !== undefined && !session.stateKey) this.fail(E.check, close, msg.stateMaxNoKey());
+    if (session.stateKey && session.stateMax === undefined && !session.stateThrottle) {
+      this.fail(E.check, close, msg.stateKeyAlone());
     }
+    // Rule-local method lists must be subsets of the global ones, in either kind of rule.
     for (const m of rule.socksMethod ?? []) {
       if (!g.socksMethod.includes(m)) this.fail(E.check, close, msg.methodNotGlobal('method', m, g.socksMethod));
     }
+    for (const m of rule.clientMethod ?? []) {
+      if (!g.clientMethod.includes(m)) this.fail(E.check, close, msg.methodNotGlobal('clientmethod', m, g.clientMethod));
+    }
+    const wantsUser = rule.user !== undefined || rule.group !== undefined;
+    if (rule.type === 'client') {
+      const methods = rule.clientMethod ?? g.clientMethod;
+      if (wantsUser && methods.every((m) => m === 'none')) this.fail(E.check, close, msg.clientRuleNeedsUser());
+      return;
+    }
+    if (wantsUser) {
+      if (rule.command?.includes('udpreply')) this.fail(E.check, close, msg.udpReplyNeedsUser());
+      const replyMethods = rule.clientMethod ?? g.clientMethod;
+      if (rule.command?.includes('bindreply') && !replyMethods.some((m) => USERNAME_METHODS.has(m))) {
+        this.fail(E.check, close, msg.replyNeedsUser());
+      }
+      if (rule.socksMethod && !rule.socksMethod.some((m) => USERNAME_METHODS.has(m))) {
+        this.fail(E.check, close, msg.socksRuleNeedsUser(rule.socksMethod[0]));
+      }
+    }
     let methods = rule.socksMethod ?? g.socksMethod;
-    if (rule.user || rule.group) methods = methods.filter((m) => USERNAME_METHODS.has(m));
+    if (wantsUser) methods = methods.filter((m) => USERNAME_METHODS.has(m));
     if (methods.length === 0) this.warn(close, msg.ruleNoMethods(rule.number));
   }
 

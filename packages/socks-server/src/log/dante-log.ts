@@ -1,5 +1,6 @@
 /** What sessions and the server log through; implemented over the common logger factory. */
 export interface DanteLog {
+  alert(msg: string, fields?: Record<string, unknown>): void;
   error(msg: string, fields?: Record<string, unknown>): void;
   warn(msg: string, fields?: Record<string, unknown>): void;
   notice(msg: string, fields?: Record<string, unknown>): void;
@@ -11,6 +12,7 @@ export interface DanteLog {
 
 /** A logger that drops everything (no `logoutput`, as Dante's default). */
 export const nullLog: DanteLog = {
+  alert() {},
   error() {},
   warn() {},
   notice() {},

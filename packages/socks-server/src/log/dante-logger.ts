@@ -10,7 +10,7 @@ import type { LogTarget } from '../config';
 import { danteLinePrefix } from './dante-format';
 import type { DanteLog } from './dante-log';
 
-type Level = 'error' | 'warning' | 'notice' | 'info' | 'debug';
+type Level = 'alert' | 'error' | 'warning' | 'notice' | 'info' | 'debug';
 
 interface Sink {
   write(level: Level, line: string, bare: string): void;
@@ -83,6 +83,7 @@ export function createDanteLogger(targets: LogTarget[], opts: DanteLoggerOptions
     for (const s of sinks) s.write(level, line, msg);
   };
   return {
+    alert: (m, f) => emit('alert', m, f),
     error: (m, f) => emit('error', m, f),
     warn: (m, f) => emit('warning', m, f),
     notice: (m, f) => emit('notice', m, f),

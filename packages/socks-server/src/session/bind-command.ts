@@ -71,6 +71,9 @@ export class BindHandler implements CommandHandler {
       return;
     }
     this.remote = sock;
+    sock.once('end', () => {
+      this.destFirst = !s.client.readableEnded;
+    });
     this.peer = dotAddr(rip, rport);
     this.server?.close();
     this.server = undefined;
@@ -83,9 +86,7 @@ export class BindHandler implements CommandHandler {
     s.phase = Phase.Established;
     s.detachInput();
     relay.startAtoB(early);
-    relay.startBtoA().done.then(() => {
-      this.destFirst = !s.client.readableEnded;
-    }, () => undefined);
+    relay.startBtoA();
     s.client.resume();
     relay.done.then(
       () => s.close(this.destFirst ? 'remote peer closed' : 'local client closed'),

@@ -41,6 +41,9 @@ export class ConnectHandler implements CommandHandler {
     }
     s.connectDone();
     this.dest = sock;
+    sock.once('end', () => {
+      this.destFirst = !s.client.readableEnded;
+    });
     tuneSocket(sock, s.rt.noKeepalive);
     this.local = dotAddr(sock.localAddress, sock.localPort);
     const early = s.takeEarly();
@@ -52,9 +55,7 @@ export class ConnectHandler implements CommandHandler {
     relay.startAtoB(early);
     const bound = sock.localAddress !== undefined ? addressFromHost(sock.localAddress, sock.localPort ?? 0) : undefined;
     s.reply(s.request!.version === 4 ? Socks4Rep.Granted : Rep.Succeeded, bound);
-    relay.startBtoA().done.then(() => {
-      this.destFirst = !s.client.readableEnded;
-    }, () => undefined);
+    relay.startBtoA();
     s.logOpen(this.local);
     s.client.resume();
     relay.done.then(

@@ -1,0 +1,300 @@
+#!/usr/bin/env node
+/**
+ * socks-server: Dante's danted(8) command line.
+ *   -f FILE  config (default /etc/danted.conf)   -V  verify config, exit 0/1
+ *   -D       daemonize                           -p  pidfile
+ *   -N n     n workers sharing the port (SO_REUSEPORT)
+ *   -d n     debug level   -n  no TCP keepalive   -v  version   -h  help
+ * Signals: SIGHUP reload (keeps the old config on error), SIGUSR1 client list,
+ * SIGTERM/SIGINT drain for a bounded time, then exit 0.
+ */
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { unlinkSync, writeFileSync } from 'node:fs';
+import { ConfigError } from '@mptcp-proxy/common';
+import { loadDantedConfig, type ConfigWarning, type DantedConfig, type LoadResult } from './config';
+import { danteLinePrefix } from './log/dante-format';
+import { createDanteLogger } from './log/dante-logger';
+import type { DanteLog } from './log/dante-log';
+import { startServer, type SocksServer } from './server';
+import { privilegeDropper } from './privileges';
+
+const VERSION = '0.1.0';
+const USAGE = `usage: socks-server [-DLNVdfhnpv]
+  -D          run in the background (daemon)
+  -f FILE     configuration file (default /etc/danted.conf)
+  -N n        number of worker processes sharing the listeners
+  -V          verify the configuration and exit (0 = ok, 1 = error)
+  -d n        debug level
+  -h          this help
+  -n          disable TCP keep-alive
+  -p FILE     write the process id to FILE
+  -v          print the version and exit
+`;
+
+interface Args {
+  file: string;
+  verify: boolean;
+  daemon: boolean;
+  pidfile?: string;
+  workers: number;
+  debug: number;
+  noKeepalive: boolean;
+}
+
+/** Drain bound for SIGTERM/SIGINT, ms. */
+const DRAIN_MS = Number(process.env.SOCKS_SERVER_DRAIN_MS ?? 5000);
+
+function stderrLine(level: string, text: string): void {
+  process.stderr.write(`${danteLinePrefix(level, performance.timeOrigin + performance.now(), process.pid)}${text}\n`);
+}
+
+function parseArgs(argv: string[]): Args | number {
+  const a: Args = { file: '/etc/danted.conf', verify: false, daemon: false, workers: 1, debug: 0, noKeepalive: false };
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (!arg.startsWith('-') || arg.length < 2) {
+      process.stderr.write(USAGE);
+      return 1;
+    }
+    // Flags may be bundled (-Vf file) as with getopt.
+    for (let j = 1; j < arg.length; j++) {
+      const f = arg[j];
+      const value = (): string | undefined => {
+        const rest = arg.slice(j + 1);
+        j = arg.length;
+        if (rest !== '') return rest;
+        return argv[++i];
+      };
+      switch (f) {
+        case 'f': {
+          const v = value();
+          if (v === undefined) return usageError('-f needs a file');
+          a.file = v;
+          break;
+        }
+        case 'p': {
+          const v = value();
+          if (v === undefined) return usageError('-p needs a file');
+          a.pidfile = v;
+          break;
+        }
+        case 'N': {
+          const v = Number(value());
+          if (!Number.isInteger(v) || v < 1) return usageError('-N needs a positive number');
+          a.workers = v;
+          break;
+        }
+        case 'd': {
+          const v = Number(value());
+          if (!Number.isInteger(v) || v < 0) return usageError('-d needs a number');
+          a.debug = v;
+          break;
+        }
+        case 'V':
+          a.verify = true;
+          break;
+        case 'D':
+          a.daemon = true;
+          break;
+        case 'n':
+          a.noKeepalive = true;
+          break;
+        case 'v':
+          process.stdout.write(`socks-server v${VERSION} (a drop-in for Dante v1.4.2's danted)\n`);
+          return 0;
+        case 'L':
+          process.stdout.write('socks-server is licensed under the Apache License 2.0.\n');
+          return 0;
+        case 'h':
+          process.stdout.write(USAGE);
+          return 0;
+        default:
+          return usageError(`unknown option -${f}`);
+      }
+    }
+  }
+  return a;
+}
+
+function usageError(msg: string): number {
+  process.stderr.write(`socks-server: ${msg}\n${USAGE}`);
+  return 1;
+}
+
+/** Dante's text for a config error. */
+export function configErrorText(err: unknown): string {
+  if (err instanceof ConfigError) {
+    if (err.code === 'EDANTED_OPEN' || err.code === 'ECONFIG_OPEN') return `parseconfig(): could not open config file ${err.file}`;
+    if (err.line === 0 || err.token === undefined) return err.detail;
+    return `${err.file}: problem on line ${err.line} near token "${err.token}": ${err.detail}.  Please see the Dante manual for more information`;
+  }
+  return (err as Error).message;
+}
+
+export function warningText(w: ConfigWarning): string {
+  if (w.line === 0 || w.token === undefined) return w.message;
+  return `${w.file}: problem on line ${w.line} near token "${w.token}": ${w.message}.  Please see the Dante manual for more information`;
+}
+
+function load(file: string, report: (level: 'warning' | 'error', text: string) => void): LoadResult | undefined {
+  try {
+    const r = loadDantedConfig(file);
+    for (const w of r.warnings) report('warning', warningText(w));
+    return r;
+  } catch (err) {
+    report('error', configErrorText(err));
+    return undefined;
+  }
+}
+
+function makeLog(config: DantedConfig, debug: number): DanteLog {
+  return createDanteLogger(config.logoutput, { format: config.ext.logFormat, debug: Math.max(debug, config.debug) });
+}
+
+function writePid(path: string | undefined): void {
+  if (path !== undefined) writeFileSync(path, `${process.pid}\n`);
+}
+
+function removePid(path: string | undefined): void {
+  if (path === undefined) return;
+  try {
+    unlinkSync(path);
+  } catch {
+    // already gone
+  }
+}
+
+/** Re-run ourselves detached without -D; the parent exits 0 (danted -D). */
+function daemonize(argv: string[]): number {
+  const args = argv.filter((a) => a !== '-D');
+  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...args], {
+    detached: true,
+    stdio: 'ignore',
+    env: { ...process.env, SOCKS_SERVER_DAEMON: '1' },
+  });
+  child.unref();
+  return 0;
+}
+
+/** -N n: n workers, each with its own SO_REUSEPORT listeners; this process only supervises. */
+function supervise(args: Args, argv: string[]): void {
+  const children: ChildProcess[] = [];
+  const childArgs = argv.filter((a, i) => a !== '-N' && argv[i - 1] !== '-N' && !/^-N\d+$/.test(a) && a !== '-p' && argv[i - 1] !== '-p');
+  writePid(args.pidfile);
+  let stopping = false;
+  for (let i = 0; i < args.workers; i++) {
+    const c = fork(process.argv[1], childArgs, {
+      execArgv: process.execArgv,
+      env: { ...process.env, SOCKS_SERVER_WORKER: `${i + 1}/${args.workers}` },
+    });
+    children.push(c);
+    c.on('exit', () => {
+      if (children.every((x) => x.exitCode !== null || x.signalCode !== null)) {
+        removePid(args.pidfile);
+        process.exit(stopping ? 0 : 1);
+      }
+    });
+  }
+  const forward = (sig: NodeJS.Signals): void => {
+    if (sig === 'SIGTERM' || sig === 'SIGINT') stopping = true;
+    for (const c of children) if (c.exitCode === null) c.kill(sig);
+  };
+  for (const sig of ['SIGHUP', 'SIGUSR1', 'SIGTERM', 'SIGINT'] as NodeJS.Signals[]) process.on(sig, () => forward(sig));
+}
+
+async function run(args: Args): Promise<void> {
+  const first = load(args.file, stderrLine);
+  if (first === undefined) {
+    stderrLine('alert', 'mother[1/1]: shutting down');
+    process.exit(1);
+  }
+  const config = first.config;
+  let log = makeLog(config, args.debug);
+  const priv = privilegeDropper(config);
+  let srv: SocksServer;
+  try {
+    srv = await startServer(config, {
+      log, noKeepalive: args.noKeepalive, reusePort: process.env.SOCKS_SERVER_WORKER !== undefined,
+      privileged: priv.runPrivileged,
+    });
+  } catch (err) {
+    const text = err instanceof ConfigError ? configErrorText(err) : (err as Error).message;
+    log.error(text);
+    if (config.logoutput.every((t) => t.kind !== 'stderr')) stderrLine('error', text);
+    log.alert('mother[1/1]: shutting down');
+    await log.close();
+    process.exit(1);
+  }
+  if (process.env.SOCKS_SERVER_WORKER === undefined) writePid(args.pidfile);
+  priv.drop();
+  const worker = process.env.SOCKS_SERVER_WORKER ?? '1/1';
+  log.info(`socks-server[${worker}] v${VERSION} running`);
+
+  process.on('SIGHUP', () => {
+    const next = load(args.file, (level, text) => (level === 'error' ? log.error(text) : log.warn(text)));
+    if (next === undefined) {
+      log.error('sighup(): keeping the old configuration');
+      return;
+    }
+    const nextLog = makeLog(next.config, args.debug);
+    srv.reload(next.config, nextLog).then(() => {
+      log = nextLog;
+      log.info(`sighup(): reloaded configuration from ${args.file}`);
+    }, (err: Error) => {
+      void nextLog.close();
+      log.error(`sighup(): ${configErrorText(err)}; keeping the old configuration`);
+    });
+  });
+  process.on('SIGUSR1', () => srv.dumpClients());
+  let stopping = false;
+  const stop = (sig: NodeJS.Signals, num: number): void => {
+    if (stopping) return;
+    stopping = true;
+    log.info(`${sig === 'SIGINT' ? 'sigint' : 'sigterm'}(): exiting on signal ${num}`);
+    srv.close(DRAIN_MS).then(async () => {
+      log.alert(`mother[${worker}]: shutting down`);
+      if (process.env.SOCKS_SERVER_WORKER === undefined) priv.runPrivileged(() => removePid(args.pidfile));
+      await log.close();
+      process.exit(0);
+    }, () => process.exit(0));
+  };
+  process.on('SIGTERM', () => stop('SIGTERM', 15));
+  process.on('SIGINT', () => stop('SIGINT', 2));
+}
+
+export function main(argv: string[]): void {
+  const args = parseArgs(argv);
+  if (typeof args === 'number') {
+    process.exitCode = args;
+    return;
+  }
+  if (args.verify) {
+    const r = load(args.file, stderrLine);
+    if (r === undefined) stderrLine('alert', 'mother[1/1]: shutting down');
+    process.exitCode = r === undefined ? 1 : 0;
+    return;
+  }
+  if (args.daemon && process.env.SOCKS_SERVER_DAEMON === undefined) {
+    // Refuse before forking, so the caller sees a bad config.
+    if (load(args.file, stderrLine) === undefined) {
+      process.exitCode = 1;
+      return;
+    }
+    process.exitCode = daemonize(argv);
+    return;
+  }
+  if (args.workers > 1 && process.env.SOCKS_SERVER_WORKER === undefined) {
+    if (load(args.file, stderrLine) === undefined) {
+      process.exitCode = 1;
+      return;
+    }
+    supervise(args, argv);
+    return;
+  }
+  run(args).catch((err: Error) => {
+    stderrLine('error', err.message);
+    process.exit(1);
+  });
+}
+
+if (require.main === module) main(process.argv.slice(2));

@@ -1,0 +1,134 @@
+/**
+ * The socks-server command line as an operator uses it: -V, -p, SIGUSR1,
+ * SIGHUP with a broken and a good config, SIGTERM drain + exit 0.
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import * as net from 'node:net';
+import { RawClient, ipv4Request, sink, until, type Sink } from './helpers/fixture';
+
+const ROOT = join(__dirname, '..', '..', '..');
+const CLI = join(ROOT, 'packages', 'socks-server', 'src', 'cli.ts');
+const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
+const dir = mkdtempSync(join(tmpdir(), 'socks-cli-'));
+
+function freePort(): Promise<number> {
+  return new Promise((res) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => res(p));
+    });
+  });
+}
+
+function conf(port: number, logfile: string, extraSocks = ''): string {
+  return `logoutput: ${logfile}
+internal: 127.0.0.1 port = ${port}
+external: 127.0.0.1
+socksmethod: none
+clientmethod: none
+client pass {
+  from: 0/0 to: 0/0
+  log: connect disconnect error
+}
+${extraSocks}
+socks pass {
+  from: 0/0 to: 0/0
+  log: connect disconnect error
+}
+`;
+}
+
+describe('socks-server -V', () => {
+  test('good config: rc 0; syntax error: rc 1 with file:line and the token', () => {
+    const good = join(dir, 'good.conf');
+    writeFileSync(good, conf(1080, join(dir, 'unused.log')));
+    const ok = spawnSync(TSX, [CLI, '-V', '-f', good], { encoding: 'utf8' });
+    expect(ok.status).toBe(0);
+    const bad = join(dir, 'bad.conf');
+    writeFileSync(bad, `internal: 127.0.0.1 port = 1080\nexternal: 127.0.0.1\nfoo: bar\n`);
+    const ko = spawnSync(TSX, [CLI, '-V', '-f', bad], { encoding: 'utf8' });
+    expect(ko.status).toBe(1);
+    expect(ko.stderr).toMatch(/danted\[\d+\]: error: .*bad\.conf: problem on line 3 near token "foo/);
+    expect(ko.stderr).toContain('alert: mother[1/1]: shutting down');
+    const missing = spawnSync(TSX, [CLI, '-V', '-f', join(dir, 'nope.conf')], { encoding: 'utf8' });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toContain('could not open config file');
+  });
+});
+
+describe('socks-server daemon signals', () => {
+  let child: ChildProcess;
+  let dest: Sink;
+  let port: number;
+  const file = join(dir, 'run.conf');
+  const logfile = join(dir, 'run.log');
+  const pidfile = join(dir, 'run.pid');
+  // tsx runs the script in a child node; the pidfile names the real server.
+  const serverPid = (): number => Number(readFileSync(pidfile, 'utf8').trim());
+  const logText = (): string => (existsSync(logfile) ? readFileSync(logfile, 'utf8') : '');
+
+  async function connectThrough(): Promise<number> {
+    const c = await RawClient.connect(port);
+    c.write(Buffer.concat([Buffer.from([5, 1, 0]), ipv4Request(1, '127.0.0.1', dest.port)]));
+    const r = await c.read(12);
+    c.destroy();
+    return r[3];
+  }
+
+  beforeAll(async () => {
+    dest = await sink();
+    port = await freePort();
+    writeFileSync(file, conf(port, logfile));
+    child = spawn(TSX, [CLI, '-f', file, '-p', pidfile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    await until(() => logText().includes('running'), 30000, 'server start');
+  }, 40000);
+
+  afterAll(async () => {
+    if (child.exitCode === null) child.kill('SIGKILL');
+    await dest.close();
+  });
+
+  test('pidfile holds the server pid and a client gets through', async () => {
+    const pid = Number(readFileSync(pidfile, 'utf8').trim());
+    expect(pid).toBeGreaterThan(1);
+    expect(await connectThrough()).toBe(0);
+  });
+
+  test('SIGUSR1 lists the clients', async () => {
+    const idle = await RawClient.connect(port);
+    idle.write([5]);
+    await until(() => logText().split('\n').filter((l) => l.includes('tcp/accept [')).length >= 2);
+    const pid = Number(readFileSync(pidfile, 'utf8').trim());
+    process.kill(pid, 'SIGUSR1');
+    await until(() => /client 127\.0\.0\.1\.\d+ on 127\.0\.0\.1\.\d+: greeting/.test(logText()), 10000, 'client list');
+    expect(logText()).toMatch(/sockd: \d+ clients?/);
+    idle.destroy();
+  });
+
+  test('SIGHUP with a broken config keeps the old one and says where', async () => {
+    writeFileSync(file, `${conf(port, logfile)}\nthis is not dante\n`);
+    process.kill(serverPid(), 'SIGHUP');
+    await until(() => logText().includes('keeping the old configuration'), 15000, 'reload failure');
+    expect(logText()).toMatch(/error: .*run\.conf: problem on line \d+ near token/);
+    expect(await connectThrough()).toBe(0);
+  });
+
+  test('SIGHUP with a good config applies it to new clients', async () => {
+    const blockRule = `socks block {\n  from: 0/0 to: 127.0.0.1/32 port = ${dest.port}\n  log: connect error\n}\n`;
+    writeFileSync(file, conf(port, logfile, blockRule));
+    process.kill(serverPid(), 'SIGHUP');
+    await until(() => logText().includes('sighup(): reloaded configuration'), 15000, 'reload');
+    expect(await connectThrough()).toBe(2);
+  });
+
+  test('SIGTERM drains and exits 0, removing the pidfile', async () => {
+    const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+    process.kill(serverPid(), 'SIGTERM');
+    expect(await exited).toBe(0);
+    expect(logText()).toContain('sigterm(): exiting on signal 15');
+    expect(existsSync(pidfile)).toBe(false);
+  });
+});

@@ -1,0 +1,7 @@
+#!/usr/bin/env bash
+# The README's main job: build the two-ISP lab and show redsocks-ts + socks-server bonding it.
+#   npm run demo [-- --profile equal-20|lossy-10|asym] [--pair ours|c]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/deps.sh
+exec npx tsx tests/lab/demo.ts "$@"

@@ -1,0 +1,198 @@
+/**
+ * curl in a client namespace -> nftables REDIRECT in a gateway namespace -> redsocks ->
+ * real proxies in a server namespace. The same suite runs against the C redsocks (Debian)
+ * with the same config file, which shows the tests encode redsocks' behaviour.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { sh, waitFor } from '../helpers/netns';
+import {
+  CLIENT_IP,
+  makeTopology,
+  ORIGIN_IP,
+  originScript,
+  PROXY_IP,
+  redirectRules,
+  spawnIn,
+  tsEntry,
+  waitListening,
+  writeFile,
+  type Daemon,
+  type Topology,
+} from '../../packages/redsocks-ts/test/helpers/topology';
+
+const USER = `rtsu${process.pid.toString(36)}`;
+const PASS = 'rts-pass-1';
+
+type Impl = 'redsocks-ts' | 'redsocks';
+const IMPLS: Impl[] = ['redsocks-ts', 'redsocks'];
+
+function redsocksConf(log: string): string {
+  const inst = (port: number, upPort: number, type: string, extra = ''): string =>
+    `redsocks {\n  local_ip = 0.0.0.0;\n  local_port = ${port};\n  ip = ${PROXY_IP};\n  port = ${upPort};\n  type = ${type};\n${extra}}\n`;
+  return (
+    `base {\n  log_debug = on;\n  log_info = on;\n  log = "file:${log}";\n  daemon = off;\n  redirector = iptables;\n}\n` +
+    inst(12001, 1080, 'socks5') +
+    inst(12002, 1081, 'socks5', `  login = "${USER}";\n  password = "${PASS}";\n`) +
+    inst(12003, 1080, 'socks4') +
+    inst(12004, 8888, 'http-connect', `  login = "${USER}";\n  password = "${PASS}";\n`) +
+    inst(12005, 8889, 'http-relay') +
+    inst(12006, 1082, 'socks5') +
+    inst(12007, 1083, 'socks5') +
+    inst(12008, 8888, 'http-connect', `  login = "${USER}";\n  password = "wrong";\n`)
+  );
+}
+
+function dantedConf(port: number, method: string): string {
+  return [
+    'logoutput: stderr',
+    `internal: ${PROXY_IP} port = ${port}`,
+    `external: ${PROXY_IP}`,
+    'clientmethod: none',
+    `socksmethod: ${method}`,
+    'user.privileged: root',
+    'user.unprivileged: nobody',
+    'client pass {',
+    '  from: 0.0.0.0/0 to: 0.0.0.0/0',
+    '}',
+    'socks pass {',
+    '  from: 0.0.0.0/0 to: 0.0.0.0/0',
+    '}',
+    '',
+  ].join('\n');
+}
+
+function tinyproxyConf(port: number, auth: boolean): string {
+  return [
+    'User nobody',
+    'Group nogroup',
+    `Port ${port}`,
+    `Listen ${PROXY_IP}`,
+    'Timeout 60',
+    'LogLevel Info',
+    'MaxClients 100',
+    'Allow 10.77.0.0/16',
+    ...(auth ? [`BasicAuth ${USER} ${PASS}`] : []),
+    '',
+  ].join('\n');
+}
+
+const SOCKSV5_SERVER = `
+const socks = require('socksv5');
+const srv = socks.createServer((info, accept) => accept());
+srv.useAuth(socks.auth.None());
+srv.listen(1083, '${PROXY_IP}');
+`;
+
+let topo: Topology;
+const servers: Daemon[] = [];
+
+beforeAll(async () => {
+  sh(`useradd -M -s /usr/sbin/nologin ${USER} && echo '${USER}:${PASS}' | chpasswd`);
+  topo = makeTopology('ri');
+  const { srv, dir } = topo;
+  servers.push(spawnIn(srv, ['node', '-e', originScript([8001, 8002, 8003, 8004, 8005, 8006, 8007, 8008], 7007, [8005])]));
+  servers.push(spawnIn(srv, ['danted', '-f', writeFile(dir, 'd0.conf', dantedConf(1080, 'none'))]));
+  servers.push(spawnIn(srv, ['danted', '-f', writeFile(dir, 'd1.conf', dantedConf(1081, 'username'))]));
+  servers.push(spawnIn(srv, ['tinyproxy', '-d', '-c', writeFile(dir, 't0.conf', tinyproxyConf(8888, true))]));
+  servers.push(spawnIn(srv, ['tinyproxy', '-d', '-c', writeFile(dir, 't1.conf', tinyproxyConf(8889, false))]));
+  servers.push(spawnIn(srv, [...tsEntry('packages/socks-server/src/cli.ts'), '-f', writeFile(dir, 'd2.conf', dantedConf(1082, 'none'))]));
+  servers.push(spawnIn(srv, ['node', '-e', SOCKSV5_SERVER]));
+  for (const p of [8001, 7007, 1080, 1081, 8888, 8889, 1083]) await waitListening(srv, p);
+  await waitListening(srv, 1082, 20000).catch((e) => {
+    throw new Error(`socks-server did not start: ${e.message}\n${servers[5].output()}`);
+  });
+  redirectRules(topo.gw, dir, [
+    [8001, 12001], [8002, 12002], [8003, 12003], [8004, 12004], [8005, 12005], [8006, 12006], [8007, 12007],
+    [8008, 12008], [7007, 12001], [8099, 12001],
+  ]);
+}, 60000);
+
+afterAll(() => {
+  topo?.destroy();
+  sh(`userdel ${USER}`, { allowFail: true });
+});
+
+describe.each(IMPLS)('%s', (impl) => {
+  let rs: Daemon;
+  let logFile: string;
+  const log = (): string => (fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '');
+  const curl = (url: string, extra = ''): string =>
+    topo.client.exec(`curl -sS --max-time 10 ${extra} ${url}`);
+
+  beforeAll(async () => {
+    logFile = path.join(topo.dir, `${impl}.log`);
+    const conf = writeFile(topo.dir, `${impl}.conf`, redsocksConf(logFile));
+    const argv = impl === 'redsocks' ? ['redsocks', '-c', conf] : [...tsEntry('packages/redsocks-ts/src/cli.ts'), '-c', conf];
+    rs = spawnIn(topo.gw, argv);
+    await waitListening(topo.gw, 12008, 20000).catch((e) => {
+      throw new Error(`${impl} did not start: ${e.message}\n${rs.output()}\n${log()}`);
+    });
+  }, 30000);
+
+  afterAll(async () => {
+    if (process.env.RTS_E2E_DUMP) process.stdout.write(`---- ${impl} log ----\n${log()}\n${rs.output()}\n`);
+    rs.proc.kill('SIGTERM');
+    await waitFor(() => rs.proc.exitCode !== null || rs.proc.signalCode !== null, 5000, 'redsocks exit').catch(() => rs.proc.kill('SIGKILL'));
+  });
+
+  test('socks5 -> danted (no auth)', () => {
+    expect(curl(`http://${ORIGIN_IP}:8001/a`)).toBe('hello /a');
+    expect(log()).toMatch(new RegExp(`\\[${CLIENT_IP}:\\d+->${ORIGIN_IP}:8001\\]: accepted`));
+  });
+
+  test('socks5 with RFC 1929 login -> danted (socksmethod username)', () => {
+    expect(curl(`http://${ORIGIN_IP}:8002/b`)).toBe('hello /b');
+  });
+
+  test('socks4 -> danted', () => {
+    expect(curl(`http://${ORIGIN_IP}:8003/c`)).toBe('hello /c');
+  });
+
+  test('http-connect -> tinyproxy with Basic auth (407 then retry)', () => {
+    expect(curl(`http://${ORIGIN_IP}:8004/d`)).toBe('hello /d');
+    expect(curl(`http://${ORIGIN_IP}:8004/d2`)).toBe('hello /d2');
+  });
+
+  test('http-relay -> tinyproxy', () => {
+    expect(curl(`http://${ORIGIN_IP}:8005/e?x=1`)).toBe('hello /e?x=1');
+  });
+
+  test('socks5 -> our socks-server', () => {
+    expect(curl(`http://${ORIGIN_IP}:8006/f`)).toBe('hello /f');
+  });
+
+  test('socks5 -> socksv5 (npm) server', () => {
+    expect(curl(`http://${ORIGIN_IP}:8007/g`)).toBe('hello /g');
+  });
+
+  test('bulk transfer is complete', () => {
+    expect(curl(`http://${ORIGIN_IP}:8001/bytes/4000000`, `-o /dev/null -w '%{size_download}'`)).toBe('4000000');
+  });
+
+  test('half-close propagates both ways (client FIN, echo, server FIN)', () => {
+    const payload = 'x'.repeat(100000);
+    const f = writeFile(topo.dir, 'payload.txt', payload);
+    const out = topo.client.exec(`timeout 10 ncat ${ORIGIN_IP} 7007 < ${f}`);
+    expect(out.length).toBe(payload.length);
+  });
+
+  test('upstream failure closes the client and logs the SOCKS status', async () => {
+    const out = topo.client.exec(`curl -sS --max-time 10 http://${ORIGIN_IP}:8099/ 2>&1; echo rc=$?`, { allowFail: true });
+    expect(out).not.toMatch(/rc=0/);
+    await waitFor(() => /->10\.77\.2\.3:8099\]: Socks5 server status: .+ \(\d+\)/.test(log()), 5000, 'socks5 status line');
+  });
+
+  test('http-connect with wrong credentials: the proxy status is logged, client closed', async () => {
+    const out = topo.client.exec(`curl -sS --max-time 10 http://${ORIGIN_IP}:8008/ 2>&1; echo rc=$?`, { allowFail: true });
+    expect(out).not.toMatch(/rc=0/);
+    // tinyproxy answers wrong Basic credentials with 401, not 407
+    await waitFor(() => /->10\.77\.2\.3:8008\]: HTTP Proxy (error|auth failed): HTTP\/1\.\d 40[17]/.test(log()), 5000, 'HTTP Proxy status line');
+    expect(log()).toMatch(/->10\.77\.2\.3:8008\]: dropping client \([R-]\/[W-]\), relay \([R-]\/[W-]\), idle \d+\.\d{6}s/);
+  });
+
+  test('connection lines: accepted / connection closed', async () => {
+    await waitFor(() => /\]: connection closed/.test(log()), 5000, 'closed line');
+    expect(log()).toMatch(/\]: data relaying started/);
+  });
+});

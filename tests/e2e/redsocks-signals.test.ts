@@ -1,0 +1,166 @@
+/**
+ * Operations surface, for redsocks-ts and the C redsocks alike: SIGUSR1 client dump,
+ * conn_max / fd-limit back-off and recovery, and SIGHUP (we reload; redsocks dies).
+ */
+import type { ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { waitFor } from '../helpers/netns';
+import {
+  CLIENT_IP,
+  makeTopology,
+  ORIGIN_IP,
+  originScript,
+  PROXY_IP,
+  redirectRules,
+  spawnIn,
+  tsEntry,
+  waitListening,
+  writeFile,
+  type Daemon,
+  type Topology,
+} from '../../packages/redsocks-ts/test/helpers/topology';
+
+type Impl = 'redsocks-ts' | 'redsocks';
+const IMPLS: Impl[] = ['redsocks-ts', 'redsocks'];
+
+function conf(log: string, instances: Array<[number, number]>, base = '', extra = ''): string {
+  return (
+    `base {\n  log_debug = on;\n  log_info = on;\n  log = "file:${log}";\n  daemon = off;\n  redirector = iptables;\n${base}}\n` +
+    instances
+      .map(([lp, up]) => `redsocks {\n  local_ip = 0.0.0.0;\n  local_port = ${lp};\n  ip = ${PROXY_IP};\n  port = ${up};\n  type = socks5;\n${extra}}\n`)
+      .join('')
+  );
+}
+
+const DANTED = (port: number): string =>
+  [
+    'logoutput: stderr',
+    `internal: ${PROXY_IP} port = ${port}`,
+    `external: ${PROXY_IP}`,
+    'clientmethod: none',
+    'socksmethod: none',
+    'user.privileged: root',
+    'user.unprivileged: nobody',
+    'client pass {',
+    '  from: 0.0.0.0/0 to: 0.0.0.0/0',
+    '}',
+    'socks pass {',
+    '  from: 0.0.0.0/0 to: 0.0.0.0/0',
+    '}',
+    '',
+  ].join('\n');
+
+let topo: Topology;
+
+beforeAll(async () => {
+  topo = makeTopology('rsig');
+  spawnIn(topo.srv, ['node', '-e', originScript([8001, 8002], 7007)]);
+  spawnIn(topo.srv, ['danted', '-f', writeFile(topo.dir, 'd.conf', DANTED(1080))]);
+  for (const p of [8001, 7007, 1080]) await waitListening(topo.srv, p);
+  redirectRules(topo.gw, topo.dir, [[8001, 12001], [7007, 12001], [8002, 12002]]);
+}, 60000);
+
+afterAll(() => topo?.destroy());
+
+function startImpl(impl: Impl, name: string, text: string, wrap: string[] = []): { rs: Daemon; log: () => string; conf: string } {
+  const logFile = path.join(topo.dir, `${name}.log`);
+  const file = writeFile(topo.dir, `${name}.conf`, text.replace('@LOG@', logFile));
+  const argv = impl === 'redsocks' ? ['redsocks', '-c', file] : [...tsEntry('packages/redsocks-ts/src/cli.ts'), '-c', file];
+  const rs = spawnIn(topo.gw, [...wrap, ...argv]);
+  return { rs, conf: file, log: () => (fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '') };
+}
+
+async function stop(rs: Daemon): Promise<void> {
+  if (rs.proc.exitCode !== null || rs.proc.signalCode !== null) return;
+  rs.proc.kill('SIGTERM');
+  await waitFor(() => rs.proc.exitCode !== null || rs.proc.signalCode !== null, 5000, 'exit').catch(() => rs.proc.kill('SIGKILL'));
+}
+
+/** An ncat client held open through the gateway; resolves once an echo came back. */
+async function holdClient(): Promise<ChildProcess> {
+  const p = topo.client.spawn(['ncat', ORIGIN_IP, '7007'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let got = '';
+  p.stdout?.on('data', (d) => (got += d.toString()));
+  p.stdin?.write('ping\n');
+  await waitFor(() => got.includes('ping'), 10000, 'echo through redsocks');
+  return p;
+}
+
+const curlOk = (port: number): boolean =>
+  topo.client.exec(`curl -sS --max-time 5 http://${ORIGIN_IP}:${port}/z`, { allowFail: true }) === 'hello /z';
+
+describe.each(IMPLS)('%s', (impl) => {
+  test('SIGUSR1 dumps the client list in redsocks format', async () => {
+    // splice = off: the C dump then prints the buffered form, the only one redsocks-ts has
+    const { rs, log } = startImpl(impl, `${impl}-usr1`, conf('@LOG@', [[12001, 1080]], '', '  splice = off;\n'));
+    try {
+      await waitListening(topo.gw, 12001, 20000);
+      const c = await holdClient();
+      rs.proc.kill('SIGUSR1');
+      await waitFor(() => /End of client list\. 1 clients\./.test(log()), 5000, 'dump end');
+      const text = log();
+      expect(text).toMatch(/Dumping client list for socks5 at 0\.0\.0\.0:12001:/);
+      expect(text).toMatch(
+        new RegExp(
+          `\\[${CLIENT_IP}:\\d+->${ORIGIN_IP}:7007\\]: client: \\d+ \\(R/W\\), relay: \\d+ \\(R/W\\), age: \\d+\\.\\d{6} sec, idle: \\d+\\.\\d{6} sec\\.`,
+        ),
+      );
+      c.kill();
+    } finally {
+      await stop(rs);
+    }
+  });
+
+  test('fd limit: conn_max from RLIMIT_NOFILE, back-off, then recovery', async () => {
+    const text = conf('@LOG@', [[12001, 1080]], '  max_accept_backoff = 200;\n');
+    const { rs, log } = startImpl(impl, `${impl}-fd`, text, ['prlimit', '--nofile=64:64']);
+    const held: ChildProcess[] = [];
+    try {
+      await waitListening(topo.gw, 12001, 20000);
+      await waitFor(() => /redsocks started, conn_max=(\d+)/.exec(log()), 5000, 'started line');
+      const connMax = Number(/redsocks started, conn_max=(\d+)/.exec(log())![1]);
+      expect(connMax).toBe(8); // (64 - 64/4) / 6, splice on by default
+      for (let i = 0; i < connMax; i++) held.push(await holdClient());
+      // one more: over the limit, it waits in the backlog or is refused while we back off
+      held.push(topo.client.spawn(['ncat', ORIGIN_IP, '7007'], { stdio: ['pipe', 'pipe', 'pipe'] }));
+      await waitFor(() => /reached redsocks_conn_max limit, \d+ connections/.test(log()), 10000, 'limit line');
+      await waitFor(() => /accept: backing off for \d+\.\d{6}s/.test(log()), 10000, 'back-off line');
+      for (const c of held) c.kill();
+      await waitFor(() => curlOk(8001), 15000, 'a new client after recovery');
+    } finally {
+      for (const c of held) c.kill();
+      await stop(rs);
+    }
+  });
+
+  test('SIGHUP: redsocks-ts reloads atomically; the C redsocks dies', async () => {
+    const { rs, log, conf: file } = startImpl(impl, `${impl}-hup`, conf('@LOG@', [[12001, 1080]]));
+    try {
+      await waitListening(topo.gw, 12001, 20000);
+      expect(curlOk(8001)).toBe(true);
+      expect(curlOk(8002)).toBe(false);
+      const logFile = path.join(topo.dir, `${impl}-hup.log`);
+      fs.writeFileSync(file, conf(logFile, [[12001, 1080], [12002, 1080]]));
+      rs.proc.kill('SIGHUP');
+      if (impl === 'redsocks') {
+        // redsocks 0.5 installs no SIGHUP handler: the default action ends it
+        await waitFor(() => rs.proc.signalCode === 'SIGHUP' || rs.proc.exitCode !== null, 5000, 'redsocks exit');
+        expect(rs.proc.signalCode).toBe('SIGHUP');
+        return;
+      }
+      await waitFor(() => /configuration reloaded/.test(log()), 10000, 'reload line');
+      await waitListening(topo.gw, 12002, 5000);
+      expect(curlOk(8002)).toBe(true);
+      // a broken file: the running config stays, and the log says where and why
+      fs.writeFileSync(file, conf(logFile, [[12001, 1080]]).replace('daemon = off;', 'daemon = off; # no hash comments'));
+      rs.proc.kill('SIGHUP');
+      await waitFor(() => /reload failed, keeping the running configuration: .*:\d+: /.test(log()), 10000, 'reload failure line');
+      expect(rs.proc.exitCode).toBeNull();
+      expect(curlOk(8001)).toBe(true);
+      expect(curlOk(8002)).toBe(true);
+    } finally {
+      await stop(rs);
+    }
+  });
+});

@@ -1,0 +1,80 @@
+/**
+ * `redirector = generic` behind an nftables TPROXY rule: the original destination is the
+ * accepted socket's own address. redsocks-ts opens that listener with IP_TRANSPARENT; the
+ * C redsocks 0.5 does not, and (checked here) the kernel delivers to its 0.0.0.0 listener too.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { waitFor } from '../helpers/netns';
+import {
+  CLIENT_IP,
+  makeTopology,
+  ORIGIN_IP,
+  originScript,
+  PROXY_IP,
+  spawnIn,
+  tsEntry,
+  waitListening,
+  writeFile,
+  type Topology,
+} from '../../packages/redsocks-ts/test/helpers/topology';
+
+let topo: Topology;
+
+beforeAll(async () => {
+  topo = makeTopology('rtp');
+  const { srv, gw, dir } = topo;
+  spawnIn(srv, ['node', '-e', originScript([8001], 7007)]);
+  spawnIn(
+    srv,
+    [
+      'danted',
+      '-f',
+      writeFile(
+        dir,
+        'd.conf',
+        `logoutput: stderr\ninternal: ${PROXY_IP} port = 1080\nexternal: ${PROXY_IP}\nclientmethod: none\nsocksmethod: none\n` +
+          'user.privileged: root\nuser.unprivileged: nobody\nclient pass {\n  from: 0.0.0.0/0 to: 0.0.0.0/0\n}\n' +
+          'socks pass {\n  from: 0.0.0.0/0 to: 0.0.0.0/0\n}\n',
+      ),
+    ],
+  );
+  for (const p of [8001, 1080]) await waitListening(srv, p);
+  gw.exec('ip rule add fwmark 1 lookup 100 && ip route add local 0.0.0.0/0 dev lo table 100');
+  const nft = [
+    'table ip rtstproxy {',
+    '  chain prerouting {',
+    '    type filter hook prerouting priority mangle; policy accept;',
+    `    ip daddr ${ORIGIN_IP} tcp dport 8001 tproxy to :12001 meta mark set 1 accept`,
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+  gw.exec(`nft -f ${writeFile(dir, 'tproxy.nft', nft)}`);
+}, 60000);
+
+afterAll(() => topo?.destroy());
+
+describe.each(['redsocks-ts', 'redsocks'] as const)('%s', (impl) => {
+  test('redirector = generic with TPROXY relays to the original destination', async () => {
+    const logFile = path.join(topo.dir, `${impl}.log`);
+    const conf = writeFile(
+      topo.dir,
+      `${impl}.conf`,
+      `base {\n  log_info = on;\n  log = "file:${logFile}";\n  redirector = generic;\n}\n` +
+        `redsocks {\n  local_ip = 0.0.0.0;\n  local_port = 12001;\n  ip = ${PROXY_IP};\n  port = 1080;\n  type = socks5;\n}\n`,
+    );
+    const argv = impl === 'redsocks' ? ['redsocks', '-c', conf] : [...tsEntry('packages/redsocks-ts/src/cli.ts'), '-c', conf];
+    const rs = spawnIn(topo.gw, argv);
+    try {
+      await waitListening(topo.gw, 12001, 20000);
+      const out = topo.client.exec(`curl -sS --max-time 3 http://${ORIGIN_IP}:8001/tp 2>&1; echo " rc=$?"`, { allowFail: true });
+      const log = (): string => (fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '');
+      expect(out).toBe('hello /tp rc=0\n');
+      await waitFor(() => new RegExp(`\\[${CLIENT_IP}:\\d+->${ORIGIN_IP}:8001\\]: accepted`).test(log()), 5000, 'accepted line');
+    } finally {
+      rs.proc.kill('SIGTERM');
+      await waitFor(() => rs.proc.exitCode !== null || rs.proc.signalCode !== null, 5000, 'exit').catch(() => rs.proc.kill('SIGKILL'));
+    }
+  });
+});
