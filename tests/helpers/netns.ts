@@ -20,9 +20,24 @@ export function sh(cmd: string, opts: { allowFail?: boolean } = {}): string {
 }
 
 let counter = 0;
-/** A namespace name unique to this process: rts-<tag>-<pid36>-<n>, at most 15 chars not required for netns. */
+/** A namespace name unique to this process: rts-<tag>-p<pid36>n<n>; the pid lets a sweep spare live runs. */
 export function uniqueName(tag: string): string {
-  return `${NS_PREFIX}${tag}-${process.pid.toString(36)}${(counter++).toString(36)}`;
+  return `${NS_PREFIX}${tag}-p${process.pid.toString(36)}n${(counter++).toString(36)}`;
+}
+
+/** The pid of the process that made a namespace, from its name; undefined for foreign names. */
+export function creatorPid(name: string): number | undefined {
+  const m = /-p([0-9a-z]+)n[0-9a-z]+$/.exec(name);
+  return m ? parseInt(m[1], 36) : undefined;
+}
+
+function alive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
 }
 
 const live = new Set<Netns>();

@@ -1,4 +1,5 @@
 /** Run `mptcp-gateway` inside the lab's gateway (or remote) namespace with the lab's WAN plan. */
+import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
 import { Lab, ADDR, IFACES, ROOT, TSX, NodeName } from './lab';
@@ -6,7 +7,9 @@ import { Lab, ADDR, IFACES, ROOT, TSX, NodeName } from './lab';
 export const REDSOCKS_PORT = 12345;
 export const SOCKS_PORT = 1080;
 
-/** The gateway CLI: compiled dist if asked (the demo), else the TS source through tsx. */
+export const GATEWAY_DIST = path.join(ROOT, 'packages/redsocks-ts/dist/gateway/cli.js');
+
+/** The gateway CLI: compiled dist if asked (the demo, benches), else the TS source through tsx. */
 export function gatewayCliArgv(compiled = false): string[] {
   return compiled
     ? ['node', path.join(ROOT, 'packages/redsocks-ts/dist/gateway/cli.js')]
@@ -31,6 +34,9 @@ export interface CliResult {
   err: string;
 }
 
+/** Benches: the compiled CLI when it is built (fast start), else tsx. */
+export const preferCompiled = (): boolean => fs.existsSync(GATEWAY_DIST);
+
 export function gatewayCli(lab: Lab, node: NodeName, args: string[], compiled = false): CliResult {
   const r = spawnSync('ip', ['netns', 'exec', lab.ns[node].name, ...gatewayCliArgv(compiled), ...args], {
     encoding: 'utf8',
@@ -40,7 +46,7 @@ export function gatewayCli(lab: Lab, node: NodeName, args: string[], compiled = 
 }
 
 /** Configure the gateway (and the server host's sysctls) the way the README says. */
-export function setupLab(lab: Lab, opts: { compiled?: boolean; backup2?: boolean } = {}): void {
+export function setupLab(lab: Lab, opts: { compiled?: boolean; backup2?: boolean; redsocksPort?: number } = {}): void {
   const g = gatewayCli(lab, 'gw', labSetupArgs(lab, opts), opts.compiled);
   if (g.code !== 0) throw new Error(`mptcp-gateway setup failed in gw: ${g.err || g.out}`);
   const s = gatewayCli(lab, 'remote', ['setup', '--role', 'server', '--state', path.join(lab.dir, 'srv-state.json')], opts.compiled);

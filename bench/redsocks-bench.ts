@@ -1,0 +1,375 @@
+/**
+ * redsocks-ts + socks-server against redsocks + danted, run the same way in the same run:
+ * one network namespace, loopback, an nftables REDIRECT (output hook) in front of each
+ * redsocks. Prints numbers and ratios; never asserts.
+ *
+ *   tsx bench/redsocks-bench.ts [--bulk-mb 512] [--conn-seconds 5] [--idle 2000]
+ *
+ * The load generator and the origin server run in one worker process inside the namespace
+ * (`worker` sub-command); CPU and PSS are summed over every other process there (the pair).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as net from 'node:net';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+const ROOT = path.resolve(__dirname, '..');
+const TSCONFIG = path.join(ROOT, 'tsconfig.test.json');
+const CLIENT_SRC = '127.0.0.5';
+const ORIGIN_VIP = '127.0.0.9';
+const ORIGIN_PORT = 9000;
+const CLK_TCK = 100;
+
+// ------------------------------------------------------------------ worker (inside the ns)
+
+async function worker(argv: string[]): Promise<void> {
+  const [phase, arg1, arg2] = argv;
+  const origin = net.createServer({ allowHalfOpen: true }, (s) => {
+    s.on('error', () => undefined);
+    s.once('data', (d) => {
+      const cmd = d.toString('latin1');
+      if (cmd.startsWith('B')) {
+        // bulk: stream N bytes then FIN
+        let left = Number(cmd.slice(1));
+        const chunk = Buffer.alloc(256 * 1024, 120);
+        const pump = (): void => {
+          while (left > 0) {
+            const n = Math.min(left, chunk.length);
+            left -= n;
+            if (!s.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
+              s.once('drain', pump);
+              return;
+            }
+          }
+          s.end();
+        };
+        pump();
+      } else if (cmd.startsWith('P')) {
+        s.end('p');
+      } else {
+        // idle: hold the connection open
+        s.write('i');
+      }
+    });
+  });
+  await new Promise<void>((r) => origin.listen(ORIGIN_PORT, '0.0.0.0', () => r()));
+  const port = Number(arg1);
+  const dial = (): Promise<net.Socket> =>
+    new Promise((resolve, reject) => {
+      const s = net.connect({ host: ORIGIN_VIP, port: ORIGIN_PORT, localAddress: CLIENT_SRC, allowHalfOpen: true });
+      s.once('connect', () => resolve(s));
+      s.once('error', reject);
+    });
+  void port;
+  let result: unknown;
+  if (phase === 'bulk') {
+    const total = Number(arg2);
+    const streams = 2;
+    const t0 = process.hrtime.bigint();
+    const got = await Promise.all(
+      Array.from({ length: streams }, async () => {
+        const s = await dial();
+        s.write(`B${Math.floor(total / streams)}`);
+        let n = 0;
+        await new Promise<void>((r) => {
+          s.on('data', (d) => (n += d.length));
+          s.on('end', () => r());
+          s.on('close', () => r());
+        });
+        s.destroy();
+        return n;
+      }),
+    );
+    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+    result = { bytes: got.reduce((a, b) => a + b, 0), secs };
+  } else if (phase === 'conn') {
+    const seconds = Number(arg2);
+    const end = Date.now() + seconds * 1000;
+    let done = 0;
+    let failed = 0;
+    const t0 = process.hrtime.bigint();
+    await Promise.all(
+      Array.from({ length: 32 }, async () => {
+        while (Date.now() < end) {
+          try {
+            const s = await dial();
+            s.write('P');
+            await new Promise<void>((r, j) => {
+              s.once('data', () => r());
+              s.once('error', j);
+              s.once('close', () => r());
+            });
+            s.destroy();
+            done++;
+          } catch {
+            failed++;
+          }
+        }
+      }),
+    );
+    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+    result = { done, failed, secs };
+  } else if (phase === 'idle') {
+    const count = Number(arg2);
+    const socks: net.Socket[] = [];
+    let failed = 0;
+    for (let i = 0; i < count; i += 50) {
+      const batch = await Promise.all(
+        Array.from({ length: Math.min(50, count - i) }, async () => {
+          try {
+            const s = await dial();
+            s.on('error', () => undefined);
+            s.write('I');
+            await new Promise<void>((r) => s.once('data', () => r()));
+            return s;
+          } catch {
+            failed++;
+            return null;
+          }
+        }),
+      );
+      for (const s of batch) if (s) socks.push(s);
+    }
+    // tell the parent we are holding, wait for its go to close
+    process.stdout.write(JSON.stringify({ held: socks.length, failed }) + '\n');
+    await new Promise<void>((r) => process.stdin.once('data', () => r()));
+    for (const s of socks) s.destroy();
+    result = { closed: socks.length };
+  }
+  process.stdout.write(JSON.stringify(result) + '\n');
+  origin.close();
+  process.exit(0);
+}
+
+// ------------------------------------------------------------------ parent
+
+function sh(cmd: string): string {
+  return execFileSync('bash', ['-c', cmd], { encoding: 'utf8' });
+}
+
+interface Pair {
+  name: string;
+  redsocksPort: number;
+  procs: ChildProcess[];
+}
+
+function nsPids(ns: string, exclude: number[]): number[] {
+  return sh(`ip netns pids ${ns}`)
+    .split('\n')
+    .map(Number)
+    .filter((p) => p > 0 && !exclude.includes(p));
+}
+
+function cpuTicks(pids: number[]): number {
+  let t = 0;
+  for (const p of pids) {
+    try {
+      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      // utime stime cutime cstime = fields 14..17 (index 11..14 after the comm)
+      t += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
+    } catch {
+      // exited
+    }
+  }
+  return t;
+}
+
+function pssKb(pids: number[]): number {
+  let kb = 0;
+  for (const p of pids) {
+    try {
+      const m = /^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'));
+      if (m) kb += Number(m[1]);
+    } catch {
+      // exited
+    }
+  }
+  return kb;
+}
+
+function runWorker(ns: string, args: string[]): { proc: ChildProcess; lines: Promise<string[]>; next: () => Promise<string> } {
+  const proc = spawn(
+    'ip',
+    ['netns', 'exec', ns, 'prlimit', '--nofile=65536:65536', 'env', `TSX_TSCONFIG_PATH=${TSCONFIG}`, 'node', '--import', 'tsx', __filename, 'worker', ...args],
+    { stdio: ['pipe', 'pipe', 'inherit'] },
+  );
+  const lines: string[] = [];
+  const waiters: Array<(l: string) => void> = [];
+  let buf = '';
+  proc.stdout!.on('data', (d) => {
+    buf += d.toString();
+    let i;
+    while ((i = buf.indexOf('\n')) >= 0) {
+      const l = buf.slice(0, i);
+      buf = buf.slice(i + 1);
+      const w = waiters.shift();
+      if (w) w(l);
+      else lines.push(l);
+    }
+  });
+  const done = new Promise<string[]>((r) => proc.on('exit', () => r(lines)));
+  return {
+    proc,
+    lines: done,
+    next: () => new Promise((r) => (lines.length ? r(lines.shift()!) : waiters.push(r))),
+  };
+}
+
+async function waitPort(ns: string, port: number): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if (sh(`ip netns exec ${ns} ss -Htln 'sport = :${port}'`).trim()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`nothing listens on :${port} in ${ns}`);
+}
+
+function setRedirect(ns: string, dir: string, port: number): void {
+  const rules = [
+    'table ip rtsbench {',
+    '  chain output {',
+    '    type nat hook output priority -100; policy accept;',
+    `    ip saddr ${CLIENT_SRC} ip daddr ${ORIGIN_VIP} tcp dport ${ORIGIN_PORT} meta l4proto tcp redirect to :${port}`,
+    '  }',
+    '}',
+    '',
+  ].join('\n');
+  fs.writeFileSync(path.join(dir, 'r.nft'), rules);
+  sh(`ip netns exec ${ns} bash -c 'nft delete table ip rtsbench 2>/dev/null; nft -f ${path.join(dir, 'r.nft')}'`);
+}
+
+async function startPair(ns: string, dir: string, which: 'ts' | 'c'): Promise<Pair> {
+  const socksPort = which === 'ts' ? 1082 : 1080;
+  const redsocksPort = which === 'ts' ? 12002 : 12001;
+  const danted = [
+    'logoutput: /dev/null',
+    `internal: 127.0.0.1 port = ${socksPort}`,
+    'external: 127.0.0.1',
+    'clientmethod: none',
+    'socksmethod: none',
+    'user.privileged: root',
+    'user.unprivileged: nobody',
+    'client pass {',
+    '  from: 0.0.0.0/0 to: 0.0.0.0/0',
+    '}',
+    'socks pass {',
+    '  from: 0.0.0.0/0 to: 0.0.0.0/0',
+    '}',
+    '',
+  ].join('\n');
+  const dconf = path.join(dir, `${which}-danted.conf`);
+  fs.writeFileSync(dconf, danted);
+  const rconf = path.join(dir, `${which}-redsocks.conf`);
+  fs.writeFileSync(
+    rconf,
+    `base {\n  log = "file:/dev/null";\n  daemon = off;\n  redirector = iptables;\n  rlimit_nofile = 65536;\n  redsocks_conn_max = 10000;\n}\n` +
+      `redsocks {\n  local_ip = 127.0.0.1;\n  local_port = ${redsocksPort};\n  ip = 127.0.0.1;\n  port = ${socksPort};\n  type = socks5;\n}\n`,
+  );
+  const tsx = (rel: string): string[] => ['env', `TSX_TSCONFIG_PATH=${TSCONFIG}`, 'node', '--import', 'tsx', path.join(ROOT, rel)];
+  const lim = ['prlimit', '--nofile=65536:65536'];
+  const socksArgv = which === 'ts' ? [...tsx('packages/socks-server/src/cli.ts'), '-f', dconf] : ['danted', '-f', dconf];
+  const redsArgv = which === 'ts' ? [...tsx('packages/redsocks-ts/src/cli.ts'), '-c', rconf] : ['redsocks', '-c', rconf];
+  const procs = [socksArgv, redsArgv].map((argv) =>
+    spawn('ip', ['netns', 'exec', ns, ...lim, ...argv], { stdio: ['ignore', 'ignore', 'inherit'], cwd: ROOT }),
+  );
+  await waitPort(ns, socksPort);
+  await waitPort(ns, redsocksPort);
+  return { name: which === 'ts' ? 'redsocks-ts + socks-server' : 'redsocks + danted', redsocksPort, procs };
+}
+
+async function stopPair(ns: string, p: Pair): Promise<void> {
+  for (const c of p.procs) c.kill('SIGTERM');
+  await new Promise((r) => setTimeout(r, 500));
+  sh(`ip netns pids ${ns} | xargs -r kill -9 2>/dev/null || true`);
+  await new Promise((r) => setTimeout(r, 200));
+}
+
+interface Result {
+  throughputMBs: number;
+  cpuSPerGB: number;
+  connPerS: number;
+  connFailed: number;
+  pssPerConnKB: number;
+  idleHeld: number;
+}
+
+async function measure(ns: string, dir: string, which: 'ts' | 'c', opts: { bulkMB: number; connSeconds: number; idle: number }): Promise<Result> {
+  const pair = await startPair(ns, dir, which);
+  setRedirect(ns, dir, pair.redsocksPort);
+  try {
+    // warm-up (JIT, pools)
+    {
+      const w = runWorker(ns, ['bulk', String(pair.redsocksPort), String(16 * 1024 * 1024)]);
+      await w.lines;
+    }
+    let pids = nsPids(ns, []);
+    let t0 = cpuTicks(pids);
+    const wb = runWorker(ns, ['bulk', String(pair.redsocksPort), String(opts.bulkMB * 1024 * 1024)]);
+    const bulk = JSON.parse((await wb.lines)[0]) as { bytes: number; secs: number };
+    pids = nsPids(ns, []);
+    const bulkTicks = cpuTicks(pids) - t0;
+    const gb = bulk.bytes / 1e9;
+
+    t0 = cpuTicks(nsPids(ns, []));
+    const wc = runWorker(ns, ['conn', String(pair.redsocksPort), String(opts.connSeconds)]);
+    const conn = JSON.parse((await wc.lines)[0]) as { done: number; failed: number; secs: number };
+
+    const before = pssKb(nsPids(ns, []));
+    const wi = runWorker(ns, ['idle', String(pair.redsocksPort), String(opts.idle)]);
+    const held = JSON.parse(await wi.next()) as { held: number; failed: number };
+    await new Promise((r) => setTimeout(r, 1000));
+    const workerPids = sh(`pgrep -f 'redsocks-bench.ts worker idle' || true`).split('\n').map(Number).filter((p) => p > 0);
+    const after = pssKb(nsPids(ns, workerPids));
+    wi.proc.stdin!.write('x');
+    await wi.lines;
+    return {
+      throughputMBs: bulk.bytes / 1e6 / bulk.secs,
+      cpuSPerGB: bulkTicks / CLK_TCK / gb,
+      connPerS: conn.done / conn.secs,
+      connFailed: conn.failed,
+      pssPerConnKB: held.held > 0 ? (after - before) / held.held : NaN,
+      idleHeld: held.held,
+    };
+  } finally {
+    await stopPair(ns, pair);
+  }
+}
+
+async function main(): Promise<void> {
+  const argv = process.argv.slice(2);
+  if (argv[0] === 'worker') return worker(argv.slice(1));
+  const opt = (name: string, dflt: number): number => {
+    const i = argv.indexOf(`--${name}`);
+    return i >= 0 ? Number(argv[i + 1]) : dflt;
+  };
+  const opts = { bulkMB: opt('bulk-mb', 512), connSeconds: opt('conn-seconds', 5), idle: opt('idle', 2000) };
+  // not `rts-`: jest global setup sweeps those, and other runs may start meanwhile
+  const ns = `rsbench-${process.pid.toString(36)}`;
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rts-bench-'));
+  sh(`ip netns add ${ns} && ip netns exec ${ns} ip link set lo up`);
+  try {
+    const ts = await measure(ns, dir, 'ts', opts);
+    const c = await measure(ns, dir, 'c', opts);
+    const row = (name: string, r: Result): string =>
+      `${name.padEnd(28)} ${r.throughputMBs.toFixed(1).padStart(10)} ${r.cpuSPerGB.toFixed(2).padStart(9)} ` +
+      `${r.connPerS.toFixed(0).padStart(9)} ${String(r.connFailed).padStart(6)} ${r.pssPerConnKB.toFixed(1).padStart(10)} ${String(r.idleHeld).padStart(6)}`;
+    console.log(`redsocks bench: loopback in netns ${ns}, nftables REDIRECT, bulk ${opts.bulkMB} MiB over 2 streams, ` +
+      `${opts.connSeconds}s of 32 concurrent connects, ${opts.idle} idle connections; ${os.cpus().length} CPUs, Node ${process.version}`);
+    console.log(`${'pair'.padEnd(28)} ${'MB/s'.padStart(10)} ${'CPU s/GB'.padStart(9)} ${'conn/s'.padStart(9)} ${'failed'.padStart(6)} ${'PSS KB/conn'.padStart(10)} ${'held'.padStart(6)}`);
+    console.log(row('redsocks-ts + socks-server', ts));
+    console.log(row('redsocks + danted', c));
+    console.log(
+      `ratios (ts / C): throughput ${(ts.throughputMBs / c.throughputMBs).toFixed(2)}x, CPU per GB ${(ts.cpuSPerGB / c.cpuSPerGB).toFixed(2)}x, ` +
+        `conn/s ${(ts.connPerS / c.connPerS).toFixed(2)}x, PSS per idle conn ${(ts.pssPerConnKB / c.pssPerConnKB).toFixed(2)}x`,
+    );
+  } finally {
+    sh(`ip netns pids ${ns} | xargs -r kill -9 2>/dev/null || true; ip netns del ${ns}`);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

@@ -1,0 +1,63 @@
+/**
+ * Both daemons in the two-ISP lab (redsocks-ts on the gateway, socks-server on the remote
+ * host, gateway configured by mptcp-gateway): bonding uses both ISPs, new connections work
+ * while either ISP is down, and a running download survives a cut. Functional only: no timing
+ * asserts (the numbers are in bench/lab-bond.ts).
+ */
+import { Lab, IFACES } from '../lab/lab';
+import { LabProfile } from '../lab/profiles';
+import { setupLab } from '../lab/gateway';
+import { Daemon, oursBuilt, startOurRedsocks, startOurServer, stopAll } from '../lab/daemons';
+import { curlSmall, transfer } from '../lab/traffic';
+import { failoverRun } from '../lab/scenarios';
+
+const link = { delayMs: 5, rateMbit: 50, lossPct: 0, queuePkts: 100 };
+const E2E: LabProfile = {
+  name: 'e2e',
+  description: 'two 50 Mbit/s, 5 ms one-way links (short, for tests)',
+  isp1: { up: { ...link }, down: { ...link } },
+  isp2: { up: { ...link }, down: { ...link } },
+};
+
+describe('redsocks-ts + socks-server over the two-ISP lab', () => {
+  let lab: Lab;
+  let daemons: Daemon[] = [];
+
+  beforeAll(async () => {
+    const built = oursBuilt();
+    if (!built.ok) throw new Error(`the daemons must be built first: ${built.why}`);
+    lab = await Lab.create(E2E);
+    setupLab(lab);
+    daemons = [await startOurServer(lab), await startOurRedsocks(lab)];
+  });
+  afterAll(async () => {
+    await stopAll(daemons).catch(() => undefined);
+    lab?.destroy();
+  });
+
+  test('a download through the bonded pair uses both WAN interfaces', async () => {
+    const before = lab.ifBytes('gw');
+    const r = await transfer(lab, 'lan', 'get', 4e6, { timeoutMs: 30000 });
+    const after = lab.ifBytes('gw');
+    expect(r).toMatchObject({ ok: true, bytes: 4e6 });
+    expect(after[IFACES.wan1].rx - before[IFACES.wan1].rx).toBeGreaterThan(300e3);
+    expect(after[IFACES.wan2].rx - before[IFACES.wan2].rx).toBeGreaterThan(300e3);
+  });
+
+  test.each(['isp1', 'isp2'] as const)('5/5 new connections succeed while %s is cut', async (isp) => {
+    await lab.cut(isp);
+    try {
+      let ok = 0;
+      for (let i = 0; i < 5; i++) if ((await curlSmall(lab, 'lan', { timeoutS: 8 })).ok) ok++;
+      expect(ok).toBe(5);
+    } finally {
+      await lab.restore(isp);
+    }
+  });
+
+  test('a 15 MB download completes when isp1 is cut midway', async () => {
+    const r = await failoverRun(lab, { node: 'lan' }, 15e6, 'isp1', { attempts: 0, outageMs: 2000 });
+    expect(r.cutAtBytes).toBeLessThan(15e6);
+    expect(r.transfer).toMatchObject({ ok: true, bytes: 15e6 });
+  });
+});
