@@ -192,7 +192,7 @@ function pssKb(pids: number[]): number {
 function runWorker(ns: string, args: string[]): { proc: ChildProcess; lines: Promise<string[]>; next: () => Promise<string> } {
   const proc = spawn(
     'ip',
-    ['netns', 'exec', ns, 'prlimit', '--nofile=65536:65536', 'env', `TSX_TSCONFIG_PATH=${TSCONFIG}`, 'node', '--import', 'tsx', __filename, 'worker', ...args],
+    ['netns', 'exec', ns, 'prlimit', '--nofile=16384:16384', 'env', `TSX_TSCONFIG_PATH=${TSCONFIG}`, 'node', '--import', 'tsx', __filename, 'worker', ...args],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
   const lines: string[] = [];
@@ -263,11 +263,14 @@ async function startPair(ns: string, dir: string, which: 'ts' | 'c'): Promise<Pa
   const rconf = path.join(dir, `${which}-redsocks.conf`);
   fs.writeFileSync(
     rconf,
-    `base {\n  log = "file:/dev/null";\n  daemon = off;\n  redirector = iptables;\n  rlimit_nofile = 65536;\n  redsocks_conn_max = 10000;\n}\n` +
-      `redsocks {\n  local_ip = 127.0.0.1;\n  local_port = ${redsocksPort};\n  ip = 127.0.0.1;\n  port = ${socksPort};\n  type = socks5;\n}\n`,
+    `base {\n  log = "file:/dev/null";\n  daemon = off;\n  redirector = iptables;\n  rlimit_nofile = 16384;\n  redsocks_conn_max = 10000;\n}\n` +
+      `redsocks {\n  local_ip = 127.0.0.1;\n  local_port = ${redsocksPort};\n  ip = 127.0.0.1;\n  port = ${socksPort};\n  type = socks5;\n` +
+      // RTS_BENCH_MPTCP=off|on|auto sets redsocks-ts' extension key (the C config stays plain 0.5)
+      (which === 'ts' && process.env.RTS_BENCH_MPTCP ? `  mptcp = ${process.env.RTS_BENCH_MPTCP};\n` : '') +
+      '}\n',
   );
   const tsx = (rel: string): string[] => ['env', `TSX_TSCONFIG_PATH=${TSCONFIG}`, 'node', '--import', 'tsx', path.join(ROOT, rel)];
-  const lim = ['prlimit', '--nofile=65536:65536'];
+  const lim = ['prlimit', '--nofile=16384:16384'];
   const socksArgv = which === 'ts' ? [...tsx('packages/socks-server/src/cli.ts'), '-f', dconf] : ['danted', '-f', dconf];
   const redsArgv = which === 'ts' ? [...tsx('packages/redsocks-ts/src/cli.ts'), '-c', rconf] : ['redsocks', '-c', rconf];
   const procs = [socksArgv, redsArgv].map((argv) =>
@@ -288,6 +291,8 @@ async function stopPair(ns: string, p: Pair): Promise<void> {
 interface Result {
   throughputMBs: number;
   cpuSPerGB: number;
+  /** The redsocks process alone (the rest is the SOCKS server). */
+  redsocksCpuSPerGB: number;
   connPerS: number;
   connFailed: number;
   pssPerConnKB: number;
@@ -303,15 +308,17 @@ async function measure(ns: string, dir: string, which: 'ts' | 'c', opts: { bulkM
       const w = runWorker(ns, ['bulk', String(pair.redsocksPort), String(16 * 1024 * 1024)]);
       await w.lines;
     }
+    const rpid = pair.procs[1].pid ?? -1;
     let pids = nsPids(ns, []);
-    let t0 = cpuTicks(pids);
+    const t0 = cpuTicks(pids);
+    const r0 = cpuTicks([rpid]);
     const wb = runWorker(ns, ['bulk', String(pair.redsocksPort), String(opts.bulkMB * 1024 * 1024)]);
     const bulk = JSON.parse((await wb.lines)[0]) as { bytes: number; secs: number };
     pids = nsPids(ns, []);
     const bulkTicks = cpuTicks(pids) - t0;
+    const redsocksTicks = cpuTicks([rpid]) - r0;
     const gb = bulk.bytes / 1e9;
 
-    t0 = cpuTicks(nsPids(ns, []));
     const wc = runWorker(ns, ['conn', String(pair.redsocksPort), String(opts.connSeconds)]);
     const conn = JSON.parse((await wc.lines)[0]) as { done: number; failed: number; secs: number };
 
@@ -326,6 +333,7 @@ async function measure(ns: string, dir: string, which: 'ts' | 'c', opts: { bulkM
     return {
       throughputMBs: bulk.bytes / 1e6 / bulk.secs,
       cpuSPerGB: bulkTicks / CLK_TCK / gb,
+      redsocksCpuSPerGB: redsocksTicks / CLK_TCK / gb,
       connPerS: conn.done / conn.secs,
       connFailed: conn.failed,
       pssPerConnKB: held.held > 0 ? (after - before) / held.held : NaN,
@@ -352,11 +360,11 @@ async function main(): Promise<void> {
     const ts = await measure(ns, dir, 'ts', opts);
     const c = await measure(ns, dir, 'c', opts);
     const row = (name: string, r: Result): string =>
-      `${name.padEnd(28)} ${r.throughputMBs.toFixed(1).padStart(10)} ${r.cpuSPerGB.toFixed(2).padStart(9)} ` +
+      `${name.padEnd(28)} ${r.throughputMBs.toFixed(1).padStart(10)} ${r.cpuSPerGB.toFixed(2).padStart(9)} ${r.redsocksCpuSPerGB.toFixed(2).padStart(9)} ` +
       `${r.connPerS.toFixed(0).padStart(9)} ${String(r.connFailed).padStart(6)} ${r.pssPerConnKB.toFixed(1).padStart(10)} ${String(r.idleHeld).padStart(6)}`;
     console.log(`redsocks bench: loopback in netns ${ns}, nftables REDIRECT, bulk ${opts.bulkMB} MiB over 2 streams, ` +
       `${opts.connSeconds}s of 32 concurrent connects, ${opts.idle} idle connections; ${os.cpus().length} CPUs, Node ${process.version}`);
-    console.log(`${'pair'.padEnd(28)} ${'MB/s'.padStart(10)} ${'CPU s/GB'.padStart(9)} ${'conn/s'.padStart(9)} ${'failed'.padStart(6)} ${'PSS KB/conn'.padStart(10)} ${'held'.padStart(6)}`);
+    console.log(`${'pair'.padEnd(28)} ${'MB/s'.padStart(10)} ${'CPU s/GB'.padStart(9)} ${'(redsocks)'.padStart(9)} ${'conn/s'.padStart(9)} ${'failed'.padStart(6)} ${'PSS KB/conn'.padStart(10)} ${'held'.padStart(6)}`);
     console.log(row('redsocks-ts + socks-server', ts));
     console.log(row('redsocks + danted', c));
     console.log(

@@ -45,6 +45,7 @@ srv.listen(0, '127.0.0.1', () => process.stdout.write(JSON.stringify({ port: srv
 const LOAD_JS = `
 const net = require('net');
 const [mode, proxyPort, destPort, a, b] = process.argv.slice(1).map((x, i) => i === 0 ? x : Number(x));
+const greet = Buffer.from([5, 1, 0]);
 const req = Buffer.from([5, 1, 0, 1, 127, 0, 0, 1, destPort >> 8, destPort & 255]);
 function socks(cb) {
   const s = net.connect(proxyPort, '127.0.0.1');
@@ -52,12 +53,12 @@ function socks(cb) {
   let st = 0, buf = Buffer.alloc(0);
   const onData = (d) => {
     buf = buf.length ? Buffer.concat([buf, d]) : d;
-    if (st === 0 && buf.length >= 2) { buf = buf.subarray(2); st = 1; s.write(req.subarray(3)); }
+    if (st === 0 && buf.length >= 2) { buf = buf.subarray(2); st = 1; s.write(req); }
     if (st === 1 && buf.length >= 10) { if (buf[1] !== 0) { s.destroy(); return cb(new Error('rep ' + buf[1])); } st = 2; s.removeListener('data', onData); cb(null, s, buf.subarray(10)); }
   };
   s.on('data', onData);
   s.on('error', (e) => { if (st < 2) cb(e); });
-  s.write(req.subarray(0, 3));
+  s.write(greet);
 }
 if (mode === 'bulk') {
   const total = a * 1024 * 1024; const chunk = Buffer.alloc(1 << 20, 120);
@@ -266,6 +267,12 @@ async function startDaemon(name: 'socks-server' | 'danted', workers = 1): Promis
 async function bulk(d: Daemon, sinkPort: number, sinkIt: AsyncIterableIterator<string>): Promise<{ mbps: number; cpuPerGb: number }> {
   const cpu0 = cpuSeconds(d.pids());
   const load = node(LOAD_JS, ['bulk', d.port, sinkPort, BULK_MB]);
+  load.once('exit', (code) => {
+    if (code !== 0) {
+      process.stderr.write(`bulk load generator failed against ${d.name}\n`);
+      process.exit(1);
+    }
+  });
   const r = await nextJson<{ bytes: number; ms: number }>(sinkIt);
   await new Promise((res) => (load.exitCode !== null ? res(null) : load.once('exit', res)));
   const cpu = cpuSeconds(d.pids()) - cpu0;

@@ -221,3 +221,85 @@ describe('generated valid variants: both accept', () => {
     expect({ ok: o.ok, danted: d.ok }).toEqual({ ok: true, danted: true });
   });
 });
+
+/**
+ * Differential fuzz: seeded random configs built from valid and broken pieces, each checked
+ * by both tools. Any disagreement fails with the config text.
+ */
+describe('random configs: same verdict as danted -V', () => {
+  const SETTINGS = [
+    'logoutput: stderr stdout', 'errorlog: stderr', 'debug: 1', 'debug: 0x2', 'internal.protocol: ipv4',
+    'internal.protocol: ipv4 ipv6', 'external.protocol: ipv6', 'external.rotation: none', 'external.rotation: same-same',
+    'external.rotation: route', 'socksmethod: none', 'socksmethod: username none', 'socksmethod: pam.username',
+    'socksmethod: rfc931', 'clientmethod: none', 'clientmethod: rfc931', 'clientmethod: pam.address', 'user.privileged: root',
+    'user.unprivileged: nobody', 'user.libwrap: nobody', 'timeout.negotiate: 10', 'timeout.io: 0', 'timeout.io.tcp: 3600',
+    'timeout.io.udp: 60', 'timeout.connect: 30', 'timeout.tcp_fin_wait: 0', 'udp.connectdst: yes', 'srchost: nodnsmismatch',
+    'compatibility: sameport', 'child.maxrequests: 5', 'external.tcp.tcp_nodelay: 1', 'internal: 127.0.0.1 port = 1080',
+    'internal: ::1 port = 1081', 'external: 127.0.0.1', 'external: lo', 'internal: lo port = 1082', 'method: none',
+    'user.notprivileged: nobody', 'connecttimeout: 3',
+    // broken pieces
+    'internal: 127.0.0.1 port 1080', 'clientmethod: username', 'frob: 1', 'internal: eth9 port = 1',
+  ];
+  const ADDR = ['0/0', '0/0', '0.0.0.0/0', '::/0', '10.0.0.0/8', '192.0.2.1/32', '2001:db8::/32', '.example.com', 'example.com',
+    'lo', '127.0.0.0/8', '10.0.0.1', '10.0.0.0/33', '0/8'];
+  const PORT = ['', '', '', '', ' port = 80', ' port 1-1023', ' port >= 1024', ' port lt 1024', ' port = http', ' port ne 22',
+    ' port 1 - 65535', ' port 80', ' port = 70000', ' port neq 5', ' port 9-3'];
+  const SOCKS_LINES = ['command: connect', 'command: bind udpassociate', 'command: udpreply bindreply', 'protocol: tcp',
+    'protocol: udp tcp', 'proxyprotocol: socks_v5', 'proxyprotocol: socks_v4 socks_v5', 'socksmethod: none',
+    'socksmethod: username', 'socksmethod: rfc931', 'socksmethod: pam.username', 'clientmethod: none', 'user: alice',
+    'group: root', 'log: connect disconnect error', 'log: iooperation data tcpinfo', 'session.max: 5', 'session.throttle: 10/1',
+    'session.state.key: from', 'session.state.max: 2', 'udp.portrange: 1000-2000', 'timeout.io: 60', 'timeout.connect: 5',
+    'timeout.negotiate: 5', 'timeout.tcp_fin_wait: 3', 'pam.servicename: x', 'method: none', 'external.tcp.tcp_nodelay: 1',
+    'command: foo', 'log: everything', 'bandwidth: 5', 'session.state.throttle: 1/1', 'udp.portrange: 5-1', 'libwrap: x',
+    'user: alice }'];
+  const CLIENT_LINES = ['clientmethod: none', 'clientmethod: rfc931', 'clientmethod: pam.address', 'log: connect error',
+    'session.max: 3', 'session.throttle: 1/1', 'timeout.negotiate: 5', 'user: root', 'socksmethod: none', 'method: none',
+    'pam.servicename: x'];
+
+  function generate(seed: number, count: number): string[] {
+    let s = seed;
+    const r = (): number => {
+      s = (Math.imul(s, 1103515245) + 12345) & 0x7fffffff;
+      return s / 0x7fffffff;
+    };
+    const pick = <T>(a: T[]): T => a[Math.floor(r() * a.length)];
+    const out: string[] = [];
+    for (let n = 0; n < count; n++) {
+      const lines = ['logoutput: stderr'];
+      const settings = 2 + Math.floor(r() * 6);
+      for (let k = 0; k < settings; k++) lines.push(pick(SETTINGS));
+      if (r() < 0.9) lines.push('internal: 127.0.0.1 port = 1080');
+      if (r() < 0.9) lines.push('external: 127.0.0.1');
+      const rules = Math.floor(r() * 4);
+      for (let k = 0; k < rules; k++) {
+        const client = r() < 0.4;
+        lines.push(`${client ? 'client' : 'socks'} ${pick(['pass', 'block'])} {`);
+        lines.push(`  from: ${pick(ADDR)}${pick(PORT)} to: ${pick(ADDR)}${pick(PORT)}`);
+        const extra = Math.floor(r() * 3);
+        for (let j = 0; j < extra; j++) lines.push(`  ${pick(client ? CLIENT_LINES : SOCKS_LINES)}`);
+        lines.push('}');
+      }
+      out.push(`${lines.join('\n')}\n`);
+    }
+    return out;
+  }
+
+  it('agrees on 150 generated configs', () => {
+    const configs = generate(20261125, 150);
+    const disagreements: string[] = [];
+    let rejected = 0;
+    configs.forEach((text, n) => {
+      const file = write(`random-${n}`, text);
+      const d = danted(file);
+      const o = ours(file);
+      if (!d.ok) rejected++;
+      if (d.ok !== o.ok) {
+        disagreements.push(`#${n} danted=${d.ok} ours=${o.ok}\n${text}${d.text}\n${o.ok ? '' : `${o.line} ${o.detail}`}`);
+      }
+    });
+    expect(disagreements).toEqual([]);
+    // the mix must exercise both verdicts
+    expect(rejected).toBeGreaterThan(15);
+    expect(rejected).toBeLessThan(140);
+  });
+});

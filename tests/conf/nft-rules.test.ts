@@ -97,6 +97,7 @@ describe('conf/nftables/gateway-redirect.nft (pairs with conf/redsocks.conf)', (
   test('nobody reaches the listener without a redirect: LAN and WAN get a reset', () => {
     expect(fetch(lab.client, '10.77.0.1', PROXY_PORT)).toMatch(/Connection refused/);
     expect(fetch(lab.wan, '198.18.0.1', PROXY_PORT)).toMatch(/Connection refused/);
+    expect(fetch(lab.gw, '127.0.0.1', PROXY_PORT)).toMatch(/Connection refused/);
   });
 
   test("the gateway's own TCP: root (the daemon) goes direct, other users through the proxy", () => {

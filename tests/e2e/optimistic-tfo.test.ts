@@ -43,6 +43,8 @@ beforeAll(async () => {
     mptcp: 'on',
     optimistic: 'on',
     fastopen: true,
+    // wait for the LAN client's bytes however loaded the machine is (wait() ends at the first byte)
+    optimisticGatherMs: 2000,
   });
   await client.waitLine((l) => l.ready === true);
 });

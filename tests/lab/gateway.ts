@@ -41,6 +41,7 @@ export function gatewayCli(lab: Lab, node: NodeName, args: string[], compiled = 
   const r = spawnSync('ip', ['netns', 'exec', lab.ns[node].name, ...gatewayCliArgv(compiled), ...args], {
     encoding: 'utf8',
     cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
   });
   return { code: r.status ?? 1, out: r.stdout ?? '', err: r.stderr ?? '' };
 }

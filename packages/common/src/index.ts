@@ -1,3 +1,4 @@
 export * from './errors';
 export * from './socks';
 export * from './relay';
+export * from './log';

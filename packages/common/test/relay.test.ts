@@ -161,7 +161,11 @@ describe('relay on loopback', () => {
     const r = await rig();
     try {
       const done = relay(r.a, r.b);
-      const clientClosed = new Promise<void>((res) => r.client.once('close', () => res()));
+      // the client sees the proxy side go away (EOF or reset)
+      const clientClosed = new Promise<void>((res) => {
+        r.client.once('end', () => res());
+        r.client.once('close', () => res());
+      });
       r.client.on('error', () => undefined);
       const first = new Promise((res) => r.target.once('data', res));
       r.client.write('x');

@@ -49,6 +49,8 @@ export class Pipe {
       this.resolve = res;
       this.reject = rej;
     });
+    // A daemon must not crash because an owner only used stop() and never awaited `done`.
+    this.done.catch(() => undefined);
     if (dst.destroyed || dst.writableEnded) {
       this.fail(relayError('ERELAY_CLOSED', 'destination already closed', 'dst'));
       return;

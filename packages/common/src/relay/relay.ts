@@ -42,6 +42,7 @@ export class Relay {
       this.resolve = res;
       this.reject = rej;
     });
+    this.done.catch(() => undefined);
     a.on('error', this.onAError);
     b.on('error', this.onBError);
     if (opts.idleTimeoutMs !== undefined && opts.idleTimeoutMs > 0) this.armIdle(opts.idleTimeoutMs);

@@ -36,6 +36,11 @@ export interface DialerOptions {
 
 /** How long a new pool connection may wait for its extra subflows before it counts as ready. */
 const SUBFLOW_SETTLE_MS = 1000;
+/** Live connections whose subflows are watched for stalls, and how often. */
+const MAX_WATCHED = 256;
+const WATCH_MS = 250;
+/** Consecutive RTOs on an established subflow that count as "this path stopped answering". */
+const STALL_RTOS = 3;
 
 function subflowCount(socket: net.Socket): number | null {
   try {
@@ -61,6 +66,17 @@ function subflowSources(socket: net.Socket): string[] {
 const debug = debuglog('redsocks-ts-dial');
 /** Without a logger from the daemon, path and pool events go to NODE_DEBUG=redsocks-ts-dial. */
 const debugLog: HealthLog = { info: (m) => debug('%s', m), error: (m) => debug('%s', m) };
+
+/** Without configured paths: one subflow per `subflow` endpoint (the initial one may be one). */
+function expectedWithoutPaths(socket: net.Socket): number {
+  try {
+    const raw = mptcpNative.mptcpInfo(socket)?.raw;
+    if (!raw) return 1;
+    return Math.max(1, Math.min(raw.localAddrMax ?? 1, (raw.subflowsMax ?? 0) + 1));
+  } catch {
+    return 1;
+  }
+}
 
 export function createDialer(instance: RedsocksInstance, base?: BaseSection, opts: DialerOptions = {}): Dialer {
   const connect = opts.connect ?? mptcpNative.connect;
@@ -180,7 +196,7 @@ export function createDialer(instance: RedsocksInstance, base?: BaseSection, opt
   }
 
   const settle = async (socket: net.Socket): Promise<void> => {
-    const want = health ? Math.max(1, health.liveCount()) : 1;
+    const want = health ? Math.max(1, health.liveCount()) : expectedWithoutPaths(socket);
     const end = Date.now() + SUBFLOW_SETTLE_MS;
     for (;;) {
       const n = subflowCount(socket);
@@ -201,11 +217,44 @@ export function createDialer(instance: RedsocksInstance, base?: BaseSection, opt
         })
       : undefined;
 
+  // Passive signal from live connections: a subflow that keeps timing out on a path.
+  const live = new Set<net.Socket>();
+  const watch = (s: net.Socket): void => {
+    if (!health || instance.mptcp === 'off') return;
+    if (live.size >= MAX_WATCHED) live.delete(live.values().next().value as net.Socket);
+    live.add(s);
+    s.once('close', () => live.delete(s));
+  };
+  const scan = (): void => {
+    for (const s of live) {
+      if (s.destroyed) {
+        live.delete(s);
+        continue;
+      }
+      let list: mptcpNative.SubflowInfo[];
+      try {
+        list = mptcpNative.subflows(s);
+      } catch {
+        continue;
+      }
+      for (const sf of list) {
+        if (sf.state !== 1 || sf.retransmits < STALL_RTOS) continue;
+        const p = health?.bySource(sf.local.address);
+        if (p) health?.reportStall(p.name, `live subflow ${sf.local.address} -> ${sf.remote.address} had ${sf.retransmits} RTOs in a row`);
+      }
+    }
+  };
+  let watcher: NodeJS.Timeout | undefined;
+
   if (health) {
     health.on('change', (ev: { path: PathView }) => {
       if (!ev.path.up) pool?.dropPath(ev.path.name);
     });
     health.start();
+    if (instance.mptcp !== 'off') {
+      watcher = setInterval(scan, WATCH_MS);
+      watcher.unref();
+    }
   }
   pool?.start();
 
@@ -216,10 +265,13 @@ export function createDialer(instance: RedsocksInstance, base?: BaseSection, opt
         const hit = pool.take();
         if (hit) {
           if (hit.path) sockPath.set(hit.socket, hit.path);
+          watch(hit.socket);
           return hit.socket;
         }
       }
-      return (await fresh(o.fastOpen === true)).socket;
+      const { socket } = await fresh(o.fastOpen === true);
+      watch(socket);
+      return socket;
     },
     poolStats(): PoolStats {
       return (
@@ -242,6 +294,8 @@ export function createDialer(instance: RedsocksInstance, base?: BaseSection, opt
     poolReady: () => pool?.whenFull() ?? Promise.resolve(),
     probePaths: () => health?.probeAll() ?? Promise.resolve(),
     close(): void {
+      if (watcher) clearInterval(watcher);
+      live.clear();
       health?.stop();
       pool?.close();
     },

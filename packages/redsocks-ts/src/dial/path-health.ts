@@ -85,6 +85,8 @@ interface PathState extends PathView {
   misses: number;
   /** Lost a connect race while still handshaking: ranked after healthy paths until it answers. */
   suspect: boolean;
+  /** A stalled live subflow asked for probes now. */
+  confirming: boolean;
 }
 
 function toView(s: PathState): PathView {
@@ -133,6 +135,7 @@ export class PathHealth extends EventEmitter {
       lastChange: now,
       misses: 0,
       suspect: false,
+      confirming: false,
     }));
   }
 
@@ -218,6 +221,34 @@ export class PathHealth extends EventEmitter {
     if (s && s.up) s.suspect = true;
   }
 
+  /** The path whose source address is `localAddress`, if any. */
+  bySource(localAddress: string): PathView | undefined {
+    const s = this.states.find((p) => p.source === localAddress);
+    return s ? toView(s) : undefined;
+  }
+
+  /**
+   * Passive signal: a live connection's subflow on this path keeps timing out. Rank the path
+   * last for new connections and probe it now (twice if needed) instead of at the next tick;
+   * the probes decide whether it is down.
+   */
+  reportStall(name: string, reason: string): void {
+    const s = this.states.find((p) => p.name === name);
+    if (!s || !s.up || s.confirming || this.stopped) return;
+    s.suspect = true;
+    s.confirming = true;
+    this.opts.log?.info(`path ${s.name} (${s.source}): ${reason}; probing it now`);
+    void (async () => {
+      try {
+        for (let i = 0; i < PROBE_MISSES_FOR_DOWN && !this.stopped; i++) {
+          if (await this.probe(s)) break;
+        }
+      } finally {
+        s.confirming = false;
+      }
+    })();
+  }
+
   /** Passive signal: a live MPTCP connection has an established subflow from this source. */
   reportSubflowFrom(localAddress: string): void {
     const s = this.states.find((p) => p.source === localAddress);
@@ -234,7 +265,7 @@ export class PathHealth extends EventEmitter {
     }
   }
 
-  private async probe(s: PathState): Promise<void> {
+  private async probe(s: PathState): Promise<boolean> {
     const t0 = process.hrtime.bigint();
     try {
       const sock = await this.opts.connect({
@@ -250,8 +281,10 @@ export class PathHealth extends EventEmitter {
       sock.on('error', () => undefined);
       sock.destroy();
       if (!this.stopped) this.reportSuccess(s.name, Math.round(ms * 10) / 10, 'probe ok');
+      return true;
     } catch (err) {
       if (!this.stopped) this.reportFailure(s.name, err, true);
+      return false;
     }
   }
 

@@ -26,7 +26,10 @@ export function snapshot(spec: GatewaySpec): Snapshot {
 }
 
 function exec(step: Step): void {
-  const r = spawnSync('bash', ['-c', step.cmd], { encoding: 'utf8', input: step.stdin ?? '' });
+  // nft reads its ruleset from stdin; everything else runs through bash with stdin closed (see run()).
+  const r = step.stdin !== undefined
+    ? spawnSync('nft', ['-f', '-'], { encoding: 'utf8', input: step.stdin })
+    : spawnSync('bash', ['-c', step.cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   if (r.status !== 0) {
     throw new ProxyError('EGATEWAY_STEP', `${step.what}: \`${step.cmd}\` failed: ${(r.stderr || r.stdout).trim()}`);
   }

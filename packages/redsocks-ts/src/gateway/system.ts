@@ -8,8 +8,12 @@ export interface RunResult {
   err: string;
 }
 
+/**
+ * stdin must not be a pipe here: Node's pipes are socketpairs, and bash with a socket on stdin
+ * believes it runs under rshd/sshd and sources ~/.bashrc (slow, and it may print or block).
+ */
 export function run(cmd: string): RunResult {
-  const r = spawnSync('bash', ['-c', cmd], { encoding: 'utf8' });
+  const r = spawnSync('bash', ['-c', cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
   return { code: r.status ?? 1, out: r.stdout ?? '', err: r.stderr ?? '' };
 }
 

@@ -43,6 +43,23 @@ async function oneStream(payload: Buffer): Promise<object> {
   }
 }
 
+/** A long-lived stream that keeps bulk data moving (for the stalled-subflow signal). */
+let held: { stop(): void } | undefined;
+async function hold(): Promise<object> {
+  const h = await harness(instance, { address: '192.0.2.1', port: 443 }, (o) => dialer.dial(o));
+  h.app.write('start');
+  const t = await withTimeout(h.run(socks5), 15000);
+  const chunk = Buffer.alloc(4096, 0x61);
+  const timer = setInterval(() => h.app.write(chunk), 20);
+  held = {
+    stop() {
+      clearInterval(timer);
+      h.close();
+    },
+  };
+  return { ok: true, path: dialer.pathOf(t.upstream) ?? null };
+}
+
 const rl = readline.createInterface({ input: process.stdin });
 rl.on('line', (line) => {
   const cmd = JSON.parse(line) as { id: number; op: string; n?: number; payload?: string; hex?: string };
@@ -55,6 +72,13 @@ rl.on('line', (line) => {
         out({ id: cmd.id, results });
         break;
       }
+      case 'hold':
+        out({ id: cmd.id, ...(await hold()) });
+        break;
+      case 'unhold':
+        held?.stop();
+        out({ id: cmd.id });
+        break;
       case 'paths':
         out({ id: cmd.id, paths: dialer.paths() });
         break;

@@ -35,15 +35,19 @@ function topology(): void {
   cli.exec(`ip mptcp endpoint add ${A1} dev c1 subflow && ip mptcp endpoint add ${A2} dev c2 subflow`);
 }
 
-function cutPath1(): void {
+/** Cuts one ISP at the server: everything from that source address is dropped. */
+function cut(source: string): void {
   srv.exec('nft add table inet f2cut');
   srv.exec("nft add chain inet f2cut in '{ type filter hook input priority 0 ; policy accept ; }'");
-  srv.exec(`nft add rule inet f2cut in ip saddr ${A1} drop`);
+  srv.exec(`nft add rule inet f2cut in ip saddr ${source} drop`);
 }
 
-function restorePath1(): void {
+function restore(): void {
   srv.exec('nft delete table inet f2cut');
 }
+
+const cutPath1 = (): void => cut(A1);
+const restorePath1 = restore;
 
 type Result = { ok: boolean; path: string | null; local: string | null; err?: string };
 type PathRow = { name: string; up: boolean; state: string; rttMs: number | null };
@@ -106,6 +110,17 @@ test('new connections survive a cut of the default-route ISP, and the path is us
   const after = (await c.call({ op: 'dial', n: 2 })).results as Result[];
   expect(after.map((r) => r.ok)).toEqual([true, true]);
   expect(after.map((r) => r.path)).toEqual(['isp1', 'isp1']);
+
+  // the other ISP failing: new connections stay on isp1 and keep working
+  cut(A2);
+  try {
+    const other = (await c.call({ op: 'dial', n: 5 })).results as Result[];
+    expect(other.map((r) => r.ok)).toEqual([true, true, true, true, true]);
+    expect(other.map((r) => r.path)).toEqual(['isp1', 'isp1', 'isp1', 'isp1', 'isp1']);
+    await pathsWhere(c, (rows) => rows.find((r) => r.name === 'isp2')?.up === false, 'isp2 down');
+  } finally {
+    restore();
+  }
   if (process.env.F2_DEBUG) {
     const ms = (rs: Result[]): string => rs.map((r) => (r as { ms?: number }).ms).join(' ');
     console.log(`before: ${ms(before)}\nduring: ${ms(during)}\nafter: ${ms(after)}\n${c.stderr}`);
@@ -143,6 +158,39 @@ test('pooled connections on a path that goes down are dropped and refilled on th
     expect(stats.hits).toBeGreaterThanOrEqual(1);
   } finally {
     restorePath1();
+  }
+  await c.call({ op: 'exit' });
+});
+
+test('a stalled subflow of a live connection gets its path probed and marked down between probe rounds', async () => {
+  // isp2 as a backup endpoint: the live stream's data stays on isp1 until isp1 stops answering
+  cli.exec(`ip mptcp endpoint flush && ip mptcp endpoint add ${A1} dev c1 subflow && ip mptcp endpoint add ${A2} dev c2 subflow backup`);
+  const c = NsProc.start(cli, 'netns-dial-runner.ts', {
+    ip: SERVER,
+    port: 1080,
+    mptcp: 'on',
+    paths: [
+      { name: 'isp1', source: A1, device: 'c1', backup: false },
+      { name: 'isp2', source: A2, device: 'c2', backup: false },
+    ],
+    // one probe round at start, the next one long after this test: only the passive signal can act
+    pathProbeInterval: 600000,
+    pathProbeTimeout: 400,
+  });
+  procs.push(c);
+  try {
+    await c.waitLine((l) => l.ready === true);
+    await pathsWhere(c, (rows) => rows.every((r) => r.state === 'up'), 'all up');
+    const held = await c.call({ op: 'hold' });
+    expect(held).toMatchObject({ ok: true, path: 'isp1' });
+    cutPath1();
+    const rows = await pathsWhere(c, (r) => r.find((p) => p.name === 'isp1')?.up === false, 'isp1 down by the stall signal');
+    expect(rows.find((p) => p.name === 'isp2')?.up).toBe(true);
+    expect(c.stderr).toMatch(/isp1 \(10\.1\.1\.1\): live subflow 10\.1\.1\.1 -> .* RTOs in a row; probing it now/);
+    await c.call({ op: 'unhold' });
+  } finally {
+    restorePath1();
+    cli.exec(`ip mptcp endpoint flush && ip mptcp endpoint add ${A1} dev c1 subflow && ip mptcp endpoint add ${A2} dev c2 subflow`);
   }
   await c.call({ op: 'exit' });
 });

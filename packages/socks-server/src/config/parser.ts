@@ -59,6 +59,8 @@ class DantedParser {
   private readonly config: DantedConfig;
   private readonly warnings: ConfigWarning[] = [];
   private rulesSeen = false;
+  /** A `user:`/`group:` line that swallowed a `}`, for a hint if the block never closes. */
+  private swallowed: Token | undefined;
   private readonly settings: Record<string, SettingHandler>;
 
   constructor(
@@ -499,7 +501,10 @@ class DantedParser {
     for (;;) {
       const t = this.next();
       if (!t) {
-        return this.fail(E.syntax, undefined, `${SYNTAX_ERROR}: missing "}" for the rule opened on line ${start.line}`);
+        const hint = this.swallowed
+          ? ` (the "${this.swallowed.text}" list on line ${this.swallowed.line} runs to the end of its line, so a "}" there is taken as a name)`
+          : '';
+        return this.fail(E.syntax, undefined, `${SYNTAX_ERROR}: missing "}" for the rule opened on line ${start.line}${hint}`);
       }
       if (t.text === '}') {
         if (!fromTo) this.syntax(t);
@@ -581,9 +586,18 @@ class DantedParser {
         return;
       case 'user':
       case 'group': {
-        const vals = this.values();
+        // As in Dante, the names run to the end of the line (a `}` there is a name too; `:` is an error).
+        const vals: Token[] = [];
+        for (let v = this.peek(); v && !v.nl; v = this.peek()) {
+          vals.push(v);
+          this.i++;
+        }
         if (vals.length === 0) this.syntax(this.peek());
-        rule[name] = [...(rule[name] ?? []), ...vals.map((v) => v.text)];
+        const colon = vals.find((v) => v.text.includes(':'));
+        if (colon) this.syntax(colon);
+        if (vals.some((v) => v.text === '}')) this.swallowed = t;
+        const names = vals.flatMap((v) => v.text.split(',')).filter((n) => n !== '' && n !== '}');
+        rule[name] = [...(rule[name] ?? []), ...names];
         return;
       }
       case 'session.max':

@@ -1,43 +1,13 @@
 /**
- * DanteLog over `logoutput:` targets: Dante's text lines
- * (`Nov 25 17:04:21 (1795626261.585310) danted[7549]: info: ...`) or one JSON
- * object per line (`extension.logformat: json`). Syslog gets the bare text;
- * the daemon adds its own header.
+ * DanteLog over the common logger factory (winston): `logoutput:` targets,
+ * Dante's text lines (`Nov 25 17:04:21 (1795626261.585310) danted[7549]: info: ...`)
+ * or one JSON object per line (`extension.logformat: json`). Syslog gets the
+ * bare text; syslogd adds its own header.
  */
-import { createWriteStream, type WriteStream } from 'node:fs';
-import { openSyslog, type SyslogSender } from 'mptcp-native';
+import { createLogger, type LogLevel, type LogMeta } from '@mptcp-proxy/common';
 import type { LogTarget } from '../config';
 import { danteLinePrefix } from './dante-format';
 import type { DanteLog } from './dante-log';
-
-type Level = 'alert' | 'error' | 'warning' | 'notice' | 'info' | 'debug';
-
-interface Sink {
-  write(level: Level, line: string, bare: string): void;
-  close(): Promise<void>;
-}
-
-function streamSink(stream: NodeJS.WritableStream, owned: boolean): Sink {
-  return {
-    write: (_l, line) => {
-      stream.write(line);
-    },
-    close: () => new Promise((res) => {
-      if (!owned) return res();
-      (stream as WriteStream).end(() => res());
-    }),
-  };
-}
-
-function syslogSink(sender: SyslogSender): Sink {
-  return {
-    write: (level, _line, bare) => sender.send(level === 'warning' ? 'warning' : level, bare),
-    close: () => {
-      sender.close();
-      return Promise.resolve();
-    },
-  };
-}
 
 export interface DanteLoggerOptions {
   format?: 'text' | 'json';
@@ -48,39 +18,36 @@ export interface DanteLoggerOptions {
   capture?: (line: string) => void;
 }
 
-/** Opens the targets. Throws when a file cannot be opened or syslog is unavailable. */
+function targetString(t: LogTarget): string {
+  switch (t.kind) {
+    case 'stderr':
+    case 'stdout':
+      return t.kind;
+    case 'file':
+      return `file:${t.path}`;
+    case 'syslog':
+      return `syslog:${t.facility}`;
+  }
+}
+
 export function createDanteLogger(targets: LogTarget[], opts: DanteLoggerOptions = {}): DanteLog {
-  const sinks: Sink[] = [];
-  for (const t of targets) {
-    switch (t.kind) {
-      case 'stderr':
-        sinks.push(streamSink(process.stderr, false));
-        break;
-      case 'stdout':
-        sinks.push(streamSink(process.stdout, false));
-        break;
-      case 'file':
-        sinks.push(streamSink(createWriteStream(t.path, { flags: 'a' }), true));
-        break;
-      case 'syslog':
-        sinks.push(syslogSink(openSyslog(opts.ident ?? 'danted', t.facility)));
-        break;
-    }
-  }
-  if (opts.capture) {
-    const cap = opts.capture;
-    sinks.push({ write: (_l, line) => cap(line), close: () => Promise.resolve() });
-  }
-  const json = opts.format === 'json';
   const ident = opts.ident ?? 'danted';
+  const json = opts.format === 'json';
   const debugOn = (opts.debug ?? 0) > 0;
-  const emit = (level: Level, msg: string, fields?: Record<string, unknown>): void => {
-    if (sinks.length === 0) return;
-    const now = performance.timeOrigin + performance.now();
-    const line = json
-      ? `${JSON.stringify({ time: new Date(Math.floor(now)).toISOString(), pid: process.pid, level, msg, ...fields })}\n`
-      : `${danteLinePrefix(level, now, process.pid, ident)}${msg}\n`;
-    for (const s of sinks) s.write(level, line, msg);
+  const lineFormat = (level: LogLevel, msg: string): string =>
+    `${danteLinePrefix(level, performance.timeOrigin + performance.now(), process.pid, ident)}${msg}`;
+  const inner = targets.length > 0
+    ? createLogger({ targets: targets.map(targetString), ident, format: json ? 'json' : 'text', level: debugOn ? 'debug' : 'info', lineFormat })
+    : undefined;
+  const cap = opts.capture;
+  let closed = false;
+  const emit = (level: LogLevel, msg: string, meta?: LogMeta): void => {
+    if (closed) return;
+    inner?.log(level, msg, meta);
+    if (cap) {
+      cap(json ? JSON.stringify({ time: new Date().toISOString(), level, ident, pid: process.pid, msg, ...meta })
+        : lineFormat(level, msg));
+    }
   };
   return {
     alert: (m, f) => emit('alert', m, f),
@@ -93,7 +60,9 @@ export function createDanteLogger(targets: LogTarget[], opts: DanteLoggerOptions
     },
     debugEnabled: debugOn,
     close: async () => {
-      await Promise.all(sinks.map((s) => s.close()));
+      if (closed) return;
+      closed = true;
+      await inner?.close();
     },
   };
 }

@@ -611,7 +611,9 @@ export class Session {
     // Flush a pending failure reply, then close; destroy if the peer is gone.
     if (!s.destroyed) {
       if (s.writableLength > 0 && !s.writableEnded) {
+        // Let the failure reply drain, keep reading (and dropping) so the peer's FIN is seen.
         s.end();
+        s.resume();
         s.setTimeout(10_000, () => s.destroy());
       } else s.destroy();
     }

@@ -162,6 +162,15 @@ describe('danted.conf errors name file:line, the token and Dante\'s text', () =>
     ['state.throttle without key', `${HEAD}socks pass {\nfrom: 0/0 to: 0/0\nsession.state.throttle: 3/1\n}\n`, 8, '}', 'session.state.throttle is set, but session.state.key is not', DANTED_ERROR_CODES.check],
     ['udp.portrange reversed', `${HEAD}socks pass {\nfrom: 0/0 to: 0/0\nudp.portrange: 10-5\n}\n`, 7, '10-5', 'end port (5) can not be less than start port (10)', DANTED_ERROR_CODES.value],
     ['negative number', `${HEAD}socks pass {\nfrom: 0/0 to: 0/0\nsession.max: -1\n}\n`, 7, '-1', 'syntax error', DANTED_ERROR_CODES.syntax],
+    ['session.state.key alone', `${HEAD}socks pass {\nfrom: 0/0 to: 0/0\nsession.state.key: from\n}\n`, 8, '}', 'session state key is set (1), but no value has been given to state.max or state.throttle', DANTED_ERROR_CODES.check],
+    ['session.state.max without key', `${HEAD}socks pass {\nfrom: 0/0 to: 0/0\nsession.state.max: 3\n}\n`, 8, '}', 'state.session.max is set, but session.state.key is not', DANTED_ERROR_CODES.check],
+    ['external socket option in a block rule', `${HEAD}socks block {\nfrom: 0/0 to: 0/0\nexternal.tcp.tcp_nodelay: 1\n}\n`, 7, '1', 'it does not make sense to set a socket option for the external side in a rule that blocks access', DANTED_ERROR_CODES.check],
+    ['user: with udpreply', `${HEAD}socks pass {\nfrom: 0/0 to: 0/0\ncommand: udpreply\ngroup: root\n}\n`, 9, '}', 'UDP replies cannot provide any username', DANTED_ERROR_CODES.check],
+    ['user: with bindreply', `${HEAD}socks pass {\nfrom: 0/0 to: 0/0\ncommand: bindreply\nuser: alice\n}\n`, 9, '}', 'the settings in this socks-rule requires the client to provide a user/group-name in some way, but this rule specifies, implicitly or explicitly, the clientmethod "none" to be used for replies', DANTED_ERROR_CODES.check],
+    ['user: with an explicit socksmethod none', `${HEAD}socks pass {\nfrom: 0/0 to: 0/0\nuser: alice\nsocksmethod: none\n}\n`, 9, '}', 'the settings in this socks-rule requires the client to provide a user/group-name in some way, but this rule specifies, implicitly or explicitly, the socksmethod none', DANTED_ERROR_CODES.check],
+    ['a keyword inside a user: list', `${HEAD}socks pass {\nfrom: 0/0 to: 0/0\nuser: alice log: connect\n}\n`, 7, 'log:', 'syntax error', DANTED_ERROR_CODES.syntax],
+    ['user: list swallowing the closing brace', `${HEAD}socks pass {\nfrom: 0/0 to: 0/0\nuser: alice }\n`, 8, 'end of file', 'syntax error: missing "}" for the rule opened on line 5 (the "user:" list on line 7 runs to the end of its line', DANTED_ERROR_CODES.syntax],
+    ['only address filtered out by external.protocol', 'internal: 127.0.0.1\nexternal.protocol: ipv6\nexternal: 127.0.0.1\n', 4, undefined, 'checkconfig(): no external address specified', DANTED_ERROR_CODES.check],
     ['no internal', 'external: lo\n', 2, undefined, 'checkconfig(): no internal address given for server to listen for clients on', DANTED_ERROR_CODES.check],
     ['no external', 'internal: 127.0.0.1\n', 2, undefined, 'checkconfig(): no external address specified for server to use when forwarding data on behalf of clients', DANTED_ERROR_CODES.check],
   ])('%s', (_name, text, line, token, detail, code) => {
@@ -292,6 +301,23 @@ describe('danted.conf rules', () => {
       line: 7, token: '}',
       message: expect.stringContaining('checkrule(): socks-rule #1 sets no socks authentication methods, not even the method "none"'),
     }));
+  });
+
+  it('user:/group: lists run to the end of the line, as in Dante', () => {
+    const { config } = withRules('socks pass {\nfrom: 0/0 to: 0/0\nuser: alice, bob }\n}\nsocks pass {\nfrom: 0/0 to: 0/0\ngroup: staff wheel\n}');
+    expect(config.socksRules[0].user).toEqual(['alice', 'bob']);
+    expect(config.socksRules[1].group).toEqual(['staff', 'wheel']);
+  });
+
+  it('drops addresses whose family is not in *.protocol, with a warning', () => {
+    const { config, warnings } = parse('internal.protocol: ipv4\ninternal: 127.0.0.1\ninternal: ::1\nexternal: 127.0.0.1\n');
+    expect(config.internal.map((i) => i.value)).toEqual(['127.0.0.1']);
+    expect(warnings).toContainEqual(expect.objectContaining({ line: 3, message: 'internal address "::1" is ignored: its address family is not in internal.protocol' }));
+  });
+
+  it('warns when "none" shadows later global methods', () => {
+    const { warnings } = parse('internal: 127.0.0.1\nexternal: lo\nsocksmethod: none username\n');
+    expect(warnings.map((w) => w.message)).toContainEqual(expect.stringContaining('no match will ever be attempted on the next method, method "username"'));
   });
 
   it('a file with zero rules is valid (and blocks everything)', () => {

@@ -1,0 +1,71 @@
+import * as net from 'node:net';
+import { startRelay } from '../../src/core/relay';
+import { socketPair } from '../helpers/loopback';
+
+function readAll(s: net.Socket): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const parts: Buffer[] = [];
+    s.on('data', (d) => parts.push(d));
+    s.once('end', () => resolve(Buffer.concat(parts)));
+  });
+}
+
+describe('relay', () => {
+  test('half-close travels both ways: client FIN first, then the upstream answers and FINs', async () => {
+    const a = await socketPair(); // a.outer = LAN client, a.inner = accepted
+    const b = await socketPair(); // b.inner = "upstream" socket held by redsocks, b.outer = proxy side
+    const eofs: string[] = [];
+    let doneErr: unknown = 'not done';
+    startRelay(a.inner, b.inner, {
+      onActivity: () => undefined,
+      onEof: (side) => eofs.push(side),
+      onDone: (err) => (doneErr = err),
+    });
+    const atProxy = readAll(b.outer);
+    a.outer.end('request');
+    expect((await atProxy).toString()).toBe('request');
+    // the client's write half is closed, its read half still works
+    const atClient = readAll(a.outer);
+    b.outer.end('response');
+    expect((await atClient).toString()).toBe('response');
+    await new Promise((r) => setTimeout(r, 20));
+    expect(eofs).toEqual(['client', 'relay']);
+    expect(doneErr).toBeUndefined();
+    a.close();
+    b.close();
+  });
+
+  test('backpressure: a reader that does not read stops the sender; data arrives intact later', async () => {
+    const a = await socketPair();
+    const b = await socketPair();
+    startRelay(a.inner, b.inner, { onActivity: () => undefined, onEof: () => undefined, onDone: () => undefined });
+    b.outer.pause(); // the proxy side reads nothing
+    const total = 32 * 1024 * 1024;
+    const chunk = Buffer.alloc(1024 * 1024, 7);
+    let written = 0;
+    let blocked = false;
+    while (written < total) {
+      written += chunk.length;
+      if (!a.outer.write(chunk)) {
+        blocked = true;
+        break;
+      }
+    }
+    expect(blocked).toBe(true);
+    await new Promise((r) => setTimeout(r, 200));
+    // the relay holds at most about one read chunk plus the socket's write buffer
+    expect(b.inner.writableLength).toBeLessThanOrEqual(1024 * 1024);
+    let got = 0;
+    const all = new Promise<void>((resolve) => {
+      b.outer.on('data', (d) => {
+        got += d.length;
+        if (got >= written) resolve();
+      });
+    });
+    b.outer.resume();
+    await all;
+    expect(got).toBe(written);
+    a.close();
+    b.close();
+  });
+});
