@@ -202,6 +202,10 @@ describe.each(dantedFiles)('conf/%s', (name) => {
       '::ffff:127.0.0.1', '::ffff:192.168.0.1']) {
       expect([dst, pass(dst)]).toEqual([dst, false]);
     }
+    // The server's own address on its external interface (eth0 on these machines).
+    const own = (os.networkInterfaces().eth0 ?? []).map((a) => a.address);
+    expect(own.length).toBeGreaterThan(0);
+    for (const a of own) expect([a, pass(a)]).toEqual([a, false]);
     expect(pass('localhost', '127.0.0.1')).toBe(false);
     expect(pass('intranet.example', '192.168.10.10')).toBe(false);
     // Public destinations pass, for the authenticated gateway.

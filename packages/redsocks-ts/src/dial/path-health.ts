@@ -5,7 +5,8 @@
  * path's source address (plus its device/mark), with `path_probe_timeout`. Plain TCP on
  * purpose: an MPTCP probe would add subflows over the other paths and prove nothing about
  * this one. Passive signals: the outcome and duration of every real upstream connect on the
- * path, and the subflows of live (pooled) MPTCP connections.
+ * path, subflows joining new pooled connections (proof of life), and stalled subflows of live
+ * connections (which trigger immediate probes; see dialer.ts).
  *
  * A connect that fails in a way that blames the path (timeout, unreachable, no address)
  * marks it down at once; a probe needs two misses in a row (one lost SYN on a lossy link is

@@ -691,11 +691,11 @@ class DantedParser {
       return;
     }
     if (wantsUser) {
-      if (rule.command?.includes('udpreply')) this.fail(E.check, close, msg.udpReplyNeedsUser());
+      // Only a rule for replies alone can never learn a user name.
+      const repliesOnly = rule.command?.every((c) => c === 'udpreply' || c === 'bindreply') ?? false;
+      if (repliesOnly && rule.command?.includes('udpreply')) this.fail(E.check, close, msg.udpReplyNeedsUser());
       const replyMethods = rule.clientMethod ?? g.clientMethod;
-      if (rule.command?.includes('bindreply') && !replyMethods.some((m) => USERNAME_METHODS.has(m))) {
-        this.fail(E.check, close, msg.replyNeedsUser());
-      }
+      if (repliesOnly && !replyMethods.some((m) => USERNAME_METHODS.has(m))) this.fail(E.check, close, msg.replyNeedsUser());
       if (rule.socksMethod && !rule.socksMethod.some((m) => USERNAME_METHODS.has(m))) {
         this.fail(E.check, close, msg.socksRuleNeedsUser(rule.socksMethod[0]));
       }

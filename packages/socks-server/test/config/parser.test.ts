@@ -41,7 +41,7 @@ describe('danted.conf settings', () => {
         'logoutput: stderr stdout syslog syslog/local3 /var/log/sockd.log',
         'errorlog: syslog/auth',
         'debug: 2',
-        'internal.protocol: ipv4',
+        'internal.protocol: ipv6 ipv4',
         'internal: 127.0.0.1 port = 1080',
         'internal: ::1 port=1081',
         'internal: lo port = http',
@@ -67,7 +67,7 @@ describe('danted.conf settings', () => {
     ]);
     expect(config.errorlog).toEqual([{ kind: 'syslog', facility: 'auth' }]);
     expect(config.debug).toBe(2);
-    expect(config.internalProtocol).toEqual(['ipv4']);
+    expect(config.internalProtocol).toEqual(['ipv6', 'ipv4']);
     expect(config.internal.map((i) => [i.kind, i.value, i.port])).toEqual([
       ['address', '127.0.0.1', 1080], ['address', '::1', 1081], ['interface', 'lo', 80],
     ]);
@@ -254,7 +254,7 @@ describe('danted.conf rules', () => {
         '  timeout.tcp_fin_wait: 7',
         '  udp.portrange: 40000 - 40100',
         '  pam.servicename: sockd',
-        '  external.tcp.tcp_nodelay: 1',
+        '  internal.tcp.tcp_nodelay: 1',
         '}',
       ].join('\n'),
     );
@@ -269,7 +269,7 @@ describe('danted.conf rules', () => {
       udpPortRange: { from: 40000, to: 40100 },
       pamServiceName: 'sockd',
     });
-    expect(warnings.map((w) => w.message)).toContain('"external.tcp.tcp_nodelay" is accepted but ignored by socks-server');
+    expect(warnings.map((w) => w.message)).toContain('"internal.tcp.tcp_nodelay" is accepted but ignored by socks-server');
   });
 
   it('accepts route, monitor and bare pass with warnings', () => {
