@@ -271,7 +271,9 @@ async function startPair(ns: string, dir: string, which: 'ts' | 'c'): Promise<Pa
   );
   const tsx = (rel: string): string[] => ['env', `TSX_TSCONFIG_PATH=${TSCONFIG}`, 'node', '--import', 'tsx', path.join(ROOT, rel)];
   const lim = ['prlimit', '--nofile=16384:16384'];
-  const socksArgv = which === 'ts' ? [...tsx('packages/socks-server/src/cli.ts'), '-f', dconf] : ['danted', '-f', dconf];
+  // RTS_BENCH_TS_SERVER=danted pairs redsocks-ts with danted (isolates redsocks-ts' own cost)
+  const tsServer = process.env.RTS_BENCH_TS_SERVER === 'danted' ? ['danted', '-f', dconf] : [...tsx('packages/socks-server/src/cli.ts'), '-f', dconf];
+  const socksArgv = which === 'ts' ? tsServer : ['danted', '-f', dconf];
   const redsArgv = which === 'ts' ? [...tsx('packages/redsocks-ts/src/cli.ts'), '-c', rconf] : ['redsocks', '-c', rconf];
   const procs = [socksArgv, redsArgv].map((argv) =>
     spawn('ip', ['netns', 'exec', ns, ...lim, ...argv], { stdio: ['ignore', 'ignore', 'inherit'], cwd: ROOT }),

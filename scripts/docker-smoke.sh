@@ -103,9 +103,10 @@ if ! podman image exists "$NODE_IMG"; then
   cp -a /usr/lib/node_modules "$fs/usr/lib/"
   # The official image ships Node's headers too, so node-gyp needs no download.
   [ -d /usr/include/node ] && cp -a /usr/include/node "$fs/usr/include/"
-  # And the host's npm settings: here that is nodedir=/usr (node-gyp uses the headers above
-  # instead of downloading them from nodejs.org, which is unreachable) and the CA file.
-  [ -f /usr/etc/npmrc ] && install -D -m 644 /usr/etc/npmrc "$fs/usr/etc/npmrc"
+  # npm's global config: the host's (its CA file), plus nodedir=/usr so node-gyp uses the
+  # headers above instead of downloading them from nodejs.org, which is unreachable here.
+  mkdir -p "$fs/usr/etc"
+  { [ -f /usr/etc/npmrc ] && cat /usr/etc/npmrc; echo "nodedir=/usr"; } > "$fs/usr/etc/npmrc"
   ln -s ../lib/node_modules/npm/bin/npm-cli.js "$fs/usr/bin/npm"
   ln -s ../lib/node_modules/npm/bin/npx-cli.js "$fs/usr/bin/npx"
   cp /etc/ssl/certs/ca-certificates.crt "$fs/etc/ssl/certs/"

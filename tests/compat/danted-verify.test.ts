@@ -284,8 +284,8 @@ describe('random configs: same verdict as danted -V', () => {
     return out;
   }
 
-  it('agrees on 150 generated configs', () => {
-    const configs = generate(20261125, 150);
+  it('agrees on 120 generated configs', () => {
+    const configs = generate(20261125, 120);
     const disagreements: string[] = [];
     let rejected = 0;
     configs.forEach((text, n) => {
@@ -299,7 +299,7 @@ describe('random configs: same verdict as danted -V', () => {
     });
     expect(disagreements).toEqual([]);
     // the mix must exercise both verdicts
-    expect(rejected).toBeGreaterThan(15);
-    expect(rejected).toBeLessThan(140);
+    expect(rejected).toBeGreaterThan(12);
+    expect(rejected).toBeLessThan(110);
   });
 });

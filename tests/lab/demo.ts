@@ -72,6 +72,12 @@ async function main(): Promise<void> {
   console.log(b(`MPTCP two-ISP demo — profile ${prof.name}: ${prof.description}`));
   console.log('building the lab: lan ── gateway ══ isp1/isp2 (emulated WAN) ══ remote (SOCKS server) ── origin');
   const lab = await Lab.create(prof);
+  for (const [isp, gw] of [['isp1', ADDR.gw1], ['isp2', ADDR.gw2]] as const) {
+    const ping = lab.exec('gw', `ping -q -c 3 -i 0.2 ${gw}`, { allowFail: true });
+    const avg = /= [\d.]+\/([\d.]+)\//.exec(ping)?.[1] ?? '?';
+    const p = prof[isp];
+    console.log(`  ${isp}: ${p.down.rateMbit}/${p.up.rateMbit} Mbit/s down/up, ${p.down.delayMs} ms one-way, loss ${p.down.lossPct} %; measured RTT ${avg} ms`);
+  }
   let daemons: Daemon[] = [];
   let view: LiveView | undefined;
   try {

@@ -179,14 +179,8 @@ export class SocksServer implements SessionHooks {
     this.sessions.add(session);
   }
 
-  /** Pool peers (allowlisted, or authenticated recently from this IP) may idle longer before the greeting. */
   private negotiateMsFor(rt: Runtime, ip: string, allowlisted: boolean): number {
-    if (rt.negotiateMs === 0) return 0;
-    if (rt.poolNegotiateMs <= rt.negotiateMs) return rt.negotiateMs;
-    if (allowlisted) return rt.poolNegotiateMs;
-    const t = this.shared.recentAuth.get(ip);
-    if (t !== undefined && Date.now() - t < rt.poolNegotiateMs) return rt.poolNegotiateMs;
-    return rt.negotiateMs;
+    return negotiateTimeoutFor(rt, this.shared, ip, allowlisted, Date.now());
   }
 
   // SessionHooks
@@ -273,6 +267,21 @@ export class SocksServer implements SessionHooks {
 }
 
 function noop(): void {}
+
+/**
+ * timeout.negotiate for a new client: pool peers (allowlisted by a client rule
+ * with `optimistic: yes`, or an IP that passed RFC 1929 within the pool timeout)
+ * may idle up to extension.timeout.negotiate.pool before their greeting.
+ */
+export function negotiateTimeoutFor(rt: Pick<Runtime, 'negotiateMs' | 'poolNegotiateMs'>, shared: SharedState,
+  ip: string, allowlisted: boolean, now: number): number {
+  if (rt.negotiateMs === 0) return 0;
+  if (rt.poolNegotiateMs <= rt.negotiateMs) return rt.negotiateMs;
+  if (allowlisted) return rt.poolNegotiateMs;
+  const t = shared.recentAuth.get(ip);
+  if (t !== undefined && now - t < rt.poolNegotiateMs) return rt.poolNegotiateMs;
+  return rt.negotiateMs;
+}
 
 /** Starts a socks-server for `config` (tests and embedding). */
 export function startServer(config: DantedConfig, opts?: StartOptions): Promise<SocksServer> {

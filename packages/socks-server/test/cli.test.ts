@@ -132,3 +132,30 @@ describe('socks-server daemon signals', () => {
     expect(existsSync(pidfile)).toBe(false);
   });
 });
+
+describe('socks-server -D -N 2', () => {
+  test('daemonizes (parent exits 0), two workers share the port, SIGTERM stops all', async () => {
+    const dest = await sink();
+    const port = await freePort();
+    const logfile = join(dir, 'workers.log');
+    const pidfile = join(dir, 'workers.pid');
+    const file = join(dir, 'workers.conf');
+    writeFileSync(file, conf(port, logfile));
+    const r = spawnSync(TSX, [CLI, '-D', '-N', '2', '-f', file, '-p', pidfile], { encoding: 'utf8', timeout: 30000 });
+    expect(r.status).toBe(0);
+    const log = (): string => (existsSync(logfile) ? readFileSync(logfile, 'utf8') : '');
+    await until(() => log().includes('socks-server[1/2]') && log().includes('socks-server[2/2]'), 40000, 'two workers');
+    const supervisor = Number(readFileSync(pidfile, 'utf8').trim());
+    const workers = readFileSync(`/proc/${supervisor}/task/${supervisor}/children`, 'utf8').trim().split(/\s+/).map(Number);
+    expect(workers.length).toBe(2);
+    for (let i = 0; i < 6; i++) {
+      const c = await RawClient.connect(port);
+      c.write(Buffer.concat([Buffer.from([5, 1, 0]), ipv4Request(1, '127.0.0.1', dest.port)]));
+      expect((await c.read(12))[3]).toBe(0);
+      c.destroy();
+    }
+    process.kill(supervisor, 'SIGTERM');
+    await until(() => !existsSync(pidfile) && workers.every((w) => !existsSync(`/proc/${w}`)), 20000, 'shutdown');
+    await dest.close();
+  }, 90000);
+});

@@ -232,3 +232,56 @@ describe('optimistic connect (A5/A6)', () => {
     c.destroy();
   });
 });
+
+describe('timeouts and OC limits', () => {
+  test('timeout.io cuts an idle relayed connection with "i/o timeout"', async () => {
+    const d = await sink();
+    const f = await serverFrom(`internal: 127.0.0.1 port = 1080
+external: 127.0.0.1
+socksmethod: none
+timeout.io: 1
+client pass { from: 0/0 to: 0/0
+  log: error disconnect }
+socks pass { from: 0/0 to: 0/0
+  log: connect disconnect error }
+`);
+    const c = await RawClient.connect(f.port);
+    c.write(Buffer.concat([Buffer.from([5, 1, 0]), ipv4Request(1, '127.0.0.1', d.port), Buffer.from('a')]));
+    expect((await c.read(12))[3]).toBe(0);
+    await c.untilEnd(10000);
+    await until(() => f.lines.some((l) => /tcp\/connect \]: 0 -> .* -> 1, 1 -> .*: i\/o timeout\./.test(l)));
+    await f.close();
+    await d.close();
+  });
+
+  test('per-client cap on pending OC connects: the excess request gets REP 01, zero bytes sent', async () => {
+    const d = await sink();
+    const f = await serverFrom(`internal: 127.0.0.1 port = 1080
+external: 127.0.0.1
+socksmethod: none
+extension.optimistic: yes
+client pass { from: 0/0 to: 0/0 }
+socks pass { from: 0/0 to: 0/0 }
+`, { ocLimits: { maxPendingPerClient: 1 } });
+    // A name that needs the resolver keeps the first request pending while the second arrives.
+    const name = Buffer.from('localhost');
+    const domainReq = Buffer.concat([Buffer.from([5, 1, 0, 3, name.length]), name, Buffer.from([d.port >> 8, d.port & 255])]);
+    const a = await RawClient.connect(f.port);
+    const b = await RawClient.connect(f.port);
+    a.write(Buffer.concat([Buffer.from([5, 1, 0xa5]), domainReq, Buffer.from('A')]));
+    b.write(Buffer.concat([Buffer.from([5, 1, 0xa5]), ipv4Request(1, '127.0.0.1', d.port), Buffer.from('B')]));
+    const ra = await a.read(12);
+    const rb = await b.read(4);
+    const reps = [ra[3], rb[3]].sort();
+    // Whichever came second while the other was pending is refused; if they did not overlap, both pass.
+    expect(reps[0]).toBe(0);
+    expect([0, 1]).toContain(reps[1]);
+    await until(() => d.total().length >= (reps[1] === 0 ? 2 : 1));
+    expect(['A', 'B', 'AB', 'BA']).toContain(d.total().toString());
+    if (reps[1] === 1) expect(d.total().length).toBe(1);
+    a.destroy();
+    b.destroy();
+    await f.close();
+    await d.close();
+  });
+});

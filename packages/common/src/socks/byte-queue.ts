@@ -1,7 +1,8 @@
 /**
  * "Need N bytes" accumulator for the daemons' state machines. Bytes live in one growable buffer
  * (doubling, compacting), so many tiny chunks cost O(total), and peek() is a zero-copy view.
- * A peeked view is only valid until the next push/consume.
+ * A peeked view is only valid until the next push/consume. A pushed chunk may be kept by
+ * reference (no copy), so never reuse or mutate a buffer after pushing it.
  */
 export class ByteQueue {
   private buf: Buffer = Buffer.alloc(0);

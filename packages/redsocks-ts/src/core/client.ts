@@ -8,7 +8,7 @@ import { connLogger, type FullConnLogger } from '../log/conn-log';
 import type { Endpoint, UpstreamContext, UpstreamFailure, UpstreamProtocol } from '../upstream/upstream';
 import type { InstanceDialer } from './dial';
 import { EarlyDataBuffer } from './early-data';
-import { pump, startRelay, type Direction, type RelayHandle } from './relay';
+import { Relay, type RelayError } from '@mptcp-proxy/common';
 import type { RedsocksLog } from '../log/redsocks-log';
 
 export interface ClientOwner {
@@ -43,8 +43,7 @@ export class RedsocksClient {
   lastEvent = Date.now();
   readonly log: FullConnLogger;
   upstream: net.Socket | undefined;
-  private relay: RelayHandle | undefined;
-  private upDir: Direction | undefined;
+  private relay: Relay | undefined;
   private readonly early: EarlyDataBuffer;
   private readonly clientShut: Shut = { rd: false, wr: false };
   private readonly relayShut: Shut = { rd: false, wr: false };
@@ -99,57 +98,51 @@ export class RedsocksClient {
     this.upstream = tunnel.upstream;
     this.lastEvent = Date.now();
     tunnel.upstream.setKeepAlive(true);
-    if (tunnel.leftover.length) this.socket.write(tunnel.leftover);
-    const up = this.upDir ?? this.startUp(tunnel.upstream);
-    this.relay = startRelay(
-      this.socket,
-      tunnel.upstream,
-      {
-        onActivity: () => {
-          this.lastEvent = Date.now();
-        },
-        onEof: (side) => {
-          if (side === 'client') {
-            this.clientShut.rd = true;
-            this.relayShut.wr = true;
-          } else {
-            this.relayShut.rd = true;
-            this.clientShut.wr = true;
-          }
-        },
-        onDone: (err, side) => {
-          if (err && (err as { code?: string }).code !== 'ECLOSED') {
-            this.log.info(`${side} error, code ${(err as { code?: string }).code ?? ''}: ${err.message}`);
-          }
-          this.close(!err);
-        },
-      },
-      up,
-    );
+    const relay = this.relay ?? this.startUp(tunnel.upstream);
+    this.track(relay.startBtoA(tunnel.leftover), 'relay');
     this.log.debug('data relaying started');
   }
 
-  /** client -> upstream starts (optimistic connect may do this before establish resolves). */
-  private startUp(up: net.Socket): Direction {
-    if (this.upDir) return this.upDir;
+  /**
+   * client -> upstream starts (optimistic connect may do this before establish resolves);
+   * buffered early data goes first. Creates the relay (common's: half-close, backpressure).
+   */
+  private startUp(up: net.Socket): Relay {
+    if (this.relay) return this.relay;
     const rest = this.early.detach();
-    if (rest.length) up.write(rest);
-    this.upDir = pump(
-      this.socket,
-      up,
-      {
-        onActivity: () => {
-          this.lastEvent = Date.now();
-        },
-        onEof: () => {
+    const relay = new Relay(this.socket, up, {
+      onBytes: () => {
+        this.lastEvent = Date.now();
+      },
+    });
+    this.relay = relay;
+    this.track(relay.startAtoB(rest), 'client');
+    relay.done.then(
+      () => this.close(true),
+      (err: RelayError) => {
+        if (this.closed) return;
+        const side = err.side === 'a' ? 'client' : err.side === 'b' ? 'relay' : '';
+        if (err.code !== 'ERELAY_CLOSED') this.log.info(`${side} error, code ${err.code}: ${err.message}`);
+        this.close(false);
+      },
+    );
+    return relay;
+  }
+
+  /** Marks SHUT_RD / SHUT_WR for the SIGUSR1 dump once a direction has passed its EOF on. */
+  private track(pipe: { done: Promise<unknown> }, from: 'client' | 'relay'): void {
+    pipe.done.then(
+      () => {
+        if (from === 'client') {
           this.clientShut.rd = true;
           this.relayShut.wr = true;
-        },
+        } else {
+          this.relayShut.rd = true;
+          this.clientShut.wr = true;
+        }
       },
-      'client',
-      this.early.ended,
+      () => undefined,
     );
-    return this.upDir;
   }
 
   private fail(err: UpstreamFailure): void {
@@ -189,7 +182,7 @@ export class RedsocksClient {
     this.finish(clean);
     this.socket.destroy();
     this.upstream?.destroy();
-    this.relay?.destroy();
+    this.relay?.abort();
   }
 
   private finished = false;

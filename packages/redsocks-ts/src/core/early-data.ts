@@ -40,6 +40,8 @@ export class EarlyDataBuffer implements ClientEarlyData {
     socket.on('end', this.onEnd);
     socket.on('error', this.onError);
     socket.on('close', this.onClose);
+    // accepted with pauseOnConnect: readableFlowing is false until resumed explicitly
+    socket.resume();
   }
 
   get length(): number {

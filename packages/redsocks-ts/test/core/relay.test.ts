@@ -1,5 +1,5 @@
 import * as net from 'node:net';
-import { startRelay } from '../../src/core/relay';
+import { Relay } from '@mptcp-proxy/common';
 import { socketPair } from '../helpers/loopback';
 
 function readAll(s: net.Socket): Promise<Buffer> {
@@ -10,25 +10,25 @@ function readAll(s: net.Socket): Promise<Buffer> {
   });
 }
 
+/** The relay contract the core relies on (common's Relay, as client.ts drives it). */
 describe('relay', () => {
   test('half-close travels both ways: client FIN first, then the upstream answers and FINs', async () => {
     const a = await socketPair(); // a.outer = LAN client, a.inner = accepted
     const b = await socketPair(); // b.inner = "upstream" socket held by redsocks, b.outer = proxy side
     const eofs: string[] = [];
     let doneErr: unknown = 'not done';
-    startRelay(a.inner, b.inner, {
-      onActivity: () => undefined,
-      onEof: (side) => eofs.push(side),
-      onDone: (err) => (doneErr = err),
-    });
+    const r = new Relay(a.inner, b.inner);
+    r.startAtoB(Buffer.from('early:')).done.then(() => eofs.push('client'));
+    r.startBtoA().done.then(() => eofs.push('relay'));
+    r.done.then(() => (doneErr = undefined), (e) => (doneErr = e));
     const atProxy = readAll(b.outer);
     a.outer.end('request');
-    expect((await atProxy).toString()).toBe('request');
+    expect((await atProxy).toString()).toBe('early:request');
     // the client's write half is closed, its read half still works
     const atClient = readAll(a.outer);
     b.outer.end('response');
     expect((await atClient).toString()).toBe('response');
-    await new Promise((r) => setTimeout(r, 20));
+    while (doneErr === 'not done') await new Promise((r) => setTimeout(r, 10));
     expect(eofs).toEqual(['client', 'relay']);
     expect(doneErr).toBeUndefined();
     a.close();
@@ -38,7 +38,9 @@ describe('relay', () => {
   test('backpressure: a reader that does not read stops the sender; data arrives intact later', async () => {
     const a = await socketPair();
     const b = await socketPair();
-    startRelay(a.inner, b.inner, { onActivity: () => undefined, onEof: () => undefined, onDone: () => undefined });
+    const r = new Relay(a.inner, b.inner);
+    r.startAtoB();
+    r.startBtoA();
     b.outer.pause(); // the proxy side reads nothing
     const total = 32 * 1024 * 1024;
     const chunk = Buffer.alloc(1024 * 1024, 7);
