@@ -9,6 +9,7 @@ import { ConfigError } from '@mptcp-proxy/common';
 import { loadRedsocksConfig, parseLogTarget } from './config';
 import type { LoadResult, RedsocksConfig } from './config/types';
 import { startRedsocks, type RedsocksHandle } from './core/daemon';
+import { setNofileLimit } from './core/limits';
 import { createRedsocksLog, fileSink, streamSink, type LogSink, type RedsocksLog } from './log/redsocks-log';
 import { syslogSink } from './log/syslog-sink';
 
@@ -117,7 +118,12 @@ async function run(args: CliArgs): Promise<number> {
   }
   const log: RedsocksLog = createRedsocksLog(sink, { debug: config.base.logDebug, info: config.base.logInfo });
   if (config.base.rlimitNofile > 0) {
-    log.notice(`rlimit_nofile = ${config.base.rlimitNofile} is not applied by redsocks-ts; use prlimit or LimitNOFILE=`);
+    try {
+      setNofileLimit(config.base.rlimitNofile);
+    } catch (err) {
+      log.error((err as Error).message);
+      return 1;
+    }
   }
   let handle: RedsocksHandle;
   try {

@@ -21,6 +21,8 @@ export interface InstanceHost {
   acceptError(err: NodeJS.ErrnoException): void;
 }
 
+let lastLoopNotice = -Infinity;
+
 export function listenKey(cfg: RedsocksInstance): string {
   return `${cfg.localIp}:${cfg.localPort}`;
 }
@@ -113,9 +115,23 @@ export class RedsocksRuntime implements ClientOwner {
       this.host.released(this);
       return;
     }
+    this.warnProxyLoop(clientAddr, dest);
     const c = new RedsocksClient(this, socket, clientAddr, dest);
     this.clients.add(c);
     void c.run();
+  }
+
+  /** redsocks' once-an-hour notice when a client goes to the proxy itself, or to 127/8 or 0/8. */
+  private warnProxyLoop(client: { address: string; port: number }, dest: { address: string; port: number }): void {
+    const loop =
+      (dest.address === this.cfg.ip && dest.port === this.cfg.port) || dest.address.startsWith('127.') || dest.address.startsWith('0.');
+    if (!loop) return;
+    const now = Date.now();
+    if (now - lastLoopNotice < 3600_000) return;
+    lastLoopNotice = now;
+    this.log.notice(
+      `[${client.address}:${client.port}->${dest.address}:${dest.port}]: client tries to connect to the proxy using proxy! Usual proxy security policy is to drop alike connection`,
+    );
   }
 
   clientClosed(c: RedsocksClient): void {

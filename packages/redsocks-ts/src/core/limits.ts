@@ -1,4 +1,5 @@
-/** The current RLIMIT_NOFILE soft limit, read from /proc (Node has no getrlimit). */
+/** RLIMIT_NOFILE: read from /proc, set through util-linux prlimit(1) (Node has no setrlimit). */
+import { execFileSync } from 'node:child_process';
 import * as fs from 'node:fs';
 
 export function nofileSoftLimit(): number {
@@ -10,4 +11,14 @@ export function nofileSoftLimit(): number {
     // not Linux
   }
   return 1024;
+}
+
+/** `rlimit_nofile = N`: setrlimit(RLIMIT_NOFILE, {N, N}) on this process. Throws with prlimit's message. */
+export function setNofileLimit(n: number): void {
+  try {
+    execFileSync('prlimit', [`--pid=${process.pid}`, `--nofile=${n}:${n}`], { stdio: ['ignore', 'ignore', 'pipe'] });
+  } catch (err) {
+    const e = err as { stderr?: Buffer; message: string };
+    throw new Error(`setrlimit(RLIMIT_NOFILE, ${n}): ${e.stderr?.toString().trim() || e.message}`);
+  }
 }
