@@ -8,7 +8,7 @@
  *     for 4 s: completion and the longest stall
  *   - new connections during that outage: successes of 5
  * Prints numbers; never fails on speed.
- *   npx tsx bench/lab-bond.ts [--profiles equal-20,lossy-10,asym] [--modes direct,c,ours]
+ *   npx tsx bench/lab-bond.ts [--profiles equal-20,lossy-10,asym] [--modes direct,c,ours] [--stale-loss-cnt N]
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
@@ -51,10 +51,12 @@ async function benchProfile(prof: LabProfile, modes: string[]): Promise<Row[]> {
   const bestDown = Math.max(prof.isp1.down.rateMbit, prof.isp2.down.rateMbit);
   const sized = (rate: number, s: number): number => Math.max(2, Math.round((rate * s) / 8)) * 1e6;
   const lab = await Lab.create(prof);
-  const runner = new ModeRunner(lab);
+  const stale = arg('stale-loss-cnt', '');
+  const runner = new ModeRunner(lab, stale ? Number(stale) : undefined);
   const rows: Row[] = [];
   try {
-    setupLab(lab, { compiled: preferCompiled() });
+    setupLab(lab, { compiled: preferCompiled(), staleLossCnt: stale ? Number(stale) : undefined });
+    if (stale) console.log(`  net.mptcp.stale_loss_cnt=${stale} on both ends (instead of the setup tool's 2)`);
     for (const name of modes) {
       const row: Row = { profile: prof.name, mode: name };
       rows.push(row);
@@ -85,7 +87,7 @@ async function benchProfile(prof: LabProfile, modes: string[]): Promise<Row[]> {
         const f = await failoverRun(lab, mode.src, 15e6, 'isp1', {
           outageMs: 4000,
           parallel: direct,
-          attemptTimeoutS: direct ? 2 : 5,
+          attemptTimeoutS: direct ? 2 : 3,
           log: (s) => console.log(`${tag} ${s}`),
         });
         row.failoverOk = f.transfer.ok;

@@ -298,6 +298,9 @@ interface Result {
   connPerS: number;
   connFailed: number;
   pssPerConnKB: number;
+  redsocksPssPerConnKB: number;
+  cpuMsPerConn: number;
+  redsocksCpuMsPerConn: number;
   idleHeld: number;
 }
 
@@ -321,15 +324,21 @@ async function measure(ns: string, dir: string, which: 'ts' | 'c', opts: { bulkM
     const redsocksTicks = cpuTicks([rpid]) - r0;
     const gb = bulk.bytes / 1e9;
 
+    const c0 = cpuTicks(nsPids(ns, []));
+    const cr0 = cpuTicks([rpid]);
     const wc = runWorker(ns, ['conn', String(pair.redsocksPort), String(opts.connSeconds)]);
     const conn = JSON.parse((await wc.lines)[0]) as { done: number; failed: number; secs: number };
+    const connTicks = cpuTicks(nsPids(ns, [])) - c0;
+    const connRedsocksTicks = cpuTicks([rpid]) - cr0;
 
     const before = pssKb(nsPids(ns, []));
+    const rBefore = pssKb([rpid]);
     const wi = runWorker(ns, ['idle', String(pair.redsocksPort), String(opts.idle)]);
     const held = JSON.parse(await wi.next()) as { held: number; failed: number };
     await new Promise((r) => setTimeout(r, 1000));
     const workerPids = sh(`pgrep -f 'redsocks-bench.ts worker idle' || true`).split('\n').map(Number).filter((p) => p > 0);
     const after = pssKb(nsPids(ns, workerPids));
+    const rAfter = pssKb([rpid]);
     wi.proc.stdin!.write('x');
     await wi.lines;
     return {
@@ -339,6 +348,9 @@ async function measure(ns: string, dir: string, which: 'ts' | 'c', opts: { bulkM
       connPerS: conn.done / conn.secs,
       connFailed: conn.failed,
       pssPerConnKB: held.held > 0 ? (after - before) / held.held : NaN,
+      redsocksPssPerConnKB: held.held > 0 ? (rAfter - rBefore) / held.held : NaN,
+      cpuMsPerConn: conn.done > 0 ? (connTicks * 1000) / CLK_TCK / conn.done : NaN,
+      redsocksCpuMsPerConn: conn.done > 0 ? (connRedsocksTicks * 1000) / CLK_TCK / conn.done : NaN,
       idleHeld: held.held,
     };
   } finally {
@@ -369,6 +381,12 @@ async function main(): Promise<void> {
     console.log(`${'pair'.padEnd(28)} ${'MB/s'.padStart(10)} ${'CPU s/GB'.padStart(9)} ${'(redsocks)'.padStart(9)} ${'conn/s'.padStart(9)} ${'failed'.padStart(6)} ${'PSS KB/conn'.padStart(10)} ${'held'.padStart(6)}`);
     console.log(row('redsocks-ts + socks-server', ts));
     console.log(row('redsocks + danted', c));
+    for (const [name, r] of [['redsocks-ts + socks-server', ts], ['redsocks + danted', c]] as const) {
+      console.log(
+        `${name.padEnd(28)} redsocks alone: ${r.redsocksCpuSPerGB.toFixed(2)} CPU s/GB, ${r.redsocksCpuMsPerConn.toFixed(2)} CPU ms/conn ` +
+          `(pair ${r.cpuMsPerConn.toFixed(2)}), ${r.redsocksPssPerConnKB.toFixed(1)} KB PSS/idle conn (pair ${r.pssPerConnKB.toFixed(1)})`,
+      );
+    }
     console.log(
       `ratios (ts / C): throughput ${(ts.throughputMBs / c.throughputMBs).toFixed(2)}x, CPU per GB ${(ts.cpuSPerGB / c.cpuSPerGB).toFixed(2)}x, ` +
         `conn/s ${(ts.connPerS / c.connPerS).toFixed(2)}x, PSS per idle conn ${(ts.pssPerConnKB / c.pssPerConnKB).toFixed(2)}x`,

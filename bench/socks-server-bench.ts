@@ -242,7 +242,8 @@ async function startDaemon(name: 'socks-server' | 'danted', workers = 1): Promis
   const argv = name === 'danted'
     ? ['danted', ['-f', file, '-p', pidfile, ...n]] as const
     : existsSync(dist)
-      ? [process.execPath, [dist, '-f', file, '-p', pidfile, ...n]] as const
+      // the flag the bin's shebang passes (see cli.ts)
+      ? [process.execPath, ['--max-semi-space-size=1', dist, '-f', file, '-p', pidfile, ...n]] as const
       : [join(ROOT, 'node_modules', '.bin', 'tsx'), [join(ROOT, 'packages/socks-server/src/cli.ts'), '-f', file, '-p', pidfile, ...n]] as const;
   const proc = spawn(argv[0], [...argv[1]], { stdio: ['ignore', 'ignore', 'inherit'] });
   const pid = await waitPid(pidfile);

@@ -76,6 +76,7 @@ beforeAll(async () => {
   server.exec('sysctl -qw net.ipv4.conf.all.rp_filter=0');
   server.exec('ip addr add 203.0.113.10/32 dev lo && ip addr add 203.0.113.80/32 dev lo');
   server.exec('ip mptcp limits set subflow 2 add_addr_accepted 2');
+  server.exec('ip route add 10.77.0.0/24 via 192.0.2.10'); // so a LAN-sourced client is refused, not unrouted
 
   fs.writeFileSync(path.join(tmp, 'index.html'), PAGE);
   server.spawn(['/usr/bin/python3', '-m', 'http.server', '--bind', '203.0.113.80', '--directory', tmp, '8080']);
@@ -112,18 +113,30 @@ test('the upstream connection is MPTCP and joins the second WAN', async () => {
   fs.writeFileSync(path.join(tmp, 'big.bin'), Buffer.alloc(8 << 20));
   const dl = client.spawn(['curl', '-sS', '--limit-rate', '2M', '-o', '/dev/null', 'http://203.0.113.80:8080/big.bin']);
   try {
-    const joined = await waitFor(() => {
-      const out = server.exec("ss -Htn state established '( sport = :1080 )'", { allowFail: true });
-      return out.includes('192.0.2.10:') && out.includes('198.51.100.20:') ? out : '';
-    }, 15000, 'subflows from both WAN addresses');
-    expect(joined).toMatch(/198\.51\.100\.20:\d+/);
+    // MPTCP subflows are TCP sockets with the mptcp ULP (path probes are plain TCP).
+    const subflowPeers = (): string[] => {
+      const out = server.exec("ss -Htni state established '( sport = :1080 )'", { allowFail: true });
+      const peers: string[] = [];
+      let peer = '';
+      for (const line of out.split('\n')) {
+        const m = /\s(\d+\.\d+\.\d+\.\d+):\d+\s*$/.exec(line);
+        if (m) peer = m[1];
+        else if (line.includes('tcp-ulp-mptcp') && peer) peers.push(peer);
+      }
+      return peers;
+    };
+    const peers = await waitFor(() => {
+      const p = subflowPeers();
+      return p.includes('192.0.2.10') && p.includes('198.51.100.20') ? p : undefined;
+    }, 15000, 'MPTCP subflows from both WAN addresses');
+    expect(new Set(peers)).toEqual(new Set(['192.0.2.10', '198.51.100.20']));
     expect(server.exec("ss -HMtn state established '( sport = :1080 )'")).toMatch(/192\.0\.2\.10:\d+/);
   } finally {
     dl.kill('SIGKILL');
   }
 });
 
-test('socks-server refuses what the shipped config forbids', () => {
+test('socks-server refuses what the shipped config forbids', async () => {
   // From the gateway itself (an allowlisted WAN address), with the right password:
   const via = (url: string, user = 'gateway:CHANGE-ME', from = '192.0.2.10'): { status: number | null; out: string } => {
     const r = spawnSync('ip', ['netns', 'exec', gw.name, 'curl', '-sS', '--max-time', '10', '--interface', from,
@@ -140,6 +153,7 @@ test('socks-server refuses what the shipped config forbids', () => {
   // A client outside the allowlist (the gateway's LAN address is not on it) is refused at accept.
   const lan = spawnSync('ip', ['netns', 'exec', gw.name, 'curl', '-sS', '--max-time', '10', '--interface', '10.77.0.1',
     '--socks5-hostname', 'gateway:CHANGE-ME@203.0.113.10:1080', 'http://203.0.113.80:8080/'], { encoding: 'utf8' });
-  expect(lan.status).not.toBe(0);
-  expect(lan.stdout).toBe('');
+  expect([lan.status, lan.stdout]).toEqual([97, '']);
+  expect(lan.stderr).toMatch(/reset|closed/i);
+  await waitFor(() => /block\(\d+\): tcp\/accept \]: 10\.77\.0\.1\.\d+ /.test(logs.socks), 5000, 'the client-rule block log line');
 });

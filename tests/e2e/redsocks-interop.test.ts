@@ -39,7 +39,8 @@ function redsocksConf(log: string): string {
     inst(12005, 8889, 'http-relay') +
     inst(12006, 1082, 'socks5') +
     inst(12007, 1083, 'socks5') +
-    inst(12008, 8888, 'http-connect', `  login = "${USER}";\n  password = "wrong";\n`)
+    inst(12008, 8888, 'http-connect', `  login = "${USER}";\n  password = "wrong";\n`) +
+    inst(12009, 3128, 'http-connect', `  login = "${USER}";\n  password = "${PASS}";\n`)
   );
 }
 
@@ -77,6 +78,27 @@ function tinyproxyConf(port: number, auth: boolean): string {
   ].join('\n');
 }
 
+/** squid with Digest proxy auth (digest_file_auth reads `user:password` lines). */
+function squidConf(dir: string): string {
+  return [
+    `http_port ${PROXY_IP}:3128`,
+    `auth_param digest program /usr/lib/squid/digest_file_auth ${dir}/digest.passwd`,
+    'auth_param digest realm rts',
+    'auth_param digest children 2',
+    'acl authed proxy_auth REQUIRED',
+    'http_access allow authed',
+    'http_access deny all',
+    'cache deny all',
+    'access_log none',
+    `cache_log ${dir}/squid-cache.log`,
+    `pid_filename ${dir}/squid.pid`,
+    `coredump_dir ${dir}`,
+    'cache_effective_user proxy',
+    'shutdown_lifetime 1 seconds',
+    '',
+  ].join('\n');
+}
+
 const SOCKSV5_SERVER = `
 const socks = require('socksv5');
 const srv = socks.createServer((info, accept) => accept());
@@ -91,20 +113,24 @@ beforeAll(async () => {
   sh(`useradd -M -s /usr/sbin/nologin ${USER} && echo '${USER}:${PASS}' | chpasswd`);
   topo = makeTopology('ri');
   const { srv, dir } = topo;
-  servers.push(spawnIn(srv, ['node', '-e', originScript([8001, 8002, 8003, 8004, 8005, 8006, 8007, 8008], 7007, [8005])]));
+  servers.push(spawnIn(srv, ['node', '-e', originScript([8001, 8002, 8003, 8004, 8005, 8006, 8007, 8008, 8009], 7007, [8005])]));
   servers.push(spawnIn(srv, ['danted', '-f', writeFile(dir, 'd0.conf', dantedConf(1080, 'none'))]));
   servers.push(spawnIn(srv, ['danted', '-f', writeFile(dir, 'd1.conf', dantedConf(1081, 'username'))]));
   servers.push(spawnIn(srv, ['tinyproxy', '-d', '-c', writeFile(dir, 't0.conf', tinyproxyConf(8888, true))]));
   servers.push(spawnIn(srv, ['tinyproxy', '-d', '-c', writeFile(dir, 't1.conf', tinyproxyConf(8889, false))]));
   servers.push(spawnIn(srv, [...tsEntry('packages/socks-server/src/cli.ts'), '-f', writeFile(dir, 'd2.conf', dantedConf(1082, 'none'))]));
   servers.push(spawnIn(srv, ['node', '-e', SOCKSV5_SERVER]));
-  for (const p of [8001, 7007, 1080, 1081, 8888, 8889, 1083]) await waitListening(srv, p);
+  // squid runs as `proxy`: it must reach its password file
+  fs.chmodSync(dir, 0o755);
+  fs.writeFileSync(path.join(dir, 'digest.passwd'), `${USER}:${PASS}\n`, { mode: 0o644 });
+  servers.push(spawnIn(srv, ['squid', '-N', '-f', writeFile(dir, 'squid.conf', squidConf(dir))]));
+  for (const p of [8001, 7007, 1080, 1081, 8888, 8889, 1083, 3128]) await waitListening(srv, p);
   await waitListening(srv, 1082, 20000).catch((e) => {
     throw new Error(`socks-server did not start: ${e.message}\n${servers[5].output()}`);
   });
   redirectRules(topo.gw, dir, [
     [8001, 12001], [8002, 12002], [8003, 12003], [8004, 12004], [8005, 12005], [8006, 12006], [8007, 12007],
-    [8008, 12008], [7007, 12001], [8099, 12001],
+    [8008, 12008], [8009, 12009], [7007, 12001], [8099, 12001],
   ]);
 }, 60000);
 
@@ -125,7 +151,7 @@ describe.each(IMPLS)('%s', (impl) => {
     const conf = writeFile(topo.dir, `${impl}.conf`, redsocksConf(logFile));
     const argv = impl === 'redsocks' ? ['redsocks', '-c', conf] : [...tsEntry('packages/redsocks-ts/src/cli.ts'), '-c', conf];
     rs = spawnIn(topo.gw, argv);
-    await waitListening(topo.gw, 12008, 20000).catch((e) => {
+    await waitListening(topo.gw, 12009, 20000).catch((e) => {
       throw new Error(`${impl} did not start: ${e.message}\n${rs.output()}\n${log()}`);
     });
   }, 30000);
@@ -152,6 +178,11 @@ describe.each(IMPLS)('%s', (impl) => {
   test('http-connect -> tinyproxy with Basic auth (407 then retry)', () => {
     expect(curl(`http://${ORIGIN_IP}:8004/d`)).toBe('hello /d');
     expect(curl(`http://${ORIGIN_IP}:8004/d2`)).toBe('hello /d2');
+  });
+
+  test('http-connect -> squid with Digest auth (407, retry, then pre-emptive with nc counting)', () => {
+    expect(curl(`http://${ORIGIN_IP}:8009/h`)).toBe('hello /h');
+    expect(curl(`http://${ORIGIN_IP}:8009/h2`)).toBe('hello /h2');
   });
 
   test('http-relay -> tinyproxy', () => {

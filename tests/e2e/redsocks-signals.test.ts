@@ -134,6 +134,33 @@ describe.each(IMPLS)('%s', (impl) => {
     }
   });
 
+  test('connpres_idle_timeout: at redsocks_conn_max, clients idle for that long are dropped', async () => {
+    const text = conf('@LOG@', [[12001, 1080]], '  redsocks_conn_max = 2;\n  connpres_idle_timeout = 1;\n');
+    const { rs, log } = startImpl(impl, `${impl}-idle`, text);
+    const held: ChildProcess[] = [];
+    try {
+      await waitListening(topo.gw, 12001, 20000);
+      held.push(await holdClient(), await holdClient());
+      await waitFor(() => /reached redsocks_conn_max limit, 2 connections/.test(log()), 5000, 'limit line');
+      // the back-off retries apply the pressure again until a client has been idle for 1 s
+      await waitFor(() => /dropped connections idle for 1\+ seconds/.test(log()), 10000, 'dropped line');
+      expect(log()).toMatch(
+        new RegExp(`\\[${CLIENT_IP}:\\d+->${ORIGIN_IP}:7007\\]: dropping client \\([R-]/[W-]\\), relay \\([R-]/[W-]\\), idle [1-9]\\.\\d{6}s`),
+      );
+      if (impl === 'redsocks-ts') {
+        // accepting resumes once the drop brought us under the limit
+        await waitFor(() => curlOk(8001), 10000, 'a new client after the drop');
+      } else {
+        // redsocks 0.5 keeps its listeners disabled after a connpres drop (the "stops relaying
+        // after a while" reports, darkk/redsocks#99 #121 #132): a new client is not accepted
+        expect(curlOk(8001)).toBe(false);
+      }
+    } finally {
+      for (const c of held) c.kill();
+      await stop(rs);
+    }
+  });
+
   test('SIGHUP: redsocks-ts reloads atomically; the C redsocks dies', async () => {
     const { rs, log, conf: file } = startImpl(impl, `${impl}-hup`, conf('@LOG@', [[12001, 1080]]));
     try {

@@ -5,7 +5,9 @@
  * numbers, ending in a direct-vs-bonded summary.
  *   npm run demo [-- --profile equal-20|lossy-10|asym] [--pair ours|c]
  */
-import { Lab, ADDR, destroyLabsOnSignals } from './lab';
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { Lab, ADDR, destroyLabsOnSignals, ROOT } from './lab';
 import { failoverRun, FailoverResult } from './scenarios';
 import { PROFILES, rttMs } from './profiles';
 import { gatewayCli, labSetupArgs } from './gateway';
@@ -15,9 +17,6 @@ import {
 } from './daemons';
 import { LiveView } from './live-view';
 import { curlSmall, median, mbit, transfer, TransferResult } from './traffic';
-import * as fs from 'node:fs';
-import * as path from 'node:path';
-import { ROOT } from './lab';
 
 interface Opts {
   profile: string;

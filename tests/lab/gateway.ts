@@ -16,9 +16,10 @@ export function gatewayCliArgv(compiled = false): string[] {
     : [TSX, path.join(ROOT, 'packages/redsocks-ts/src/gateway/cli.ts')];
 }
 
-export function labSetupArgs(lab: Lab, opts: { backup2?: boolean; redsocksPort?: number } = {}): string[] {
+export function labSetupArgs(lab: Lab, opts: { backup2?: boolean; redsocksPort?: number; staleLossCnt?: number } = {}): string[] {
   return [
     'setup',
+    ...(opts.staleLossCnt !== undefined ? ['--stale-loss-cnt', String(opts.staleLossCnt)] : []),
     '--wan', `isp1=${IFACES.wan1},${ADDR.wan1},${ADDR.gw1}`,
     '--wan', `isp2=${IFACES.wan2},${ADDR.wan2},${ADDR.gw2}${opts.backup2 ? ',backup' : ''}`,
     '--lan', IFACES.lan,
@@ -47,9 +48,9 @@ export function gatewayCli(lab: Lab, node: NodeName, args: string[], compiled = 
 }
 
 /** Configure the gateway (and the server host's sysctls) the way the README says. */
-export function setupLab(lab: Lab, opts: { compiled?: boolean; backup2?: boolean; redsocksPort?: number } = {}): void {
+export function setupLab(lab: Lab, opts: { compiled?: boolean; backup2?: boolean; redsocksPort?: number; staleLossCnt?: number } = {}): void {
   const g = gatewayCli(lab, 'gw', labSetupArgs(lab, opts), opts.compiled);
   if (g.code !== 0) throw new Error(`mptcp-gateway setup failed in gw: ${g.err || g.out}`);
-  const s = gatewayCli(lab, 'remote', ['setup', '--role', 'server', '--state', path.join(lab.dir, 'srv-state.json')], opts.compiled);
+  const s = gatewayCli(lab, 'remote', ['setup', '--role', 'server', '--state', path.join(lab.dir, 'srv-state.json'), ...(opts.staleLossCnt !== undefined ? ['--stale-loss-cnt', String(opts.staleLossCnt)] : [])], opts.compiled);
   if (s.code !== 0) throw new Error(`mptcp-gateway setup --role server failed: ${s.err || s.out}`);
 }

@@ -26,10 +26,10 @@ export interface Mode {
 /** Keeps our socks-server running across modes of one lab. */
 export class ModeRunner {
   private server?: Daemon;
-  constructor(private lab: Lab) {}
+  constructor(private lab: Lab, private staleLossCnt?: number) {}
 
   private redirectTo(port: number): void {
-    const r = gatewayCli(this.lab, 'gw', labSetupArgs(this.lab, { redsocksPort: port }), preferCompiled());
+    const r = gatewayCli(this.lab, 'gw', labSetupArgs(this.lab, { redsocksPort: port, staleLossCnt: this.staleLossCnt }), preferCompiled());
     if (r.code !== 0) throw new Error(`mptcp-gateway setup: ${r.err || r.out}`);
   }
 

@@ -5,6 +5,7 @@
  */
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
+import * as path from 'node:path';
 import { ConfigError } from '@mptcp-proxy/common';
 import { loadRedsocksConfig, parseLogTarget } from './config';
 import type { LoadResult, RedsocksConfig } from './config/types';
@@ -100,10 +101,12 @@ async function run(args: CliArgs): Promise<number> {
     return 1;
   }
   if (config.base.daemon && process.env[DAEMON_ENV] !== '1') {
-    const child = spawn(process.execPath, [...process.execArgv, ...process.argv.slice(1)], {
+    // fork + setsid; the child chdirs to / once running (paths are made absolute first)
+    const argv = [process.argv[1], '-c', path.resolve(args.conf)];
+    if (args.pidfile) argv.push('-p', path.resolve(args.pidfile));
+    const child = spawn(process.execPath, [...process.execArgv, ...argv], {
       detached: true,
       stdio: 'ignore',
-      cwd: '/',
       env: { ...process.env, [DAEMON_ENV]: '1' },
     });
     child.unref();
@@ -140,6 +143,7 @@ async function run(args: CliArgs): Promise<number> {
     return 1;
   }
   if (args.pidfile) fs.writeFileSync(args.pidfile, `${process.pid}\n`);
+  if (process.env[DAEMON_ENV] === '1') process.chdir('/');
   log.notice(`redsocks started, conn_max=${handle.connMax}`);
 
   let reloading = false;

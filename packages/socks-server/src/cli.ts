@@ -1,4 +1,4 @@
-#!/usr/bin/env node
+#!/usr/bin/env -S node --max-semi-space-size=1
 /**
  * socks-server: Dante's danted(8) command line.
  *   -f FILE  config (default /etc/danted.conf)   -V  verify config, exit 0/1
@@ -19,6 +19,17 @@ import { startServer, type SocksServer } from './server';
 import { privilegeDropper } from './privileges';
 
 const VERSION = '0.1.0';
+/**
+ * A small young generation: per-connection handshake garbage otherwise keeps ~9 KB per
+ * connection of new-space pages resident (measured: 20 KB -> 11 KB PSS per idle relay).
+ * The bin's shebang passes it; children we spawn get it here.
+ */
+const HEAP_FLAGS = ['--max-semi-space-size=1'];
+
+function childExecArgv(): string[] {
+  const has = process.execArgv.some((a) => a.startsWith('--max-semi-space-size'));
+  return has ? process.execArgv : [...HEAP_FLAGS, ...process.execArgv];
+}
 const USAGE = `usage: socks-server [-DLNVdfhnpv]
   -D          run in the background (daemon)
   -f FILE     configuration file (default /etc/danted.conf)
@@ -167,7 +178,7 @@ function removePid(path: string | undefined): void {
 /** Re-run ourselves detached without -D; the parent exits 0 (danted -D). */
 function daemonize(argv: string[]): number {
   const args = argv.filter((a) => a !== '-D');
-  const child = spawn(process.execPath, [...process.execArgv, process.argv[1], ...args], {
+  const child = spawn(process.execPath, [...childExecArgv(), process.argv[1], ...args], {
     detached: true,
     stdio: 'ignore',
     env: { ...process.env, SOCKS_SERVER_DAEMON: '1' },
@@ -184,7 +195,7 @@ function supervise(args: Args, argv: string[]): void {
   let stopping = false;
   for (let i = 0; i < args.workers; i++) {
     const c = fork(process.argv[1], childArgs, {
-      execArgv: process.execArgv,
+      execArgv: childExecArgv(),
       env: { ...process.env, SOCKS_SERVER_WORKER: `${i + 1}/${args.workers}` },
     });
     children.push(c);

@@ -7,7 +7,7 @@
 import type * as net from 'node:net';
 import { listen } from 'mptcp-native';
 import { ProxyError } from '@mptcp-proxy/common';
-import type { DantedConfig, MatchContext } from './config';
+import type { DantedConfig, MatchContext, Rule } from './config';
 import { matchRule } from './config';
 import { checkMethodsSupported, makeAuthenticator, type PrivilegedRunner } from './auth/authenticator';
 import { acceptBlocked, acceptOpen, dotAddr } from './log/dante-format';
@@ -175,7 +175,7 @@ export class SocksServer implements SessionHooks {
     }
     tuneSocket(sock, rt.noKeepalive);
     sock.removeListener('error', noop);
-    const session = new Session(rt, sock, r, this, this.negotiateMsFor(rt, ctx.clientAddress, r.optimistic === true));
+    const session = new Session(rt, sock, r, this, this.negotiateMsFor(rt, ctx.clientAddress, rt.config.ext.optimistic && namesPeers(r)));
     this.sessions.add(session);
   }
 
@@ -268,9 +268,16 @@ export class SocksServer implements SessionHooks {
 
 function noop(): void {}
 
+/** A client rule whose `from:` names specific peers (not 0/0): with OC on, that is the allowlist. */
+export function namesPeers(rule: Rule): boolean {
+  const f = rule.from;
+  if (f.kind === 'any') return false;
+  return !((f.kind === 'ipv4' || f.kind === 'ipv6') && f.prefix === 0);
+}
+
 /**
- * timeout.negotiate for a new client: pool peers (allowlisted by a client rule
- * with `optimistic: yes`, or an IP that passed RFC 1929 within the pool timeout)
+ * timeout.negotiate for a new client: pool peers (allowlisted: extension.optimistic
+ * and a client rule naming them in `from:`; or an IP that passed RFC 1929 within the pool timeout)
  * may idle up to extension.timeout.negotiate.pool before their greeting.
  */
 export function negotiateTimeoutFor(rt: Pick<Runtime, 'negotiateMs' | 'poolNegotiateMs'>, shared: SharedState,

@@ -13,6 +13,8 @@ const ROOT = join(__dirname, '..', '..', '..');
 const CLI = join(ROOT, 'packages', 'socks-server', 'src', 'cli.ts');
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 const dir = mkdtempSync(join(tmpdir(), 'socks-cli-'));
+const PRIVS = 'user.privileged: root\nuser.unprivileged: nobody';
+const sysUser = `ssc${process.pid.toString(36)}`;
 
 function freePort(): Promise<number> {
   return new Promise((res) => {
@@ -23,12 +25,13 @@ function freePort(): Promise<number> {
   });
 }
 
-function conf(port: number, logfile: string, extraSocks = ''): string {
+function conf(port: number, logfile: string, extraSocks = '', privileges = ''): string {
   return `logoutput: ${logfile}
 internal: 127.0.0.1 port = ${port}
 external: 127.0.0.1
-socksmethod: none
+socksmethod: none username
 clientmethod: none
+${privileges}
 client pass {
   from: 0/0 to: 0/0
   log: connect disconnect error
@@ -81,14 +84,32 @@ describe('socks-server daemon signals', () => {
   beforeAll(async () => {
     dest = await sink();
     port = await freePort();
-    writeFileSync(file, conf(port, logfile));
+    writeFileSync(file, conf(port, logfile, '', PRIVS));
+    spawnSync('useradd', ['-M', '-s', '/usr/sbin/nologin', sysUser]);
+    spawnSync('bash', ['-c', `echo '${sysUser}:Cli-pass9' | chpasswd`]);
     child = spawn(TSX, [CLI, '-f', file, '-p', pidfile], { stdio: ['ignore', 'ignore', 'pipe'] });
     await until(() => logText().includes('running'), 30000, 'server start');
   }, 40000);
 
   afterAll(async () => {
     if (child.exitCode === null) child.kill('SIGKILL');
+    spawnSync('userdel', [sysUser]);
     await dest.close();
+  });
+
+  test('user.unprivileged: runs with euid nobody, still verifies system passwords as root', async () => {
+    const status = readFileSync(`/proc/${serverPid()}/status`, 'utf8');
+    const [, real, effective] = /^Uid:\s+(\d+)\s+(\d+)/m.exec(status)!;
+    expect(real).toBe('0');
+    expect(effective).toBe('65534');
+    const c = await RawClient.connect(port);
+    const u = Buffer.from(sysUser);
+    const p = Buffer.from('Cli-pass9');
+    c.write(Buffer.concat([Buffer.from([5, 1, 2, 1, u.length]), u, Buffer.from([p.length]), p, ipv4Request(1, '127.0.0.1', dest.port)]));
+    const r = await c.read(14);
+    expect([...r.subarray(0, 4)]).toEqual([5, 2, 1, 0]);
+    expect(r[5]).toBe(0);
+    c.destroy();
   });
 
   test('pidfile holds the server pid and a client gets through', async () => {
@@ -109,7 +130,7 @@ describe('socks-server daemon signals', () => {
   });
 
   test('SIGHUP with a broken config keeps the old one and says where', async () => {
-    writeFileSync(file, `${conf(port, logfile)}\nthis is not dante\n`);
+    writeFileSync(file, `${conf(port, logfile, '', PRIVS)}\nthis is not dante\n`);
     process.kill(serverPid(), 'SIGHUP');
     await until(() => logText().includes('keeping the old configuration'), 15000, 'reload failure');
     expect(logText()).toMatch(/error: .*run\.conf: problem on line \d+ near token/);
@@ -118,7 +139,7 @@ describe('socks-server daemon signals', () => {
 
   test('SIGHUP with a good config applies it to new clients', async () => {
     const blockRule = `socks block {\n  from: 0/0 to: 127.0.0.1/32 port = ${dest.port}\n  log: connect error\n}\n`;
-    writeFileSync(file, conf(port, logfile, blockRule));
+    writeFileSync(file, conf(port, logfile, blockRule, PRIVS));
     process.kill(serverPid(), 'SIGHUP');
     await until(() => logText().includes('sighup(): reloaded configuration'), 15000, 'reload');
     expect(await connectThrough()).toBe(2);

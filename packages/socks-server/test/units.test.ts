@@ -5,7 +5,8 @@ import { join } from 'node:path';
 import { ConfigError } from '@mptcp-proxy/common';
 import { selectMethod, type MethodPolicy } from '../src/session/method-select';
 import { acceptOpen, commandClosed, danteLinePrefix, dotAddr, clientAddr } from '../src/log/dante-format';
-import { negotiateTimeoutFor } from '../src/server';
+import { namesPeers, negotiateTimeoutFor } from '../src/server';
+import { parseDantedConfig } from '../src/config';
 import { SharedState } from '../src/runtime';
 import { loadPasswordFile } from '../src/auth/password-file';
 
@@ -54,6 +55,17 @@ describe('pool negotiate timeout', () => {
     expect(negotiateTimeoutFor(rt, shared, '10.0.0.1', false, 1_400_001)).toBe(30_000);
     expect(negotiateTimeoutFor({ negotiateMs: 0, poolNegotiateMs: 5 }, shared, 'x', true, 0)).toBe(0);
   });
+});
+
+test('client rules that name peers in from: are the OC/pool allowlist', () => {
+  const { config } = parseDantedConfig(`internal: 127.0.0.1 port = 1080
+external: 127.0.0.1
+socksmethod: none
+client pass { from: 192.0.2.7/32 to: 0/0 }
+client pass { from: 0.0.0.0/0 to: 0/0 }
+client pass { from: 0/0 to: 0/0 }
+`, 'allow.conf');
+  expect(config.clientRules.map(namesPeers)).toEqual([true, false, false]);
 });
 
 describe('password file', () => {

@@ -97,7 +97,6 @@ export class RedsocksClient {
     }
     this.upstream = tunnel.upstream;
     this.lastEvent = Date.now();
-    tunnel.upstream.setKeepAlive(true);
     const relay = this.relay ?? this.startUp(tunnel.upstream);
     this.track(relay.startBtoA(tunnel.leftover), 'relay');
     this.log.debug('data relaying started');

@@ -81,6 +81,7 @@ class Daemon implements InstanceHost {
     this.instances = built;
   }
 
+  /** As redsocks_conn_list_add(): reaching the limit logs once and applies pressure at once. */
   admit(_inst: RedsocksRuntime): boolean {
     if (this.closing) return false;
     this.count++;
@@ -122,14 +123,16 @@ class Daemon implements InstanceHost {
     if (this.backoffTimer || this.closing) return;
     this.backoffMs = Math.min(this.backoffMs * 2 + 1, this.config.base.maxAcceptBackoff);
     const delay = 1 + Math.floor(Math.random() * this.backoffMs);
-    this.log.info(`accept: backing off for ${secUsec(delay)}s`);
+    this.log.warning(`accept: backing off for ${secUsec(delay)}s`);
     for (const rt of this.instances) rt.pause();
     this.backoffTimer = setTimeout(() => {
       this.backoffTimer = undefined;
       if (this.closing) return;
       if (this.count >= this.connMax) {
         this.pressure();
-        return;
+        // backed off again; else idle clients were dropped and accepting resumes below
+        // (redsocks 0.5 leaves its listeners disabled here until a restart)
+        if (this.backoffTimer) return;
       }
       void Promise.all(this.instances.map((rt) => rt.resume())).catch(() => this.backoff());
     }, delay);

@@ -388,7 +388,7 @@ export class Session {
     const ruleIo = req.command === 'udpassociate' ? rule.timeout.ioUdp : rule.timeout.ioTcp;
     this.ioMs = ruleIo !== undefined ? ruleIo * 1000 : req.command === 'udpassociate' ? this.rt.ioUdpMs : this.rt.ioTcpMs;
     if (rule.timeout.connect !== undefined && this.deadline !== 0) {
-      this.deadline = rule.timeout.connect > 0 ? this.startMs + rule.timeout.connect * 1000 : 0;
+      this.deadline = rule.timeout.connect > 0 ? Date.now() + rule.timeout.connect * 1000 : 0;
     }
     this.phase = req.command === 'connect' ? Phase.Connecting : req.command === 'bind' ? Phase.Bind : Phase.Udp;
     this.hooks.start(this);

@@ -1,0 +1,67 @@
+/** The redsocks-ts binary: flags, exit codes, daemon + pidfile, signals (loopback only). */
+import { spawnSync } from 'node:child_process';
+import * as fs from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+import { waitFor } from '../../../tests/helpers/netns';
+import { ROOT, tsEntry } from './helpers/topology';
+
+const CLI = tsEntry('packages/redsocks-ts/src/cli.ts');
+const run = (args: string[]): { status: number | null; stdout: string; stderr: string } => {
+  const r = spawnSync(CLI[0], [...CLI.slice(1), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30000 });
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+};
+
+let dir: string;
+beforeAll(() => {
+  dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rts-cli-'));
+});
+afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const GOOD = (log: string, daemon: string): string =>
+  `base {\n  log_info = on;\n  log = "file:${log}";\n  daemon = ${daemon};\n  redirector = iptables;\n}\n` +
+  'redsocks {\n  local_ip = 127.0.0.1;\n  local_port = 0;\n  ip = 127.0.0.1;\n  port = 1080;\n  type = socks5;\n}\n';
+
+test('-h, -? and unknown flags print the usage and exit 0; -v prints the version', () => {
+  for (const f of ['-h', '-?', '-x']) {
+    const r = run([f]);
+    expect(r.status).toBe(0);
+    expect(r.stdout).toMatch(/^Usage: redsocks-ts \[-\?hvt\] \[-c config\] \[-p pidfile\]/);
+  }
+  const v = run(['-v']);
+  expect(v.status).toBe(0);
+  expect(v.stdout).toMatch(/^redsocks-ts\/\d+\.\d+\.\d+/);
+});
+
+test('-t: 0 for a good config, 1 with redsocks\' message for a bad one', () => {
+  const good = path.join(dir, 'good.conf');
+  fs.writeFileSync(good, GOOD(path.join(dir, 'x.log'), 'off'));
+  expect(run(['-t', '-c', good]).status).toBe(0);
+  const bad = path.join(dir, 'bad.conf');
+  fs.writeFileSync(bad, 'base {\n  # not a comment\n}\n');
+  const r = run(['-t', '-c', bad]);
+  expect(r.status).toBe(1);
+  expect(r.stderr).toMatch(/file parsing error at line 2: /);
+});
+
+test('daemon = on: the parent exits 0, the child writes -p PIDFILE, dumps on SIGUSR1, stops on SIGTERM', async () => {
+  const log = path.join(dir, 'd.log');
+  const conf = path.join(dir, 'd.conf');
+  const pidfile = path.join(dir, 'd.pid');
+  fs.writeFileSync(conf, GOOD(log, 'on'));
+  expect(run(['-c', conf, '-p', pidfile]).status).toBe(0);
+  const pid = Number(await waitFor(() => fs.existsSync(pidfile) && fs.readFileSync(pidfile, 'utf8').trim(), 20000, 'pidfile'));
+  expect(fs.readFileSync(pidfile, 'utf8')).toBe(`${pid}\n`);
+  // own session (setsid), working directory /
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  expect(Number(stat[3])).toBe(pid);
+  expect(fs.readlinkSync(`/proc/${pid}/cwd`)).toBe('/');
+  const text = (): string => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '');
+  await waitFor(() => /redsocks started, conn_max=\d+/.test(text()), 10000, 'started line');
+  process.kill(pid, 'SIGUSR1');
+  await waitFor(() => /End of client list\. 0 clients\./.test(text()), 10000, 'dump');
+  expect(text()).toMatch(/Dumping client list for socks5 at 127\.0\.0\.1:\d+:/);
+  process.kill(pid, 'SIGTERM');
+  await waitFor(() => !fs.existsSync(`/proc/${pid}`), 10000, 'daemon exit');
+  expect(text()).toMatch(/redsocks goes down/);
+});
