@@ -280,7 +280,8 @@ async function startPair(ns: string, dir: string, which: 'ts' | 'c'): Promise<Pa
   );
   await waitPort(ns, socksPort);
   await waitPort(ns, redsocksPort);
-  return { name: which === 'ts' ? 'redsocks-ts + socks-server' : 'redsocks + danted', redsocksPort, procs };
+  const tsName = process.env.RTS_BENCH_TS_SERVER === 'danted' ? 'redsocks-ts + danted' : 'redsocks-ts + socks-server';
+  return { name: which === 'ts' ? tsName : 'redsocks + danted', redsocksPort, procs };
 }
 
 async function stopPair(ns: string, p: Pair): Promise<void> {
@@ -379,9 +380,10 @@ async function main(): Promise<void> {
     console.log(`redsocks bench: loopback in netns ${ns}, nftables REDIRECT, bulk ${opts.bulkMB} MiB over 2 streams, ` +
       `${opts.connSeconds}s of 32 concurrent connects, ${opts.idle} idle connections; ${os.cpus().length} CPUs, Node ${process.version}`);
     console.log(`${'pair'.padEnd(28)} ${'MB/s'.padStart(10)} ${'CPU s/GB'.padStart(9)} ${'(redsocks)'.padStart(9)} ${'conn/s'.padStart(9)} ${'failed'.padStart(6)} ${'PSS KB/conn'.padStart(10)} ${'held'.padStart(6)}`);
-    console.log(row('redsocks-ts + socks-server', ts));
+    const tsName = process.env.RTS_BENCH_TS_SERVER === 'danted' ? 'redsocks-ts + danted' : 'redsocks-ts + socks-server';
+    console.log(row(tsName, ts));
     console.log(row('redsocks + danted', c));
-    for (const [name, r] of [['redsocks-ts + socks-server', ts], ['redsocks + danted', c]] as const) {
+    for (const [name, r] of [[tsName, ts], ['redsocks + danted', c]] as const) {
       console.log(
         `${name.padEnd(28)} redsocks alone: ${r.redsocksCpuSPerGB.toFixed(2)} CPU s/GB, ${r.redsocksCpuMsPerConn.toFixed(2)} CPU ms/conn ` +
           `(pair ${r.cpuMsPerConn.toFixed(2)}), ${r.redsocksPssPerConnKB.toFixed(1)} KB PSS/idle conn (pair ${r.pssPerConnKB.toFixed(1)})`,

@@ -50,12 +50,16 @@ internal: 0.0.0.0 port = 1080
 external: 127.0.0.1
 socksmethod: none
 extension.fastopen: 16
+extension.mptcp.external: on
 client pass { from: 0/0 to: 0/0
   log: error }
 socks pass { from: 0/0 to: 0/0
   log: connect disconnect error }
 `);
-  echo = s.spawn(['node', '-e', "require('net').createServer((c)=>{c.on('error',()=>{});c.pipe(c)}).listen(7007,'127.0.0.1')"]);
+  // The destination is an MPTCP listener too, so the outbound leg (extension.mptcp.external) can be MPTCP.
+  const native = join(ROOT, 'packages', 'mptcp-native', 'dist', 'index.js');
+  echo = s.spawn(['node', '-e', `require(${JSON.stringify(native)}).listen({ host: '127.0.0.1', port: 7007, mptcp: 'on' })` +
+    `.then((srv) => srv.on('connection', (c) => { c.on('error', () => {}); c.pipe(c); }))`]);
   server = s.spawn([TSX, CLI, '-f', conf]);
   server.stderr!.on('data', (d) => (log += d.toString()));
   await waitFor(() => log.includes('running'), 40000, 'socks-server in the namespace');
@@ -70,6 +74,7 @@ afterAll(() => {
 
 test('MPTCP client gets 2 subflows to socks-server and data is relayed', async () => {
   const joins0 = counter(s, 'MPTcpExtMPJoinSynRx');
+  const outbound0 = counter(s, 'MPTcpExtMPCapableSYNTX');
   const r = runClient();
   expect(r.error).toBeUndefined();
   expect(r.rep).toBe(0);
@@ -77,6 +82,8 @@ test('MPTCP client gets 2 subflows to socks-server and data is relayed', async (
   expect(r.subflows).toBe(2);
   expect(counter(s, 'MPTcpExtMPJoinSynRx')).toBeGreaterThan(joins0);
   expect(counter(s, 'MPTcpExtMPCapableSYNRX')).toBeGreaterThan(0);
+  // extension.mptcp.external: the server's own connect to the destination is MPTCP.
+  expect(counter(s, 'MPTcpExtMPCapableSYNTX')).toBeGreaterThan(outbound0);
   await waitFor(() => log.includes('tcp/connect ['), 10000, 'connect log line');
   expect(log).toMatch(/pass\(1\): tcp\/connect \[: 10\.71\.1\.1\.\d+ 10\.71\.1\.2\.1080 -> 127\.0\.0\.1\.\d+ 127\.0\.0\.1\.7007/);
 }, 60000);

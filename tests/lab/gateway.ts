@@ -38,7 +38,19 @@ export interface CliResult {
 /** Benches: the compiled CLI when it is built (fast start), else tsx. */
 export const preferCompiled = (): boolean => fs.existsSync(GATEWAY_DIST);
 
-export function gatewayCli(lab: Lab, node: NodeName, args: string[], compiled = false): CliResult {
+/** Tests: the compiled CLI only when it is newer than every gateway source file (node starts in
+ * ~50 ms, tsx in ~1 s), so a test never runs stale code. */
+export function compiledIsFresh(): boolean {
+  if (!fs.existsSync(GATEWAY_DIST)) return false;
+  const built = fs.statSync(path.join(path.dirname(GATEWAY_DIST), 'doctor.js')).mtimeMs;
+  const srcDir = path.join(ROOT, 'packages/redsocks-ts/src/gateway');
+  return fs.readdirSync(srcDir).every((f) => {
+    const js = path.join(path.dirname(GATEWAY_DIST), f.replace(/\.ts$/, '.js'));
+    return fs.existsSync(js) && fs.statSync(js).mtimeMs >= fs.statSync(path.join(srcDir, f)).mtimeMs && built > 0;
+  });
+}
+
+export function gatewayCli(lab: Lab, node: NodeName, args: string[], compiled = compiledIsFresh()): CliResult {
   const r = spawnSync('ip', ['netns', 'exec', lab.ns[node].name, ...gatewayCliArgv(compiled), ...args], {
     encoding: 'utf8',
     cwd: ROOT,

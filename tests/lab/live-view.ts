@@ -78,15 +78,16 @@ export class LiveView {
     let bytes: Sample['bytes'];
     let states: Record<string, boolean>;
     let subs: SubflowView[];
+    let now: number;
     try {
       bytes = this.lab.ifBytes('gw');
+      now = Date.now(); // the counters' timestamp, before the slower reads below
       states = { isp1: (await this.lab.linkStats('isp1')).on, isp2: (await this.lab.linkStats('isp2')).on };
       subs = readSubflows(this.lab, this.serverPort);
     } catch {
       return; // the lab is going away
     }
     if (!this.timer) return;
-    const now = Date.now();
     const prev = this.prev ?? { t: now, bytes };
     const dt = Math.max(1, now - prev.t);
     const rate = (dev: string, dir: 'rx' | 'tx'): number => ((bytes[dev]?.[dir] ?? 0) - (prev.bytes[dev]?.[dir] ?? 0)) * 8 / (dt * 1000);

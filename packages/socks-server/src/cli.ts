@@ -241,20 +241,38 @@ async function run(args: Args): Promise<void> {
   const worker = process.env.SOCKS_SERVER_WORKER ?? '1/1';
   log.info(`socks-server[${worker}] v${VERSION} running`);
 
-  process.on('SIGHUP', () => {
-    const next = load(args.file, (level, text) => (level === 'error' ? log.error(text) : log.warn(text)));
-    if (next === undefined) {
-      log.error('sighup(): keeping the old configuration');
-      return;
-    }
-    const nextLog = makeLog(next.config, args.debug);
-    srv.reload(next.config, nextLog).then(() => {
+  let current = config;
+  const sameLog = (a: DantedConfig, b: DantedConfig): boolean =>
+    JSON.stringify([a.logoutput, a.ext.logFormat, a.debug]) === JSON.stringify([b.logoutput, b.ext.logFormat, b.debug]);
+  const reload = async (): Promise<void> => {
+    // Dante re-reads its files as the privileged user.
+    const restore = priv.elevate();
+    try {
+      const next = load(args.file, (level, text) => (level === 'error' ? log.error(text) : log.warn(text)));
+      if (next === undefined) {
+        log.error('sighup(): keeping the old configuration');
+        return;
+      }
+      const keep = sameLog(current, next.config);
+      const nextLog = keep ? log : makeLog(next.config, args.debug);
+      try {
+        await srv.reload(next.config, nextLog);
+      } catch (err) {
+        if (!keep) void nextLog.close();
+        log.error(`sighup(): ${configErrorText(err)}; keeping the old configuration`);
+        return;
+      }
+      if (!keep) await new Promise((r) => setTimeout(r, 100)); // new log files open while privileged
       log = nextLog;
+      current = next.config;
       log.info(`sighup(): reloaded configuration from ${args.file}`);
-    }, (err: Error) => {
-      void nextLog.close();
-      log.error(`sighup(): ${configErrorText(err)}; keeping the old configuration`);
-    });
+    } finally {
+      restore();
+    }
+  };
+  let reloading: Promise<void> = Promise.resolve();
+  process.on('SIGHUP', () => {
+    reloading = reloading.then(reload, reload);
   });
   process.on('SIGUSR1', () => srv.dumpClients());
   let stopping = false;

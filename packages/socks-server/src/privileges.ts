@@ -10,6 +10,8 @@ import type { PrivilegedRunner } from './auth/authenticator';
 export interface PrivilegeDropper {
   drop(): void;
   runPrivileged: PrivilegedRunner;
+  /** Back to root until the returned function is called (SIGHUP: config, log and password files). */
+  elevate(): () => void;
 }
 
 /** Primary group of `user` (getpwnam(3)'s pw_gid), via id(1). */
@@ -30,6 +32,15 @@ export function privilegeDropper(config: DantedConfig): PrivilegeDropper {
       process.setegid!(gid);
       process.seteuid!(target!);
       dropped = true;
+    },
+    elevate() {
+      if (!dropped) return () => undefined;
+      process.seteuid!(privileged);
+      process.setegid!(0);
+      return () => {
+        process.setegid!(gid);
+        process.seteuid!(target!);
+      };
     },
     runPrivileged<T>(fn: () => T): T {
       if (!dropped) return fn();

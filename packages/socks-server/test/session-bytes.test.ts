@@ -285,3 +285,30 @@ socks pass { from: 0/0 to: 0/0 }
     await d.close();
   });
 });
+
+test('IPv6: internal ::1, external ::1, ATYP 04 CONNECT to an IPv6 destination', async () => {
+  const d = await sink({ echo: true, host: '::1' });
+  const f = await serverFrom(`internal.protocol: ipv4 ipv6
+internal: ::1 port = 1080
+external.protocol: ipv4 ipv6
+external: ::1
+socksmethod: none
+client pass { from: 0/0 to: 0/0 }
+socks pass { from: 0/0 to: 0/0
+  log: connect }
+`);
+  const c = await RawClient.connect(f.port, '::1');
+  const req = Buffer.alloc(22);
+  req.set([5, 1, 0, 4]);
+  req[19] = 1; // ::1
+  req.writeUInt16BE(d.port, 20);
+  c.write(Buffer.concat([Buffer.from([5, 1, 0]), req, Buffer.from('six')]));
+  const head = await c.read(2 + 22);
+  expect(head[3]).toBe(0);
+  expect(head[5]).toBe(4); // BND is IPv6
+  expect((await c.read(3)).toString()).toBe('six');
+  await until(() => f.lines.some((l) => l.includes(`-> ::1.`) && l.includes(`::1.${d.port}`)));
+  c.destroy();
+  await f.close();
+  await d.close();
+});
