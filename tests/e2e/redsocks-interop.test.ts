@@ -40,7 +40,8 @@ function redsocksConf(log: string): string {
     inst(12006, 1082, 'socks5') +
     inst(12007, 1083, 'socks5') +
     inst(12008, 8888, 'http-connect', `  login = "${USER}";\n  password = "wrong";\n`) +
-    inst(12009, 3128, 'http-connect', `  login = "${USER}";\n  password = "${PASS}";\n`)
+    inst(12009, 3128, 'http-connect', `  login = "${USER}";\n  password = "${PASS}";\n`) +
+    inst(12010, 8888, 'http-connect', `  login = "${USER}";\n  password = "wrong";\n  on_proxy_fail = forward_http_err;\n`)
   );
 }
 
@@ -130,7 +131,7 @@ beforeAll(async () => {
   });
   redirectRules(topo.gw, dir, [
     [8001, 12001], [8002, 12002], [8003, 12003], [8004, 12004], [8005, 12005], [8006, 12006], [8007, 12007],
-    [8008, 12008], [8009, 12009], [7007, 12001], [8099, 12001],
+    [8008, 12008], [8009, 12009], [8010, 12010], [7007, 12001], [8099, 12001],
   ]);
 }, 60000);
 
@@ -151,7 +152,7 @@ describe.each(IMPLS)('%s', (impl) => {
     const conf = writeFile(topo.dir, `${impl}.conf`, redsocksConf(logFile));
     const argv = impl === 'redsocks' ? ['redsocks', '-c', conf] : [...tsEntry('packages/redsocks-ts/src/cli.ts'), '-c', conf];
     rs = spawnIn(topo.gw, argv);
-    await waitListening(topo.gw, 12009, 20000).catch((e) => {
+    await waitListening(topo.gw, 12010, 20000).catch((e) => {
       throw new Error(`${impl} did not start: ${e.message}\n${rs.output()}\n${log()}`);
     });
   }, 30000);
@@ -186,7 +187,15 @@ describe.each(IMPLS)('%s', (impl) => {
   });
 
   test('http-relay -> tinyproxy', () => {
-    expect(curl(`http://${ORIGIN_IP}:8005/e?x=1`)).toBe('hello /e?x=1');
+    // The C redsocks' http-relay sometimes hands curl a reply without its status line
+    // ("Received HTTP/0.9"), depending on how tinyproxy's writes are segmented; it gets up
+    // to 3 attempts. redsocks-ts gets exactly one.
+    const attempts = impl === 'redsocks' ? 3 : 1;
+    let out = '';
+    for (let i = 0; i < attempts && out !== 'hello /e?x=1'; i++) {
+      out = topo.client.exec(`curl -sS --max-time 10 'http://${ORIGIN_IP}:8005/e?x=1' 2>&1`, { allowFail: true });
+    }
+    expect(out).toBe('hello /e?x=1');
   });
 
   test('socks5 -> our socks-server', () => {
@@ -220,6 +229,11 @@ describe.each(IMPLS)('%s', (impl) => {
     // tinyproxy answers wrong Basic credentials with 401, not 407
     await waitFor(() => /->10\.77\.2\.3:8008\]: HTTP Proxy (error|auth failed): HTTP\/1\.\d 40[17]/.test(log()), 5000, 'HTTP Proxy status line');
     expect(log()).toMatch(/->10\.77\.2\.3:8008\]: dropping client \([R-]\/[W-]\), relay \([R-]\/[W-]\), idle \d+\.\d{6}s/);
+  });
+
+  test('on_proxy_fail = forward_http_err: the client gets the proxy\'s error status', () => {
+    const out = topo.client.exec(`curl -sS --max-time 10 -o /dev/null -w '%{http_code}' http://${ORIGIN_IP}:8010/ 2>&1`, { allowFail: true });
+    expect(out).toBe('401');
   });
 
   test('connection lines: accepted / connection closed', async () => {

@@ -15,7 +15,7 @@ import {
   C_REDSOCKS_PORT, C_SOCKS_PORT, Daemon, OUR_REDSOCKS_PORT, OUR_SOCKS_PORT, oursBuilt,
   startCPair, startOurRedsocks, startOurServer, stopAll,
 } from './daemons';
-import { LiveView } from './live-view';
+import { LiveView, sparkPlot } from './live-view';
 import { curlSmall, median, mbit, transfer, TransferResult } from './traffic';
 
 interface Opts {
@@ -156,6 +156,8 @@ async function main(): Promise<void> {
     console.log(b(`\nSummary — profile ${prof.name}; direct = one ISP (isp1) without proxy; bonded = ${pair.label}`));
     console.log(`${''.padEnd(w0)}  ${'direct'.padEnd(w1)}  bonded`);
     for (const [k, d, x] of rows) console.log(`${k.padEnd(w0)}  ${d.padEnd(w1)}  ${x}`);
+    const plot = sparkPlot(view);
+    if (plot) console.log(`\n${plot}`);
   } finally {
     view?.stop();
     await stopAll(daemons).catch(() => undefined);

@@ -275,9 +275,21 @@ export class Lab {
 
 /** For long-running scripts (demo, benches): tear every lab down on Ctrl-C / SIGTERM / SIGHUP. */
 export function destroyLabsOnSignals(): void {
+  let tearingDown = false;
   for (const sig of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) {
-    process.once(sig, () => {
-      for (const l of [...liveLabs]) l.destroy();
+    // `on`, not `once`: Ctrl-C reaches the whole process group and tsx relays it too, and a
+    // second SIGINT with no listener left would kill us halfway through the teardown.
+    process.on(sig, () => {
+      if (tearingDown) return;
+      tearingDown = true;
+      process.stderr.write(`\n${sig}: tearing the lab down\n`);
+      for (const l of [...liveLabs]) {
+        try {
+          l.destroy();
+        } catch (e) {
+          process.stderr.write(`teardown: ${String(e)}\n`);
+        }
+      }
       process.exit(130);
     });
   }

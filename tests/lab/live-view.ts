@@ -120,3 +120,40 @@ export class LiveView {
     }
   }
 }
+
+/** A text plot of per-link download throughput over the run (one column per tick). */
+export function sparkPlot(view: LiveView, width = 100): string {
+  const h = view.history;
+  if (h.length < 2) return '';
+  const step = Math.max(1, Math.ceil(h.length / width));
+  const cols: Array<{ a: number; b: number; phase: string }> = [];
+  for (let i = 0; i < h.length; i += step) {
+    const slice = h.slice(i, i + step);
+    const avg = (f: (x: (typeof h)[number]) => number): number => slice.reduce((s, x) => s + f(x), 0) / slice.length;
+    cols.push({ a: avg((x) => x.wan1Down), b: avg((x) => x.wan2Down), phase: slice[0].phase });
+  }
+  const max = Math.max(1, ...cols.map((c) => Math.max(c.a, c.b)));
+  const bars = ' ▁▂▃▄▅▆▇█';
+  const line = (f: (c: (typeof cols)[number]) => number): string =>
+    cols.map((c) => bars[Math.min(8, Math.round((f(c) / max) * 8))]).join('');
+  // Mark where each phase starts.
+  let marks = '';
+  let last = '';
+  let n = 0;
+  const legend: string[] = [];
+  for (const c of cols) {
+    if (c.phase !== last) {
+      last = c.phase;
+      const tag = String.fromCharCode(97 + (n++ % 26));
+      marks += tag;
+      legend.push(`${tag} = ${c.phase}`);
+    } else marks += ' ';
+  }
+  return [
+    `download throughput per link over the run (full scale ${max.toFixed(0)} Mbit/s, ${step} s per column)`,
+    `isp1 |${line((c) => c.a)}|`,
+    `isp2 |${line((c) => c.b)}|`,
+    `      ${marks}`,
+    ...legend.map((l) => `      ${l}`),
+  ].join('\n');
+}
