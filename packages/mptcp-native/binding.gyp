@@ -12,11 +12,53 @@
         "src/native/syslog.cc",
         "src/native/crypt.cc"
       ],
-      "include_dirs": ["<!(node -p \"require('node-addon-api').include_dir\")"],
-      "defines": ["NAPI_VERSION=8", "NAPI_DISABLE_CPP_EXCEPTIONS", "_GNU_SOURCE"],
-      "cflags_cc": ["-std=c++17", "-Wall", "-Wextra", "-Wno-unused-parameter", "-fno-exceptions"],
-      "cflags_cc!": ["-fno-rtti"],
-      "libraries": ["-lcrypt"]
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_DISABLE_CPP_EXCEPTIONS",
+        "_GNU_SOURCE"
+      ],
+      "cflags_cc": [
+        "-std=c++17",
+        "-Wall",
+        "-Wextra",
+        "-Wno-unused-parameter",
+        "-fno-exceptions"
+      ],
+      "cflags_cc!": [
+        "-fno-rtti"
+      ],
+      "libraries": [
+        "-lcrypt"
+      ]
+    },
+    {
+      "target_name": "mptcp_splice",
+      "sources": [
+        "src/native/splice-addon.cc",
+        "src/native/splice.cc",
+        "src/native/errors.cc"
+      ],
+      "include_dirs": [
+        "<!(node -p \"require('node-addon-api').include_dir\")"
+      ],
+      "defines": [
+        "NAPI_VERSION=8",
+        "NAPI_DISABLE_CPP_EXCEPTIONS",
+        "_GNU_SOURCE"
+      ],
+      "cflags_cc": [
+        "-std=c++17",
+        "-Wall",
+        "-Wextra",
+        "-Wno-unused-parameter",
+        "-fno-exceptions"
+      ],
+      "cflags_cc!": [
+        "-fno-rtti"
+      ]
     }
   ]
 }

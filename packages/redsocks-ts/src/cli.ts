@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError } from '@mptcp-proxy/common';
-import { loadRedsocksConfig, parseLogTarget } from './config';
+import { checkStartable, loadRedsocksConfig, parseLogTarget, RedsocksConfigError } from './config';
 import type { LoadResult, RedsocksConfig } from './config/types';
 import { startRedsocks, type RedsocksHandle } from './core/daemon';
 import { setNofileLimit } from './core/limits';
@@ -56,8 +56,9 @@ export function parseArgs(argv: string[]): CliArgs {
   return out;
 }
 
-/** redsocks' stderr form of a config error. */
+/** redsocks' stderr form of a config error (every line redsocks prints, plus our hint). */
 export function formatConfigError(err: unknown): string {
+  if (err instanceof RedsocksConfigError) return err.redsocksOutput().trimEnd();
   if (err instanceof ConfigError) {
     return err.line > 0 ? `file parsing error at line ${err.line}: ${err.detail}` : err.detail;
   }
@@ -92,12 +93,11 @@ async function run(args: CliArgs): Promise<number> {
   for (const w of result.warnings) process.stderr.write(`${w.file}:${w.line}: ${w.message}\n`);
   if (args.test) return 0;
   const config = result.config;
-  if (!config.base.present) {
-    process.stderr.write('there is no configured instance of `base`\n');
-    return 1;
-  }
-  if (!config.base.redirector) {
-    process.stderr.write('no `redirector` set\n');
+  try {
+    // what redsocks checks at start but not at -t: a base section, a usable log target
+    checkStartable(config);
+  } catch (err) {
+    process.stderr.write(`${formatConfigError(err)}\n`);
     return 1;
   }
   if (config.base.daemon && process.env[DAEMON_ENV] !== '1') {

@@ -10,7 +10,7 @@ import { plainAddress } from '../redirector/redirector';
 import { protocolFor } from '../upstream/registry';
 import type { UpstreamProtocol } from '../upstream/upstream';
 import { RedsocksClient, type ClientOwner } from './client';
-import { createInstanceDialer, type InstanceDialer } from './dial';
+import { createInstanceDialer, dialerDumpLines, type InstanceDialer } from './dial';
 import { boundPort, openListener } from './listener';
 
 export interface InstanceHost {
@@ -42,7 +42,7 @@ export class RedsocksRuntime implements ClientOwner {
     private readonly redirector: Redirector,
   ) {
     this.protocol = protocolFor(cfg.type);
-    this.dialer = createInstanceDialer(cfg, base);
+    this.dialer = createInstanceDialer(cfg, base, host.log);
   }
 
   get log(): RedsocksLog {
@@ -93,7 +93,7 @@ export class RedsocksRuntime implements ClientOwner {
     this.base = base;
     this.protocol = protocolFor(cfg.type);
     this.dialer.close();
-    this.dialer = createInstanceDialer(cfg, base);
+    this.dialer = createInstanceDialer(cfg, base, this.host.log);
   }
 
   private onConnection(socket: net.Socket): void {
@@ -143,6 +143,12 @@ export class RedsocksRuntime implements ClientOwner {
     this.log.notice(`Dumping client list for ${this.cfg.type} at ${this.cfg.localIp}:${this.port || this.cfg.localPort}:`);
     for (const c of this.clients) c.log.notice(c.dumpLine(now));
     this.log.notice(`End of client list. ${this.clients.size} clients.`);
+    // not in redsocks: the WAN path view and warm pool of this instance's dialer
+    const extra = dialerDumpLines(this.dialer, now);
+    if (extra.length === 0) return;
+    this.log.notice(`Dumping upstream paths for ${this.cfg.type} at ${this.cfg.localIp}:${this.port || this.cfg.localPort}:`);
+    for (const line of extra) this.log.notice(line);
+    this.log.notice(`End of upstream paths.`);
   }
 
   /** Drops clients idle for at least `seconds`; returns how many. */

@@ -1,0 +1,100 @@
+/**
+ * SIGUSR1 dump and the dialer's log wiring on loopback: redsocks' client-list lines stay as
+ * they are, the WAN path view and pool counters follow in their own block, and path state
+ * changes reach the redsocks log.
+ */
+import * as net from 'node:net';
+import { waitFor } from '../../../../tests/helpers/netns';
+import { startRedsocks, type RedsocksHandle } from '../../src/core/daemon';
+import { dialerDumpLines } from '../../src/core/dial';
+import { createRedsocksLog, memorySink } from '../../src/log/redsocks-log';
+import { config, instance } from '../helpers/config';
+
+let proxy: net.Server;
+let proxyPort: number;
+const accepted = new Set<net.Socket>();
+
+beforeAll(async () => {
+  proxy = net.createServer((s) => {
+    accepted.add(s);
+    s.on('error', () => undefined);
+    s.on('close', () => accepted.delete(s));
+  });
+  await new Promise<void>((r) => proxy.listen(0, '127.0.0.1', () => r()));
+  proxyPort = (proxy.address() as net.AddressInfo).port;
+});
+
+afterAll(async () => {
+  for (const s of accepted) s.destroy();
+  await new Promise<void>((r) => proxy.close(() => r()));
+});
+
+async function withDaemon(lines: string[], over: Parameters<typeof instance>[0], fn: (h: RedsocksHandle) => Promise<void>): Promise<void> {
+  const log = createRedsocksLog(memorySink(lines), { debug: false, info: false });
+  const h = await startRedsocks(config([instance({ port: proxyPort, ...over })]), { log });
+  try {
+    await fn(h);
+  } finally {
+    await h.close();
+  }
+}
+
+test('without paths or pool the dump is exactly redsocks\' two lines', async () => {
+  const lines: string[] = [];
+  await withDaemon(lines, {}, async (h) => {
+    lines.length = 0;
+    h.dump();
+    expect(lines).toEqual([`notice Dumping client list for socks5 at 127.0.0.1:${h.ports()[0]}:`, 'notice End of client list. 0 clients.']);
+  });
+});
+
+test('paths and pool follow the client list in their own block; a dead path is logged at err', async () => {
+  const lines: string[] = [];
+  const paths = [
+    { name: 'wan1', source: '127.0.0.1', backup: false },
+    // not an address of this host: every connect from it fails with EADDRNOTAVAIL
+    { name: 'wan2', source: '192.0.2.77', backup: true },
+  ];
+  await withDaemon(lines, { paths, pathProbeInterval: 200, pathProbeTimeout: 1000, poolSize: 2, poolIdleTimeout: 60 }, async (h) => {
+    const dumped = async (): Promise<string[]> => {
+      const before = lines.length;
+      h.dump();
+      return lines.slice(before);
+    };
+    const out = await waitFor(
+      async () => {
+        const d = await dumped();
+        return d.some((l) => /^notice path wan1 127\.0\.0\.1 up rtt=\d+ms/.test(l)) &&
+          d.some((l) => /^notice path wan2 192\.0\.2\.77 down /.test(l)) &&
+          d.some((l) => /^notice pool size=2 idle=2 /.test(l))
+          ? d
+          : null;
+      },
+      20000,
+      'path and pool lines in the dump',
+    );
+    const port = h.ports()[0];
+    expect(out[0]).toBe(`notice Dumping client list for socks5 at 127.0.0.1:${port}:`);
+    expect(out[1]).toBe('notice End of client list. 0 clients.');
+    expect(out[2]).toBe(`notice Dumping upstream paths for socks5 at 127.0.0.1:${port}:`);
+    expect(out[3]).toMatch(/^notice path wan1 127\.0\.0\.1 up rtt=\d+ms since=\d+s$/);
+    expect(out[4]).toMatch(/^notice path wan2 192\.0\.2\.77 down rtt=\? since=\d+s backup error=".+"$/);
+    expect(out[5]).toMatch(/^notice pool size=2 idle=2 pending=0 hits=0 misses=0 refills=0 expired=0 dropped=0 failures=0$/);
+    expect(out[6]).toBe('notice End of upstream paths.');
+    expect(out).toHaveLength(7);
+    // the path-health event went through the redsocks log (log_info off: still shown)
+    expect(lines.some((l) => /^err path wan2 \(192\.0\.2\.77\) is down: /.test(l))).toBe(true);
+  });
+});
+
+test('dialerDumpLines formats a pool-less path view', () => {
+  const now = 50_000;
+  const lines = dialerDumpLines(
+    {
+      paths: () => [{ name: 'wan1', source: '10.1.1.1', device: 'eth1', mark: 7, backup: false, up: true, state: 'up', rttMs: 21.4, lastChange: 40_000 }],
+      poolStats: () => ({ size: 0, idle: 0, pending: 0, hits: 0, misses: 0, refills: 0, opened: 0, expired: 0, dropped: 0, failures: 0 }),
+    },
+    now,
+  );
+  expect(lines).toEqual(['path wan1 10.1.1.1 up rtt=21ms since=10s dev=eth1 mark=7']);
+});
