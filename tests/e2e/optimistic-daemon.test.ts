@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { dantedConf, stopProcess } from '../helpers/daemons';
 import { waitFor } from '../helpers/netns';
 import {
   ORIGIN_IP,
@@ -13,6 +14,8 @@ import {
   makeTopology,
   originScript,
   redirectRules,
+  redsocksBase,
+  redsocksInstance,
   spawnIn,
   tsEntry,
   waitListening,
@@ -45,25 +48,12 @@ beforeAll(async () => {
   fs.writeFileSync(sinkFile, '');
   servers.push(spawnIn(srv, ['node', '-e', originScript([8080], 7070)]));
   servers.push(spawnIn(srv, ['node', '-e', sinkScript(sinkFile)]));
-  const danted = [
-    'logoutput: stderr',
-    `internal: ${PROXY_IP} port = 1080`,
-    `external: ${PROXY_IP}`,
-    'clientmethod: none',
-    'socksmethod: none',
-    'extension.optimistic: yes',
-    'extension.mptcp: on',
-    'client pass {',
-    '  from: 0.0.0.0/0 to: 0.0.0.0/0',
-    '}',
-    'socks block {',
-    `  from: 0.0.0.0/0 to: ${ORIGIN_IP}/32 port = 8443`,
-    '}',
-    'socks pass {',
-    '  from: 0.0.0.0/0 to: 0.0.0.0/0',
-    '}',
-    '',
-  ].join('\n');
+  const danted = dantedConf({
+    internal: PROXY_IP,
+    port: 1080,
+    extra: ['extension.optimistic: yes', 'extension.mptcp: on'],
+    blocks: [{ to: `${ORIGIN_IP}/32`, port: 8443 }],
+  });
   servers.push(spawnIn(srv, [...tsEntry('packages/socks-server/src/cli.ts'), '-f', writeFile(dir, 'oc.conf', danted)]));
   for (const p of [8080, 8443]) await waitListening(srv, p);
   await waitListening(srv, 1080, 20000).catch((e) => {
@@ -74,25 +64,9 @@ beforeAll(async () => {
     [8443, 12001],
   ]);
   logFile = path.join(dir, 'redsocks-ts.log');
-  const conf = `base {
-  log_debug = on;
-  log_info = on;
-  log = "file:${logFile}";
-  daemon = off;
-  redirector = iptables;
-}
-redsocks {
-  local_ip = 0.0.0.0;
-  local_port = 12001;
-  ip = ${PROXY_IP};
-  port = 1080;
-  type = socks5;
-  mptcp = on;
-  optimistic = on;
-  pool_size = 2;
-  pool_idle_timeout = 60;
-}
-`;
+  const conf =
+    redsocksBase(logFile) +
+    redsocksInstance(12001, 1080, 'socks5', '  mptcp = on;\n  optimistic = on;\n  pool_size = 2;\n  pool_idle_timeout = 60;\n');
   rs = spawnIn(gw, [...tsEntry('packages/redsocks-ts/src/cli.ts'), '-c', writeFile(dir, 'rs.conf', conf)]);
   await waitListening(gw, 12001, 20000).catch((e) => {
     throw new Error(`redsocks-ts did not start: ${e.message}\n${rs.output()}\n${log()}`);
@@ -107,7 +81,7 @@ redsocks {
 
 afterAll(async () => {
   if (process.env.F2_DEBUG) process.stdout.write(`---- log ----\n${log()}\n${rs?.output()}\n${servers[2]?.output()}\n`);
-  rs?.proc.kill('SIGTERM');
+  await stopProcess(rs?.proc);
   topo?.destroy();
 });
 

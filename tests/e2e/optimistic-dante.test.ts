@@ -6,9 +6,8 @@
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
+import { canConnect, dantedConf, killOnExit, removeTempDir, stopProcess, tempDir } from '../helpers/daemons';
 import { waitFor } from '../helpers/netns';
 import { serverCapabilities, serverKey } from '../../packages/redsocks-ts/src/dial/server-capabilities';
 import { socks5 } from '../../packages/redsocks-ts/src/upstream/socks5';
@@ -30,47 +29,33 @@ let dest: Destination;
 let blocked: Destination;
 let stderr = '';
 
-function canConnect(p: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const s = net.connect({ port: p, host: '127.0.0.1' });
-    s.once('connect', () => {
-      s.destroy();
-      resolve(true);
-    });
-    s.once('error', () => resolve(false));
-  });
-}
-
 beforeAll(async () => {
-  tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'f2-dante-'));
+  tmp = tempDir('f2-dante-');
   dest = await recordingDestination({ reply: 'HTTP/1.0 200 OK\r\n\r\n' });
   blocked = await recordingDestination({ reply: 'never' });
   port = await closedPort();
   const conf = path.join(tmp, 'danted.conf');
   fs.writeFileSync(
     conf,
-    `logoutput: ${path.join(tmp, 'danted.log')}
-internal: 127.0.0.1 port = ${port}
-external: 127.0.0.1
-socksmethod: none
-clientmethod: none
-user.privileged: root
-user.unprivileged: nobody
-client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 }
-socks block { from: 0.0.0.0/0 to: 127.0.0.1/32 port = ${blocked.port} log: error }
-socks pass { from: 0.0.0.0/0 to: 0.0.0.0/0 }
-`,
+    dantedConf({
+      logoutput: path.join(tmp, 'danted.log'),
+      internal: '127.0.0.1',
+      port,
+      users: true,
+      clientFrom: '127.0.0.0/8',
+      blocks: [{ to: '127.0.0.1/32', port: blocked.port, log: 'error' }],
+    }),
   );
-  danted = spawn('danted', ['-f', conf, '-p', path.join(tmp, 'danted.pid'), '-N', '1'], { stdio: ['ignore', 'ignore', 'pipe'] });
+  danted = killOnExit(spawn('danted', ['-f', conf, '-p', path.join(tmp, 'danted.pid'), '-N', '1'], { stdio: ['ignore', 'ignore', 'pipe'] }));
   danted.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   await waitFor(() => canConnect(port), 15000, `danted listening on ${port} (${stderr})`);
 });
 
 afterAll(async () => {
-  danted?.kill('SIGTERM');
-  await dest.close();
-  await blocked.close();
-  fs.rmSync(tmp, { recursive: true, force: true });
+  await stopProcess(danted);
+  await dest?.close();
+  await blocked?.close();
+  if (tmp) removeTempDir(tmp);
 });
 
 const hs: Harness[] = [];

@@ -5,7 +5,8 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { sh, waitFor } from '../helpers/netns';
+import { dantedConf, stopProcess, tempSystemUser, tinyproxyConf, type TempUser } from '../helpers/daemons';
+import { waitFor } from '../helpers/netns';
 import {
   CLIENT_IP,
   makeTopology,
@@ -13,6 +14,8 @@ import {
   originScript,
   PROXY_IP,
   redirectRules,
+  redsocksBase,
+  redsocksInstance,
   spawnIn,
   tsEntry,
   waitListening,
@@ -21,17 +24,17 @@ import {
   type Topology,
 } from '../../packages/redsocks-ts/test/helpers/topology';
 
-const USER = `rtsu${process.pid.toString(36)}`;
 const PASS = 'rts-pass-1';
+let user: TempUser;
+let USER: string;
 
 type Impl = 'redsocks-ts' | 'redsocks';
 const IMPLS: Impl[] = ['redsocks-ts', 'redsocks'];
 
 function redsocksConf(log: string): string {
-  const inst = (port: number, upPort: number, type: string, extra = ''): string =>
-    `redsocks {\n  local_ip = 0.0.0.0;\n  local_port = ${port};\n  ip = ${PROXY_IP};\n  port = ${upPort};\n  type = ${type};\n${extra}}\n`;
+  const inst = redsocksInstance;
   return (
-    `base {\n  log_debug = on;\n  log_info = on;\n  log = "file:${log}";\n  daemon = off;\n  redirector = iptables;\n}\n` +
+    redsocksBase(log) +
     inst(12001, 1080, 'socks5') +
     inst(12002, 1081, 'socks5', `  login = "${USER}";\n  password = "${PASS}";\n`) +
     inst(12003, 1080, 'socks4') +
@@ -45,39 +48,11 @@ function redsocksConf(log: string): string {
   );
 }
 
-function dantedConf(port: number, method: string): string {
-  return [
-    'logoutput: stderr',
-    `internal: ${PROXY_IP} port = ${port}`,
-    `external: ${PROXY_IP}`,
-    'clientmethod: none',
-    `socksmethod: ${method}`,
-    'user.privileged: root',
-    'user.unprivileged: nobody',
-    'client pass {',
-    '  from: 0.0.0.0/0 to: 0.0.0.0/0',
-    '}',
-    'socks pass {',
-    '  from: 0.0.0.0/0 to: 0.0.0.0/0',
-    '}',
-    '',
-  ].join('\n');
-}
+const danted = (port: number, socksmethod: string): string =>
+  dantedConf({ internal: PROXY_IP, port, socksmethod, users: true });
 
-function tinyproxyConf(port: number, auth: boolean): string {
-  return [
-    'User nobody',
-    'Group nogroup',
-    `Port ${port}`,
-    `Listen ${PROXY_IP}`,
-    'Timeout 60',
-    'LogLevel Info',
-    'MaxClients 100',
-    'Allow 10.77.0.0/16',
-    ...(auth ? [`BasicAuth ${USER} ${PASS}`] : []),
-    '',
-  ].join('\n');
-}
+const tinyproxy = (port: number, auth: boolean): string =>
+  tinyproxyConf({ listen: PROXY_IP, port, allow: '10.77.0.0/16', basicAuth: auth ? { user: USER, password: PASS } : undefined });
 
 /** squid with Digest proxy auth (digest_file_auth reads `user:password` lines). */
 function squidConf(dir: string): string {
@@ -111,15 +86,16 @@ let topo: Topology;
 const servers: Daemon[] = [];
 
 beforeAll(async () => {
-  sh(`useradd -M -s /usr/sbin/nologin ${USER} && echo '${USER}:${PASS}' | chpasswd`);
+  user = tempSystemUser('rtsu', PASS);
+  USER = user.name;
   topo = makeTopology('ri');
   const { srv, dir } = topo;
   servers.push(spawnIn(srv, ['node', '-e', originScript([8001, 8002, 8003, 8004, 8005, 8006, 8007, 8008, 8009], 7007, [8005])]));
-  servers.push(spawnIn(srv, ['danted', '-f', writeFile(dir, 'd0.conf', dantedConf(1080, 'none'))]));
-  servers.push(spawnIn(srv, ['danted', '-f', writeFile(dir, 'd1.conf', dantedConf(1081, 'username'))]));
-  servers.push(spawnIn(srv, ['tinyproxy', '-d', '-c', writeFile(dir, 't0.conf', tinyproxyConf(8888, true))]));
-  servers.push(spawnIn(srv, ['tinyproxy', '-d', '-c', writeFile(dir, 't1.conf', tinyproxyConf(8889, false))]));
-  servers.push(spawnIn(srv, [...tsEntry('packages/socks-server/src/cli.ts'), '-f', writeFile(dir, 'd2.conf', dantedConf(1082, 'none'))]));
+  servers.push(spawnIn(srv, ['danted', '-f', writeFile(dir, 'd0.conf', danted(1080, 'none'))]));
+  servers.push(spawnIn(srv, ['danted', '-f', writeFile(dir, 'd1.conf', danted(1081, 'username'))]));
+  servers.push(spawnIn(srv, ['tinyproxy', '-d', '-c', writeFile(dir, 't0.conf', tinyproxy(8888, true))]));
+  servers.push(spawnIn(srv, ['tinyproxy', '-d', '-c', writeFile(dir, 't1.conf', tinyproxy(8889, false))]));
+  servers.push(spawnIn(srv, [...tsEntry('packages/socks-server/src/cli.ts'), '-f', writeFile(dir, 'd2.conf', danted(1082, 'none'))]));
   servers.push(spawnIn(srv, ['node', '-e', SOCKSV5_SERVER]));
   // squid runs as `proxy`: it must reach its password file
   fs.chmodSync(dir, 0o755);
@@ -137,7 +113,7 @@ beforeAll(async () => {
 
 afterAll(() => {
   topo?.destroy();
-  sh(`userdel ${USER}`, { allowFail: true });
+  user?.remove();
 });
 
 describe.each(IMPLS)('%s', (impl) => {
@@ -159,8 +135,7 @@ describe.each(IMPLS)('%s', (impl) => {
 
   afterAll(async () => {
     if (process.env.RTS_E2E_DUMP) process.stdout.write(`---- ${impl} log ----\n${log()}\n${rs.output()}\n`);
-    rs.proc.kill('SIGTERM');
-    await waitFor(() => rs.proc.exitCode !== null || rs.proc.signalCode !== null, 5000, 'redsocks exit').catch(() => rs.proc.kill('SIGKILL'));
+    await stopProcess(rs?.proc);
   });
 
   test('socks5 -> danted (no auth)', () => {

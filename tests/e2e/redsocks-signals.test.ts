@@ -5,6 +5,7 @@
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { dantedConf, stopProcess } from '../helpers/daemons';
 import { waitFor } from '../helpers/netns';
 import {
   CLIENT_IP,
@@ -13,6 +14,8 @@ import {
   originScript,
   PROXY_IP,
   redirectRules,
+  redsocksBase,
+  redsocksInstance,
   spawnIn,
   tsEntry,
   waitListening,
@@ -25,38 +28,15 @@ type Impl = 'redsocks-ts' | 'redsocks';
 const IMPLS: Impl[] = ['redsocks-ts', 'redsocks'];
 
 function conf(log: string, instances: Array<[number, number]>, base = '', extra = ''): string {
-  return (
-    `base {\n  log_debug = on;\n  log_info = on;\n  log = "file:${log}";\n  daemon = off;\n  redirector = iptables;\n${base}}\n` +
-    instances
-      .map(([lp, up]) => `redsocks {\n  local_ip = 0.0.0.0;\n  local_port = ${lp};\n  ip = ${PROXY_IP};\n  port = ${up};\n  type = socks5;\n${extra}}\n`)
-      .join('')
-  );
+  return redsocksBase(log, base) + instances.map(([lp, up]) => redsocksInstance(lp, up, 'socks5', extra)).join('');
 }
-
-const DANTED = (port: number): string =>
-  [
-    'logoutput: stderr',
-    `internal: ${PROXY_IP} port = ${port}`,
-    `external: ${PROXY_IP}`,
-    'clientmethod: none',
-    'socksmethod: none',
-    'user.privileged: root',
-    'user.unprivileged: nobody',
-    'client pass {',
-    '  from: 0.0.0.0/0 to: 0.0.0.0/0',
-    '}',
-    'socks pass {',
-    '  from: 0.0.0.0/0 to: 0.0.0.0/0',
-    '}',
-    '',
-  ].join('\n');
 
 let topo: Topology;
 
 beforeAll(async () => {
   topo = makeTopology('rsig');
   spawnIn(topo.srv, ['node', '-e', originScript([8001, 8002], 7007)]);
-  spawnIn(topo.srv, ['danted', '-f', writeFile(topo.dir, 'd.conf', DANTED(1080))]);
+  spawnIn(topo.srv, ['danted', '-f', writeFile(topo.dir, 'd.conf', dantedConf({ internal: PROXY_IP, port: 1080, users: true }))]);
   for (const p of [8001, 7007, 1080]) await waitListening(topo.srv, p);
   redirectRules(topo.gw, topo.dir, [[8001, 12001], [7007, 12001], [8002, 12002]]);
 }, 60000);
@@ -71,11 +51,7 @@ function startImpl(impl: Impl, name: string, text: string, wrap: string[] = []):
   return { rs, conf: file, log: () => (fs.existsSync(logFile) ? fs.readFileSync(logFile, 'utf8') : '') };
 }
 
-async function stop(rs: Daemon): Promise<void> {
-  if (rs.proc.exitCode !== null || rs.proc.signalCode !== null) return;
-  rs.proc.kill('SIGTERM');
-  await waitFor(() => rs.proc.exitCode !== null || rs.proc.signalCode !== null, 5000, 'exit').catch(() => rs.proc.kill('SIGKILL'));
-}
+const stop = (rs: Daemon): Promise<void> => stopProcess(rs.proc);
 
 /** An ncat client held open through the gateway; resolves once an echo came back. */
 async function holdClient(): Promise<ChildProcess> {

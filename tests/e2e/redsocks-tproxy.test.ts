@@ -6,6 +6,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { dantedConf, stopProcess } from '../helpers/daemons';
 import { waitFor } from '../helpers/netns';
 import {
   CLIENT_IP,
@@ -13,6 +14,7 @@ import {
   ORIGIN_IP,
   originScript,
   PROXY_IP,
+  redsocksInstance,
   spawnIn,
   tsEntry,
   waitListening,
@@ -26,20 +28,7 @@ beforeAll(async () => {
   topo = makeTopology('rtp');
   const { srv, gw, dir } = topo;
   spawnIn(srv, ['node', '-e', originScript([8001], 7007)]);
-  spawnIn(
-    srv,
-    [
-      'danted',
-      '-f',
-      writeFile(
-        dir,
-        'd.conf',
-        `logoutput: stderr\ninternal: ${PROXY_IP} port = 1080\nexternal: ${PROXY_IP}\nclientmethod: none\nsocksmethod: none\n` +
-          'user.privileged: root\nuser.unprivileged: nobody\nclient pass {\n  from: 0.0.0.0/0 to: 0.0.0.0/0\n}\n' +
-          'socks pass {\n  from: 0.0.0.0/0 to: 0.0.0.0/0\n}\n',
-      ),
-    ],
-  );
+  spawnIn(srv, ['danted', '-f', writeFile(dir, 'd.conf', dantedConf({ internal: PROXY_IP, port: 1080, users: true }))]);
   for (const p of [8001, 1080]) await waitListening(srv, p);
   gw.exec('ip rule add fwmark 1 lookup 100 && ip route add local 0.0.0.0/0 dev lo table 100');
   const nft = [
@@ -63,7 +52,7 @@ describe.each(['redsocks-ts', 'redsocks'] as const)('%s', (impl) => {
       topo.dir,
       `${impl}.conf`,
       `base {\n  log_info = on;\n  log = "file:${logFile}";\n  redirector = generic;\n}\n` +
-        `redsocks {\n  local_ip = 0.0.0.0;\n  local_port = 12001;\n  ip = ${PROXY_IP};\n  port = 1080;\n  type = socks5;\n}\n`,
+        redsocksInstance(12001, 1080),
     );
     const argv = impl === 'redsocks' ? ['redsocks', '-c', conf] : [...tsEntry('packages/redsocks-ts/src/cli.ts'), '-c', conf];
     const rs = spawnIn(topo.gw, argv);
@@ -81,8 +70,7 @@ describe.each(['redsocks-ts', 'redsocks'] as const)('%s', (impl) => {
         expect(log()).not.toMatch(accepted);
       }
     } finally {
-      rs.proc.kill('SIGTERM');
-      await waitFor(() => rs.proc.exitCode !== null || rs.proc.signalCode !== null, 5000, 'exit').catch(() => rs.proc.kill('SIGKILL'));
+      await stopProcess(rs.proc);
     }
   });
 });

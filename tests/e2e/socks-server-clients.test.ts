@@ -4,22 +4,23 @@
  * file and with a real system user), ncat, proxychains4 and the socksv5 npm client.
  */
 import { execFile } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import * as http from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { serverFrom, type Fixture } from '../../packages/socks-server/test/helpers/fixture';
+import { removeTempDir, tempDir, tempSystemUser, type TempUser } from '../helpers/daemons';
 
 const run = promisify(execFile);
-const dir = mkdtempSync(join(tmpdir(), 'socks-e2e-'));
+const dir = tempDir('socks-e2e-');
 
 let origin: http.Server;
 let originPort: number;
 let pw: Fixture;
 let sys: Fixture;
-const sysUser = `sst${process.pid.toString(36)}`;
+let user: TempUser;
+let sysUser = '';
 
 async function curl(args: string[]): Promise<{ code: number; out: string }> {
   try {
@@ -50,8 +51,8 @@ socks pass { from: 0/0 to: 0/0
   log: connect disconnect error }
 `);
 
-  await run('useradd', ['-M', '-s', '/usr/sbin/nologin', sysUser]);
-  await run('bash', ['-c', `echo '${sysUser}:Sys-pass1' | chpasswd`]);
+  user = tempSystemUser('sst', 'Sys-pass1');
+  sysUser = user.name;
   sys = await serverFrom(`
 internal: 127.0.0.1 port = 1080
 external: 127.0.0.1
@@ -67,8 +68,9 @@ socks pass { from: 0/0 to: 0/0
 afterAll(async () => {
   await pw?.close();
   await sys?.close();
-  await new Promise((r) => origin.close(r));
-  await run('userdel', [sysUser]).catch(() => undefined);
+  await new Promise((r) => origin?.close(r));
+  user?.remove();
+  removeTempDir(dir);
 });
 
 describe('curl', () => {

@@ -3,17 +3,18 @@
  * veth links: the connection gets 2 subflows, data is relayed, and with
  * extension.fastopen the listener accepts SYN data (kernel TFO counters).
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { Netns, veth, waitFor } from '../helpers/netns';
+import { removeTempDir, tempDir } from '../helpers/daemons';
 
 const ROOT = join(__dirname, '..', '..');
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 const CLI = join(ROOT, 'packages', 'socks-server', 'src', 'cli.ts');
 const CLIENT = join(ROOT, 'packages', 'socks-server', 'test', 'fixtures', 'mptcp-client.ts');
-const dir = mkdtempSync(join(tmpdir(), 'socks-mptcp-'));
+const dir = tempDir('socks-mptcp-');
+afterAll(() => removeTempDir(dir));
 
 let c: Netns;
 let s: Netns;

@@ -3,16 +3,17 @@
  * namespace with an nftables REDIRECT to redsocks, which speaks SOCKS5 (with
  * and without RFC 1929) and SOCKS4 to our server in a second namespace.
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { Netns, veth, waitFor } from '../helpers/netns';
+import { removeTempDir, tempDir } from '../helpers/daemons';
 
 const ROOT = join(__dirname, '..', '..');
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 const CLI = join(ROOT, 'packages', 'socks-server', 'src', 'cli.ts');
-const dir = mkdtempSync(join(tmpdir(), 'socks-redsocks-'));
+const dir = tempDir('socks-redsocks-');
+afterAll(() => removeTempDir(dir));
 
 let cl: Netns;
 let sv: Netns;

@@ -128,12 +128,18 @@ function ownerAlive(name: string): boolean {
   }
 }
 
+/** The pid encoded in the name (rts-<tag>-p<pid36>n<n>) is a live process other than us. */
+function creatorAlive(name: string): boolean {
+  const pid = creatorPid(name);
+  return pid !== undefined && pid !== process.pid && alive(pid);
+}
+
 /** Delete every rts-* namespace left behind by a killed run (not those of live processes). */
 export function sweepStale(): void {
   const list = sh('ip netns list 2>/dev/null', { allowFail: true })
     .split('\n')
     .map((l) => l.split(' ')[0])
-    .filter((n) => n.startsWith(NS_PREFIX) && !ownerAlive(n));
+    .filter((n) => n.startsWith(NS_PREFIX) && !ownerAlive(n) && !creatorAlive(n));
   for (const n of list) {
     fs.rmSync(`${OWNER_DIR}/${n}`, { force: true });
     sh(`ip netns pids ${n} 2>/dev/null | xargs -r kill -9; ip netns del ${n}`, { allowFail: true });

@@ -20,3 +20,5 @@ export { MptcpNativeError, ErrorCodes } from './errors';
 export { fdOf } from './socket-fd';
 export { candidatePaths, loadNative } from './loader';
 export type { LoadResult } from './loader';
+export { spliceRelay, spliceStatus, DEFAULT_PIPE_SIZE } from './splice';
+export type { SpliceHandle, SpliceStats, SpliceCallback } from './splice';

@@ -112,3 +112,17 @@ export interface NativeBinding {
   /** passwd/shadow hash of a system account; null if the account does not exist. */
   systemPasswordHash(user: string): string | null;
 }
+
+/** The second addon file, mptcp_splice.node (see splice.ts). */
+export interface NativeSpliceBinding {
+  /**
+   * dup()s both fds, relays them through two pipes with splice(2) on the main loop (uv_poll) and
+   * shutdown(SHUT_WR)s each destination after its source's EOF. cb runs once, after the dup fds,
+   * pipes and polls are closed. pipeSize: F_SETPIPE_SZ request (0 = kernel default).
+   */
+  spliceRelay(fdA: number, fdB: number, pipeSize: number,
+    cb: (err: NodeJS.ErrnoException | null, aToB: number, bToA: number) => void): {
+    stats(): { aToB: number; bToA: number; aToBDone: boolean; bToADone: boolean } | null;
+    shutdown(): void;
+  };
+}

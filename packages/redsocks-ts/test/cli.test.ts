@@ -44,6 +44,29 @@ test('-t: 0 for a good config, 1 with redsocks\' message for a bad one', () => {
   expect(r.stderr).toMatch(/file parsing error at line 2: /);
 });
 
+test('-t prints every line redsocks prints for a rejected file (the cascade too)', () => {
+  const f = path.join(dir, 'nored.conf');
+  fs.writeFileSync(f, 'base { log_debug = on; }\n');
+  const r = run(['-t', '-c', f]);
+  expect(r.status).toBe(1);
+  expect(r.stderr.startsWith('file parsing error at line 1: no `redirector` set\nfile parsing error at line 1: section->onexit failed\n')).toBe(true);
+});
+
+test('start checks -t skips: no base section, an unusable log target (exit 1, redsocks\' text)', () => {
+  const nobase = path.join(dir, 'nobase.conf');
+  fs.writeFileSync(nobase, GOOD(path.join(dir, 'n.log'), 'off').replace(/^base \{[^}]*\}\n/, ''));
+  expect(run(['-t', '-c', nobase]).status).toBe(0);
+  const r1 = run(['-c', nobase]);
+  expect(r1.status).toBe(1);
+  expect(r1.stderr).toContain('there is no configured instance of `base`, check config file');
+  const badlog = path.join(dir, 'badlog.conf');
+  fs.writeFileSync(badlog, GOOD(path.join(dir, 'b.log'), 'off').replace(/log = "[^"]*"/, 'log = "syslog:bogus"'));
+  expect(run(['-t', '-c', badlog]).status).toBe(0);
+  const r2 = run(['-c', badlog]);
+  expect(r2.status).toBe(1);
+  expect(r2.stderr).toMatch(/syslog:bogus/);
+});
+
 test('daemon = on: the parent exits 0, the child writes -p PIDFILE, dumps on SIGUSR1, stops on SIGTERM', async () => {
   const log = path.join(dir, 'd.log');
   const conf = path.join(dir, 'd.conf');

@@ -3,18 +3,27 @@
  * SIGHUP with a broken and a good config, SIGTERM drain + exit 0.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as net from 'node:net';
+import { killOnExit, removeTempDir, tempDir, tempSystemUser, type TempUser } from '../../../tests/helpers/daemons';
 import { RawClient, ipv4Request, sink, until, type Sink } from './helpers/fixture';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const CLI = join(ROOT, 'packages', 'socks-server', 'src', 'cli.ts');
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
-const dir = mkdtempSync(join(tmpdir(), 'socks-cli-'));
+const dir = tempDir('socks-cli-');
 const PRIVS = 'user.privileged: root\nuser.unprivileged: nobody';
-const sysUser = `ssc${process.pid.toString(36)}`;
+afterAll(() => removeTempDir(dir));
+
+/** Kills a server by the pid in its pidfile (tsx's child node, or a -D supervisor) if it still runs. */
+function killFromPidfile(pidfile: string): void {
+  try {
+    process.kill(Number(readFileSync(pidfile, 'utf8').trim()), 'SIGKILL');
+  } catch {
+    // gone already
+  }
+}
 
 function freePort(): Promise<number> {
   return new Promise((res) => {
@@ -64,6 +73,8 @@ describe('socks-server -V', () => {
 
 describe('socks-server daemon signals', () => {
   let child: ChildProcess;
+  let user: TempUser;
+  let sysUser = '';
   let dest: Sink;
   let port: number;
   const file = join(dir, 'run.conf');
@@ -85,16 +96,17 @@ describe('socks-server daemon signals', () => {
     dest = await sink();
     port = await freePort();
     writeFileSync(file, conf(port, logfile, '', PRIVS));
-    spawnSync('useradd', ['-M', '-s', '/usr/sbin/nologin', sysUser]);
-    spawnSync('bash', ['-c', `echo '${sysUser}:Cli-pass9' | chpasswd`]);
-    child = spawn(TSX, [CLI, '-f', file, '-p', pidfile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    user = tempSystemUser('ssc', 'Cli-pass9');
+    sysUser = user.name;
+    child = killOnExit(spawn(TSX, [CLI, '-f', file, '-p', pidfile], { stdio: ['ignore', 'ignore', 'pipe'] }));
     await until(() => logText().includes('running'), 30000, 'server start');
   }, 40000);
 
   afterAll(async () => {
-    if (child.exitCode === null) child.kill('SIGKILL');
-    spawnSync('userdel', [sysUser]);
-    await dest.close();
+    if (existsSync(pidfile)) killFromPidfile(pidfile);
+    if (child && child.exitCode === null) child.kill('SIGKILL');
+    user?.remove();
+    await dest?.close();
   });
 
   test('user.unprivileged: runs with euid nobody, still verifies system passwords as root', async () => {
@@ -119,9 +131,12 @@ describe('socks-server daemon signals', () => {
   });
 
   test('SIGUSR1 lists the clients', async () => {
+    const accepts = (): number => logText().split('\n').filter((l) => l.includes('tcp/accept [')).length;
+    // earlier tests' clients are in the log already: wait for this one's own accept line
+    const before = accepts();
     const idle = await RawClient.connect(port);
     idle.write([5]);
-    await until(() => logText().split('\n').filter((l) => l.includes('tcp/accept [')).length >= 2);
+    await until(() => accepts() > before);
     const pid = Number(readFileSync(pidfile, 'utf8').trim());
     process.kill(pid, 'SIGUSR1');
     await until(() => /client 127\.0\.0\.1\.\d+ on 127\.0\.0\.1\.\d+: greeting/.test(logText()), 10000, 'client list');
@@ -162,21 +177,34 @@ describe('socks-server -D -N 2', () => {
     const pidfile = join(dir, 'workers.pid');
     const file = join(dir, 'workers.conf');
     writeFileSync(file, conf(port, logfile));
-    const r = spawnSync(TSX, [CLI, '-D', '-N', '2', '-f', file, '-p', pidfile], { encoding: 'utf8', timeout: 30000 });
-    expect(r.status).toBe(0);
-    const log = (): string => (existsSync(logfile) ? readFileSync(logfile, 'utf8') : '');
-    await until(() => log().includes('socks-server[1/2]') && log().includes('socks-server[2/2]'), 40000, 'two workers');
-    const supervisor = Number(readFileSync(pidfile, 'utf8').trim());
-    const workers = readFileSync(`/proc/${supervisor}/task/${supervisor}/children`, 'utf8').trim().split(/\s+/).map(Number);
-    expect(workers.length).toBe(2);
-    for (let i = 0; i < 6; i++) {
-      const c = await RawClient.connect(port);
-      c.write(Buffer.concat([Buffer.from([5, 1, 0]), ipv4Request(1, '127.0.0.1', dest.port)]));
-      expect((await c.read(12))[3]).toBe(0);
-      c.destroy();
+    let workers: number[] = [];
+    try {
+      const r = spawnSync(TSX, [CLI, '-D', '-N', '2', '-f', file, '-p', pidfile], { encoding: 'utf8', timeout: 30000 });
+      expect(r.status).toBe(0);
+      const log = (): string => (existsSync(logfile) ? readFileSync(logfile, 'utf8') : '');
+      await until(() => log().includes('socks-server[1/2]') && log().includes('socks-server[2/2]'), 40000, 'two workers');
+      const supervisor = Number(readFileSync(pidfile, 'utf8').trim());
+      workers = readFileSync(`/proc/${supervisor}/task/${supervisor}/children`, 'utf8').trim().split(/\s+/).map(Number);
+      expect(workers.length).toBe(2);
+      for (let i = 0; i < 6; i++) {
+        const c = await RawClient.connect(port);
+        c.write(Buffer.concat([Buffer.from([5, 1, 0]), ipv4Request(1, '127.0.0.1', dest.port)]));
+        expect((await c.read(12))[3]).toBe(0);
+        c.destroy();
+      }
+      process.kill(supervisor, 'SIGTERM');
+      await until(() => !existsSync(pidfile) && workers.every((w) => !existsSync(`/proc/${w}`)), 20000, 'shutdown');
+    } finally {
+      // a failed run must not leave the daemon behind
+      if (existsSync(pidfile)) killFromPidfile(pidfile);
+      for (const w of workers) {
+        try {
+          process.kill(w, 'SIGKILL');
+        } catch {
+          // exited
+        }
+      }
+      await dest.close();
     }
-    process.kill(supervisor, 'SIGTERM');
-    await until(() => !existsSync(pidfile) && workers.every((w) => !existsSync(`/proc/${w}`)), 20000, 'shutdown');
-    await dest.close();
   }, 90000);
 });

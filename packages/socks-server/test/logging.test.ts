@@ -4,13 +4,14 @@
  * with extension.logformat: json.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { RawClient, ipv4Request, serverFrom, sink, until, type Sink } from './helpers/fixture';
+import { removeTempDir, tempDir } from '../../../tests/helpers/daemons';
 
-const dir = mkdtempSync(join(tmpdir(), 'socks-log-'));
+const dir = tempDir('socks-log-');
+afterAll(() => removeTempDir(dir));
 
 function freePort(): Promise<number> {
   return new Promise((res) => {

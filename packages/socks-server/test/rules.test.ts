@@ -3,12 +3,13 @@
  * each with the REP the client sees and the Dante log line.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RawClient, ipv4Request, serverFrom, sink, userPass, type Fixture, type Sink } from './helpers/fixture';
+import { removeTempDir, tempDir } from '../../../tests/helpers/daemons';
 
-const dir = mkdtempSync(join(tmpdir(), 'socks-rules-'));
+const dir = tempDir('socks-rules-');
+afterAll(() => removeTempDir(dir));
 const pwfile = join(dir, 'passwd');
 const hash = (p: string): string => execFileSync('openssl', ['passwd', '-6', '-salt', 'rules', p], { encoding: 'utf8' }).trim();
 writeFileSync(pwfile, `alice:${hash('alicepw')}\nbob:${hash('bobpw')}\n`);

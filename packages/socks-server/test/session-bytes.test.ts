@@ -4,12 +4,13 @@
  * Each OC failure asserts that the destination (a real listener) got ZERO bytes.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RawClient, Sink, Fixture, ipv4Request, serverFrom, sink, sleep, until, userPass } from './helpers/fixture';
+import { removeTempDir, tempDir } from '../../../tests/helpers/daemons';
 
-const dir = mkdtempSync(join(tmpdir(), 'socks-bytes-'));
+const dir = tempDir('socks-bytes-');
+afterAll(() => removeTempDir(dir));
 const pwfile = join(dir, 'passwd');
 const hash = execFileSync('openssl', ['passwd', '-6', '-salt', 'pepper', 'secret'], { encoding: 'utf8' }).trim();
 writeFileSync(pwfile, `alice:${hash}\n`);

@@ -1,6 +1,5 @@
 /** Pure pieces: method selection, Dante line builders, pool negotiate timeout, password files. */
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '@mptcp-proxy/common';
 import { selectMethod, type MethodPolicy } from '../src/session/method-select';
@@ -9,6 +8,7 @@ import { namesPeers, negotiateTimeoutFor } from '../src/server';
 import { parseDantedConfig } from '../src/config';
 import { SharedState } from '../src/runtime';
 import { loadPasswordFile } from '../src/auth/password-file';
+import { removeTempDir, tempDir } from '../../../tests/helpers/daemons';
 
 const policy = (p: Partial<MethodPolicy>): MethodPolicy => ({
   socksMethods: ['none'], ocMethod: 0xa5, ocAuthMethod: 0xa6, ocNoAuthAllowed: false, ocAuthAllowed: true, ...p,
@@ -69,7 +69,8 @@ client pass { from: 0/0 to: 0/0 }
 });
 
 describe('password file', () => {
-  const dir = mkdtempSync(join(tmpdir(), 'socks-pw-'));
+  const dir = tempDir('socks-pw-');
+  afterAll(() => removeTempDir(dir));
   test('user:hash lines, comments; bad lines name file:line', () => {
     const ok = join(dir, 'ok');
     writeFileSync(ok, '# c\n\nalice:$6$s$abc\nbob:$2b$10$abcdefghijklmnopqrstuv\ncarol:$y$j9T$x$y\n');

@@ -90,6 +90,39 @@ export class Pipe {
     this.reject(err);
   }
 
+  /**
+   * Hands the direction to an external mover (the splice relay): listeners are removed, src is
+   * paused and `done` stays pending until finishExternal()/fail(). False (nothing changed) when
+   * the pipe already settled or src already ended.
+   */
+  get detachable(): boolean {
+    return !this.settled && !this.srcEnded && !this.src.readableEnded;
+  }
+
+  detach(): boolean {
+    if (!this.detachable) return false;
+    this.src.pause();
+    this.unlisten();
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+    return true;
+  }
+
+  /** Counts `n` bytes moved outside this pipe (after detach()). */
+  external(n: number): void {
+    if (n <= 0) return;
+    this.bytes += n;
+    this.lastActivity = performance.now();
+    this.opts.onBytes?.(n);
+  }
+
+  /** The external mover passed src's EOF on to dst. */
+  finishExternal(): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.resolve({ bytes: this.bytes });
+  }
+
   private forward(chunk: Buffer): void {
     this.bytes += chunk.length;
     this.lastActivity = performance.now();
@@ -144,6 +177,10 @@ export class Pipe {
   private settle(): void {
     this.settled = true;
     if (this.timer) clearTimeout(this.timer);
+    this.unlisten();
+  }
+
+  private unlisten(): void {
     const { src, dst } = this;
     src.off('data', this.onData);
     src.off('end', this.onEnd);

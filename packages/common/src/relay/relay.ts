@@ -6,15 +6,28 @@
  * Directions may start at different times (optimistic connect streams a->b before the reply is
  * parsed; b->a starts after it, with the bytes read past the reply as `head`).
  */
+import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
+import { fdOf, spliceRelay } from 'mptcp-native';
+import type { SpliceHandle } from 'mptcp-native';
 import { Pipe, PipeOptions } from './pipe';
 import { RelayError, relayError } from './relay-error';
+import { debug, spliceIneligible, stopNodeReading, takeBuffered, whenFlushed } from './splice-path';
 
 export interface RelayOptions {
   /** Tear down after this long without a byte in either direction. */
   idleTimeoutMs?: number;
   onBytes?(dir: 'aToB' | 'bToA', n: number): void;
+  /**
+   * Once both directions have started (and neither has a tap), hand both sockets to the kernel:
+   * splice(2) through pipes (mptcp-native). Falls back to the JS pipes silently when the sockets
+   * or the addon do not allow it. `mode` tells which path runs.
+   */
+  splice?: boolean;
 }
+
+/** How often a spliced relay's counters are read for onBytes and per-direction EOF. */
+const SPLICE_POLL_MS = 1000;
 
 export interface RelayResult {
   aToB: number;
@@ -30,6 +43,12 @@ export class Relay {
   private settled = false;
   private timer: NodeJS.Timeout | undefined;
   private startedAt = performance.now();
+  private tapped = false;
+  private spliceHandle: SpliceHandle | undefined;
+  private spliceTimer: NodeJS.Timeout | undefined;
+  private seen = { aToB: 0, bToA: 0 };
+  /** 'js' (Node streams), 'switching' (handing over to the kernel) or 'splice'. */
+  mode: 'js' | 'switching' | 'splice' = 'js';
   private resolve!: (r: RelayResult) => void;
   private reject!: (e: RelayError) => void;
 
@@ -49,13 +68,16 @@ export class Relay {
   }
 
   get aToB(): number {
+    this.syncSplice();
     return this.ab?.bytes ?? 0;
   }
   get bToA(): number {
+    this.syncSplice();
     return this.ba?.bytes ?? 0;
   }
   /** performance.now() of the last byte in either direction (or of construction). */
   get lastActivity(): number {
+    this.syncSplice();
     return Math.max(this.startedAt, this.ab?.lastActivity ?? 0, this.ba?.lastActivity ?? 0);
   }
   get aToBStarted(): boolean {
@@ -68,12 +90,14 @@ export class Relay {
   startAtoB(head?: Buffer, extra: Pick<PipeOptions, 'tap'> = {}): Pipe {
     if (this.ab) throw new RelayError('ERELAY_STATE', 'a->b already started');
     this.ab = this.startPipe(this.a, this.b, 'aToB', head, extra);
+    this.maybeSplice(extra);
     return this.ab;
   }
 
   startBtoA(head?: Buffer, extra: Pick<PipeOptions, 'tap'> = {}): Pipe {
     if (this.ba) throw new RelayError('ERELAY_STATE', 'b->a already started');
     this.ba = this.startPipe(this.b, this.a, 'bToA', head, extra);
+    this.maybeSplice(extra);
     return this.ba;
   }
 
@@ -113,6 +137,7 @@ export class Relay {
     if (this.settled) return;
     this.settled = true;
     if (this.timer) clearTimeout(this.timer);
+    this.stopSplice();
     this.a.destroy();
     this.b.destroy();
     this.resolve({ aToB: this.aToB, bToA: this.bToA });
@@ -120,15 +145,100 @@ export class Relay {
 
   private teardown(err: RelayError): void {
     if (this.settled) return;
-    this.settled = true;
-    if (this.timer) clearTimeout(this.timer);
     err.aToB = this.aToB;
     err.bToA = this.bToA;
+    this.settled = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.stopSplice();
     this.ab?.fail(relayError('ERELAY_ABORTED', 'relay torn down'));
     this.ba?.fail(relayError('ERELAY_ABORTED', 'relay torn down'));
     this.a.destroy();
     this.b.destroy();
     this.reject(err);
+  }
+
+  private maybeSplice(extra: Pick<PipeOptions, 'tap'>): void {
+    if (extra.tap) this.tapped = true;
+    if (!this.opts.splice || !this.ab || !this.ba || this.tapped || this.settled) return;
+    // Deferred: the owner may still write (a reply) or resume() in the same tick.
+    setImmediate(() => void this.switchToSplice());
+  }
+
+  private async switchToSplice(): Promise<void> {
+    const { a, b, ab, ba } = this;
+    if (this.settled || this.mode !== 'js' || !ab || !ba) return;
+    const why = spliceIneligible(a, b);
+    if (why) return debug('splice not used: %s', why);
+    if (!ab.detachable || !ba.detachable) return debug('splice not used: a direction already finished');
+    ab.detach();
+    ba.detach();
+    this.mode = 'switching';
+    const sa = a as net.Socket;
+    const sb = b as net.Socket;
+    stopNodeReading(sa);
+    stopNodeReading(sb);
+    // Bytes Node read but nobody consumed go first, through Node's write queue.
+    for (const c of takeBuffered(sa)) {
+      ab.external(c.length);
+      sb.write(c);
+    }
+    for (const c of takeBuffered(sb)) {
+      ba.external(c.length);
+      sa.write(c);
+    }
+    const flushed = await whenFlushed(sa, sb);
+    if (this.settled) return;
+    if (!flushed) {
+      this.teardown(relayError('ERELAY_CLOSED', 'socket closed while switching to splice'));
+      return;
+    }
+    try {
+      this.spliceHandle = spliceRelay(fdOf(sa), fdOf(sb), this.onSpliceDone);
+    } catch (e) {
+      this.teardown(relayError('ERELAY_SOCKET', `splice: ${(e as Error).message}`, undefined, e));
+      return;
+    }
+    this.mode = 'splice';
+    this.spliceTimer = setInterval(() => this.syncSplice(), SPLICE_POLL_MS).unref();
+  }
+
+  /** Folds the kernel relay's counters into the pipes (bytes, lastActivity, onBytes, EOF). */
+  private syncSplice(): void {
+    const st = this.spliceHandle?.stats();
+    if (!st) return;
+    this.account(st.aToB, st.bToA);
+    if (st.aToBDone) this.ab?.finishExternal();
+    if (st.bToADone) this.ba?.finishExternal();
+  }
+
+  private account(aToB: number, bToA: number): void {
+    this.ab?.external(aToB - this.seen.aToB);
+    this.ba?.external(bToA - this.seen.bToA);
+    this.seen = { aToB, bToA };
+  }
+
+  private readonly onSpliceDone = (err: NodeJS.ErrnoException | null, aToB: number, bToA: number): void => {
+    this.spliceHandle = undefined;
+    if (this.spliceTimer) clearInterval(this.spliceTimer);
+    this.account(aToB, bToA);
+    if (this.settled) return;
+    if (err) {
+      const side = (err as { side?: 'a' | 'b' }).side;
+      this.teardown(relayError('ERELAY_SOCKET', `${side ?? 'splice'}: ${err.message}`, side, err));
+      return;
+    }
+    this.ab?.finishExternal();
+    this.ba?.finishExternal();
+  };
+
+  private stopSplice(): void {
+    if (this.spliceTimer) clearInterval(this.spliceTimer);
+    const h = this.spliceHandle;
+    if (!h) return;
+    // Count what the kernel moved, then release its fds before the sockets are destroyed.
+    const st = h.stats();
+    if (st) this.account(st.aToB, st.bToA);
+    h.shutdown();
   }
 
   // Kept attached after settling, so a late 'error' never becomes an uncaught exception.

@@ -8,6 +8,7 @@
 #include <uv.h>
 
 #include <cstdint>
+#include <string>
 #include <unordered_map>
 
 #include "errors.h"
@@ -38,6 +39,7 @@ struct SpliceRelay {
   Dir ab, ba;
   int err = 0;
   const char *syscall = "splice";
+  char errSide = 0;  // 'a' or 'b': the socket whose syscall failed
   bool finished = false;
   int openHandles = 0;
   int eventsA = 0, eventsB = 0;
@@ -69,7 +71,12 @@ void Deliver(SpliceRelay *r) {
   Napi::Env env(r->env);
   {
     Napi::HandleScope scope(env);
-    Napi::Value e = r->err ? Napi::Value(ErrnoError(env, r->err, r->syscall).Value()) : env.Null();
+    Napi::Value e = env.Null();
+    if (r->err) {
+      Napi::Error err = ErrnoError(env, r->err, r->syscall);
+      if (r->errSide) err.Set("side", Napi::String::New(env, std::string(1, r->errSide)));
+      e = err.Value();
+    }
     r->cb.MakeCallback(env.Global(),
                        {e, Napi::Number::New(env, static_cast<double>(r->ab.bytes)),
                         Napi::Number::New(env, static_cast<double>(r->ba.bytes))},
@@ -100,7 +107,7 @@ void Finish(SpliceRelay *r, int err, const char *syscall) {
 }
 
 // Moves what it can in one direction; returns an errno (0 = fine) and sets *syscall.
-int Pump(Dir *d, const char **syscall) {
+int Pump(Dir *d, const char **syscall, int *failFd) {
   for (int round = 0; round < kMaxRounds; round++) {
     bool progress = false;
     if (!d->eof && !d->pipeFull && d->inPipe < d->cap) {
@@ -116,6 +123,7 @@ int Pump(Dir *d, const char **syscall) {
         if (d->inPipe > 0) d->pipeFull = true;
       } else if (errno != EINTR) {
         *syscall = "splice";
+        *failFd = d->from;
         return errno;
       }
     }
@@ -128,6 +136,7 @@ int Pump(Dir *d, const char **syscall) {
         progress = true;
       } else if (n < 0 && errno != EAGAIN && errno != EINTR) {
         *syscall = "splice";
+        *failFd = d->to;
         return errno;
       }
     }
@@ -137,6 +146,7 @@ int Pump(Dir *d, const char **syscall) {
     d->done = true;
     if (shutdown(d->to, SHUT_WR) < 0 && errno != ENOTCONN) {
       *syscall = "shutdown";
+      *failFd = d->to;
       return errno;
     }
   }
@@ -150,9 +160,13 @@ void OnPoll(uv_poll_t *p, int status, int events);
 
 void Step(SpliceRelay *r) {
   const char *syscall = "splice";
-  int e = Pump(&r->ab, &syscall);
-  if (!e) e = Pump(&r->ba, &syscall);
-  if (e) return Finish(r, e, syscall);
+  int failFd = -1;
+  int e = Pump(&r->ab, &syscall, &failFd);
+  if (!e) e = Pump(&r->ba, &syscall, &failFd);
+  if (e) {
+    r->errSide = failFd == r->fdA ? 'a' : 'b';
+    return Finish(r, e, syscall);
+  }
   if (r->ab.done && r->ba.done) return Finish(r, 0, nullptr);
   int evA = (r->ab.wantRead ? UV_READABLE : 0) | (r->ba.wantWrite ? UV_WRITABLE : 0);
   int evB = (r->ba.wantRead ? UV_READABLE : 0) | (r->ab.wantWrite ? UV_WRITABLE : 0);
@@ -178,7 +192,10 @@ void OnPoll(uv_poll_t *p, int status, int events) {
     int soerr = 0;
     socklen_t len = sizeof soerr;
     if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) < 0) soerr = errno;
-    if (soerr) return Finish(r, soerr, "splice");
+    if (soerr) {
+      r->errSide = p == &r->pollA ? 'a' : 'b';
+      return Finish(r, soerr, "splice");
+    }
   }
   Step(r);
 }

@@ -61,7 +61,7 @@ test('paths and pool follow the client list in their own block; a dead path is l
       h.dump();
       return lines.slice(before);
     };
-    const out = await waitFor(
+    const out = await waitFor<string[] | null>(
       async () => {
         const d = await dumped();
         return d.some((l) => /^notice path wan1 127\.0\.0\.1 up rtt=\d+ms/.test(l)) &&
@@ -72,7 +72,7 @@ test('paths and pool follow the client list in their own block; a dead path is l
       },
       20000,
       'path and pool lines in the dump',
-    );
+    ).then((d) => d ?? []);
     const port = h.ports()[0];
     expect(out[0]).toBe(`notice Dumping client list for socks5 at 127.0.0.1:${port}:`);
     expect(out[1]).toBe('notice End of client list. 0 clients.');

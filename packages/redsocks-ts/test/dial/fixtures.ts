@@ -6,25 +6,12 @@ import * as net from 'node:net';
 import { EXTENSION_DEFAULTS } from '../../src/config/extensions';
 import type { RedsocksInstance } from '../../src/config/types';
 import { EarlyDataBuffer } from '../../src/core/early-data';
+import { instance } from '../helpers/config';
 import type { DialOptions, Tunnel, UpstreamContext, UpstreamProtocol } from '../../src/upstream/upstream';
 
+/** A parsed `redsocks {}` section with the extension keys at their shipped defaults. */
 export function testInstance(over: Partial<RedsocksInstance> = {}): RedsocksInstance {
-  return {
-    line: 1,
-    localIp: '127.0.0.1',
-    localPort: 0,
-    ip: '127.0.0.1',
-    port: 1080,
-    type: 'socks5',
-    listenq: 128,
-    splice: false,
-    discloseSrc: 'false',
-    onProxyFail: 'close',
-    ...EXTENSION_DEFAULTS,
-    paths: [],
-    fastopenDataPorts: [],
-    ...over,
-  };
+  return instance({ line: 1, ...EXTENSION_DEFAULTS, paths: [], fastopenDataPorts: [], ...over });
 }
 
 /** Resolves when `cond()` holds, re-checked on every event `wake` is called for. */

@@ -42,8 +42,9 @@ function cut(source: string): void {
   srv.exec(`nft add rule inet f2cut in ip saddr ${source} drop`);
 }
 
+/** Idempotent: also run after each test, so a failed test does not leave an ISP cut. */
 function restore(): void {
-  srv.exec('nft delete table inet f2cut');
+  srv.exec('nft delete table inet f2cut', { allowFail: true });
 }
 
 const cutPath1 = (): void => cut(A1);
@@ -59,10 +60,24 @@ beforeAll(async () => {
   await peer.waitLine((l) => l.event === 'listening');
 });
 
+afterEach(() => restore());
+
 afterAll(() => {
   for (const p of procs) p.kill();
   destroyAll();
 });
+
+const TWO_PATHS = [
+  { name: 'isp1', source: A1, device: 'c1', backup: false },
+  { name: 'isp2', source: A2, device: 'c2', backup: false },
+];
+
+/** The dial runner in the client namespace: MPTCP to the SOCKS peer over both paths. */
+function startRunner(over: Record<string, unknown>): NsProc {
+  const c = NsProc.start(cli, 'netns-dial-runner.ts', { ip: SERVER, port: 1080, mptcp: 'on', paths: TWO_PATHS, pathProbeTimeout: 400, ...over });
+  procs.push(c);
+  return c;
+}
 
 async function pathsWhere(c: NsProc, pred: (rows: PathRow[]) => boolean, what: string): Promise<PathRow[]> {
   const end = Date.now() + 20000;
@@ -75,19 +90,10 @@ async function pathsWhere(c: NsProc, pred: (rows: PathRow[]) => boolean, what: s
 }
 
 test('new connections survive a cut of the default-route ISP, and the path is used again once back', async () => {
-  const c = NsProc.start(cli, 'netns-dial-runner.ts', {
-    ip: SERVER,
-    port: 1080,
-    mptcp: 'on',
+  const c = startRunner({
     optimistic: 'on',
-    paths: [
-      { name: 'isp1', source: A1, device: 'c1', backup: false },
-      { name: 'isp2', source: A2, device: 'c2', backup: false },
-    ],
     pathProbeInterval: 200,
-    pathProbeTimeout: 400,
   });
-  procs.push(c);
   await c.waitLine((l) => l.ready === true);
   await pathsWhere(c, (rows) => rows.every((r) => r.state === 'up'), 'all up');
 
@@ -129,20 +135,11 @@ test('new connections survive a cut of the default-route ISP, and the path is us
 });
 
 test('pooled connections on a path that goes down are dropped and refilled on the live path', async () => {
-  const c = NsProc.start(cli, 'netns-dial-runner.ts', {
-    ip: SERVER,
-    port: 1080,
-    mptcp: 'on',
-    paths: [
-      { name: 'isp1', source: A1, device: 'c1', backup: false },
-      { name: 'isp2', source: A2, device: 'c2', backup: false },
-    ],
+  const c = startRunner({
     pathProbeInterval: 200,
-    pathProbeTimeout: 400,
     poolSize: 2,
     poolIdleTimeout: 60,
   });
-  procs.push(c);
   await c.waitLine((l) => l.ready === true);
   const full = (await c.call({ op: 'poolReady' })).pool as Record<string, number>;
   expect(full.idle).toBe(2);
@@ -165,19 +162,10 @@ test('pooled connections on a path that goes down are dropped and refilled on th
 test('a stalled subflow of a live connection gets its path probed and marked down between probe rounds', async () => {
   // isp2 as a backup endpoint: the live stream's data stays on isp1 until isp1 stops answering
   cli.exec(`ip mptcp endpoint flush && ip mptcp endpoint add ${A1} dev c1 subflow && ip mptcp endpoint add ${A2} dev c2 subflow backup`);
-  const c = NsProc.start(cli, 'netns-dial-runner.ts', {
-    ip: SERVER,
-    port: 1080,
-    mptcp: 'on',
-    paths: [
-      { name: 'isp1', source: A1, device: 'c1', backup: false },
-      { name: 'isp2', source: A2, device: 'c2', backup: false },
-    ],
+  const c = startRunner({
     // one probe round at start, the next one long after this test: only the passive signal can act
     pathProbeInterval: 600000,
-    pathProbeTimeout: 400,
   });
-  procs.push(c);
   try {
     await c.waitLine((l) => l.ready === true);
     await pathsWhere(c, (rows) => rows.every((r) => r.state === 'up'), 'all up');

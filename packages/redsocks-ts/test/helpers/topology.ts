@@ -120,3 +120,13 @@ export function writeFile(dir: string, name: string, text: string): string {
 export function userExists(name: string): boolean {
   return sh(`getent passwd ${name}`, { allowFail: true }).trim().length > 0;
 }
+
+/** The `base {}` the e2e suites share: debug+info logging to `file:LOG`, iptables redirector. */
+export function redsocksBase(log: string, extra = ''): string {
+  return `base {\n  log_debug = on;\n  log_info = on;\n  log = "file:${log}";\n  daemon = off;\n  redirector = iptables;\n${extra}}\n`;
+}
+
+/** One `redsocks {}` on 0.0.0.0:localPort to PROXY_IP:upPort; `extra` holds indented key lines. */
+export function redsocksInstance(localPort: number, upPort: number, type = 'socks5', extra = ''): string {
+  return `redsocks {\n  local_ip = 0.0.0.0;\n  local_port = ${localPort};\n  ip = ${PROXY_IP};\n  port = ${upPort};\n  type = ${type};\n${extra}}\n`;
+}

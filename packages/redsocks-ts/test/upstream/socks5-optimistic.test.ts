@@ -2,6 +2,7 @@
  * socks5 upstream, optimistic connect and the `auto` probe (zero-rtt.md §3.3-3.6), byte level,
  * against a real loopback peer that records what arrived before each answer.
  */
+import { waitFor } from '../../../../tests/helpers/netns';
 import { socks5 } from '../../src/upstream/socks5';
 import { serverCapabilities, serverKey } from '../../src/dial/server-capabilities';
 import { earlyDataIsIdempotent, earlyDataMayRideSyn } from '../../src/dial/fastopen-policy';
@@ -29,6 +30,23 @@ afterEach(async () => {
   server = undefined;
   serverCapabilities.clear();
 });
+
+/** Until the first connection at the scripted server has delivered `n` bytes. */
+const serverReceived = (n: number): Promise<boolean> =>
+  waitFor(() => (server?.conns[0]?.received.length ?? 0) >= n, 10000, `${n} bytes at the server`);
+
+/**
+ * Writes `first`, starts the handshake, writes `second` once `first` reached the server (greeting
+ * with one method + CONNECT = 14 bytes before it), and returns the stream bytes the server got.
+ */
+async function streamTwo(h: Harness, first: string, second: string): Promise<string> {
+  h.app.write(first);
+  const run = h.run(socks5);
+  await serverReceived(14 + first.length);
+  h.app.write(second);
+  await run;
+  return server!.conns[0].received.subarray(14).toString();
+}
 
 async function make(over: Parameters<typeof testInstance>[0]): Promise<Harness> {
   const h = await harness(testInstance({ optimistic: 'on', optimisticGatherMs: 2000, ...over }), DEST);
@@ -87,19 +105,7 @@ describe('optimistic connect', () => {
       await c.bytes(4 + 10 + 5 + 6);
       await c.write(OK_REPLY);
     });
-    const h = await make({ port: server.port });
-    h.app.write('first');
-    const run = h.run(socks5);
-    await new Promise<void>((r) => {
-      const tick = (): void => {
-        if (server!.conns[0]?.received.length >= 19) r();
-        else setTimeout(tick, 5);
-      };
-      tick();
-    });
-    h.app.write('second');
-    await run;
-    expect(server.conns[0].received.subarray(14).toString()).toBe('firstsecond');
+    expect(await streamTwo(await make({ port: server.port }), 'first', 'second')).toBe('firstsecond');
   });
 
   test('a known OC server gets later data before even the method reply', async () => {
@@ -109,19 +115,7 @@ describe('optimistic connect', () => {
       await c.write([5, 0xa5, ...OK_REPLY]);
     });
     serverCapabilities.set(serverKey('127.0.0.1', server.port), 'oc', 60);
-    const h = await make({ port: server.port });
-    h.app.write('one');
-    const run = h.run(socks5);
-    await new Promise<void>((r) => {
-      const tick = (): void => {
-        if (server!.conns[0]?.received.length >= 17) r();
-        else setTimeout(tick, 5);
-      };
-      tick();
-    });
-    h.app.write('two!');
-    await run;
-    expect(server.conns[0].received.subarray(14).toString()).toBe('onetwo!');
+    expect(await streamTwo(await make({ port: server.port }), 'one', 'two!')).toBe('onetwo!');
   });
 
   test('REP != 0: rejects with resetClient, the app gets an RST and no byte', async () => {

@@ -143,35 +143,20 @@ describe('socks5 plain mode (redsocks bytes)', () => {
     });
   });
 
-  test('server refuses all methods (FF)', async () => {
+  test.each([
+    ['server refuses all methods (FF)', [5, 0xff], true, 'Socks5 server refused all our auth methods.'],
+    ['server asks for 02 without configured credentials', [5, 2], false, 'Socks5 server requested unexpected auth method...'],
+    ['wrong method reply version', [4, 0], false, 'Socks5 server reported unexpected auth methods reply version...'],
+  ])('%s', async (_name, reply, end, message) => {
     server = await ScriptedServer.start(async (c) => {
       await c.bytes(3);
-      await c.write([5, 0xff]);
-      c.socket.end();
+      await c.write(reply);
+      if (end) c.socket.end();
     });
     h = await harness(testInstance({ port: server.port }), DEST);
-    await expect(h.run(socks5)).rejects.toMatchObject({ message: 'Socks5 server refused all our auth methods.' });
+    await expect(h.run(socks5)).rejects.toMatchObject({ message });
+    // nothing after the greeting: no auth, no CONNECT
     expect(server.conns[0].received.length).toBe(3);
-  });
-
-  test('server asks for 02 without configured credentials', async () => {
-    server = await ScriptedServer.start(async (c) => {
-      await c.bytes(3);
-      await c.write([5, 2]);
-    });
-    h = await harness(testInstance({ port: server.port }), DEST);
-    await expect(h.run(socks5)).rejects.toMatchObject({ message: 'Socks5 server requested unexpected auth method...' });
-  });
-
-  test('wrong method reply version', async () => {
-    server = await ScriptedServer.start(async (c) => {
-      await c.bytes(3);
-      await c.write([4, 0]);
-    });
-    h = await harness(testInstance({ port: server.port }), DEST);
-    await expect(h.run(socks5)).rejects.toMatchObject({
-      message: 'Socks5 server reported unexpected auth methods reply version...',
-    });
   });
 
   test('auth failure: status reported, CONNECT never sent', async () => {

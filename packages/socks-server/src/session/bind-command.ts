@@ -5,13 +5,14 @@
  */
 import * as net from 'node:net';
 import {
-  Rep, Relay, RelayError, Socks4Rep, addressFromHost, encodeSocks4Reply, encodeSocks5Reply,
+  Rep, type Relay, Socks4Rep, addressFromHost, encodeSocks4Reply, encodeSocks5Reply,
 } from '@mptcp-proxy/common';
 import type { MatchContext } from '../config';
 import { matchRule } from '../config';
-import { dotAddr, strerror } from '../log/dante-format';
-import { sourceAddress, tuneSocket } from '../net/dialer';
+import { dotAddr } from '../log/dante-format';
+import { sourceAddress } from '../net/dialer';
 import { Phase, type CommandHandler, type Session } from './session';
+import { startStreamRelay } from './stream-relay';
 
 export class BindHandler implements CommandHandler {
   private server: net.Server | undefined;
@@ -19,7 +20,6 @@ export class BindHandler implements CommandHandler {
   private relay: Relay | undefined;
   private local = '0.0.0.0.0';
   private peer = '0.0.0.0.0';
-  private destFirst = false;
 
   constructor(private readonly s: Session) {}
 
@@ -71,32 +71,12 @@ export class BindHandler implements CommandHandler {
       return;
     }
     this.remote = sock;
-    sock.once('end', () => {
-      this.destFirst = !s.client.readableEnded;
-    });
     this.peer = dotAddr(rip, rport);
     this.server?.close();
     this.server = undefined;
-    tuneSocket(sock, s.rt.noKeepalive);
     const bound = addressFromHost(rip, rport);
     s.sendReplyBytes(req.version === 4 ? encodeSocks4Reply(Socks4Rep.Granted, bound) : encodeSocks5Reply(Rep.Succeeded, bound));
-    const early = s.takeEarly();
-    const relay = new Relay(s.client, sock, s.ioMs > 0 ? { idleTimeoutMs: s.ioMs } : {});
-    this.relay = relay;
-    s.phase = Phase.Established;
-    s.detachInput();
-    relay.startAtoB(early);
-    relay.startBtoA();
-    s.client.resume();
-    relay.done.then(
-      () => s.close(this.destFirst ? 'remote peer closed' : 'local client closed'),
-      (err: RelayError) => {
-        const cause = (err as { cause?: NodeJS.ErrnoException }).cause;
-        const who = err.side === 'b' ? 'remote peer' : 'local client';
-        s.close(err.code === 'ERELAY_IDLE' ? 'i/o timeout'
-          : err.code === 'ERELAY_SOCKET' ? `${who} error (${strerror(cause?.code)})` : `${who} closed`);
-      },
-    );
+    startStreamRelay(s, sock, (r) => (this.relay = r));
   }
 
   onClientEnd(): void {

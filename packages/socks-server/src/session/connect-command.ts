@@ -4,16 +4,16 @@
  * destination socket never saw a byte.
  */
 import type * as net from 'node:net';
-import { Rep, Relay, RelayError, Socks4Rep, addressFromHost } from '@mptcp-proxy/common';
-import { dotAddr, strerror } from '../log/dante-format';
-import { dial, tuneSocket } from '../net/dialer';
+import { Rep, type Relay, Socks4Rep, addressFromHost } from '@mptcp-proxy/common';
+import { dotAddr } from '../log/dante-format';
+import { dial } from '../net/dialer';
 import { Phase, type CommandHandler, type Session } from './session';
+import { startStreamRelay } from './stream-relay';
 
 export class ConnectHandler implements CommandHandler {
   private dest: net.Socket | undefined;
   private relay: Relay | undefined;
   private local = '0.0.0.0.0';
-  private destFirst = false;
 
   constructor(private readonly s: Session) {}
 
@@ -41,35 +41,12 @@ export class ConnectHandler implements CommandHandler {
     }
     s.connectDone();
     this.dest = sock;
-    sock.once('end', () => {
-      this.destFirst = !s.client.readableEnded;
-    });
-    tuneSocket(sock, s.rt.noKeepalive);
     this.local = dotAddr(sock.localAddress, sock.localPort);
-    const early = s.takeEarly();
-    const relay = new Relay(s.client, sock, s.ioMs > 0 ? { idleTimeoutMs: s.ioMs } : {});
-    this.relay = relay;
-    s.phase = Phase.Established;
-    s.detachInput();
-    // Early data goes to the destination before any later client byte.
-    relay.startAtoB(early);
-    const bound = sock.localAddress !== undefined ? addressFromHost(sock.localAddress, sock.localPort ?? 0) : undefined;
-    s.reply(s.request!.version === 4 ? Socks4Rep.Granted : Rep.Succeeded, bound);
-    relay.startBtoA();
-    s.logOpen(this.local);
-    s.client.resume();
-    relay.done.then(
-      () => s.close(this.destFirst ? 'remote peer closed' : 'local client closed'),
-      (err: RelayError) => s.close(this.reasonOf(err)),
-    );
-  }
-
-  private reasonOf(err: RelayError): string {
-    if (err.code === 'ERELAY_IDLE') return 'i/o timeout';
-    const cause = (err as { cause?: NodeJS.ErrnoException }).cause;
-    const who = err.side === 'b' ? 'remote peer' : 'local client';
-    if (err.code === 'ERELAY_SOCKET') return `${who} error (${strerror(cause?.code)})`;
-    return `${who} closed`;
+    startStreamRelay(s, sock, (r) => (this.relay = r), () => {
+      const bound = sock.localAddress !== undefined ? addressFromHost(sock.localAddress, sock.localPort ?? 0) : undefined;
+      s.reply(s.request!.version === 4 ? Socks4Rep.Granted : Rep.Succeeded, bound);
+      s.logOpen(this.local);
+    });
   }
 
   onClientEnd(): void {

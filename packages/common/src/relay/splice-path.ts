@@ -1,0 +1,89 @@
+/**
+ * The socket-level steps of Relay's splice fast path: eligibility, stopping Node's reads,
+ * taking out what Node already read, waiting until Node's write queues are empty.
+ */
+import * as net from 'node:net';
+import type { Duplex } from 'node:stream';
+import { debuglog } from 'node:util';
+import { fdOf, spliceStatus } from 'mptcp-native';
+
+export const debug = debuglog('relay');
+
+interface StreamHandle {
+  reading?: boolean;
+  readStop?(): number;
+}
+
+function handleOf(s: net.Socket): StreamHandle | null {
+  return (s as unknown as { _handle?: StreamHandle | null })._handle ?? null;
+}
+
+function readEnded(s: Duplex): boolean {
+  return s.readableEnded || (s as unknown as { _readableState?: { ended?: boolean } })._readableState?.ended === true;
+}
+
+/** Why the pair cannot be spliced, or null when it can. */
+export function spliceIneligible(a: Duplex, b: Duplex): string | null {
+  for (const [name, s] of [['a', a], ['b', b]] as const) {
+    if (!(s instanceof net.Socket)) return `${name} is not a net.Socket`;
+    if ((s as { encrypted?: boolean }).encrypted) return `${name} is TLS`;
+    if (s.destroyed || s.connecting) return `${name} is ${s.destroyed ? 'destroyed' : 'connecting'}`;
+    if (readEnded(s)) return `${name} already saw EOF`;
+    if (s.writableEnded) return `${name} already ended its writable side`;
+    try {
+      fdOf(s);
+    } catch {
+      return `${name} has no fd`;
+    }
+  }
+  const st = spliceStatus();
+  if (!st.loaded) return `splice addon not loaded: ${st.reason}`;
+  return null;
+}
+
+/**
+ * Stops Node reading from s for good: libuv's read watcher is stopped, and _read is made a no-op
+ * so a later resume() by the socket's owner cannot restart it (the kernel relay owns the fd).
+ */
+export function stopNodeReading(s: net.Socket): void {
+  s.pause();
+  (s as unknown as { _read(n: number): void })._read = () => undefined;
+  const h = handleOf(s);
+  if (h && h.readStop) {
+    h.readStop();
+    h.reading = false;
+  }
+}
+
+/** Takes out the bytes Node has read from s but nobody consumed yet (after stopNodeReading). */
+export function takeBuffered(s: net.Socket): Buffer[] {
+  const out: Buffer[] = [];
+  while (s.readableLength > 0) {
+    const c = s.read() as Buffer | string | null;
+    if (c === null) break;
+    out.push(typeof c === 'string' ? Buffer.from(c) : c);
+  }
+  return out;
+}
+
+/** Resolves true once both write queues are empty, false if either socket closed first. */
+export function whenFlushed(a: net.Socket, b: net.Socket): Promise<boolean> {
+  return new Promise((resolve) => {
+    const check = (): void => {
+      if (a.destroyed || b.destroyed) return done(false);
+      if (a.writableLength === 0 && b.writableLength === 0) return done(true);
+    };
+    const done = (ok: boolean): void => {
+      for (const s of [a, b]) {
+        s.off('drain', check);
+        s.off('close', check);
+      }
+      resolve(ok);
+    };
+    for (const s of [a, b]) {
+      s.on('drain', check);
+      s.on('close', check);
+    }
+    check();
+  });
+}

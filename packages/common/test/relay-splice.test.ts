@@ -1,0 +1,320 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import * as net from 'node:net';
+import { Relay, RelayError, relay } from '@mptcp-proxy/common';
+import { connect as mpConnect, isMptcp, listen as mpListen, spliceStatus } from 'mptcp-native';
+
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+const fdCount = (): number => readdirSync('/proc/self/fd').length;
+
+async function waitFor(fn: () => boolean, what: string, ms = 10000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!fn()) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 5));
+  }
+}
+
+function listen(onConn: (s: net.Socket) => void): Promise<net.Server> {
+  const srv = net.createServer({ allowHalfOpen: true }, onConn);
+  return new Promise((res) => srv.listen(0, '127.0.0.1', () => res(srv)));
+}
+const portOf = (s: net.Server): number => (s.address() as net.AddressInfo).port;
+
+function connect(port: number): Promise<net.Socket> {
+  return new Promise((res, rej) => {
+    const s = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => res(s));
+    s.once('error', rej);
+  });
+}
+
+function collect(s: net.Socket): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  s.on('data', (c: Buffer) => parts.push(c));
+  return new Promise((res, rej) => {
+    s.once('end', () => res(Buffer.concat(parts)));
+    s.once('error', rej);
+  });
+}
+
+interface Rig {
+  client: net.Socket;
+  target: net.Socket;
+  a: net.Socket;
+  b: net.Socket;
+  close(): void;
+}
+
+/** client <-> [a  relay  b] <-> target, all real loopback sockets. */
+async function rig(): Promise<Rig> {
+  let target!: net.Socket;
+  const tSrv = await listen((s) => (target = s));
+  let a!: net.Socket;
+  const pSrv = await listen((s) => (a = s));
+  const client = await connect(portOf(pSrv));
+  const b = await connect(portOf(tSrv));
+  await waitFor(() => a !== undefined && target !== undefined, 'accepts');
+  return {
+    client, target, a, b,
+    close: () => {
+      for (const s of [client, target, a, b]) s.destroy();
+      tSrv.close();
+      pSrv.close();
+    },
+  };
+}
+
+function spliced(r: Relay): Promise<void> {
+  return waitFor(() => r.mode === 'splice', 'relay.mode === splice');
+}
+
+beforeAll(() => {
+  expect(spliceStatus()).toEqual({ loaded: true });
+});
+
+test('bulk both ways byte-exact through the splice path', async () => {
+  const g = await rig();
+  try {
+    const up = randomBytes(24 << 20);
+    const down = randomBytes(12 << 20);
+    const r = new Relay(g.a, g.b, { splice: true });
+    r.startAtoB();
+    r.startBtoA();
+    const atTarget = collect(g.target);
+    const atClient = collect(g.client);
+    g.client.end(up);
+    g.target.end(down);
+    const [t, c, res] = await Promise.all([atTarget, atClient, r.done]);
+    expect(r.mode).toBe('splice');
+    expect(sha(t)).toBe(sha(up));
+    expect(sha(c)).toBe(sha(down));
+    expect(res).toEqual({ aToB: up.length, bToA: down.length });
+    expect(g.a.destroyed && g.b.destroyed).toBe(true);
+  } finally {
+    g.close();
+  }
+});
+
+test('half-close both ways: each EOF is passed on alone', async () => {
+  const g = await rig();
+  try {
+    const r = new Relay(g.a, g.b, { splice: true });
+    r.startAtoB();
+    r.startBtoA();
+    await spliced(r);
+    const atTarget = collect(g.target);
+    g.client.end('client-done');
+    expect((await atTarget).toString()).toBe('client-done');
+    // a->b ended; b->a still carries data after it.
+    const atClient = collect(g.client);
+    g.target.write('late-');
+    g.target.end('reply');
+    expect((await atClient).toString()).toBe('late-reply');
+    await expect(r.done).resolves.toEqual({ aToB: 11, bToA: 10 });
+  } finally {
+    g.close();
+  }
+});
+
+test('slow reader: backpressure stays in the kernel, nothing buffers in JS', async () => {
+  const g = await rig();
+  try {
+    const r = new Relay(g.a, g.b, { splice: true });
+    r.startAtoB();
+    r.startBtoA();
+    await spliced(r);
+    g.target.pause();
+    const data = randomBytes(64 << 20);
+    g.client.end(data);
+    // The client's own queue backs up because nothing downstream reads.
+    await waitFor(() => g.client.writableLength > 0 && r.aToB > 0, 'client backpressure');
+    await new Promise((res) => setTimeout(res, 200));
+    expect(g.client.writableLength).toBeGreaterThan(0);
+    expect(r.aToB).toBeLessThan(data.length);
+    expect(g.a.readableLength + g.b.writableLength + g.a.writableLength + g.b.readableLength).toBe(0);
+    const atTarget = collect(g.target);
+    g.target.resume();
+    g.target.end();
+    expect(sha(await atTarget)).toBe(sha(data));
+    await expect(r.done).resolves.toEqual({ aToB: data.length, bToA: 0 });
+  } finally {
+    g.close();
+  }
+});
+
+test('peer reset rejects with ERELAY_SOCKET on that side and destroys both sockets', async () => {
+  const g = await rig();
+  try {
+    const r = new Relay(g.a, g.b, { splice: true });
+    r.startAtoB();
+    r.startBtoA();
+    await spliced(r);
+    g.client.on('error', () => undefined);
+    g.target.resetAndDestroy();
+    const err = (await r.done.then(() => null, (e: RelayError) => e)) as RelayError;
+    expect(err).toBeInstanceOf(RelayError);
+    expect(err.code).toBe('ERELAY_SOCKET');
+    expect(err.side).toBe('b');
+    expect((err.cause as NodeJS.ErrnoException).code).toMatch(/ECONNRESET|EPIPE/);
+    expect(g.a.destroyed && g.b.destroyed).toBe(true);
+  } finally {
+    g.close();
+  }
+});
+
+test('head bytes and bytes Node already buffered are relayed first, in order', async () => {
+  const g = await rig();
+  try {
+    g.client.write('early-client;');
+    g.target.write('early-target;');
+    await waitFor(() => g.a.readableLength > 0 && g.b.readableLength > 0, 'Node-side buffering');
+    const r = new Relay(g.a, g.b, { splice: true });
+    r.startAtoB(Buffer.from('headA;'));
+    r.startBtoA(Buffer.from('headB;'));
+    await spliced(r);
+    const atTarget = collect(g.target);
+    const atClient = collect(g.client);
+    g.client.end('late-client');
+    g.target.end('late-target');
+    expect((await atTarget).toString()).toBe('headA;early-client;late-client');
+    expect((await atClient).toString()).toBe('headB;early-target;late-target');
+    await expect(r.done).resolves.toEqual({ aToB: 30, bToA: 30 });
+  } finally {
+    g.close();
+  }
+});
+
+test('a resume() by the owner after the switch does not steal bytes', async () => {
+  const g = await rig();
+  try {
+    const r = new Relay(g.a, g.b, { splice: true });
+    r.startAtoB();
+    r.startBtoA();
+    await spliced(r);
+    g.a.resume();
+    g.b.resume();
+    const data = randomBytes(1 << 20);
+    const atTarget = collect(g.target);
+    g.client.end(data);
+    expect(sha(await atTarget)).toBe(sha(data));
+    g.target.end();
+    await expect(r.done).resolves.toEqual({ aToB: data.length, bToA: 0 });
+  } finally {
+    g.close();
+  }
+});
+
+test('idle timeout and onBytes work on the splice path', async () => {
+  const g = await rig();
+  try {
+    let counted = 0;
+    const r = new Relay(g.a, g.b, { splice: true, idleTimeoutMs: 300, onBytes: (_d, n) => (counted += n) });
+    r.startAtoB();
+    r.startBtoA();
+    await spliced(r);
+    g.client.write('x'.repeat(1000));
+    await waitFor(() => r.aToB === 1000, 'bytes counted');
+    const err = (await r.done.then(() => null, (e: RelayError) => e)) as RelayError;
+    expect(err.code).toBe('ERELAY_IDLE');
+    expect(err.aToB).toBe(1000);
+    expect(counted).toBe(1000);
+  } finally {
+    g.close();
+  }
+});
+
+test('not eligible (a tap) falls back to the JS path', async () => {
+  const g = await rig();
+  try {
+    const r = new Relay(g.a, g.b, { splice: true });
+    const seen: Buffer[] = [];
+    r.startAtoB(undefined, { tap: (c) => seen.push(c) });
+    r.startBtoA();
+    const atTarget = collect(g.target);
+    g.client.end('tapped');
+    expect((await atTarget).toString()).toBe('tapped');
+    g.target.end();
+    await r.done;
+    expect(r.mode).toBe('js');
+    expect(Buffer.concat(seen).toString()).toBe('tapped');
+  } finally {
+    g.close();
+  }
+});
+
+test('no fd leak over 500 spliced relays', async () => {
+  const tSrv = await listen((s) => {
+    s.on('data', () => undefined);
+    s.on('end', () => s.end('pong'));
+  });
+  const pending: Array<Promise<void>> = [];
+  const pSrv = await listen((a) => {
+    pending.push(
+      connect(portOf(tSrv)).then(async (b) => {
+        const r = new Relay(a, b, { splice: true });
+        r.startAtoB();
+        r.startBtoA();
+        await r.done;
+        if (r.mode !== 'splice') throw new Error(`mode ${r.mode}`);
+      }),
+    );
+  });
+  try {
+    const one = async (): Promise<string> => {
+      const c = await connect(portOf(pSrv));
+      const got = collect(c);
+      // Wait for the switch before EOF, so every relay really splices.
+      await new Promise((res) => setTimeout(res, 20));
+      c.end('ping');
+      const s = (await got).toString();
+      c.destroy();
+      return s;
+    };
+    await Promise.all(Array.from({ length: 10 }, one)); // warm up lazy handles/loaders
+    await Promise.all(pending.splice(0));
+    await new Promise((res) => setTimeout(res, 50));
+    const before = fdCount();
+    for (let i = 0; i < 10; i++) {
+      const got = await Promise.all(Array.from({ length: 50 }, one));
+      expect(got.every((s) => s === 'pong')).toBe(true);
+    }
+    await Promise.all(pending);
+    expect(pending.length).toBe(500);
+    await waitFor(() => fdCount() <= before, `fd count back to ${before} (now ${fdCount()})`);
+    expect(fdCount()).toBeLessThanOrEqual(before);
+  } finally {
+    tSrv.close();
+    pSrv.close();
+  }
+}, 60000);
+
+test('an MPTCP socket spliced to a plain TCP socket', async () => {
+  let target!: net.Socket;
+  const tSrv = await listen((s) => (target = s));
+  let a!: net.Socket;
+  const mSrv = await mpListen({ host: '127.0.0.1', port: 0, mptcp: 'on' }, (s) => (a = s));
+  const client = await mpConnect({ host: '127.0.0.1', port: portOf(mSrv), mptcp: 'on' });
+  const b = await connect(portOf(tSrv));
+  try {
+    await waitFor(() => a !== undefined && target !== undefined, 'accepts');
+    a.allowHalfOpen = true;
+    client.allowHalfOpen = true;
+    expect(isMptcp(a)).toBe(true);
+    const r = relay(a, b, { splice: true });
+    const up = randomBytes(8 << 20);
+    const down = randomBytes(4 << 20);
+    const atTarget = collect(target);
+    const atClient = collect(client);
+    await new Promise((res) => setTimeout(res, 20));
+    client.end(up);
+    target.end(down);
+    const [t, c, res] = await Promise.all([atTarget, atClient, r]);
+    expect(sha(t)).toBe(sha(up));
+    expect(sha(c)).toBe(sha(down));
+    expect(res).toEqual({ aToB: up.length, bToA: down.length });
+  } finally {
+    for (const s of [client, target, a, b]) s?.destroy();
+    tSrv.close();
+    mSrv.close();
+  }
+});

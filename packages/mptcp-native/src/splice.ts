@@ -1,0 +1,73 @@
+/**
+ * Kernel-side byte relay between two connected stream sockets (TCP or MPTCP) with splice(2).
+ * The addon is a separate file, mptcp_splice.node, found next to mptcp_native.node.
+ * The relay dups both fds: the caller keeps (and eventually closes) its own sockets, but must
+ * stop Node reading from them first, or Node and the kernel relay race for the bytes.
+ */
+import * as path from 'node:path';
+import { addonStatus } from './native';
+import { ErrorCodes, MptcpNativeError } from './errors';
+import type { NativeSpliceBinding } from './native-binding';
+
+export interface SpliceStats {
+  aToB: number;
+  bToA: number;
+  /** EOF of that direction has been passed on as shutdown(SHUT_WR). */
+  aToBDone: boolean;
+  bToADone: boolean;
+}
+
+export interface SpliceHandle {
+  /** Live counters; null once the relay has finished. */
+  stats(): SpliceStats | null;
+  /** Stops relaying now; the callback still runs (err null) after everything was released. */
+  shutdown(): void;
+}
+
+export type SpliceCallback = (err: NodeJS.ErrnoException | null, aToB: number, bToA: number) => void;
+
+type SpliceBinding = NativeSpliceBinding;
+
+export const SPLICE_ADDON_FILE = 'mptcp_splice.node';
+/** Requested pipe size; the kernel may refuse (pipe-max-size) and keep its 64 KiB default. */
+export const DEFAULT_PIPE_SIZE = 1 << 20;
+
+let loaded: { binding: SpliceBinding | null; reason?: string } | undefined;
+
+function load(): { binding: SpliceBinding | null; reason?: string } {
+  if (loaded) return loaded;
+  const st = addonStatus();
+  const dirs = st.path ? [path.dirname(st.path)] : [];
+  const override = process.env.MPTCP_SPLICE_PATH;
+  const candidates = override ? [override] : dirs.map((d) => path.join(d, SPLICE_ADDON_FILE));
+  const errors: string[] = [];
+  for (const p of candidates) {
+    try {
+      // eslint-disable-next-line @typescript-eslint/no-require-imports
+      loaded = { binding: require(p) as SpliceBinding };
+      return loaded;
+    } catch (e) {
+      errors.push(`${p}: ${(e as Error).message.split('\n')[0]}`);
+    }
+  }
+  loaded = { binding: null, reason: candidates.length ? errors.join('; ') : `mptcp-native not loaded: ${st.reason}` };
+  return loaded;
+}
+
+export function spliceStatus(): { loaded: boolean; reason?: string } {
+  const l = load();
+  return l.binding ? { loaded: true } : { loaded: false, reason: l.reason };
+}
+
+/**
+ * Relays fdA <-> fdB until both directions saw EOF (each passed on as shutdown(SHUT_WR)),
+ * or a splice/shutdown error (a Node-style errno error). cb runs once, after the relay's dup fds,
+ * pipes and poll handles are all closed.
+ */
+export function spliceRelay(fdA: number, fdB: number, cb: SpliceCallback, opts: { pipeSize?: number } = {}): SpliceHandle {
+  const b = load().binding;
+  if (!b) {
+    throw new MptcpNativeError({ code: ErrorCodes.UNAVAILABLE }, `spliceRelay needs ${SPLICE_ADDON_FILE}: ${loaded?.reason}`);
+  }
+  return b.spliceRelay(fdA, fdB, opts.pipeSize ?? DEFAULT_PIPE_SIZE, cb);
+}

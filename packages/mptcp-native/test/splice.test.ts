@@ -1,0 +1,165 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { readdirSync } from 'node:fs';
+import * as net from 'node:net';
+import { connect as mpConnect, fdOf, isMptcp, listen as mpListen, spliceRelay, spliceStatus } from 'mptcp-native';
+
+const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
+const fdCount = (): number => readdirSync('/proc/self/fd').length;
+
+/** A server whose accepted sockets Node never reads from (pauseOnConnect), so the fd is ours. */
+async function pausedServer(): Promise<{ srv: net.Server; port: number; next(): Promise<net.Socket> }> {
+  const queue: net.Socket[] = [];
+  const waiters: Array<(s: net.Socket) => void> = [];
+  const srv = net.createServer({ pauseOnConnect: true, allowHalfOpen: true }, (s) => {
+    const w = waiters.shift();
+    if (w) w(s);
+    else queue.push(s);
+  });
+  await new Promise<void>((res) => srv.listen(0, '127.0.0.1', () => res()));
+  return {
+    srv,
+    port: (srv.address() as net.AddressInfo).port,
+    next: () => new Promise((res) => (queue.length ? res(queue.shift()!) : waiters.push(res))),
+  };
+}
+
+function dial(port: number): Promise<net.Socket> {
+  return new Promise((res, rej) => {
+    const s = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => res(s));
+    s.once('error', rej);
+  });
+}
+
+function collect(s: net.Socket): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  s.on('data', (c: Buffer) => parts.push(c));
+  return new Promise((res, rej) => {
+    s.once('end', () => res(Buffer.concat(parts)));
+    s.once('error', rej);
+  });
+}
+
+type Done = { err: NodeJS.ErrnoException | null; aToB: number; bToA: number; fds: number };
+
+function run(fdA: number, fdB: number): { handle: ReturnType<typeof spliceRelay>; done: Promise<Done> } {
+  let handle!: ReturnType<typeof spliceRelay>;
+  const done = new Promise<Done>((res) => {
+    handle = spliceRelay(fdA, fdB, (err, aToB, bToA) => res({ err, aToB, bToA, fds: fdCount() }));
+  });
+  return { handle, done };
+}
+
+test('the splice addon is loaded', () => {
+  expect(spliceStatus()).toEqual({ loaded: true });
+});
+
+test('spliceRelay moves bytes both ways, half-closes, and releases its fds before calling back', async () => {
+  const p = await pausedServer();
+  try {
+    const client = await dial(p.port);
+    const a = await p.next();
+    const target = await dial(p.port);
+    const b = await p.next();
+    const base = fdCount();
+    const { handle, done } = run(fdOf(a), fdOf(b));
+    expect(fdCount()).toBe(base + 6); // 2 dup'd sockets + 2 pipes
+    const up = randomBytes(16 << 20);
+    const down = randomBytes(3 << 20);
+    const atTarget = collect(target);
+    const atClient = collect(client);
+    client.end(up);
+    expect(sha(await atTarget)).toBe(sha(up));
+    const st = handle.stats();
+    expect(st).toMatchObject({ aToB: up.length, aToBDone: true, bToADone: false });
+    target.end(down);
+    expect(sha(await atClient)).toBe(sha(down));
+    const r = await done;
+    expect(r).toEqual({ err: null, aToB: up.length, bToA: down.length, fds: base });
+    expect(handle.stats()).toBeNull();
+    for (const s of [client, target, a, b]) s.destroy();
+  } finally {
+    p.srv.close();
+  }
+});
+
+test('shutdown() stops the relay and still calls back once, with no error', async () => {
+  const p = await pausedServer();
+  try {
+    const client = await dial(p.port);
+    const a = await p.next();
+    const target = await dial(p.port);
+    const b = await p.next();
+    const base = fdCount();
+    const { handle, done } = run(fdOf(a), fdOf(b));
+    handle.shutdown();
+    handle.shutdown();
+    expect(fdCount()).toBe(base);
+    expect(await done).toEqual({ err: null, aToB: 0, bToA: 0, fds: base });
+    for (const s of [client, target, a, b]) s.destroy();
+  } finally {
+    p.srv.close();
+  }
+});
+
+test('a reset peer is reported as a Node-style errno error naming its side', async () => {
+  const p = await pausedServer();
+  try {
+    const client = await dial(p.port);
+    const a = await p.next();
+    const target = await dial(p.port);
+    const b = await p.next();
+    const { done } = run(fdOf(a), fdOf(b));
+    client.on('error', () => undefined);
+    target.resetAndDestroy();
+    const r = await done;
+    expect(r.err).toBeInstanceOf(Error);
+    expect(r.err!.code).toMatch(/ECONNRESET|EPIPE/);
+    expect(r.err!.syscall).toBe('splice');
+    expect((r.err as { side?: string }).side).toBe('b');
+    for (const s of [client, a, b]) s.destroy();
+  } finally {
+    p.srv.close();
+  }
+});
+
+test('a bad fd throws EBADF synchronously and leaks nothing', () => {
+  const base = fdCount();
+  expect(() => spliceRelay(987654, 987655, () => undefined)).toThrow(expect.objectContaining({ code: 'EBADF', syscall: 'dup' }));
+  expect(fdCount()).toBe(base);
+});
+
+test('an MPTCP socket spliced to a plain TCP socket', async () => {
+  const p = await pausedServer();
+  const accepted: net.Socket[] = [];
+  const m = await mpListen({ host: '127.0.0.1', port: 0, mptcp: 'on' }, (s) => {
+    s.pause();
+    accepted.push(s);
+  });
+  try {
+    const client = await mpConnect({ host: '127.0.0.1', port: (m.address() as net.AddressInfo).port, mptcp: 'on' });
+    client.allowHalfOpen = true;
+    const target = await dial(p.port);
+    const b = await p.next();
+    for (let i = 0; i < 500 && accepted.length === 0; i++) await new Promise((r) => setTimeout(r, 5));
+    const a = accepted[0];
+    expect(isMptcp(a)).toBe(true);
+    // The accepted MPTCP socket was read-started by net before pause(); stop libuv too.
+    (a as unknown as { _handle: { readStop(): void } })._handle.readStop();
+    const { done } = run(fdOf(a), fdOf(b));
+    const up = randomBytes(8 << 20);
+    const down = randomBytes(2 << 20);
+    const atTarget = collect(target);
+    const atClient = collect(client);
+    client.end(up);
+    target.end(down);
+    expect(sha(await atTarget)).toBe(sha(up));
+    expect(sha(await atClient)).toBe(sha(down));
+    const r = await done;
+    expect(r.err).toBeNull();
+    expect([r.aToB, r.bToA]).toEqual([up.length, down.length]);
+    for (const s of [client, target, a, b]) s.destroy();
+  } finally {
+    p.srv.close();
+    m.close();
+  }
+});

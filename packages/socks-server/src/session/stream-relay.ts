@@ -1,0 +1,47 @@
+/**
+ * The established phase shared by CONNECT and BIND: the early data goes to the destination
+ * first, then the relay runs both ways until one side ends, and the session closes with
+ * Dante's reason text.
+ */
+import type * as net from 'node:net';
+import { Relay, type RelayError } from '@mptcp-proxy/common';
+import { strerror } from '../log/dante-format';
+import { tuneSocket } from '../net/dialer';
+import { Phase, type Session } from './session';
+
+/** Dante's close reason for a relay that failed. */
+export function relayCloseReason(err: RelayError): string {
+  if (err.code === 'ERELAY_IDLE') return 'i/o timeout';
+  const cause = (err as { cause?: NodeJS.ErrnoException }).cause;
+  const who = err.side === 'b' ? 'remote peer' : 'local client';
+  if (err.code === 'ERELAY_SOCKET') return `${who} error (${strerror(cause?.code)})`;
+  return `${who} closed`;
+}
+
+/**
+ * Relays the session's client and `dest`. `onRelay` gets the relay as soon as it exists
+ * (before any reply, so a handler's counts and dispose see it); `afterEarly` runs once the
+ * early data is queued to `dest` and before anything flows back (CONNECT replies there).
+ */
+export function startStreamRelay(s: Session, dest: net.Socket, onRelay: (r: Relay) => void, afterEarly?: () => void): Relay {
+  let destFirst = false;
+  dest.once('end', () => {
+    destFirst = !s.client.readableEnded;
+  });
+  tuneSocket(dest, s.rt.noKeepalive);
+  const early = s.takeEarly();
+  const relay = new Relay(s.client, dest, s.ioMs > 0 ? { idleTimeoutMs: s.ioMs } : {});
+  onRelay(relay);
+  s.phase = Phase.Established;
+  s.detachInput();
+  // Early data goes to the destination before any later client byte.
+  relay.startAtoB(early);
+  afterEarly?.();
+  relay.startBtoA();
+  s.client.resume();
+  relay.done.then(
+    () => s.close(destFirst ? 'remote peer closed' : 'local client closed'),
+    (err: RelayError) => s.close(relayCloseReason(err)),
+  );
+  return relay;
+}
