@@ -1,6 +1,17 @@
 #!/usr/bin/env bash
 # The README's test command: install, build, then every test (unit, namespace, interop).
-set -euo pipefail
+# Runs in band: tests that own namespaces, daemons and nftables rules must not overlap.
+set -uo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/deps.sh
-exec npx jest --runInBand "$@"
+bash scripts/deps.sh || exit 1
+mkdir -p bench/out
+report=bench/out/jest-report.json
+npx jest --runInBand --forceExit --json --outputFile="$report" "$@"
+rc=$?
+# Restate jest's totals as a plain closing line: "jest: N passed, N failed, N skipped".
+node -e '
+  const r = require(process.argv[1]);
+  console.log(`jest: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+  if (r.numTotalTests === 0) { console.log("jest ran no test"); process.exit(1); }
+' "$report" || rc=1
+exit $rc

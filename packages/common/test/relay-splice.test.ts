@@ -318,3 +318,28 @@ test('an MPTCP socket spliced to a plain TCP socket', async () => {
     mSrv.close();
   }
 });
+
+test("an owner's destroy() of a spliced socket closes the connection and rejects ERELAY_CLOSED", async () => {
+  const g = await rig();
+  try {
+    const r = new Relay(g.a, g.b, { splice: true });
+    r.startAtoB();
+    r.startBtoA();
+    await spliced(r);
+    const clientClosed = new Promise((res) => g.client.once('end', res).once('close', res));
+    const targetClosed = new Promise((res) => g.target.once('end', res).once('close', res));
+    g.client.on('error', () => undefined);
+    g.target.on('error', () => undefined);
+    g.client.resume();
+    g.target.resume();
+    g.a.destroy();
+    const err = (await r.done.then(() => null, (e: RelayError) => e)) as RelayError;
+    expect(err.code).toBe('ERELAY_CLOSED');
+    expect(err.side).toBe('a');
+    // Both peers see their connection end although the relay's dups held the sockets open.
+    await Promise.all([clientClosed, targetClosed]);
+    expect(g.b.destroyed).toBe(true);
+  } finally {
+    g.close();
+  }
+});

@@ -199,6 +199,9 @@ export class Relay {
       return;
     }
     this.mode = 'splice';
+    // The kernel relay holds dups: an owner's destroy() alone would not close the connection.
+    sa.once('close', this.onSplicedAClose);
+    sb.once('close', this.onSplicedBClose);
     this.spliceTimer = setInterval(() => this.syncSplice(), SPLICE_POLL_MS).unref();
   }
 
@@ -230,6 +233,9 @@ export class Relay {
     this.ab?.finishExternal();
     this.ba?.finishExternal();
   };
+
+  private readonly onSplicedAClose = (): void => this.teardown(relayError('ERELAY_CLOSED', 'a closed while spliced', 'a'));
+  private readonly onSplicedBClose = (): void => this.teardown(relayError('ERELAY_CLOSED', 'b closed while spliced', 'b'));
 
   private stopSplice(): void {
     if (this.spliceTimer) clearInterval(this.spliceTimer);

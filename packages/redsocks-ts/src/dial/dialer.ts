@@ -116,6 +116,8 @@ export function createDialer(instance: RedsocksInstance, base?: BaseSection, opt
       timeout: p && health ? health.attemptTimeout(p, last) : undefined,
       mptcp: instance.mptcp,
       fastOpen: tfo,
+      // Set before connect so even a TFO SYN's follow-up segments are not held by Nagle.
+      noDelay: true,
     });
     if (p && health) {
       // With TFO the connect has not happened yet: nothing to measure.
@@ -124,6 +126,9 @@ export function createDialer(instance: RedsocksInstance, base?: BaseSection, opt
       sockPath.set(socket, p.name);
     }
     keepalive(socket);
+    // redsocks relays small writes at once; Nagle would hold a second small write (e.g. the
+    // client's request after the handshake) until the first is ACKed: one WAN RTT.
+    socket.setNoDelay(true);
     // The relay propagates half-close: the upstream side must not auto-end on EOF.
     socket.allowHalfOpen = true;
     return { socket, path: p?.name };

@@ -54,6 +54,7 @@ export interface ConnectLike {
     timeout?: number;
     mptcp?: 'on' | 'off' | 'auto';
     fastOpen?: boolean;
+    noDelay?: boolean;
   }): Promise<net.Socket>;
 }
 
