@@ -5,7 +5,8 @@
  * attributed from /proc/<pid>/stat) -> the sink (a child node process that counts bytes).
  * Reported per mode: throughput of the transfer and the relay process' CPU seconds per GB.
  *
- * Usage: npx tsx bench/relay-bench.ts   (env: BENCH_MB=1024, MODES=js,splice)
+ * Usage: npx tsx bench/relay-bench.ts   (env: BENCH_MB=1024, MODES=js,splice,splice-64k)
+ * splice uses 1 MiB pipes (the default as root), splice-64k the kernel's default pipe size.
  * The `relay <js|splice> <sinkPort>` sub-command is the child.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -14,7 +15,7 @@ import * as net from 'node:net';
 import { createInterface } from 'node:readline';
 
 const MB = Number(process.env.BENCH_MB ?? 1024);
-const MODES = (process.env.MODES ?? 'js,splice').split(',');
+const MODES = (process.env.MODES ?? 'js,splice,splice-64k').split(',');
 const CLK_TCK = 100;
 
 const SINK_JS = `
@@ -32,7 +33,7 @@ async function relayChild(mode: string, sinkPort: number): Promise<void> {
   const { Relay } = await import('@mptcp-proxy/common');
   const srv = net.createServer({ allowHalfOpen: true }, (a) => {
     const b = net.connect({ host: '127.0.0.1', port: sinkPort, allowHalfOpen: true }, () => {
-      const r = new Relay(a, b, { splice: mode === 'splice' });
+      const r = new Relay(a, b, { splice: mode !== 'js' });
       r.startAtoB();
       r.startBtoA();
       r.done.then(
@@ -87,7 +88,8 @@ async function bench(mode: string): Promise<void> {
   const sink = spawn(process.execPath, ['-e', SINK_JS], { stdio: ['ignore', 'pipe', 'inherit'] });
   const sinkNext = lines(sink);
   const sinkPort = (await sinkNext()).port as number;
-  const relay = spawn(process.execPath, ['--import', 'tsx', __filename, 'relay', mode, String(sinkPort)], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const env = mode === 'splice-64k' ? { ...process.env, MPTCP_SPLICE_PIPE_SIZE: '0' } : process.env;
+  const relay = spawn(process.execPath, ['--import', 'tsx', __filename, 'relay', mode, String(sinkPort)], { stdio: ['ignore', 'pipe', 'inherit'], env });
   const relayNext = lines(relay);
   const relayPort = (await relayNext()).port as number;
   const bytes = MB * 1024 * 1024;
@@ -100,7 +102,7 @@ async function bench(mode: string): Promise<void> {
   const res = await relayNext();
   const gb = bytes / 1e9;
   console.log(
-    `${mode.padEnd(7)} path=${String(res.mode).padEnd(7)} ${MB} MiB  ${(bytes / 1e6 / secs).toFixed(0).padStart(6)} MB/s  ` +
+    `${mode.padEnd(10)} path=${String(res.mode).padEnd(7)} ${MB} MiB  ${(bytes / 1e6 / secs).toFixed(0).padStart(6)} MB/s  ` +
       `relay CPU ${cpu.toFixed(2)} s = ${(cpu / gb).toFixed(3)} CPU s/GB  sink got ${got.bytes === bytes ? 'all bytes' : `${got.bytes} bytes (MISMATCH)`}`,
   );
   relay.kill();

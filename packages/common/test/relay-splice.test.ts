@@ -343,3 +343,24 @@ test("an owner's destroy() of a spliced socket closes the connection and rejects
     g.close();
   }
 });
+
+test('per-direction pipes finish in the order the EOFs were passed on', async () => {
+  const g = await rig();
+  try {
+    const r = new Relay(g.a, g.b, { splice: true });
+    const order: string[] = [];
+    void r.startAtoB().done.then(() => order.push('aToB'));
+    void r.startBtoA().done.then(() => order.push('bToA'));
+    await spliced(r);
+    const atClient = collect(g.client);
+    g.target.end('first');
+    expect((await atClient).toString()).toBe('first');
+    const atTarget = collect(g.target);
+    g.client.end('second');
+    expect((await atTarget).toString()).toBe('second');
+    await r.done;
+    expect(order).toEqual(['bToA', 'aToB']);
+  } finally {
+    g.close();
+  }
+});

@@ -117,11 +117,12 @@ export interface NativeBinding {
 export interface NativeSpliceBinding {
   /**
    * dup()s both fds, relays them through two pipes with splice(2) on the main loop (uv_poll) and
-   * shutdown(SHUT_WR)s each destination after its source's EOF. cb runs once, after the dup fds,
+   * shutdown(SHUT_WR)s each destination after its source's EOF (firstDone: which one came first).
+   * cb runs once, after the dup fds,
    * pipes and polls are closed. pipeSize: F_SETPIPE_SZ request (0 = kernel default).
    */
   spliceRelay(fdA: number, fdB: number, pipeSize: number,
-    cb: (err: NodeJS.ErrnoException | null, aToB: number, bToA: number) => void): {
+    cb: (err: NodeJS.ErrnoException | null, aToB: number, bToA: number, firstDone: 'aToB' | 'bToA' | null) => void): {
     stats(): { aToB: number; bToA: number; aToBDone: boolean; bToADone: boolean } | null;
     shutdown(): void;
   };

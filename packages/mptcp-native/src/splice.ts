@@ -24,13 +24,25 @@ export interface SpliceHandle {
   shutdown(): void;
 }
 
-export type SpliceCallback = (err: NodeJS.ErrnoException | null, aToB: number, bToA: number) => void;
+/** firstDone: the direction whose EOF was passed on first (null: neither, e.g. an error). */
+export type SpliceCallback = (err: NodeJS.ErrnoException | null, aToB: number, bToA: number, firstDone: 'aToB' | 'bToA' | null) => void;
 
 type SpliceBinding = NativeSpliceBinding;
 
 export const SPLICE_ADDON_FILE = 'mptcp_splice.node';
 /** Requested pipe size; the kernel may refuse (pipe-max-size) and keep its 64 KiB default. */
 export const DEFAULT_PIPE_SIZE = 1 << 20;
+
+/**
+ * Without CAP_SYS_RESOURCE every pipe slot counts against pipe-user-pages-soft (16384 pages per
+ * user), and past it new pipes get only 2 slots: an unprivileged daemon keeps the kernel default
+ * (0 = 64 KiB). MPTCP_SPLICE_PIPE_SIZE overrides (bytes; 0 = kernel default).
+ */
+function defaultPipeSize(): number {
+  const env = process.env.MPTCP_SPLICE_PIPE_SIZE;
+  if (env !== undefined && env !== '' && Number.isInteger(Number(env)) && Number(env) >= 0) return Number(env);
+  return process.getuid?.() === 0 ? DEFAULT_PIPE_SIZE : 0;
+}
 
 let loaded: { binding: SpliceBinding | null; reason?: string } | undefined;
 
@@ -69,5 +81,5 @@ export function spliceRelay(fdA: number, fdB: number, cb: SpliceCallback, opts: 
   if (!b) {
     throw new MptcpNativeError({ code: ErrorCodes.UNAVAILABLE }, `spliceRelay needs ${SPLICE_ADDON_FILE}: ${loaded?.reason}`);
   }
-  return b.spliceRelay(fdA, fdB, opts.pipeSize ?? DEFAULT_PIPE_SIZE, cb);
+  return b.spliceRelay(fdA, fdB, opts.pipeSize ?? defaultPipeSize(), cb);
 }

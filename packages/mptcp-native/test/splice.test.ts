@@ -39,12 +39,12 @@ function collect(s: net.Socket): Promise<Buffer> {
   });
 }
 
-type Done = { err: NodeJS.ErrnoException | null; aToB: number; bToA: number; fds: number };
+type Done = { err: NodeJS.ErrnoException | null; aToB: number; bToA: number; first: string | null; fds: number };
 
 function run(fdA: number, fdB: number): { handle: ReturnType<typeof spliceRelay>; done: Promise<Done> } {
   let handle!: ReturnType<typeof spliceRelay>;
   const done = new Promise<Done>((res) => {
-    handle = spliceRelay(fdA, fdB, (err, aToB, bToA) => res({ err, aToB, bToA, fds: fdCount() }));
+    handle = spliceRelay(fdA, fdB, (err, aToB, bToA, first) => res({ err, aToB, bToA, first, fds: fdCount() }));
   });
   return { handle, done };
 }
@@ -74,7 +74,7 @@ test('spliceRelay moves bytes both ways, half-closes, and releases its fds befor
     target.end(down);
     expect(sha(await atClient)).toBe(sha(down));
     const r = await done;
-    expect(r).toMatchObject({ err: null, aToB: up.length, bToA: down.length });
+    expect(r).toMatchObject({ err: null, aToB: up.length, bToA: down.length, first: 'aToB' });
     expect(r.fds).toBeLessThanOrEqual(base);
     expect(handle.stats()).toBeNull();
     for (const s of [client, target, a, b]) s.destroy();
@@ -95,7 +95,7 @@ test('shutdown() stops the relay and still calls back once, with no error', asyn
     handle.shutdown();
     handle.shutdown();
     expect(fdCount()).toBe(base);
-    expect(await done).toMatchObject({ err: null, aToB: 0, bToA: 0 });
+    expect(await done).toMatchObject({ err: null, aToB: 0, bToA: 0, first: null });
     for (const s of [client, target, a, b]) s.destroy();
   } finally {
     p.srv.close();

@@ -47,8 +47,7 @@ export class Relay {
   private spliceHandle: SpliceHandle | undefined;
   private spliceTimer: NodeJS.Timeout | undefined;
   private seen = { aToB: 0, bToA: 0 };
-  /** 'js' (Node streams), 'switching' (handing over to the kernel) or 'splice'. */
-  mode: 'js' | 'switching' | 'splice' = 'js';
+  private pathMode: 'js' | 'switching' | 'splice' = 'js';
   private resolve!: (r: RelayResult) => void;
   private reject!: (e: RelayError) => void;
 
@@ -65,6 +64,11 @@ export class Relay {
     a.on('error', this.onAError);
     b.on('error', this.onBError);
     if (opts.idleTimeoutMs !== undefined && opts.idleTimeoutMs > 0) this.armIdle(opts.idleTimeoutMs);
+  }
+
+  /** 'js' (Node streams), 'switching' (handing over to the kernel) or 'splice'. */
+  get mode(): 'js' | 'switching' | 'splice' {
+    return this.pathMode;
   }
 
   get aToB(): number {
@@ -172,7 +176,7 @@ export class Relay {
     if (!ab.detachable || !ba.detachable) return debug('splice not used: a direction already finished');
     ab.detach();
     ba.detach();
-    this.mode = 'switching';
+    this.pathMode = 'switching';
     const sa = a as net.Socket;
     const sb = b as net.Socket;
     stopNodeReading(sa);
@@ -198,7 +202,7 @@ export class Relay {
       this.teardown(relayError('ERELAY_SOCKET', `splice: ${(e as Error).message}`, undefined, e));
       return;
     }
-    this.mode = 'splice';
+    this.pathMode = 'splice';
     // The kernel relay holds dups: an owner's destroy() alone would not close the connection.
     sa.once('close', this.onSplicedAClose);
     sb.once('close', this.onSplicedBClose);
@@ -220,7 +224,7 @@ export class Relay {
     this.seen = { aToB, bToA };
   }
 
-  private readonly onSpliceDone = (err: NodeJS.ErrnoException | null, aToB: number, bToA: number): void => {
+  private readonly onSpliceDone = (err: NodeJS.ErrnoException | null, aToB: number, bToA: number, first: 'aToB' | 'bToA' | null): void => {
     this.spliceHandle = undefined;
     if (this.spliceTimer) clearInterval(this.spliceTimer);
     this.account(aToB, bToA);
@@ -230,8 +234,9 @@ export class Relay {
       this.teardown(relayError('ERELAY_SOCKET', `${side ?? 'splice'}: ${err.message}`, side, err));
       return;
     }
-    this.ab?.finishExternal();
-    this.ba?.finishExternal();
+    // In the order the kernel relay passed the EOFs on, for owners that watch each pipe's done.
+    const order = first === 'bToA' ? [this.ba, this.ab] : [this.ab, this.ba];
+    for (const p of order) p?.finishExternal();
   };
 
   private readonly onSplicedAClose = (): void => this.teardown(relayError('ERELAY_CLOSED', 'a closed while spliced', 'a'));

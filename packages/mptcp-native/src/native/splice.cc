@@ -1,6 +1,6 @@
 // spliceRelay(fdA, fdB, pipeSize, cb): moves bytes A<->B in the kernel with splice(2) through two
 // pipes, on the main loop. Each fd is dup'd so libuv's own watcher on the original is untouched.
-// Everything (polls, dup fds, pipes) is released before cb(err, aToB, bToA) runs.
+// Everything (polls, dup fds, pipes) is released before cb(err, aToB, bToA, firstDone) runs.
 #include <errno.h>
 #include <fcntl.h>
 #include <sys/socket.h>
@@ -40,6 +40,7 @@ struct SpliceRelay {
   int err = 0;
   const char *syscall = "splice";
   char errSide = 0;  // 'a' or 'b': the socket whose syscall failed
+  const char *firstDone = nullptr;  // the direction whose EOF was passed on first
   bool finished = false;
   int openHandles = 0;
   int eventsA = 0, eventsB = 0;
@@ -79,7 +80,8 @@ void Deliver(SpliceRelay *r) {
     }
     r->cb.MakeCallback(env.Global(),
                        {e, Napi::Number::New(env, static_cast<double>(r->ab.bytes)),
-                        Napi::Number::New(env, static_cast<double>(r->ba.bytes))},
+                        Napi::Number::New(env, static_cast<double>(r->ba.bytes)),
+                        r->firstDone ? Napi::Value(Napi::String::New(env, r->firstDone)) : env.Null()},
                        *r->ctx);
     if (env.IsExceptionPending()) napi_fatal_exception(env, env.GetAndClearPendingException().Value());
   }
@@ -163,6 +165,7 @@ void Step(SpliceRelay *r) {
   int failFd = -1;
   int e = Pump(&r->ab, &syscall, &failFd);
   if (!e) e = Pump(&r->ba, &syscall, &failFd);
+  if (!r->firstDone && (r->ab.done || r->ba.done)) r->firstDone = r->ab.done ? "aToB" : "bToA";
   if (e) {
     r->errSide = failFd == r->fdA ? 'a' : 'b';
     return Finish(r, e, syscall);
