@@ -59,6 +59,15 @@ export class Pipe {
       this.fail(relayError('ERELAY_CLOSED', 'source already closed', 'src'));
       return;
     }
+    this.listen();
+    if (opts.head !== undefined && opts.head.length > 0) this.forward(opts.head);
+    if (this.waitingDrain) src.pause();
+    else src.resume();
+    if (src.readableEnded) this.onEnd();
+  }
+
+  private listen(): void {
+    const { src, dst, opts } = this;
     src.on('data', this.onData);
     src.on('end', this.onEnd);
     src.on('error', this.onSrcError);
@@ -68,10 +77,13 @@ export class Pipe {
     dst.on('close', this.onDstClose);
     dst.on('finish', this.onFinish);
     if (opts.idleTimeoutMs !== undefined && opts.idleTimeoutMs > 0) this.armIdle(opts.idleTimeoutMs);
-    if (opts.head !== undefined && opts.head.length > 0) this.forward(opts.head);
-    if (this.waitingDrain) src.pause();
-    else src.resume();
-    if (src.readableEnded) this.onEnd();
+  }
+
+  /** Takes the direction back after detach() when the external mover could not start. */
+  reattach(): void {
+    if (this.settled) return;
+    this.listen();
+    this.src.resume();
   }
 
   /** Detaches without touching either stream; src is left paused. */

@@ -12,7 +12,7 @@ import { fdOf, spliceRelay } from 'mptcp-native';
 import type { SpliceHandle } from 'mptcp-native';
 import { Pipe, PipeOptions } from './pipe';
 import { RelayError, relayError } from './relay-error';
-import { debug, spliceIneligible, stopNodeReading, takeBuffered, whenFlushed } from './splice-path';
+import { debug, releaseSpliceFds, reserveSpliceFds, resumeNodeReading, spliceIneligible, stopNodeReading, takeBuffered, whenFlushed } from './splice-path';
 
 export interface RelayOptions {
   /** Tear down after this long without a byte in either direction. */
@@ -197,9 +197,21 @@ export class Relay {
       return;
     }
     try {
-      this.spliceHandle = spliceRelay(fdOf(sa), fdOf(sb), this.onSpliceDone);
+      if (!reserveSpliceFds()) throw new Error('fd budget for spliced relays used up');
+      try {
+        this.spliceHandle = spliceRelay(fdOf(sa), fdOf(sb), this.onSpliceDone);
+      } catch (e) {
+        releaseSpliceFds();
+        throw e;
+      }
     } catch (e) {
-      this.teardown(relayError('ERELAY_SOCKET', `splice: ${(e as Error).message}`, undefined, e));
+      // Out of fds or pipe pages (EMFILE, ENFILE, ENOMEM): the JS pipes carry on instead.
+      debug('splice not used: %s', (e as Error).message);
+      this.pathMode = 'js';
+      resumeNodeReading(sa);
+      resumeNodeReading(sb);
+      ab.reattach();
+      ba.reattach();
       return;
     }
     this.pathMode = 'splice';
@@ -225,6 +237,7 @@ export class Relay {
   }
 
   private readonly onSpliceDone = (err: NodeJS.ErrnoException | null, aToB: number, bToA: number, first: 'aToB' | 'bToA' | null): void => {
+    if (this.spliceHandle) releaseSpliceFds();
     this.spliceHandle = undefined;
     if (this.spliceTimer) clearInterval(this.spliceTimer);
     this.account(aToB, bToA);
@@ -246,6 +259,8 @@ export class Relay {
     if (this.spliceTimer) clearInterval(this.spliceTimer);
     const h = this.spliceHandle;
     if (!h) return;
+    this.spliceHandle = undefined;
+    releaseSpliceFds();
     // Count what the kernel moved, then release its fds before the sockets are destroyed.
     const st = h.stats();
     if (st) this.account(st.aToB, st.bToA);

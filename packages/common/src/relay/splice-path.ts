@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 /**
  * The socket-level steps of Relay's splice fast path: eligibility, stopping Node's reads,
  * taking out what Node already read, waiting until Node's write queues are empty.
@@ -42,17 +43,50 @@ export function spliceIneligible(a: Duplex, b: Duplex): string | null {
 }
 
 /**
+ * Each spliced relay holds six more fds than the JS path (two dups, two pipes): splice only while
+ * all spliced relays together stay within a quarter of RLIMIT_NOFILE, so fd pressure falls back
+ * to the JS pipes instead of failing connects and accepts.
+ */
+let spliced = 0;
+let softLimit: number | undefined;
+function softFdLimit(): number {
+  if (softLimit === undefined) {
+    try {
+      const m = /^Max open files\s+(\d+|unlimited)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
+      softLimit = !m || m[1] === 'unlimited' ? Infinity : Number(m[1]);
+    } catch {
+      softLimit = Infinity;
+    }
+  }
+  return softLimit;
+}
+export function reserveSpliceFds(): boolean {
+  if ((spliced + 1) * 6 > softFdLimit() / 4) return false;
+  spliced++;
+  return true;
+}
+export function releaseSpliceFds(): void {
+  if (spliced > 0) spliced--;
+}
+
+/**
  * Stops Node reading from s for good: libuv's read watcher is stopped, and _read is made a no-op
  * so a later resume() by the socket's owner cannot restart it (the kernel relay owns the fd).
  */
 export function stopNodeReading(s: net.Socket): void {
   s.pause();
+  // An own property shadows net.Socket's _read; resumeNodeReading() deletes it again.
   (s as unknown as { _read(n: number): void })._read = () => undefined;
   const h = handleOf(s);
   if (h && h.readStop) {
     h.readStop();
     h.reading = false;
   }
+}
+
+/** Undoes stopNodeReading() when the switch to splice could not happen. */
+export function resumeNodeReading(s: net.Socket): void {
+  delete (s as unknown as { _read?: unknown })._read;
 }
 
 /** Takes out the bytes Node has read from s but nobody consumed yet (after stopNodeReading). */

@@ -10,6 +10,8 @@ import type { BaseSection, RedsocksInstance } from '../config/types';
 import type { DialOptions } from '../upstream/upstream';
 import { PathHealth, isPathFailure, type ConnectLike, type HealthLog, type PathView } from './path-health';
 import { WarmPool, type PoolStats, type PooledConn } from './warm-pool';
+import { markPreGreeted } from './pre-greeting';
+import { socks5PoolGreeting } from '../upstream/socks5';
 
 export interface Dialer {
   /** A connection to instance.ip:port (from the pool when allowed and available). */
@@ -211,12 +213,34 @@ export function createDialer(instance: RedsocksInstance, base?: BaseSection, opt
     if (health) for (const src of subflowSources(socket)) health.reportSubflowFrom(src);
   };
 
+  // Pre-greeting stays on until a server answers a greeting before any request (it then
+  // does not hold its method choice, i.e. it would not take OC from us anyway).
+  let preGreet = true;
+  const idleWatch = new WeakMap<net.Socket, () => void>();
+  const openPooled = async (): Promise<PooledConn> => {
+    const conn = await fresh(false);
+    const greeting = preGreet ? socks5PoolGreeting(instance) : undefined;
+    if (greeting) {
+      const s = conn.socket;
+      s.write(greeting);
+      markPreGreeted(s, greeting);
+      const answered = (): void => {
+        if (!preGreet) return;
+        preGreet = false;
+        log.info('warm pool: the server answered a pre-sent greeting at once; pool connections are no longer pre-greeted');
+      };
+      s.once('data', answered);
+      idleWatch.set(s, () => s.off('data', answered));
+    }
+    return conn;
+  };
+
   const pool =
     instance.poolSize > 0
       ? new WarmPool({
           size: instance.poolSize,
           idleTimeoutMs: instance.poolIdleTimeout * 1000,
-          open: () => fresh(false),
+          open: openPooled,
           settle,
           log,
         })
@@ -269,6 +293,7 @@ export function createDialer(instance: RedsocksInstance, base?: BaseSection, opt
       if (pool && o.pooled !== false) {
         const hit = pool.take();
         if (hit) {
+          idleWatch.get(hit.socket)?.();
           if (hit.path) sockPath.set(hit.socket, hit.path);
           watch(hit.socket);
           return hit.socket;

@@ -31,6 +31,7 @@ import type { RedsocksInstance } from '../config/types';
 import type { Tunnel, UpstreamContext, UpstreamFailure, UpstreamProtocol } from './upstream';
 import { serverCapabilities, serverKey, type ServerVerdict } from '../dial/server-capabilities';
 import { earlyDataIsIdempotent, earlyDataMayRideSyn } from '../dial/fastopen-policy';
+import { preGreetingOf } from '../dial/pre-greeting';
 
 /** A server that answers the pipelined greeting but never the request (microsocks #105). */
 const PROBE_METHOD_TIMEOUT_MS = 5000;
@@ -55,6 +56,36 @@ export function chooseMode(instance: RedsocksInstance, verdict: ServerVerdict | 
   if (instance.optimistic === 'off' || verdict === 'sequential') return 'plain';
   if (instance.optimistic === 'on' || verdict === 'oc') return 'optimistic';
   return 'probe';
+}
+
+function optimisticHandshake(inst: RedsocksInstance, dest: { address: string; port: number }): Buffer {
+  const creds = socks5Credentials(inst);
+  return encodeOptimisticHandshake({
+    method: creds ? inst.optimisticAuthMethod : inst.optimisticMethod,
+    auth: creds ? { user: creds.login, pass: creds.password } : undefined,
+    command: Command.Connect,
+    address: addressFromHost(dest.address, dest.port),
+  });
+}
+
+/**
+ * The greeting a warm-pool connection may send before it is used (see dial/pre-greeting.ts):
+ * only when streams to this server use optimistic connect, whose server holds its method
+ * choice, so an idle pre-greeted connection receives nothing until its CONNECT.
+ */
+export function socks5PoolGreeting(instance: RedsocksInstance): Buffer | undefined {
+  if (instance.type !== 'socks5') return undefined;
+  const verdict = serverCapabilities.get(serverKey(instance.ip, instance.port));
+  if (chooseMode(instance, verdict) !== 'optimistic') return undefined;
+  const hs = optimisticHandshake(instance, { address: '0.0.0.0', port: 0 });
+  return hs.subarray(0, 2 + hs[1]);
+}
+
+/** A pooled connection that was greeted differently from what this stream needs is replaced. */
+async function ungreeted(ctx: UpstreamContext, upstream: net.Socket, fastOpen: boolean): Promise<net.Socket> {
+  if (!preGreetingOf(upstream)) return upstream;
+  upstream.destroy();
+  return ctx.dial({ fastOpen, pooled: false });
 }
 
 function failure(code: string, message: string, resetClient: boolean, extra: Record<string, unknown> = {}): UpstreamFailure {
@@ -237,7 +268,7 @@ async function plainExchange(ctx: UpstreamContext, upstream: net.Socket, reader:
 }
 
 async function plain(ctx: UpstreamContext, replay?: Buffer): Promise<Tunnel> {
-  const upstream = await ctx.dial({ fastOpen: ctx.instance.fastopen });
+  const upstream = await ungreeted(ctx, await ctx.dial({ fastOpen: ctx.instance.fastopen }), ctx.instance.fastopen);
   const reader = new Reader(upstream);
   try {
     await plainExchange(ctx, upstream, reader);
@@ -265,10 +296,21 @@ async function pipelined(ctx: UpstreamContext, opts: PipelineOptions): Promise<T
   const ocMethod = creds ? inst.optimisticAuthMethod : inst.optimisticMethod;
   const plainMethod = creds ? Method.UserPass : Method.NoAuth;
 
-  const dialing = ctx.dial({ fastOpen: inst.fastopen });
+  let handshake = optimisticHandshake(inst, ctx.dest);
+  const dialing = ctx.dial({ fastOpen: inst.fastopen }).then((sock) => {
+    const pre = preGreetingOf(sock);
+    if (!pre) return sock;
+    // A pre-greeted pooled connection: the greeting already went out (and was ACKed).
+    if (opts.early && handshake.subarray(0, pre.length).equals(pre)) {
+      handshake = handshake.subarray(pre.length);
+      return sock;
+    }
+    return ungreeted(ctx, sock, inst.fastopen);
+  });
   let upstream: net.Socket;
   if (opts.early) {
-    // Gather the client's first bytes while the connection is being made.
+    // Gather the client's first bytes while the connection is being made; the wait ends
+    // as soon as the first byte arrives.
     const [sock] = await Promise.all([dialing, ctx.early.wait(inst.optimisticGatherMs)]);
     upstream = sock;
   } else {
@@ -278,12 +320,6 @@ async function pipelined(ctx: UpstreamContext, opts: PipelineOptions): Promise<T
   const inFirst = early.subarray(0, Math.max(0, inst.optimisticMaxEarly));
   const afterFirst = early.subarray(inFirst.length);
 
-  const handshake = encodeOptimisticHandshake({
-    method: ocMethod,
-    auth: creds ? { user: creds.login, pass: creds.password } : undefined,
-    command: Command.Connect,
-    address: addressFromHost(ctx.dest.address, ctx.dest.port),
-  });
   if (inst.fastopen && inFirst.length > 0 && !earlyDataMayRideSyn(inFirst, ctx.dest.port, inst.fastopenDataPorts)) {
     // The first write rides the SYN: keep replay-unsafe client bytes for the next segment.
     write(upstream, handshake);

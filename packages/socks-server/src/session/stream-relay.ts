@@ -24,20 +24,22 @@ export function relayCloseReason(err: RelayError): string {
  * early data is queued to `dest` and before anything flows back (CONNECT replies there).
  */
 export function startStreamRelay(s: Session, dest: net.Socket, onRelay: (r: Relay) => void, afterEarly?: () => void): Relay {
-  let destFirst = false;
-  dest.once('end', () => {
-    destFirst = !s.client.readableEnded;
-  });
   tuneSocket(dest, s.rt.noKeepalive);
   const early = s.takeEarly();
-  const relay = new Relay(s.client, dest, s.ioMs > 0 ? { idleTimeoutMs: s.ioMs } : {});
+  // splice(2) moves the bytes in the kernel once both directions run (falls back to JS pipes).
+  const relay = new Relay(s.client, dest, { splice: true, ...(s.ioMs > 0 ? { idleTimeoutMs: s.ioMs } : {}) });
   onRelay(relay);
   s.phase = Phase.Established;
   s.detachInput();
   // Early data goes to the destination before any later client byte.
-  relay.startAtoB(early);
+  const up = relay.startAtoB(early);
   afterEarly?.();
-  relay.startBtoA();
+  const down = relay.startBtoA();
+  // Which side ended first, from the pipes (socket 'end' events do not fire under splice).
+  let destFirst = false;
+  let upEnded = false;
+  up.done.then(() => (upEnded = true), () => undefined);
+  down.done.then(() => (destFirst = !upEnded), () => undefined);
   s.client.resume();
   relay.done.then(
     () => s.close(destFirst ? 'remote peer closed' : 'local client closed'),
