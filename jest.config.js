@@ -4,7 +4,7 @@ module.exports = {
   testEnvironment: 'node',
   roots: ['<rootDir>/packages', '<rootDir>/tests'],
   testMatch: ['**/test/**/*.test.ts', '**/tests/**/*.test.ts'],
-  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json', isolatedModules: true, diagnostics: false }] },
+  transform: { '^.+\\.ts$': ['ts-jest', { tsconfig: 'tsconfig.test.json', diagnostics: false }] },
   moduleNameMapper: {
     '^mptcp-native$': '<rootDir>/packages/mptcp-native/src/index.ts',
     '^@mptcp-proxy/common$': '<rootDir>/packages/common/src/index.ts',

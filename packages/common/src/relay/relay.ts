@@ -174,6 +174,7 @@ export class Relay {
     const why = spliceIneligible(a, b);
     if (why) return debug('splice not used: %s', why);
     if (!ab.detachable || !ba.detachable) return debug('splice not used: a direction already finished');
+    if (!reserveSpliceFds()) return debug('splice not used: fd budget for spliced relays used up');
     ab.detach();
     ba.detach();
     this.pathMode = 'switching';
@@ -191,20 +192,15 @@ export class Relay {
       sa.write(c);
     }
     const flushed = await whenFlushed(sa, sb);
-    if (this.settled) return;
-    if (!flushed) {
-      this.teardown(relayError('ERELAY_CLOSED', 'socket closed while switching to splice'));
+    if (this.settled || !flushed) {
+      releaseSpliceFds();
+      if (!flushed) this.teardown(relayError('ERELAY_CLOSED', 'socket closed while switching to splice'));
       return;
     }
     try {
-      if (!reserveSpliceFds()) throw new Error('fd budget for spliced relays used up');
-      try {
-        this.spliceHandle = spliceRelay(fdOf(sa), fdOf(sb), this.onSpliceDone);
-      } catch (e) {
-        releaseSpliceFds();
-        throw e;
-      }
+      this.spliceHandle = spliceRelay(fdOf(sa), fdOf(sb), this.onSpliceDone);
     } catch (e) {
+      releaseSpliceFds();
       // Out of fds or pipe pages (EMFILE, ENFILE, ENOMEM): the JS pipes carry on instead.
       debug('splice not used: %s', (e as Error).message);
       this.pathMode = 'js';

@@ -87,6 +87,9 @@ export function stopNodeReading(s: net.Socket): void {
 /** Undoes stopNodeReading() when the switch to splice could not happen. */
 export function resumeNodeReading(s: net.Socket): void {
   delete (s as unknown as { _read?: unknown })._read;
+  // The no-op _read left Readable's `reading` flag set; clear it so resume() reads again.
+  const state = (s as unknown as { _readableState?: { reading: boolean } })._readableState;
+  if (state) state.reading = false;
 }
 
 /** Takes out the bytes Node has read from s but nobody consumed yet (after stopNodeReading). */

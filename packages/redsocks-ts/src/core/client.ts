@@ -110,6 +110,7 @@ export class RedsocksClient {
     if (this.relay) return this.relay;
     const rest = this.early.detach();
     const relay = new Relay(this.socket, up, {
+      splice: this.owner.cfg.splice,
       onBytes: () => {
         this.lastEvent = Date.now();
       },

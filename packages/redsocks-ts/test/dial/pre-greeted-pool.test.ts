@@ -79,13 +79,11 @@ test('optimistic = on: pool connections are greeted at once; a stream sends only
   expect(server.conns.length).toBe(3);
 });
 
-test('a server that answers the greeting at once (no OC) stops pre-greeting; streams still work', async () => {
-  // a plain RFC 1928 server: answers the method at once, then the CONNECT
+test('a server that answers the greeting at once (no held OC method) stops pre-greeting', async () => {
+  // a plain RFC 1928 server answers the method selection at once
   server = await ScriptedServer.start(async (c) => {
     await c.bytes(4);
     await c.write([5, 0]);
-    const n = c.received.length > 4 ? c.received.length : 4;
-    void n;
   });
   dialer = createDialer(testInstance({ port: server.port, optimistic: 'on', poolSize: 1, poolIdleTimeout: 60 }));
   // the answered connection is dropped by the pool; the replacement is not greeted
@@ -98,7 +96,7 @@ test('a server that answers the greeting at once (no OC) stops pre-greeting; str
 
 test('every upstream socket has TCP_NODELAY (MPTCP and plain TCP, fresh and pooled)', async () => {
   server = await ScriptedServer.start(async () => undefined);
-  const b = loadNative().binding;
+  const b = loadNative().binding!;
   const nodelay = (s: import('node:net').Socket): number => b.getsockoptInt(fdOf(s), b.constants.IPPROTO_TCP, b.constants.TCP_NODELAY);
   for (const mptcp of ['on', 'off'] as const) {
     const d = createDialer(testInstance({ port: server.port, mptcp }));
