@@ -1,5 +1,8 @@
-export { GatewaySpec, WanSpec, parseWan, parseLan, parseHostPort, defaultSpec } from './spec';
-export { planSetup, planUndo, Step, Snapshot } from './plan';
+export { parseWan, parseLan, parseHostPort, defaultSpec } from './spec';
+export type { GatewaySpec, WanSpec } from './spec';
+export { planSetup, planUndo } from './plan';
+export type { Step, Snapshot } from './plan';
 export { nftRules } from './nft-rules';
 export { setup, undo, snapshot } from './setup';
-export { doctor, formatFindings, Finding, DoctorOptions } from './doctor';
+export { doctor, formatFindings } from './doctor';
+export type { Finding, DoctorOptions } from './doctor';
