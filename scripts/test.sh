@@ -4,6 +4,8 @@
 set -uo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh || exit 1
+# Type-check the tests too (jest transpiles them without types).
+npx tsc -p tsconfig.test.json --noEmit || exit 1
 mkdir -p bench/out
 report=bench/out/jest-report.json
 npx jest --runInBand --forceExit --json --outputFile="$report" "$@"

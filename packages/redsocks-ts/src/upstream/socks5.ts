@@ -300,7 +300,7 @@ async function pipelined(ctx: UpstreamContext, opts: PipelineOptions): Promise<T
   const dialing = ctx.dial({ fastOpen: inst.fastopen }).then((sock) => {
     const pre = preGreetingOf(sock);
     if (!pre) return sock;
-    // A pre-greeted pooled connection: the greeting already went out (and was ACKed).
+    // A pre-greeted pooled connection: its greeting went out when the pool opened it.
     if (opts.early && handshake.subarray(0, pre.length).equals(pre)) {
       handshake = handshake.subarray(pre.length);
       return sock;
