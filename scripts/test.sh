@@ -7,7 +7,7 @@ bash scripts/deps.sh || exit 1
 # Type-check the tests too (jest transpiles them without types).
 npx tsc -p tsconfig.test.json --noEmit || exit 1
 mkdir -p bench/out
-report=bench/out/jest-report.json
+report="$PWD/bench/out/jest-report.json"
 npx jest --runInBand --forceExit --json --outputFile="$report" "$@"
 rc=$?
 # Restate jest's totals as a plain closing line: "jest: N passed, N failed, N skipped".
