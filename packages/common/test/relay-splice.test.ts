@@ -1,68 +1,11 @@
-import { createHash, randomBytes } from 'node:crypto';
+import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import * as net from 'node:net';
 import { Relay, RelayError, relay } from '@mptcp-proxy/common';
 import { connect as mpConnect, isMptcp, listen as mpListen, spliceStatus } from 'mptcp-native';
+import { collect, connect, listen, portOf, rig, sha, waitFor } from './helpers/loopback';
 
-const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const fdCount = (): number => readdirSync('/proc/self/fd').length;
-
-async function waitFor(fn: () => boolean, what: string, ms = 10000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
-
-function listen(onConn: (s: net.Socket) => void): Promise<net.Server> {
-  const srv = net.createServer({ allowHalfOpen: true }, onConn);
-  return new Promise((res) => srv.listen(0, '127.0.0.1', () => res(srv)));
-}
-const portOf = (s: net.Server): number => (s.address() as net.AddressInfo).port;
-
-function connect(port: number): Promise<net.Socket> {
-  return new Promise((res, rej) => {
-    const s = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => res(s));
-    s.once('error', rej);
-  });
-}
-
-function collect(s: net.Socket): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  s.on('data', (c: Buffer) => parts.push(c));
-  return new Promise((res, rej) => {
-    s.once('end', () => res(Buffer.concat(parts)));
-    s.once('error', rej);
-  });
-}
-
-interface Rig {
-  client: net.Socket;
-  target: net.Socket;
-  a: net.Socket;
-  b: net.Socket;
-  close(): void;
-}
-
-/** client <-> [a  relay  b] <-> target, all real loopback sockets. */
-async function rig(): Promise<Rig> {
-  let target!: net.Socket;
-  const tSrv = await listen((s) => (target = s));
-  let a!: net.Socket;
-  const pSrv = await listen((s) => (a = s));
-  const client = await connect(portOf(pSrv));
-  const b = await connect(portOf(tSrv));
-  await waitFor(() => a !== undefined && target !== undefined, 'accepts');
-  return {
-    client, target, a, b,
-    close: () => {
-      for (const s of [client, target, a, b]) s.destroy();
-      tSrv.close();
-      pSrv.close();
-    },
-  };
-}
 
 function spliced(r: Relay): Promise<void> {
   return waitFor(() => r.mode === 'splice', 'relay.mode === splice');
