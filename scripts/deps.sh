@@ -5,7 +5,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 APT_PACKAGES=(iproute2 iputils-ping nftables curl ncat ethtool redsocks dante-server dante-client mptcpd
-  proxychains4 tinyproxy iperf3 tcpdump procps build-essential python3 kmod groff-base openssl passwd)
+  proxychains4 tinyproxy squid microsocks iperf3 tcpdump procps util-linux systemd build-essential python3
+  kmod groff-base openssl passwd)
 
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
