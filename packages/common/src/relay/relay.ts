@@ -24,6 +24,11 @@ export interface RelayOptions {
    * or the addon do not allow it. `mode` tells which path runs.
    */
   splice?: boolean;
+  /**
+   * With `splice`: switch only once this many bytes have moved (both directions together).
+   * Short connections then never pay for the switch (dups, two pipes, a flush wait). 0 = at once.
+   */
+  spliceAfterBytes?: number;
 }
 
 /** How often a spliced relay's counters are read for onBytes and per-direction EOF. */
@@ -48,6 +53,8 @@ export class Relay {
   private spliceTimer: NodeJS.Timeout | undefined;
   private seen = { aToB: 0, bToA: 0 };
   private pathMode: 'js' | 'switching' | 'splice' = 'js';
+  /** Waiting for spliceAfterBytes before switching. */
+  private spliceArmed = false;
   private resolve!: (r: RelayResult) => void;
   private reject!: (e: RelayError) => void;
 
@@ -112,10 +119,17 @@ export class Relay {
 
   private startPipe(src: Duplex, dst: Duplex, dir: 'aToB' | 'bToA', head: Buffer | undefined, extra: Pick<PipeOptions, 'tap'>): Pipe {
     const onBytes = this.opts.onBytes;
+    const deferred = this.opts.splice === true && (this.opts.spliceAfterBytes ?? 0) > 0;
     const p = new Pipe(src, dst, {
       head,
       tap: extra.tap,
-      onBytes: onBytes ? (n) => onBytes(dir, n) : undefined,
+      onBytes:
+        onBytes || deferred
+          ? (n) => {
+              if (onBytes) onBytes(dir, n);
+              if (this.spliceArmed) this.checkSpliceThreshold();
+            }
+          : undefined,
     });
     if (this.settled) {
       p.fail(relayError('ERELAY_CLOSED', 'relay already finished'));
@@ -164,7 +178,20 @@ export class Relay {
   private maybeSplice(extra: Pick<PipeOptions, 'tap'>): void {
     if (extra.tap) this.tapped = true;
     if (!this.opts.splice || !this.ab || !this.ba || this.tapped || this.settled) return;
+    if ((this.opts.spliceAfterBytes ?? 0) > 0) {
+      this.spliceArmed = true;
+      this.checkSpliceThreshold();
+      return;
+    }
     // Deferred: the owner may still write (a reply) or resume() in the same tick.
+    setImmediate(() => void this.switchToSplice());
+  }
+
+  private checkSpliceThreshold(): void {
+    const { ab, ba } = this;
+    if (!ab || !ba || this.settled || this.tapped) return;
+    if (ab.bytes + ba.bytes < (this.opts.spliceAfterBytes ?? 0)) return;
+    this.spliceArmed = false;
     setImmediate(() => void this.switchToSplice());
   }
 
