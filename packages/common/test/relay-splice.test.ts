@@ -307,3 +307,40 @@ test('per-direction pipes finish in the order the EOFs were passed on', async ()
     g.close();
   }
 });
+
+test('spliceAfterBytes: a short exchange stays on the JS path, a bulk one switches after the threshold', async () => {
+  const short = await rig();
+  try {
+    const r = new Relay(short.a, short.b, { splice: true, spliceAfterBytes: 64 * 1024 });
+    r.startAtoB();
+    r.startBtoA();
+    const atTarget = collect(short.target);
+    const atClient = collect(short.client);
+    short.client.end(Buffer.from('x'));
+    short.target.end(Buffer.from('y'));
+    const [t, c] = await Promise.all([atTarget, atClient, r.done]);
+    expect([t.toString(), c.toString()]).toEqual(['x', 'y']);
+    expect(r.mode).toBe('js');
+  } finally {
+    short.close();
+  }
+  const bulk = await rig();
+  try {
+    const up = randomBytes(8 << 20);
+    const r = new Relay(bulk.a, bulk.b, { splice: true, spliceAfterBytes: 64 * 1024 });
+    r.startAtoB();
+    r.startBtoA();
+    const atTarget = collect(bulk.target);
+    const atClient = collect(bulk.client);
+    bulk.client.write(up);
+    await waitFor(() => r.mode === 'splice', 'relay.mode === splice');
+    bulk.client.end();
+    bulk.target.end();
+    const [t, c, res] = await Promise.all([atTarget, atClient, r.done]);
+    expect(sha(t)).toBe(sha(up));
+    expect(c.length).toBe(0);
+    expect(res).toEqual({ aToB: up.length, bToA: 0 });
+  } finally {
+    bulk.close();
+  }
+});

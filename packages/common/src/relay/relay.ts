@@ -114,6 +114,8 @@ export class Relay {
 
   /** Destroys both sockets; `done` rejects with ERELAY_ABORTED (cause = `reason`). */
   abort(reason?: unknown): void {
+    // Owners call this on every close: after settling, skip building an error (a stack trace).
+    if (this.settled) return;
     this.teardown(relayError('ERELAY_ABORTED', 'relay aborted', undefined, reason));
   }
 

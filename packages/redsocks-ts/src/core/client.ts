@@ -19,6 +19,9 @@ export interface ClientOwner {
   clientClosed(c: RedsocksClient): void;
 }
 
+/** Bytes relayed (both ways) before the relay is handed to the kernel's splice. */
+export const SPLICE_AFTER_BYTES = 64 * 1024;
+
 interface Shut {
   rd: boolean;
   wr: boolean;
@@ -111,6 +114,8 @@ export class RedsocksClient {
     const rest = this.early.detach();
     const relay = new Relay(this.socket, up, {
       splice: this.owner.cfg.splice,
+      // a short connection is over before a switch to splice could pay off
+      spliceAfterBytes: SPLICE_AFTER_BYTES,
       onBytes: () => {
         this.lastEvent = Date.now();
       },

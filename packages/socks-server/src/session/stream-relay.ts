@@ -9,6 +9,8 @@ import { strerror } from '../log/dante-format';
 import { tuneSocket } from '../net/dialer';
 import { Phase, type Session } from './session';
 
+const SPLICE_AFTER_BYTES = 64 * 1024;
+
 /** Dante's close reason for a relay that failed. */
 export function relayCloseReason(err: RelayError): string {
   if (err.code === 'ERELAY_IDLE') return 'i/o timeout';
@@ -26,8 +28,13 @@ export function relayCloseReason(err: RelayError): string {
 export function startStreamRelay(s: Session, dest: net.Socket, onRelay: (r: Relay) => void, afterEarly?: () => void): Relay {
   tuneSocket(dest, s.rt.noKeepalive);
   const early = s.takeEarly();
-  // splice(2) moves the bytes in the kernel once both directions run (falls back to JS pipes).
-  const relay = new Relay(s.client, dest, { splice: true, ...(s.ioMs > 0 ? { idleTimeoutMs: s.ioMs } : {}) });
+  // splice(2) moves the bytes in the kernel once 64 KiB went through (short sessions never pay
+  // for the switch); the JS pipes carry everything before, or when splice cannot be had.
+  const relay = new Relay(s.client, dest, {
+    splice: true,
+    spliceAfterBytes: SPLICE_AFTER_BYTES,
+    ...(s.ioMs > 0 ? { idleTimeoutMs: s.ioMs } : {}),
+  });
   onRelay(relay);
   s.phase = Phase.Established;
   s.detachInput();
