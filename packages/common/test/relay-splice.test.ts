@@ -3,12 +3,26 @@ import { readdirSync } from 'node:fs';
 import * as net from 'node:net';
 import { Relay, RelayError, relay } from '@mptcp-proxy/common';
 import { connect as mpConnect, isMptcp, listen as mpListen, spliceStatus } from 'mptcp-native';
-import { collect, connect, listen, portOf, rig, sha, waitFor } from './helpers/loopback';
+import { collect, connect, listen, portOf, rig, sha, waitFor, type Rig } from './helpers/loopback';
 
 const fdCount = (): number => readdirSync('/proc/self/fd').length;
 
 function spliced(r: Relay): Promise<void> {
   return waitFor(() => r.mode === 'splice', 'relay.mode === splice');
+}
+
+/** A rig with a Relay already switched to splice; the rig is closed afterwards. */
+async function withSplicedRelay(fn: (g: Rig, r: Relay) => Promise<void>): Promise<void> {
+  const g = await rig();
+  try {
+    const r = new Relay(g.a, g.b, { splice: true });
+    r.startAtoB();
+    r.startBtoA();
+    await spliced(r);
+    await fn(g, r);
+  } finally {
+    g.close();
+  }
 }
 
 beforeAll(() => {
@@ -39,12 +53,7 @@ test('bulk both ways byte-exact through the splice path', async () => {
 });
 
 test('half-close both ways: each EOF is passed on alone', async () => {
-  const g = await rig();
-  try {
-    const r = new Relay(g.a, g.b, { splice: true });
-    r.startAtoB();
-    r.startBtoA();
-    await spliced(r);
+  await withSplicedRelay(async (g, r) => {
     const atTarget = collect(g.target);
     g.client.end('client-done');
     expect((await atTarget).toString()).toBe('client-done');
@@ -54,18 +63,11 @@ test('half-close both ways: each EOF is passed on alone', async () => {
     g.target.end('reply');
     expect((await atClient).toString()).toBe('late-reply');
     await expect(r.done).resolves.toEqual({ aToB: 11, bToA: 10 });
-  } finally {
-    g.close();
-  }
+  });
 });
 
 test('slow reader: backpressure stays in the kernel, nothing buffers in JS', async () => {
-  const g = await rig();
-  try {
-    const r = new Relay(g.a, g.b, { splice: true });
-    r.startAtoB();
-    r.startBtoA();
-    await spliced(r);
+  await withSplicedRelay(async (g, r) => {
     g.target.pause();
     const data = randomBytes(64 << 20);
     g.client.end(data);
@@ -80,18 +82,11 @@ test('slow reader: backpressure stays in the kernel, nothing buffers in JS', asy
     g.target.end();
     expect(sha(await atTarget)).toBe(sha(data));
     await expect(r.done).resolves.toEqual({ aToB: data.length, bToA: 0 });
-  } finally {
-    g.close();
-  }
+  });
 });
 
 test('peer reset rejects with ERELAY_SOCKET on that side and destroys both sockets', async () => {
-  const g = await rig();
-  try {
-    const r = new Relay(g.a, g.b, { splice: true });
-    r.startAtoB();
-    r.startBtoA();
-    await spliced(r);
+  await withSplicedRelay(async (g, r) => {
     g.client.on('error', () => undefined);
     g.target.resetAndDestroy();
     const err = (await r.done.then(() => null, (e: RelayError) => e)) as RelayError;
@@ -100,9 +95,7 @@ test('peer reset rejects with ERELAY_SOCKET on that side and destroys both socke
     expect(err.side).toBe('b');
     expect((err.cause as NodeJS.ErrnoException).code).toMatch(/ECONNRESET|EPIPE/);
     expect(g.a.destroyed && g.b.destroyed).toBe(true);
-  } finally {
-    g.close();
-  }
+  });
 });
 
 test('head bytes and bytes Node already buffered are relayed first, in order', async () => {
@@ -128,12 +121,7 @@ test('head bytes and bytes Node already buffered are relayed first, in order', a
 });
 
 test('a resume() by the owner after the switch does not steal bytes', async () => {
-  const g = await rig();
-  try {
-    const r = new Relay(g.a, g.b, { splice: true });
-    r.startAtoB();
-    r.startBtoA();
-    await spliced(r);
+  await withSplicedRelay(async (g, r) => {
     g.a.resume();
     g.b.resume();
     const data = randomBytes(1 << 20);
@@ -142,9 +130,7 @@ test('a resume() by the owner after the switch does not steal bytes', async () =
     expect(sha(await atTarget)).toBe(sha(data));
     g.target.end();
     await expect(r.done).resolves.toEqual({ aToB: data.length, bToA: 0 });
-  } finally {
-    g.close();
-  }
+  });
 });
 
 test('idle timeout and onBytes work on the splice path', async () => {
@@ -263,12 +249,7 @@ test('an MPTCP socket spliced to a plain TCP socket', async () => {
 });
 
 test("an owner's destroy() of a spliced socket closes the connection and rejects ERELAY_CLOSED", async () => {
-  const g = await rig();
-  try {
-    const r = new Relay(g.a, g.b, { splice: true });
-    r.startAtoB();
-    r.startBtoA();
-    await spliced(r);
+  await withSplicedRelay(async (g, r) => {
     const clientClosed = new Promise((res) => g.client.once('end', res).once('close', res));
     const targetClosed = new Promise((res) => g.target.once('end', res).once('close', res));
     g.client.on('error', () => undefined);
@@ -282,9 +263,7 @@ test("an owner's destroy() of a spliced socket closes the connection and rejects
     // Both peers see their connection end although the relay's dups held the sockets open.
     await Promise.all([clientClosed, targetClosed]);
     expect(g.b.destroyed).toBe(true);
-  } finally {
-    g.close();
-  }
+  });
 });
 
 test('per-direction pipes finish in the order the EOFs were passed on', async () => {
