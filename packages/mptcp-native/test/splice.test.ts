@@ -23,6 +23,15 @@ async function pausedServer(): Promise<{ srv: net.Server; port: number; next(): 
   };
 }
 
+/** client <-> a and target <-> b: two accepted (paused) sockets for the kernel relay. */
+async function socketPairs(p: { port: number; next(): Promise<net.Socket> }): Promise<{ client: net.Socket; a: net.Socket; target: net.Socket; b: net.Socket }> {
+  const client = await dial(p.port);
+  const a = await p.next();
+  const target = await dial(p.port);
+  const b = await p.next();
+  return { client, a, target, b };
+}
+
 function dial(port: number): Promise<net.Socket> {
   return new Promise((res, rej) => {
     const s = net.connect({ port, host: '127.0.0.1', allowHalfOpen: true }, () => res(s));
@@ -56,10 +65,7 @@ test('the splice addon is loaded', () => {
 test('spliceRelay moves bytes both ways, half-closes, and releases its fds before calling back', async () => {
   const p = await pausedServer();
   try {
-    const client = await dial(p.port);
-    const a = await p.next();
-    const target = await dial(p.port);
-    const b = await p.next();
+    const { client, a, target, b } = await socketPairs(p);
     const base = fdCount();
     const { handle, done } = run(fdOf(a), fdOf(b));
     expect(fdCount()).toBe(base + 6); // 2 dup'd sockets + 2 pipes
@@ -86,10 +92,7 @@ test('spliceRelay moves bytes both ways, half-closes, and releases its fds befor
 test('shutdown() stops the relay and still calls back once, with no error', async () => {
   const p = await pausedServer();
   try {
-    const client = await dial(p.port);
-    const a = await p.next();
-    const target = await dial(p.port);
-    const b = await p.next();
+    const { client, a, target, b } = await socketPairs(p);
     const base = fdCount();
     const { handle, done } = run(fdOf(a), fdOf(b));
     handle.shutdown();
@@ -105,10 +108,7 @@ test('shutdown() stops the relay and still calls back once, with no error', asyn
 test('a reset peer is reported as a Node-style errno error naming its side', async () => {
   const p = await pausedServer();
   try {
-    const client = await dial(p.port);
-    const a = await p.next();
-    const target = await dial(p.port);
-    const b = await p.next();
+    const { client, a, target, b } = await socketPairs(p);
     const { done } = run(fdOf(a), fdOf(b));
     client.on('error', () => undefined);
     target.resetAndDestroy();
