@@ -5,142 +5,21 @@
  *
  *   tsx bench/redsocks-bench.ts [--bulk-mb 512] [--conn-seconds 5] [--idle 2000]
  *
- * The load generator and the origin server run in one worker process inside the namespace
- * (`worker` sub-command); CPU and PSS are summed over every other process there (the pair).
+ * The client and the origin are bench/loadgen.c inside the namespace; CPU and PSS are summed
+ * over the pair's processes (and Dante's children). Both pairs run from compiled binaries:
+ * ours from dist/ (`tsc -b`), like the bins npm installs.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
-import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { runLoadgen, type BulkResult, type ConnResult, type IdleResult, type Loadgen } from './loadgen';
 
 const ROOT = path.resolve(__dirname, '..');
-const TSCONFIG = path.join(ROOT, 'tsconfig.test.json');
 const CLIENT_SRC = '127.0.0.5';
 const ORIGIN_VIP = '127.0.0.9';
 const ORIGIN_PORT = 9000;
 const CLK_TCK = 100;
-
-// ------------------------------------------------------------------ worker (inside the ns)
-
-async function worker(argv: string[]): Promise<void> {
-  const [phase, arg1, arg2] = argv;
-  const origin = net.createServer({ allowHalfOpen: true }, (s) => {
-    s.on('error', () => undefined);
-    s.once('data', (d) => {
-      const cmd = d.toString('latin1');
-      if (cmd.startsWith('B')) {
-        // bulk: stream N bytes then FIN
-        let left = Number(cmd.slice(1));
-        const chunk = Buffer.alloc(256 * 1024, 120);
-        const pump = (): void => {
-          while (left > 0) {
-            const n = Math.min(left, chunk.length);
-            left -= n;
-            if (!s.write(n === chunk.length ? chunk : chunk.subarray(0, n))) {
-              s.once('drain', pump);
-              return;
-            }
-          }
-          s.end();
-        };
-        pump();
-      } else if (cmd.startsWith('P')) {
-        s.end('p');
-      } else {
-        // idle: hold the connection open
-        s.write('i');
-      }
-    });
-  });
-  await new Promise<void>((r) => origin.listen(ORIGIN_PORT, '0.0.0.0', () => r()));
-  const port = Number(arg1);
-  const dial = (): Promise<net.Socket> =>
-    new Promise((resolve, reject) => {
-      const s = net.connect({ host: ORIGIN_VIP, port: ORIGIN_PORT, localAddress: CLIENT_SRC, allowHalfOpen: true });
-      s.once('connect', () => resolve(s));
-      s.once('error', reject);
-    });
-  void port;
-  let result: unknown;
-  if (phase === 'bulk') {
-    const total = Number(arg2);
-    const streams = 2;
-    const t0 = process.hrtime.bigint();
-    const got = await Promise.all(
-      Array.from({ length: streams }, async () => {
-        const s = await dial();
-        s.write(`B${Math.floor(total / streams)}`);
-        let n = 0;
-        await new Promise<void>((r) => {
-          s.on('data', (d) => (n += d.length));
-          s.on('end', () => r());
-          s.on('close', () => r());
-        });
-        s.destroy();
-        return n;
-      }),
-    );
-    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-    result = { bytes: got.reduce((a, b) => a + b, 0), secs };
-  } else if (phase === 'conn') {
-    const seconds = Number(arg2);
-    const end = Date.now() + seconds * 1000;
-    let done = 0;
-    let failed = 0;
-    const t0 = process.hrtime.bigint();
-    await Promise.all(
-      Array.from({ length: 32 }, async () => {
-        while (Date.now() < end) {
-          try {
-            const s = await dial();
-            s.write('P');
-            await new Promise<void>((r, j) => {
-              s.once('data', () => r());
-              s.once('error', j);
-              s.once('close', () => r());
-            });
-            s.destroy();
-            done++;
-          } catch {
-            failed++;
-          }
-        }
-      }),
-    );
-    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-    result = { done, failed, secs };
-  } else if (phase === 'idle') {
-    const count = Number(arg2);
-    const socks: net.Socket[] = [];
-    let failed = 0;
-    for (let i = 0; i < count; i += 50) {
-      const batch = await Promise.all(
-        Array.from({ length: Math.min(50, count - i) }, async () => {
-          try {
-            const s = await dial();
-            s.on('error', () => undefined);
-            s.write('I');
-            await new Promise<void>((r) => s.once('data', () => r()));
-            return s;
-          } catch {
-            failed++;
-            return null;
-          }
-        }),
-      );
-      for (const s of batch) if (s) socks.push(s);
-    }
-    // tell the parent we are holding, wait for its go to close
-    process.stdout.write(JSON.stringify({ held: socks.length, failed }) + '\n');
-    await new Promise<void>((r) => process.stdin.once('data', () => r()));
-    for (const s of socks) s.destroy();
-    result = { closed: socks.length };
-  }
-  process.stdout.write(JSON.stringify(result) + '\n');
-  origin.close();
-  process.exit(0);
-}
 
 // ------------------------------------------------------------------ parent
 
@@ -152,13 +31,6 @@ interface Pair {
   name: string;
   redsocksPort: number;
   procs: ChildProcess[];
-}
-
-function nsPids(ns: string, exclude: number[]): number[] {
-  return sh(`ip netns pids ${ns}`)
-    .split('\n')
-    .map(Number)
-    .filter((p) => p > 0 && !exclude.includes(p));
 }
 
 function cpuTicks(pids: number[]): number {
@@ -187,34 +59,6 @@ function pssKb(pids: number[]): number {
     }
   }
   return kb;
-}
-
-function runWorker(ns: string, args: string[]): { proc: ChildProcess; lines: Promise<string[]>; next: () => Promise<string> } {
-  const proc = spawn(
-    'ip',
-    ['netns', 'exec', ns, 'prlimit', '--nofile=16384:16384', 'env', `TSX_TSCONFIG_PATH=${TSCONFIG}`, 'node', '--import', 'tsx', __filename, 'worker', ...args],
-    { stdio: ['pipe', 'pipe', 'inherit'] },
-  );
-  const lines: string[] = [];
-  const waiters: Array<(l: string) => void> = [];
-  let buf = '';
-  proc.stdout!.on('data', (d) => {
-    buf += d.toString();
-    let i;
-    while ((i = buf.indexOf('\n')) >= 0) {
-      const l = buf.slice(0, i);
-      buf = buf.slice(i + 1);
-      const w = waiters.shift();
-      if (w) w(l);
-      else lines.push(l);
-    }
-  });
-  const done = new Promise<string[]>((r) => proc.on('exit', () => r(lines)));
-  return {
-    proc,
-    lines: done,
-    next: () => new Promise((r) => (lines.length ? r(lines.shift()!) : waiters.push(r))),
-  };
 }
 
 async function waitPort(ns: string, port: number): Promise<void> {
@@ -269,12 +113,13 @@ async function startPair(ns: string, dir: string, which: 'ts' | 'c'): Promise<Pa
       (which === 'ts' && process.env.RTS_BENCH_MPTCP ? `  mptcp = ${process.env.RTS_BENCH_MPTCP};\n` : '') +
       '}\n',
   );
-  const tsx = (rel: string): string[] => ['env', `TSX_TSCONFIG_PATH=${TSCONFIG}`, 'node', '--import', 'tsx', path.join(ROOT, rel)];
+  // the flag the bins' shebangs pass
+  const bin = (pkg: string): string[] => [process.execPath, '--max-semi-space-size=1', path.join(ROOT, 'packages', pkg, 'dist/cli.js')];
   const lim = ['prlimit', '--nofile=16384:16384'];
   // RTS_BENCH_TS_SERVER=danted pairs redsocks-ts with danted (isolates redsocks-ts' own cost)
-  const tsServer = process.env.RTS_BENCH_TS_SERVER === 'danted' ? ['danted', '-f', dconf] : [...tsx('packages/socks-server/src/cli.ts'), '-f', dconf];
+  const tsServer = process.env.RTS_BENCH_TS_SERVER === 'danted' ? ['danted', '-f', dconf] : [...bin('socks-server'), '-f', dconf];
   const socksArgv = which === 'ts' ? tsServer : ['danted', '-f', dconf];
-  const redsArgv = which === 'ts' ? [...tsx('packages/redsocks-ts/src/cli.ts'), '-c', rconf] : ['redsocks', '-c', rconf];
+  const redsArgv = which === 'ts' ? [...bin('redsocks-ts'), '-c', rconf] : ['redsocks', '-c', rconf];
   const procs = [socksArgv, redsArgv].map((argv) =>
     spawn('ip', ['netns', 'exec', ns, ...lim, ...argv], { stdio: ['ignore', 'ignore', 'inherit'], cwd: ROOT }),
   );
@@ -305,43 +150,53 @@ interface Result {
   idleHeld: number;
 }
 
+/** A process and its descendants (Dante forks). */
+function tree(pid: number): number[] {
+  const all = [pid];
+  for (let i = 0; i < all.length; i++) {
+    const kids = sh(`pgrep -P ${all[i]} || true`).split('\n').map(Number).filter((p) => p > 0);
+    all.push(...kids);
+  }
+  return all;
+}
+
 async function measure(ns: string, dir: string, which: 'ts' | 'c', opts: { bulkMB: number; connSeconds: number; idle: number }): Promise<Result> {
   const pair = await startPair(ns, dir, which);
   setRedirect(ns, dir, pair.redsocksPort);
+  const inNs = ['ip', 'netns', 'exec', ns, 'prlimit', '--nofile=16384:16384'];
+  const client = (args: (string | number)[]): Loadgen => runLoadgen(['client', ...args.slice(0, 1), ORIGIN_VIP, ORIGIN_PORT, '--src', CLIENT_SRC, ...args.slice(1)], inNs);
+  const origin = runLoadgen(['origin', ORIGIN_PORT], inNs);
+  await origin.next();
   try {
-    // warm-up (JIT, pools)
-    {
-      const w = runWorker(ns, ['bulk', String(pair.redsocksPort), String(16 * 1024 * 1024)]);
-      await w.lines;
-    }
     const rpid = pair.procs[1].pid ?? -1;
-    let pids = nsPids(ns, []);
-    const t0 = cpuTicks(pids);
+    const pairPids = (): number[] => pair.procs.flatMap((p) => tree(p.pid ?? -1));
+    // warm-up (JIT, Dante's children)
+    await client(['bulk', 2, 64 * 2 ** 20]).next<BulkResult>();
+    await client(['conn', 32, 1]).next<ConnResult>();
+
+    const t0 = cpuTicks(pairPids());
     const r0 = cpuTicks([rpid]);
-    const wb = runWorker(ns, ['bulk', String(pair.redsocksPort), String(opts.bulkMB * 1024 * 1024)]);
-    const bulk = JSON.parse((await wb.lines)[0]) as { bytes: number; secs: number };
-    pids = nsPids(ns, []);
-    const bulkTicks = cpuTicks(pids) - t0;
+    const bulk = await client(['bulk', 2, opts.bulkMB * 2 ** 20]).next<BulkResult>();
+    const bulkTicks = cpuTicks(pairPids()) - t0;
     const redsocksTicks = cpuTicks([rpid]) - r0;
     const gb = bulk.bytes / 1e9;
 
-    const c0 = cpuTicks(nsPids(ns, []));
+    const c0 = cpuTicks(pairPids());
     const cr0 = cpuTicks([rpid]);
-    const wc = runWorker(ns, ['conn', String(pair.redsocksPort), String(opts.connSeconds)]);
-    const conn = JSON.parse((await wc.lines)[0]) as { done: number; failed: number; secs: number };
-    const connTicks = cpuTicks(nsPids(ns, [])) - c0;
+    const conn = await client(['conn', 32, opts.connSeconds]).next<ConnResult>();
+    const connTicks = cpuTicks(pairPids()) - c0;
     const connRedsocksTicks = cpuTicks([rpid]) - cr0;
 
-    const before = pssKb(nsPids(ns, []));
-    const rBefore = pssKb([rpid]);
-    const wi = runWorker(ns, ['idle', String(pair.redsocksPort), String(opts.idle)]);
-    const held = JSON.parse(await wi.next()) as { held: number; failed: number };
     await new Promise((r) => setTimeout(r, 1000));
-    const workerPids = sh(`pgrep -f 'redsocks-bench.ts worker idle' || true`).split('\n').map(Number).filter((p) => p > 0);
-    const after = pssKb(nsPids(ns, workerPids));
+    const before = pssKb(pairPids());
+    const rBefore = pssKb([rpid]);
+    const idle = client(['idle', opts.idle]);
+    const held = await idle.next<IdleResult>();
+    await new Promise((r) => setTimeout(r, 1000));
+    const after = pssKb(pairPids());
     const rAfter = pssKb([rpid]);
-    wi.proc.stdin!.write('x');
-    await wi.lines;
+    idle.proc.stdin!.end('x\n');
+    await idle.exited;
     return {
       throughputMBs: bulk.bytes / 1e6 / bulk.secs,
       cpuSPerGB: bulkTicks / CLK_TCK / gb,
@@ -355,13 +210,13 @@ async function measure(ns: string, dir: string, which: 'ts' | 'c', opts: { bulkM
       idleHeld: held.held,
     };
   } finally {
+    origin.proc.kill();
     await stopPair(ns, pair);
   }
 }
 
 async function main(): Promise<void> {
   const argv = process.argv.slice(2);
-  if (argv[0] === 'worker') return worker(argv.slice(1));
   const opt = (name: string, dflt: number): number => {
     const i = argv.indexOf(`--${name}`);
     return i >= 0 ? Number(argv[i + 1]) : dflt;

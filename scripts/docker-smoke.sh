@@ -6,7 +6,7 @@
 # It follows shared/docs/containers.md: podman + runc, a Debian base image made locally with
 # debootstrap, and a node:20-bookworm-slim stand-in built from the host's Node (no registry is
 # reachable here). Then it
-#   1. builds docker/socks-server/Dockerfile and docker/redsocks-ts/Dockerfile unchanged;
+#   1. builds both targets of docker/Dockerfile unchanged;
 #   2. checks the redsocks-ts image: -v, and -t on the shipped conf/redsocks.conf;
 #   3. runs the socks-server image with the shipped conf/danted.conf and a temporary password
 #      file, in a network namespace of its own: conf/danted.conf blocks loopback and private
@@ -120,11 +120,11 @@ EOF
   made_node=1
 fi
 
-step "build docker/socks-server/Dockerfile"
-podman build -q -f docker/socks-server/Dockerfile -t "$SOCKS_IMG" . >"$WORK/build-socks.log" 2>&1 \
+step "build docker/Dockerfile --target socks-server"
+podman build -q -f docker/Dockerfile --target socks-server -t "$SOCKS_IMG" . >"$WORK/build-socks.log" 2>&1 \
   || { tail -40 "$WORK/build-socks.log"; fail "socks-server image build"; }
-step "build docker/redsocks-ts/Dockerfile"
-podman build -q -f docker/redsocks-ts/Dockerfile -t "$REDSOCKS_IMG" . >"$WORK/build-redsocks.log" 2>&1 \
+step "build docker/Dockerfile --target redsocks-ts"
+podman build -q -f docker/Dockerfile --target redsocks-ts -t "$REDSOCKS_IMG" . >"$WORK/build-redsocks.log" 2>&1 \
   || { tail -40 "$WORK/build-redsocks.log"; fail "redsocks-ts image build"; }
 podman images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep ":$TAG"
 

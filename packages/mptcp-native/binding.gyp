@@ -10,7 +10,8 @@
         "src/native/connect.cc",
         "src/native/mptcp-info.cc",
         "src/native/syslog.cc",
-        "src/native/crypt.cc"
+        "src/native/crypt.cc",
+        "src/native/keepalive.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

@@ -18,6 +18,8 @@ export type { SyslogSender, Severity } from './syslog';
 export { verifySystemPassword, cryptHash } from './crypt';
 export { MptcpNativeError, ErrorCodes } from './errors';
 export { fdOf } from './socket-fd';
+export { setTcpKeepalive, getTcpKeepalive } from './keepalive';
+export type { TcpKeepalive, TcpKeepaliveState } from './keepalive';
 export { candidatePaths, loadNative } from './loader';
 export type { LoadResult } from './loader';
 export { spliceRelay, spliceStatus, DEFAULT_PIPE_SIZE } from './splice';

@@ -111,6 +111,9 @@ export interface NativeBinding {
   crypt(password: string, setting: string): string;
   /** passwd/shadow hash of a system account; null if the account does not exist. */
   systemPasswordHash(user: string): string | null;
+  /** TCP_KEEPIDLE/KEEPINTVL/KEEPCNT (each only when > 0), then SO_KEEPALIVE = enable. */
+  setTcpKeepalive(fd: number, enable: boolean, idleS: number, intervalS: number, probes: number): void;
+  getTcpKeepalive(fd: number): { enabled: boolean; idleS: number; intervalS: number; probes: number };
 }
 
 /** The second addon file, mptcp_splice.node (see splice.ts). */
@@ -119,11 +122,12 @@ export interface NativeSpliceBinding {
    * dup()s both fds, relays them through two pipes with splice(2) on the main loop (uv_poll) and
    * shutdown(SHUT_WR)s each destination after its source's EOF (firstDone: which one came first).
    * cb runs once, after the dup fds,
-   * pipes and polls are closed. pipeSize: F_SETPIPE_SZ request (0 = kernel default).
+   * pipes and polls are closed. pipeSize: F_SETPIPE_SZ request once a pipe first fills
+   * (0 = kernel default).
    */
   spliceRelay(fdA: number, fdB: number, pipeSize: number,
     cb: (err: NodeJS.ErrnoException | null, aToB: number, bToA: number, firstDone: 'aToB' | 'bToA' | null) => void): {
-    stats(): { aToB: number; bToA: number; aToBDone: boolean; bToADone: boolean } | null;
+    stats(): { aToB: number; bToA: number; aToBDone: boolean; bToADone: boolean; aToBPipe: number; bToAPipe: number } | null;
     shutdown(): void;
   };
 }

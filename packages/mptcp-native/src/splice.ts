@@ -15,6 +15,9 @@ export interface SpliceStats {
   /** EOF of that direction has been passed on as shutdown(SHUT_WR). */
   aToBDone: boolean;
   bToADone: boolean;
+  /** Each direction's pipe capacity now (grows to the requested size once the pipe fills). */
+  aToBPipe: number;
+  bToAPipe: number;
 }
 
 export interface SpliceHandle {
@@ -30,18 +33,24 @@ export type SpliceCallback = (err: NodeJS.ErrnoException | null, aToB: number, b
 type SpliceBinding = NativeSpliceBinding;
 
 export const SPLICE_ADDON_FILE = 'mptcp_splice.node';
-/** Requested pipe size; the kernel may refuse (pipe-max-size) and keep its 64 KiB default. */
+/**
+ * Requested pipe size, applied when a pipe first fills (short connections keep the kernel's
+ * 64 KiB ring); the kernel may refuse (pipe-max-size) and keep its default.
+ */
 export const DEFAULT_PIPE_SIZE = 1 << 20;
 
 /**
  * Without CAP_SYS_RESOURCE every pipe slot counts against pipe-user-pages-soft (16384 pages per
  * user), and past it new pipes get only 2 slots: an unprivileged daemon keeps the kernel default
- * (0 = 64 KiB). MPTCP_SPLICE_PIPE_SIZE overrides (bytes; 0 = kernel default).
+ * (0 = 64 KiB). MPTCP_SPLICE_PIPE_SIZE overrides (bytes; 0 = kernel default; read once).
  */
+let pipeSize: number | undefined;
 function defaultPipeSize(): number {
+  if (pipeSize !== undefined) return pipeSize;
   const env = process.env.MPTCP_SPLICE_PIPE_SIZE;
-  if (env !== undefined && env !== '' && Number.isInteger(Number(env)) && Number(env) >= 0) return Number(env);
-  return process.getuid?.() === 0 ? DEFAULT_PIPE_SIZE : 0;
+  if (env !== undefined && env !== '' && Number.isInteger(Number(env)) && Number(env) >= 0) pipeSize = Number(env);
+  else pipeSize = process.getuid?.() === 0 ? DEFAULT_PIPE_SIZE : 0;
+  return pipeSize;
 }
 
 let loaded: { binding: SpliceBinding | null; reason?: string } | undefined;

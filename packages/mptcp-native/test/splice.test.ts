@@ -164,3 +164,34 @@ test('an MPTCP socket spliced to a plain TCP socket', async () => {
     m.close();
   }
 });
+
+test('pipes start at the kernel default and grow to the requested size only once they fill', async () => {
+  const p = await pausedServer();
+  try {
+    const { client, a, target, b } = await socketPairs(p);
+    let handle!: ReturnType<typeof spliceRelay>;
+    const done = new Promise<NodeJS.ErrnoException | null>((res) => {
+      handle = spliceRelay(fdOf(a), fdOf(b), (err) => res(err), { pipeSize: 1 << 20 });
+    });
+    // A short exchange never fills a pipe.
+    const atTarget = collect(target);
+    client.write('x');
+    await new Promise<void>((res) => target.once('data', () => res()));
+    expect(handle.stats()).toMatchObject({ aToB: 1, aToBPipe: 65536, bToAPipe: 65536 });
+    // A reader that stops: the a->b pipe fills and grows (root: no pipe-user-pages limit).
+    target.pause();
+    const up = randomBytes(32 << 20);
+    client.end(up);
+    for (let i = 0; i < 2000 && handle.stats()!.aToBPipe === 65536; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(handle.stats()).toMatchObject({ aToBPipe: 1 << 20, bToAPipe: 65536 });
+    target.resume();
+    const got = await atTarget;
+    expect(got.length).toBe(1 + up.length);
+    expect(sha(got.subarray(1))).toBe(sha(up));
+    target.end();
+    expect(await done).toBeNull();
+    for (const s of [client, target, a, b]) s.destroy();
+  } finally {
+    p.srv.close();
+  }
+});

@@ -33,6 +33,8 @@ export interface RelayOptions {
 
 /** How often a spliced relay's counters are read for onBytes and per-direction EOF. */
 const SPLICE_POLL_MS = 1000;
+/** Write-queue flushes to wait for (JS pipes running) before reads stop and the queues drain alone. */
+const FLUSH_TRIES = 8;
 
 export interface RelayResult {
   aToB: number;
@@ -55,6 +57,8 @@ export class Relay {
   private pathMode: 'js' | 'switching' | 'splice' = 'js';
   /** Waiting for spliceAfterBytes before switching. */
   private spliceArmed = false;
+  /** switchToSplice() is waiting for Node's write queues (the JS pipes still run). */
+  private switchPending = false;
   private resolve!: (r: RelayResult) => void;
   private reject!: (e: RelayError) => void;
 
@@ -199,16 +203,30 @@ export class Relay {
 
   private async switchToSplice(): Promise<void> {
     const { a, b, ab, ba } = this;
-    if (this.settled || this.mode !== 'js' || !ab || !ba) return;
-    const why = spliceIneligible(a, b);
-    if (why) return debug('splice not used: %s', why);
-    if (!ab.detachable || !ba.detachable) return debug('splice not used: a direction already finished');
+    if (this.settled || this.mode !== 'js' || this.switchPending || !ab || !ba) return;
+    const sa = a as net.Socket;
+    const sb = b as net.Socket;
+    this.switchPending = true;
+    try {
+      // The JS pipes keep both directions moving while Node's write queues drain: stopping the
+      // reads first could stall a peer that only reads once its own writes went through.
+      for (let i = 0; i < FLUSH_TRIES; i++) {
+        const why = this.whyNotSplice();
+        if (why) return debug('splice not used: %s', why);
+        if (sa.writableLength === 0 && sb.writableLength === 0) break;
+        debug('splice switch waits for write queues: a %d, b %d bytes', sa.writableLength, sb.writableLength);
+        // false: a socket closed; the pipes report that themselves.
+        if (!(await whenFlushed(sa, sb))) return;
+      }
+      const why = this.whyNotSplice();
+      if (why) return debug('splice not used: %s', why);
+    } finally {
+      this.switchPending = false;
+    }
     if (!reserveSpliceFds()) return debug('splice not used: fd budget for spliced relays used up');
     ab.detach();
     ba.detach();
     this.pathMode = 'switching';
-    const sa = a as net.Socket;
-    const sb = b as net.Socket;
     stopNodeReading(sa);
     stopNodeReading(sb);
     // Bytes Node read but nobody consumed go first, through Node's write queue.
@@ -261,6 +279,14 @@ export class Relay {
     this.seen = { aToB, bToA };
   }
 
+  /** Why the relay cannot switch now (settled, a tap, a finished direction, the sockets). */
+  private whyNotSplice(): string | null {
+    const { ab, ba } = this;
+    if (this.settled || this.tapped || this.mode !== 'js' || !ab || !ba) return 'relay state changed';
+    if (!ab.detachable || !ba.detachable) return 'a direction already finished';
+    return spliceIneligible(this.a, this.b);
+  }
+
   private readonly onSpliceDone = (err: NodeJS.ErrnoException | null, aToB: number, bToA: number, first: 'aToB' | 'bToA' | null): void => {
     if (this.spliceHandle) releaseSpliceFds();
     this.spliceHandle = undefined;
@@ -277,8 +303,13 @@ export class Relay {
     for (const p of order) p?.finishExternal();
   };
 
-  private readonly onSplicedAClose = (): void => this.teardown(relayError('ERELAY_CLOSED', 'a closed while spliced', 'a'));
-  private readonly onSplicedBClose = (): void => this.teardown(relayError('ERELAY_CLOSED', 'b closed while spliced', 'b'));
+  // finish() destroys both sockets itself: skip building an error (a stack trace) then.
+  private readonly onSplicedAClose = (): void => {
+    if (!this.settled) this.teardown(relayError('ERELAY_CLOSED', 'a closed while spliced', 'a'));
+  };
+  private readonly onSplicedBClose = (): void => {
+    if (!this.settled) this.teardown(relayError('ERELAY_CLOSED', 'b closed while spliced', 'b'));
+  };
 
   private stopSplice(): void {
     if (this.spliceTimer) clearInterval(this.spliceTimer);

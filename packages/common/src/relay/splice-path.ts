@@ -103,24 +103,31 @@ export function takeBuffered(s: net.Socket): Buffer[] {
   return out;
 }
 
-/** Resolves true once both write queues are empty, false if either socket closed first. */
-export function whenFlushed(a: net.Socket, b: net.Socket): Promise<boolean> {
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * Resolves true once every byte queued on s so far has reached the kernel, false if s closed first.
+ * Not 'drain': it only fires after a write() returned false, so a small queue (below the
+ * highWaterMark, e.g. a reply stuck behind a full socket buffer) never emits it. A zero-length
+ * write's callback runs after every earlier write completed.
+ */
+function flushed(s: net.Socket): Promise<boolean> {
+  if (s.destroyed) return Promise.resolve(false);
+  if (s.writableLength === 0) return Promise.resolve(true);
+  if (s.writableEnded) return Promise.resolve(false);
   return new Promise((resolve) => {
-    const check = (): void => {
-      if (a.destroyed || b.destroyed) return done(false);
-      if (a.writableLength === 0 && b.writableLength === 0) return done(true);
-    };
     const done = (ok: boolean): void => {
-      for (const s of [a, b]) {
-        s.off('drain', check);
-        s.off('close', check);
-      }
+      s.off('close', onClose);
       resolve(ok);
     };
-    for (const s of [a, b]) {
-      s.on('drain', check);
-      s.on('close', check);
-    }
-    check();
+    const onClose = (): void => done(false);
+    s.once('close', onClose);
+    s.write(EMPTY, (err?: Error | null) => done(!err && !s.destroyed));
   });
+}
+
+/** Resolves true once both write queues are empty, false if either socket closed first. */
+export async function whenFlushed(a: net.Socket, b: net.Socket): Promise<boolean> {
+  const [fa, fb] = await Promise.all([flushed(a), flushed(b)]);
+  return fa && fb && !a.destroyed && !b.destroyed;
 }

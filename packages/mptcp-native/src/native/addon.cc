@@ -70,6 +70,8 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("unixDgramSend", Napi::Function::New(env, UnixDgramSend, "unixDgramSend"));
   exports.Set("crypt", Napi::Function::New(env, Crypt, "crypt"));
   exports.Set("systemPasswordHash", Napi::Function::New(env, SystemPasswordHash, "systemPasswordHash"));
+  exports.Set("setTcpKeepalive", Napi::Function::New(env, SetTcpKeepalive, "setTcpKeepalive"));
+  exports.Set("getTcpKeepalive", Napi::Function::New(env, GetTcpKeepalive, "getTcpKeepalive"));
   return exports;
 }
 

@@ -20,3 +20,5 @@ Napi::Value UnixDgramOpen(const Napi::CallbackInfo &info);
 Napi::Value UnixDgramSend(const Napi::CallbackInfo &info);
 Napi::Value Crypt(const Napi::CallbackInfo &info);
 Napi::Value SystemPasswordHash(const Napi::CallbackInfo &info);
+Napi::Value SetTcpKeepalive(const Napi::CallbackInfo &info);
+Napi::Value GetTcpKeepalive(const Napi::CallbackInfo &info);

@@ -23,6 +23,7 @@ struct Dir {
   int from = -1, to = -1;
   int pipe[2] = {-1, -1};
   size_t cap = 65536;
+  size_t growTo = 0;  // F_SETPIPE_SZ target, applied the first time the pipe fills
   size_t inPipe = 0;
   uint64_t bytes = 0;
   bool eof = false;       // source returned EOF
@@ -108,10 +109,25 @@ void Finish(SpliceRelay *r, int err, const char *syscall) {
   uv_close(reinterpret_cast<uv_handle_t *>(&r->pollB), OnClosed);
 }
 
+// Grows a full pipe to its requested size once (best effort: pipe-max-size, pipe-user-pages-*).
+// Short connections never fill their pipes, so they never pay for the big ring.
+bool Grow(Dir *d) {
+  if (d->growTo <= d->cap) return false;
+  size_t want = d->growTo;
+  d->growTo = 0;
+  if (fcntl(d->pipe[1], F_SETPIPE_SZ, static_cast<int>(want)) < 0) return false;
+  int cap = fcntl(d->pipe[1], F_GETPIPE_SZ);
+  if (cap <= 0 || static_cast<size_t>(cap) <= d->cap) return false;
+  d->cap = static_cast<size_t>(cap);
+  d->pipeFull = false;
+  return true;
+}
+
 // Moves what it can in one direction; returns an errno (0 = fine) and sets *syscall.
 int Pump(Dir *d, const char **syscall, int *failFd) {
   for (int round = 0; round < kMaxRounds; round++) {
     bool progress = false;
+    if ((d->pipeFull || d->inPipe >= d->cap) && Grow(d)) progress = true;
     if (!d->eof && !d->pipeFull && d->inPipe < d->cap) {
       ssize_t n = splice(d->from, nullptr, d->pipe[1], nullptr, d->cap - d->inPipe, kFlags);
       if (n > 0) {
@@ -205,9 +221,9 @@ void OnPoll(uv_poll_t *p, int status, int events) {
 
 int MakePipe(Dir *d, int size) {
   if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) < 0) return errno;
-  if (size > 0) fcntl(d->pipe[1], F_SETPIPE_SZ, size);  // best effort (pipe-max-size)
   int cap = fcntl(d->pipe[1], F_GETPIPE_SZ);
   if (cap > 0) d->cap = static_cast<size_t>(cap);
+  if (size > 0) d->growTo = static_cast<size_t>(size);
   return 0;
 }
 
@@ -226,6 +242,8 @@ Napi::Value Stats(const Napi::CallbackInfo &info) {
   o.Set("bToA", Napi::Number::New(env, static_cast<double>(r->ba.bytes)));
   o.Set("aToBDone", Napi::Boolean::New(env, r->ab.done));
   o.Set("bToADone", Napi::Boolean::New(env, r->ba.done));
+  o.Set("aToBPipe", Napi::Number::New(env, static_cast<double>(r->ab.cap)));
+  o.Set("bToAPipe", Napi::Number::New(env, static_cast<double>(r->ba.cap)));
   return o;
 }
 

@@ -1,0 +1,388 @@
+/*
+ * loadgen: the benchmarks' load generator and origin server, in C so that neither is the
+ * bottleneck on a 2-CPU machine (the proxies under test get the CPU). One epoll loop each.
+ *
+ *   loadgen origin PORT
+ *     Per connection, the first byte says what to do:
+ *       B<bytes>\n  stream that many bytes, then close      P  reply "p", then close
+ *       I           reply "i", then hold until the peer goes  S  sink: count until EOF, then
+ *                                                              print {"bytes":N,"ms":T}
+ *   loadgen client MODE DEST_IP DEST_PORT [--socks PROXY_IP:PORT] [--src IP] ARGS...
+ *     bulk STREAMS BYTES   STREAMS downloads of BYTES/STREAMS each; {"bytes","secs"}
+ *     up BYTES             one upload of BYTES into an `S` sink; {"bytes","secs"}
+ *     conn CONC SECONDS    CONC loops of connect, [SOCKS5], "P", read 1 byte, close;
+ *                          {"done","failed","secs"}
+ *     idle COUNT           COUNT held connections (64 in flight while opening);
+ *                          {"held","failed"}, then waits for a line on stdin, closes all
+ *   --socks does a plain RFC 1928 exchange (greeting, wait, CONNECT, wait), no pipelining.
+ */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
+#include <unistd.h>
+
+#define BUF (1 << 20)
+static char buf[BUF];
+static int ep;
+
+static double now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void die(const char *what) {
+  perror(what);
+  exit(1);
+}
+
+static void parse_addr(const char *ip, int port, struct sockaddr_in *sa) {
+  memset(sa, 0, sizeof *sa);
+  sa->sin_family = AF_INET;
+  sa->sin_port = htons(port);
+  if (inet_pton(AF_INET, ip, &sa->sin_addr) != 1) {
+    fprintf(stderr, "loadgen: bad address %s\n", ip);
+    exit(2);
+  }
+}
+
+static void watch(int fd, uint32_t ev, void *ptr, int op) {
+  struct epoll_event e = {.events = ev, .data.ptr = ptr};
+  if (epoll_ctl(ep, op, fd, &e) < 0) die("epoll_ctl");
+}
+
+/* ------------------------------------------------------------------ origin */
+
+enum { O_NEW, O_STREAM, O_HOLD, O_SINK };
+struct oconn {
+  int fd, state;
+  long long left, got;
+  double t0;
+};
+
+static void oclose(struct oconn *c) {
+  close(c->fd);
+  free(c);
+}
+
+static void ostream(struct oconn *c) {
+  while (c->left > 0) {
+    ssize_t n = write(c->fd, buf, c->left < BUF ? c->left : BUF);
+    if (n < 0) {
+      if (errno == EAGAIN) {
+        watch(c->fd, EPOLLOUT, c, EPOLL_CTL_MOD);
+        return;
+      }
+      oclose(c);
+      return;
+    }
+    c->left -= n;
+  }
+  oclose(c);
+}
+
+static void oread(struct oconn *c) {
+  for (;;) {
+    ssize_t n = read(c->fd, buf, BUF);
+    if (n < 0 && errno == EAGAIN) return;
+    if (n <= 0) {
+      if (c->state == O_SINK) {
+        printf("{\"bytes\":%lld,\"ms\":%.3f}\n", c->got, (now() - c->t0) * 1000);
+        fflush(stdout);
+      }
+      oclose(c);
+      return;
+    }
+    if (c->state == O_NEW) {
+      if (buf[0] == 'B') {
+        c->left = atoll(buf + 1);
+        c->state = O_STREAM;
+        ostream(c);
+        return;
+      }
+      if (buf[0] == 'P') {
+        (void)!write(c->fd, "p", 1);
+        oclose(c);
+        return;
+      }
+      if (buf[0] == 'I') {
+        (void)!write(c->fd, "i", 1);
+        c->state = O_HOLD;
+        continue;
+      }
+      if (buf[0] == 'S') {
+        c->state = O_SINK;
+        c->t0 = now();
+        c->got = n - 1;
+        continue;
+      }
+      oclose(c);
+      return;
+    }
+    if (c->state == O_SINK) c->got += n;
+  }
+}
+
+static void origin(int port) {
+  int l = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
+  setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  struct sockaddr_in sa;
+  parse_addr("0.0.0.0", port, &sa);
+  if (bind(l, (struct sockaddr *)&sa, sizeof sa) < 0 || listen(l, 4096) < 0) die("origin listen");
+  socklen_t sl = sizeof sa;
+  getsockname(l, (struct sockaddr *)&sa, &sl);
+  printf("{\"port\":%d}\n", ntohs(sa.sin_port));
+  fflush(stdout);
+  watch(l, EPOLLIN, NULL, EPOLL_CTL_ADD);
+  struct epoll_event ev[256];
+  for (;;) {
+    int n = epoll_wait(ep, ev, 256, -1);
+    for (int i = 0; i < n; i++) {
+      struct oconn *c = ev[i].data.ptr;
+      if (!c) {
+        int fd;
+        while ((fd = accept4(l, NULL, NULL, SOCK_NONBLOCK)) >= 0) {
+          setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+          c = calloc(1, sizeof *c);
+          c->fd = fd;
+          watch(fd, EPOLLIN, c, EPOLL_CTL_ADD);
+        }
+        continue;
+      }
+      if (c->state == O_STREAM)
+        ostream(c);
+      else
+        oread(c);
+    }
+  }
+}
+
+/* ------------------------------------------------------------------ client */
+
+enum { C_CONNECTING, C_GREET, C_REPLY, C_RUN };
+struct cconn {
+  int fd, state, got;
+  long long want, bytes;
+};
+
+static struct sockaddr_in dest, proxy, src;
+static int use_socks, use_src;
+static const char *mode;
+static long long per_bytes;
+static long done, failed, active, target, started;
+static double t_end;
+static long long total_bytes;
+
+static int cstart(struct cconn *c) {
+  c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+  if (c->fd < 0) return -1;
+  int one = 1;
+  setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  if (use_src && bind(c->fd, (struct sockaddr *)&src, sizeof src) < 0) {
+    close(c->fd);
+    return -1;
+  }
+  const struct sockaddr_in *to = use_socks ? &proxy : &dest;
+  c->state = C_CONNECTING;
+  c->got = 0;
+  c->bytes = 0;
+  if (connect(c->fd, (const struct sockaddr *)to, sizeof *to) < 0 && errno != EINPROGRESS) {
+    close(c->fd);
+    return -1;
+  }
+  watch(c->fd, EPOLLOUT, c, EPOLL_CTL_ADD);
+  active++;
+  started++;
+  return 0;
+}
+
+static void crequest(struct cconn *c) {
+  char req[64];
+  int n;
+  if (!strcmp(mode, "bulk")) n = snprintf(req, sizeof req, "B%lld\n", per_bytes);
+  else if (!strcmp(mode, "conn")) n = snprintf(req, sizeof req, "P");
+  else if (!strcmp(mode, "up")) n = snprintf(req, sizeof req, "S");
+  else n = snprintf(req, sizeof req, "I");
+  (void)!write(c->fd, req, n);
+  c->state = C_RUN;
+  if (!strcmp(mode, "up")) {
+    c->want = per_bytes;
+    watch(c->fd, EPOLLOUT, c, EPOLL_CTL_MOD);
+  } else {
+    watch(c->fd, EPOLLIN, c, EPOLL_CTL_MOD);
+  }
+}
+
+/* Returns 1 when the connection is finished (ok or not). */
+static int cstep(struct cconn *c, uint32_t events, int *ok) {
+  if (c->state == C_CONNECTING) {
+    int err = 0;
+    socklen_t el = sizeof err;
+    getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
+    if (err || (events & (EPOLLERR | EPOLLHUP))) return *ok = 0, 1;
+    if (use_socks) {
+      (void)!write(c->fd, "\x05\x01\x00", 3);
+      c->state = C_GREET;
+      watch(c->fd, EPOLLIN, c, EPOLL_CTL_MOD);
+      return 0;
+    }
+    crequest(c);
+    return 0;
+  }
+  if (c->state == C_GREET || c->state == C_REPLY) {
+    unsigned char r[16];
+    int need = c->state == C_GREET ? 2 : 10;
+    ssize_t n = read(c->fd, r, need - c->got);
+    if (n < 0 && errno == EAGAIN) return 0;
+    if (n <= 0) return *ok = 0, 1;
+    c->got += n;
+    if (c->got < need) return 0;
+    c->got = 0;
+    if (c->state == C_GREET) {
+      if (r[n - 1] != 0) return *ok = 0, 1;
+      unsigned char q[10] = {5, 1, 0, 1};
+      memcpy(q + 4, &dest.sin_addr, 4);
+      memcpy(q + 8, &dest.sin_port, 2);
+      (void)!write(c->fd, q, 10);
+      c->state = C_REPLY;
+      return 0;
+    }
+    crequest(c);
+    return 0;
+  }
+  if (!strcmp(mode, "up")) {
+    while (c->want > 0) {
+      ssize_t n = write(c->fd, buf, c->want < BUF ? c->want : BUF);
+      if (n < 0 && errno == EAGAIN) return 0;
+      if (n <= 0) return *ok = 0, 1;
+      c->want -= n;
+      c->bytes += n;
+    }
+    shutdown(c->fd, SHUT_WR);
+    total_bytes += c->bytes;
+    return *ok = 1, 1;
+  }
+  for (;;) {
+    ssize_t n = read(c->fd, buf, BUF);
+    if (n < 0 && errno == EAGAIN) return 0;
+    if (n < 0) return *ok = 0, 1;
+    if (n == 0) {
+      total_bytes += c->bytes;
+      return *ok = !strcmp(mode, "bulk"), 1;
+    }
+    c->bytes += n;
+    if (!strcmp(mode, "conn")) return *ok = 1, 1;
+    if (!strcmp(mode, "idle")) {
+      epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+      return *ok = 1, 1;
+    }
+  }
+}
+
+static int client(int argc, char **argv) {
+  if (argc < 4) return 2;
+  mode = argv[0];
+  parse_addr(argv[1], atoi(argv[2]), &dest);
+  int ai = 3;
+  while (ai < argc && !strncmp(argv[ai], "--", 2)) {
+    char ip[64];
+    if (!strcmp(argv[ai], "--socks")) {
+      const char *colon = strrchr(argv[ai + 1], ':');
+      snprintf(ip, sizeof ip, "%.*s", (int)(colon - argv[ai + 1]), argv[ai + 1]);
+      parse_addr(ip, atoi(colon + 1), &proxy);
+      use_socks = 1;
+    } else if (!strcmp(argv[ai], "--src")) {
+      parse_addr(argv[ai + 1], 0, &src);
+      use_src = 1;
+    }
+    ai += 2;
+  }
+  long a = ai < argc ? atol(argv[ai]) : 0;
+  long long b = ai + 1 < argc ? atoll(argv[ai + 1]) : 0;
+  long conc;
+  if (!strcmp(mode, "bulk")) {
+    conc = target = a;
+    per_bytes = b / a;
+  } else if (!strcmp(mode, "up")) {
+    conc = target = 1;
+    per_bytes = a;
+  } else if (!strcmp(mode, "conn")) {
+    conc = a;
+    target = -1;
+    t_end = now() + b;
+  } else if (!strcmp(mode, "idle")) {
+    target = a;
+    conc = a < 64 ? a : 64;
+  } else {
+    return 2;
+  }
+  struct cconn *pool = calloc(conc, sizeof *pool);
+  struct cconn **held = !strcmp(mode, "idle") ? calloc(a, sizeof *held) : NULL;
+  long nheld = 0;
+  double t0 = now();
+  for (long i = 0; i < conc; i++) {
+    struct cconn *c = held ? calloc(1, sizeof *c) : &pool[i];
+    if (cstart(c) < 0) failed++;
+  }
+  struct epoll_event ev[256];
+  while (active > 0) {
+    int n = epoll_wait(ep, ev, 256, 1000);
+    for (int i = 0; i < n; i++) {
+      struct cconn *c = ev[i].data.ptr;
+      int ok = 0;
+      if (!cstep(c, ev[i].events, &ok)) continue;
+      active--;
+      if (ok) done++;
+      else failed++;
+      if (held && ok) {
+        held[nheld++] = c;
+      } else {
+        close(c->fd);
+        if (held) free(c);
+      }
+      int more = target < 0 ? now() < t_end : (held ? started < target : 0);
+      if (more) {
+        struct cconn *d = held ? calloc(1, sizeof *d) : c;
+        if (cstart(d) < 0) failed++;
+      }
+    }
+  }
+  double secs = now() - t0;
+  if (held) {
+    printf("{\"held\":%ld,\"failed\":%ld}\n", nheld, failed);
+    fflush(stdout);
+    char line[16];
+    (void)!read(0, line, sizeof line);
+    for (long i = 0; i < nheld; i++) close(held[i]->fd);
+    printf("{\"closed\":%ld}\n", nheld);
+  } else if (!strcmp(mode, "conn")) {
+    printf("{\"done\":%ld,\"failed\":%ld,\"secs\":%.3f}\n", done, failed, secs);
+  } else {
+    printf("{\"bytes\":%lld,\"failed\":%ld,\"secs\":%.3f}\n", total_bytes, failed, secs);
+  }
+  return 0;
+}
+
+int main(int argc, char **argv) {
+  memset(buf, 'x', BUF);
+  ep = epoll_create1(0);
+  if (argc >= 3 && !strcmp(argv[1], "origin")) origin(atoi(argv[2]));
+  if (argc >= 2 && !strcmp(argv[1], "client")) {
+    int rc = client(argc - 2, argv + 2);
+    if (rc == 2) fprintf(stderr, "usage: see the comment at the top of bench/loadgen.c\n");
+    return rc;
+  }
+  fprintf(stderr, "usage: loadgen origin PORT | loadgen client MODE DEST_IP DEST_PORT [--socks IP:PORT] [--src IP] ARGS...\n");
+  return 2;
+}
