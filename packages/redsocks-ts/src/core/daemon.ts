@@ -9,6 +9,7 @@ import { getRedirector } from '../redirector';
 import { protocolFor } from '../upstream/registry';
 import { secUsec } from './client';
 import { listenKey, RedsocksRuntime, type InstanceHost } from './instance';
+import { keepaliveLimitation } from './keepalive';
 import { nofileSoftLimit } from './limits';
 
 export interface StartOptions {
@@ -44,6 +45,8 @@ export function initWarnings(config: RedsocksConfig, log: RedsocksLog): void {
     if (w) log.warning(w);
     if (r.type === 'http-relay') log.warning('You should avoid `http-relay`, e.g. due to CVE-2009-0801');
   }
+  const ka = keepaliveLimitation(config.base);
+  if (ka) log.warning(ka);
   for (const u of config.redudp) {
     log.notice(`redudp at ${u.localIp}:${u.localPort} is configured but not running yet (not implemented in redsocks-ts)`);
   }

@@ -11,6 +11,7 @@ import { protocolFor } from '../upstream/registry';
 import type { UpstreamProtocol } from '../upstream/upstream';
 import { RedsocksClient, type ClientOwner } from './client';
 import { createInstanceDialer, dialerDumpLines, type InstanceDialer } from './dial';
+import { applyTcpKeepalive } from './keepalive';
 import { boundPort, openListener } from './listener';
 
 export interface InstanceHost {
@@ -104,7 +105,7 @@ export class RedsocksRuntime implements ClientOwner {
       return;
     }
     const b = this.base;
-    socket.setKeepAlive(true, b.tcpKeepaliveTime > 0 ? b.tcpKeepaliveTime * 1000 : 0);
+    applyTcpKeepalive(socket, b);
     const clientAddr = { address: plainAddress(socket.remoteAddress ?? '0.0.0.0'), port: socket.remotePort ?? 0 };
     let dest;
     try {

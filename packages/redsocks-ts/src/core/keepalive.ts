@@ -1,0 +1,38 @@
+/**
+ * redsocks' apply_tcp_keepalive(): SO_KEEPALIVE is always on for the client and relay sockets,
+ * and each non-zero tcp_keepalive_time / _intvl / _probes sets TCP_KEEPIDLE / KEEPINTVL /
+ * KEEPCNT (0 keeps the kernel's net.ipv4.tcp_keepalive_*). Node's setKeepAlive() only covers
+ * the idle time, so the interval and the probe count go through mptcp-native.
+ */
+import type * as net from 'node:net';
+import { addonStatus, setTcpKeepalive } from 'mptcp-native';
+import type { BaseSection } from '../config/types';
+
+export type KeepaliveSettings = Pick<BaseSection, 'tcpKeepaliveTime' | 'tcpKeepaliveIntvl' | 'tcpKeepaliveProbes'>;
+
+let native: boolean | undefined;
+
+export function applyTcpKeepalive(s: net.Socket, base: KeepaliveSettings | undefined): void {
+  const idleS = base?.tcpKeepaliveTime ?? 0;
+  const intervalS = base?.tcpKeepaliveIntvl ?? 0;
+  const probes = base?.tcpKeepaliveProbes ?? 0;
+  native ??= addonStatus().loaded;
+  if (native && (intervalS > 0 || probes > 0)) {
+    try {
+      setTcpKeepalive(s, { idleS, intervalS, probes });
+      return;
+    } catch {
+      // a socket already closed (EBADF) or not yet open: Node's call below is harmless
+    }
+  }
+  // Without the addon only the idle time can be set; the config check says so once.
+  s.setKeepAlive(true, idleS * 1000);
+}
+
+/** The config-time notice when interval/probes are set but cannot be applied. */
+export function keepaliveLimitation(base: KeepaliveSettings): string | undefined {
+  if (base.tcpKeepaliveIntvl === 0 && base.tcpKeepaliveProbes === 0) return undefined;
+  const st = addonStatus();
+  if (st.loaded) return undefined;
+  return `tcp_keepalive_intvl/tcp_keepalive_probes need the mptcp-native addon, which is not loaded (${st.reason ?? 'unknown reason'}); only tcp_keepalive_time is applied`;
+}
