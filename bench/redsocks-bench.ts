@@ -8,6 +8,9 @@
  * The client and the origin are bench/loadgen.c inside the namespace; CPU and PSS are summed
  * over the pair's processes (and Dante's children). Both pairs run from compiled binaries:
  * ours from dist/ (`tsc -b`), like the bins npm installs.
+ *
+ * Ours runs as shipped (conf/redsocks.conf, conf/danted.conf): optimistic connect on, MPTCP
+ * auto. RTS_BENCH_OC=off gives plain RFC 1928 exchanges; RTS_BENCH_MPTCP=off|on|auto overrides.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -86,8 +89,11 @@ function setRedirect(ns: string, dir: string, port: number): void {
 async function startPair(ns: string, dir: string, which: 'ts' | 'c'): Promise<Pair> {
   const socksPort = which === 'ts' ? 1082 : 1080;
   const redsocksPort = which === 'ts' ? 12002 : 12001;
+  // our extension keywords only in our server's copy (danted rejects them)
+  const oc = which === 'ts' && process.env.RTS_BENCH_OC !== 'off';
   const danted = [
     'logoutput: /dev/null',
+    ...(oc ? ['extension.optimistic: yes'] : []),
     `internal: 127.0.0.1 port = ${socksPort}`,
     'external: 127.0.0.1',
     'clientmethod: none',
@@ -99,6 +105,7 @@ async function startPair(ns: string, dir: string, which: 'ts' | 'c'): Promise<Pa
     '}',
     'socks pass {',
     '  from: 0.0.0.0/0 to: 0.0.0.0/0',
+    ...(oc ? ['  optimistic: yes'] : []),
     '}',
     '',
   ].join('\n');
@@ -111,6 +118,7 @@ async function startPair(ns: string, dir: string, which: 'ts' | 'c'): Promise<Pa
       `redsocks {\n  local_ip = 127.0.0.1;\n  local_port = ${redsocksPort};\n  ip = 127.0.0.1;\n  port = ${socksPort};\n  type = socks5;\n` +
       // RTS_BENCH_MPTCP=off|on|auto sets redsocks-ts' extension key (the C config stays plain 0.5)
       (which === 'ts' && process.env.RTS_BENCH_MPTCP ? `  mptcp = ${process.env.RTS_BENCH_MPTCP};\n` : '') +
+      (which === 'ts' ? `  optimistic = ${oc ? 'on' : 'off'};\n` : '') +
       '}\n',
   );
   // the flag the bins' shebangs pass
