@@ -28,9 +28,13 @@ export function ipBytes(s: string): number[] | undefined {
 
 /** Is `addr` inside `net/prefix`? Families must agree (after unmapping ::ffff:a.b.c.d). */
 export function cidrContains(net: string, prefix: number, addr: string): boolean {
-  const n = ipBytes(net);
   const a = ipBytes(addr);
-  if (!n || !a || n.length !== a.length) return false;
+  return a !== undefined && bytesInCidr(ruleNetBytes(net), prefix, a);
+}
+
+/** The same test on bytes already parsed (the matcher parses each endpoint once per match). */
+export function bytesInCidr(n: readonly number[] | undefined, prefix: number, a: readonly number[]): boolean {
+  if (!n || n.length !== a.length) return false;
   let bits = prefix;
   for (let i = 0; i < n.length && bits > 0; i++) {
     const take = Math.min(8, bits);
@@ -39,6 +43,19 @@ export function cidrContains(net: string, prefix: number, addr: string): boolean
     bits -= take;
   }
   return true;
+}
+
+// Rule and interface addresses only (never a client's): this stays as small as the configs loaded.
+const netCache = new Map<string, number[] | undefined>();
+
+/** ipBytes() of a rule's network or an interface address, parsed once per distinct string. */
+export function ruleNetBytes(net: string): number[] | undefined {
+  let b = netCache.get(net);
+  if (b === undefined && !netCache.has(net)) {
+    b = ipBytes(net);
+    netCache.set(net, b);
+  }
+  return b;
 }
 
 /** Strip `::ffff:` from IPv4-mapped addresses, as Node reports them on dual-stack sockets. */

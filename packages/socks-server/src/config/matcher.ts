@@ -1,4 +1,4 @@
-import { cidrContains, ipBytes, unmapIPv4 } from './ip';
+import { bytesInCidr, ipBytes, ruleNetBytes, unmapIPv4 } from './ip';
 import { interfaceAddresses } from './system-lookup';
 import type { DantedConfig, MatchContext, MatchResult, Rule, RuleAddress } from './types';
 import { portMatches } from './values';
@@ -12,8 +12,9 @@ import { portMatches } from './values';
  * to = the requested destination.
  */
 export function matchRule(rules: readonly Rule[], ctx: MatchContext): MatchResult {
+  const eps = endpoints(ctx);
   for (const rule of rules) {
-    if (ruleMatches(rule, ctx)) return { rule, pass: rule.action === 'pass' };
+    if (matches(rule, ctx, eps)) return { rule, pass: rule.action === 'pass' };
   }
   return { rule: undefined, pass: false };
 }
@@ -27,17 +28,32 @@ export function matchSocksRules(config: DantedConfig, ctx: MatchContext): MatchR
 }
 
 export function ruleMatches(rule: Rule, ctx: MatchContext): boolean {
-  const client = { host: unmapIPv4(ctx.clientAddress), port: ctx.clientPort, names: ctx.clientHostnames };
-  if (!addressMatches(rule.from, client)) return false;
+  return matches(rule, ctx, endpoints(ctx));
+}
+
+interface Endpoints {
+  client: Prepared;
+  server: Prepared;
+  dest: Prepared | undefined;
+}
+
+/** The three endpoints of a match, each parsed once however many rules are tried. */
+function endpoints(ctx: MatchContext): Endpoints {
+  return {
+    client: prepare({ host: unmapIPv4(ctx.clientAddress), port: ctx.clientPort, names: ctx.clientHostnames }),
+    server: prepare({ host: unmapIPv4(ctx.serverAddress), port: ctx.serverPort, iface: ctx.interfaceName }),
+    dest: ctx.dest ? prepare({ host: unmapIPv4(ctx.dest.host), port: ctx.dest.port, names: [], addresses: ctx.destAddresses }) : undefined,
+  };
+}
+
+function matches(rule: Rule, ctx: MatchContext, eps: Endpoints): boolean {
+  if (!preparedMatches(rule.from, eps.client)) return false;
   if (rule.type === 'client') {
-    const server = { host: unmapIPv4(ctx.serverAddress), port: ctx.serverPort, iface: ctx.interfaceName };
-    if (!addressMatches(rule.to, server)) return false;
+    if (!preparedMatches(rule.to, eps.server)) return false;
     if (rule.clientMethod && !(rule.clientMethod as string[]).includes(ctx.method)) return false;
   } else {
-    const dest = ctx.dest
-      ? { host: unmapIPv4(ctx.dest.host), port: ctx.dest.port, names: [], addresses: ctx.destAddresses }
-      : undefined;
-    if (dest ? !addressMatches(rule.to, dest) : rule.to.kind !== 'any' || rule.to.port) return false;
+    const dest = eps.dest;
+    if (dest ? !preparedMatches(rule.to, dest) : rule.to.kind !== 'any' || rule.to.port) return false;
     if (rule.command && !rule.command.includes(ctx.command)) return false;
     if (rule.protocol && !rule.protocol.includes(ctx.protocol)) return false;
     if (rule.proxyProtocol && !rule.proxyProtocol.includes(ctx.proxyProtocol)) return false;
@@ -59,17 +75,40 @@ interface Endpoint {
   iface?: string;
 }
 
+/** An endpoint with its addresses as bytes and its names listed: what every rule looks at. */
+interface Prepared {
+  port: number;
+  ips: number[][];
+  names: string[];
+  iface?: string;
+}
+
+function prepare(ep: Endpoint): Prepared {
+  const own = ipBytes(ep.host);
+  if (own !== undefined) return { port: ep.port, ips: [own], names: ep.names ?? [], iface: ep.iface };
+  const ips: number[][] = [];
+  for (const a of ep.addresses ?? []) {
+    const b = ipBytes(unmapIPv4(a));
+    if (b !== undefined) ips.push(b);
+  }
+  return { port: ep.port, ips, names: [ep.host, ...(ep.names ?? [])], iface: ep.iface };
+}
+
 export function addressMatches(a: RuleAddress, ep: Endpoint): boolean {
+  return preparedMatches(a, prepare(ep));
+}
+
+function preparedMatches(a: RuleAddress, ep: Prepared): boolean {
   if (!portMatches(a.port, ep.port)) return false;
-  const isIp = ipBytes(ep.host) !== undefined;
-  const ips = isIp ? [ep.host] : (ep.addresses ?? []).map(unmapIPv4);
-  const names = isIp ? (ep.names ?? []) : [ep.host, ...(ep.names ?? [])];
+  const { ips, names } = ep;
   switch (a.kind) {
     case 'any':
       return true;
     case 'ipv4':
-    case 'ipv6':
-      return ips.some((ip) => cidrContains(a.address, a.prefix, ip));
+    case 'ipv6': {
+      const n = ruleNetBytes(a.address);
+      return ips.some((ip) => bytesInCidr(n, a.prefix, ip));
+    }
     case 'hostname':
       return names.some((n) => normalizeName(n) === a.name);
     case 'domain':
@@ -79,8 +118,8 @@ export function addressMatches(a: RuleAddress, ep: Endpoint): boolean {
       });
     case 'interface': {
       if (ep.iface !== undefined && ep.iface === a.name) return true;
-      const own = interfaceAddresses(a.name).map(unmapIPv4);
-      return ips.some((ip) => own.some((o) => sameAddress(o, ip)));
+      const own = interfaceAddresses(a.name).map((o) => ruleNetBytes(unmapIPv4(o)));
+      return ips.some((ip) => own.some((o) => sameBytes(o, ip)));
     }
   }
 }
@@ -89,8 +128,6 @@ function normalizeName(n: string): string {
   return n.toLowerCase().replace(/\.$/, '');
 }
 
-function sameAddress(a: string, b: string): boolean {
-  const x = ipBytes(a);
-  const y = ipBytes(b);
-  return !!x && !!y && x.length === y.length && x.every((v, i) => v === y[i]);
+function sameBytes(x: readonly number[] | undefined, y: readonly number[]): boolean {
+  return !!x && x.length === y.length && x.every((v, i) => v === y[i]);
 }

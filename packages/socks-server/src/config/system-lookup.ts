@@ -57,8 +57,18 @@ export function interfaceExists(name: string): boolean {
 }
 
 /** Addresses configured on an interface right now (empty if none/unknown). */
-export function interfaceAddresses(name: string): string[] {
-  return (networkInterfaces()[name] ?? []).map((a) => a.address);
+// getifaddrs() costs about 50 us; rules naming an interface are checked on every connection.
+const IFADDRS_TTL_MS = 1000;
+let ifaddrs: { at: number; byName: Map<string, string[]> } | undefined;
+
+/** The interface's addresses, re-read from the kernel at most once a second. */
+export function interfaceAddresses(name: string, now = Date.now()): string[] {
+  if (!ifaddrs || now - ifaddrs.at >= IFADDRS_TTL_MS || now < ifaddrs.at) {
+    const byName = new Map<string, string[]>();
+    for (const [n, list] of Object.entries(networkInterfaces())) byName.set(n, (list ?? []).map((a) => a.address));
+    ifaddrs = { at: now, byName };
+  }
+  return ifaddrs.byName.get(name) ?? [];
 }
 
 let services: Map<string, number> | undefined;
