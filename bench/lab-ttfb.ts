@@ -1,11 +1,26 @@
 /**
  * Issue 5 proof: median time to the first response byte of a small HTTP request (20 runs)
  * over the two-ISP lab (equal-20: RTT 40 ms), per mode, in ms and in WAN RTTs.
- * Prints numbers; never fails on speed.   npx tsx bench/lab-ttfb.ts [--profile P] [--runs N]
+ * Prints numbers; never fails on speed.
+ *   npx tsx bench/lab-ttfb.ts [--profile P] [--runs N] [--warmup N] [--sched rr|nice|none] [--modes a,b]
+ *
+ * The machine is shared and has 2 CPUs: another job's burst landing in the middle of a request
+ * adds milliseconds to whichever mode runs at that moment. So by default the bench and
+ * everything it starts afterwards (origin, the daemons of every mode, curl) inherit SCHED_RR
+ * (`--sched rr`, falls back to nice -10; `--sched nice` for nice -10 only, `--sched none` to
+ * measure as is). Every mode gets the same treatment. The WAN bridges run SCHED_FIFO anyway.
+ *
+ * Each mode first serves `--warmup` requests (default 100): steady state, as for a daemon that
+ * has been up for a while. Our daemons and the origin are JavaScript; with only a handful of
+ * connections behind them their per-connection code still runs cold (measured on OC+pool:
+ * 3 warm-up requests 48.2 ms median, 200 warm-up requests 45.7 ms; gateway, server and origin
+ * each faster). Warm-up also fetches the TFO cookie, fills the pool, caches the server's verdict.
  */
+import { execFileSync } from 'node:child_process';
+import * as os from 'node:os';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Lab, destroyLabsOnSignals, ROOT } from '../tests/lab/lab';
+import { ADDR, IFACES, Lab, destroyLabsOnSignals, ROOT } from '../tests/lab/lab';
 import { PROFILES, rttMs } from '../tests/lab/profiles';
 import { setupLab, preferCompiled } from '../tests/lab/gateway';
 import { ModeRunner } from '../tests/lab/modes';
@@ -18,7 +33,38 @@ function arg(name: string, def: string): string {
   return i >= 0 ? process.argv[i + 1] : def;
 }
 
-export async function benchTtfb(profileName: string, runs: number): Promise<Array<Record<string, unknown>>> {
+/** Children inherit the policy and niceness of the thread that spawns them (Node's main thread). */
+function applySched(mode: string): string {
+  if (mode === 'none') return 'sched as is';
+  if (mode === 'rr') {
+    try {
+      execFileSync('chrt', ['-r', '-p', '5', String(process.pid)], { stdio: 'ignore' });
+      return 'SCHED_RR 5';
+    } catch {
+      // fall back to nice
+    }
+  }
+  try {
+    os.setPriority(0, -10);
+    return 'nice -10';
+  } catch (e) {
+    return `nice -10 refused (${(e as NodeJS.ErrnoException).code ?? String(e)})`;
+  }
+}
+
+/** What the emulated links really add: ping from the gateway to each ISP router. */
+function labPing(lab: Lab, rtt: number): string {
+  const out: string[] = [];
+  for (const [dev, gw] of [[IFACES.wan1, ADDR.gw1], [IFACES.wan2, ADDR.gw2]]) {
+    const r = lab.exec('gw', `ping -q -c 20 -i 0.05 -I ${dev} ${gw}`, { allowFail: true });
+    const m = /= ([\d.]+)\/([\d.]+)\/([\d.]+)/.exec(r);
+    out.push(m ? `${dev} min/avg/max ${m[1]}/${m[2]}/${m[3]} ms` : `${dev} no ping`);
+  }
+  return `ping RTT (configured ${rtt} ms): ${out.join(', ')}`;
+}
+
+export async function benchTtfb(profileName: string, runs: number, sched = 'rr', modes = MODES, warmup = 100): Promise<Array<Record<string, unknown>>> {
+  const schedText = applySched(sched);
   const prof = PROFILES[profileName];
   const rtt = rttMs(prof.isp1);
   const lab = await Lab.create(prof);
@@ -26,9 +72,10 @@ export async function benchTtfb(profileName: string, runs: number): Promise<Arra
   const rows: Array<Record<string, unknown>> = [];
   try {
     setupLab(lab, { compiled: preferCompiled() });
-    console.log(`lab-ttfb: profile ${prof.name} (${prof.description}); ${runs} runs per mode; RTT ${rtt} ms`);
+    console.log(`lab-ttfb: profile ${prof.name} (${prof.description}); ${runs} runs per mode; RTT ${rtt} ms; ${warmup} warm-up requests; ${schedText}`);
+    console.log(`lab check: ${labPing(lab, rtt)}`);
     console.log('mode                   median TTFB   in RTTs   p10..p90 (ms)      ok');
-    for (const name of MODES) {
+    for (const name of modes) {
       let mode;
       try {
         mode = await runner.start(name);
@@ -38,9 +85,8 @@ export async function benchTtfb(profileName: string, runs: number): Promise<Arra
         continue;
       }
       try {
-        // Warm-up: a TFO cookie, a filled pool, a cached server capability.
-        for (let i = 0; i < 3; i++) await curlSmall(lab, mode.src.node, { local: mode.src.local });
-        await sleep(300);
+        for (let i = 0; i < warmup; i++) await curlSmall(lab, mode.src.node, { local: mode.src.local });
+        await sleep(1000); // the pool refills and its subflows join
         const t: number[] = [];
         let ok = 0;
         for (let i = 0; i < runs; i++) {
@@ -70,11 +116,11 @@ export async function benchTtfb(profileName: string, runs: number): Promise<Arra
 if (require.main === module) {
   destroyLabsOnSignals();
   const profile = arg('profile', 'equal-20');
-  benchTtfb(profile, Number(arg('runs', '20')))
+  benchTtfb(profile, Number(arg('runs', '20')), arg('sched', 'rr'), arg('modes', MODES.join(',')).split(','), Number(arg('warmup', '100')))
     .then((rows) => {
       const out = path.join(ROOT, 'bench/out');
       fs.mkdirSync(out, { recursive: true });
-      fs.writeFileSync(path.join(out, 'lab-ttfb.json'), JSON.stringify({ profile, rows }, null, 2));
+      fs.writeFileSync(path.join(out, 'lab-ttfb.json'), JSON.stringify({ profile, sched: arg('sched', 'rr'), warmup: Number(arg('warmup', '100')), rows }, null, 2));
     })
     .catch((e) => {
       console.error(e);

@@ -52,6 +52,13 @@ interface Entry extends PooledConn {
 }
 
 const MAX_BACKOFF_MS = 5000;
+/**
+ * A used connection is replaced this long after take(), not at once: the replacement's
+ * connect, its SYN at the server and its SYN-ACK back here would otherwise coincide with the
+ * stream's own CONNECT and response (same moment, one RTT apart) and delay both by the CPU
+ * time of a new MPTCP connection on each side (~0.5-1 ms each, seen in captures).
+ */
+export const REFILL_DELAY_MS = 10;
 
 export class WarmPool {
   private readonly entries: Entry[] = [];
@@ -59,6 +66,7 @@ export class WarmPool {
   private closed = false;
   private backoffMs = 0;
   private retryTimer: NodeJS.Timeout | undefined;
+  private refillTimer: NodeJS.Timeout | undefined;
   private initialLeft: number;
   private readonly waiters: Array<() => void> = [];
   private readonly counters = { hits: 0, misses: 0, refills: 0, opened: 0, expired: 0, dropped: 0, failures: 0 };
@@ -92,7 +100,7 @@ export class WarmPool {
     this.counters.hits++;
     e.socket.ref();
     e.socket.pause();
-    this.fill();
+    this.fillSoon();
     return { socket: e.socket, path: e.path };
   }
 
@@ -116,6 +124,7 @@ export class WarmPool {
   close(): void {
     this.closed = true;
     if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.refillTimer) clearTimeout(this.refillTimer);
     for (const e of [...this.entries]) {
       this.entries.splice(this.entries.indexOf(e), 1);
       e.cleanup();
@@ -133,6 +142,15 @@ export class WarmPool {
 
   private isFull(): boolean {
     return this.entries.filter((e) => e.ready).length >= this.opts.size;
+  }
+
+  private fillSoon(): void {
+    if (this.closed || this.refillTimer) return;
+    this.refillTimer = setTimeout(() => {
+      this.refillTimer = undefined;
+      this.fill();
+    }, REFILL_DELAY_MS);
+    this.refillTimer.unref();
   }
 
   private fill(): void {

@@ -296,8 +296,11 @@ async function pipelined(ctx: UpstreamContext, opts: PipelineOptions): Promise<T
   const ocMethod = creds ? inst.optimisticAuthMethod : inst.optimisticMethod;
   const plainMethod = creds ? Method.UserPass : Method.NoAuth;
 
-  let handshake = optimisticHandshake(inst, ctx.dest);
+  // Dial first: the handshake is only needed once the connection is up, so encoding it
+  // stays off the path between the client's SYN and ours.
+  let handshake: Buffer | undefined;
   const dialing = ctx.dial({ fastOpen: inst.fastopen }).then((sock) => {
+    handshake = optimisticHandshake(inst, ctx.dest);
     const pre = preGreetingOf(sock);
     if (!pre) return sock;
     // A pre-greeted pooled connection: its greeting went out when the pool opened it.
@@ -316,6 +319,7 @@ async function pipelined(ctx: UpstreamContext, opts: PipelineOptions): Promise<T
   } else {
     upstream = await dialing;
   }
+  handshake ??= optimisticHandshake(inst, ctx.dest);
   const early = opts.early ? ctx.early.take() : Buffer.alloc(0);
   const inFirst = early.subarray(0, Math.max(0, inst.optimisticMaxEarly));
   const afterFirst = early.subarray(inFirst.length);

@@ -87,6 +87,23 @@ test('pool_size = 2: pre-established connections, each used for one stream, refi
   expect(dialer.poolStats().hits).toBe(3);
 });
 
+test('the replacement opens after the stream had its turn, not inside dial()', async () => {
+  dialer = createDialer(testInstance({ port: server.port, poolSize: 1, poolIdleTimeout: 60 }));
+  await dialer.poolReady();
+  const sock = await dialer.dial();
+  // deferred by REFILL_DELAY_MS: the stream's handshake leaves before a new connect is made
+  expect(dialer.poolStats()).toMatchObject({ hits: 1, idle: 0, pending: 0, opened: 1 });
+  expect(server.conns.length).toBe(1);
+  sock.write(Buffer.from([5, 1, 0, 5, 1, 0, 1, 192, 0, 2, 3, 0, 80]));
+  await waitFor(() => dialer!.poolStats().idle === 1, 5000, 'refill');
+  expect(dialer.poolStats()).toMatchObject({ hits: 1, refills: 1, opened: 2 });
+  await waitFor(() => server.conns.length === 2, 5000, 'the refill at the server');
+  await server.conns[0].bytes(13);
+  expect(server.conns[0].received.length).toBe(13);
+  expect(server.conns[1].received.length).toBe(0);
+  sock.destroy();
+});
+
 test('pooled: false bypasses the pool; an empty pool counts a miss', async () => {
   dialer = createDialer(testInstance({ port: server.port, poolSize: 1, poolIdleTimeout: 60 }));
   await dialer.poolReady();
