@@ -3,7 +3,7 @@
  * Prints a table; never asserts.
  *
  *   bulk    one CONNECT, BULK_MB downloaded through it; MB/s and server CPU s/GB
- *           (utime+stime from /proc/<pid>/stat of every server process)
+ *           (utime+stime+cutime+cstime from /proc/<pid>/stat of every server process)
  *   rate    RATE_CLIENTS concurrent clients for RATE_SECONDS: handshake, 1 byte reply, close
  *   idle    IDLE_CONNS relayed connections held open; PSS per connection from
  *           /proc/<pid>/smaps_rollup summed over every server process
@@ -94,7 +94,9 @@ function cpuSeconds(pids: number[]): number {
     try {
       const st = readFileSync(`/proc/${p}/stat`, 'utf8');
       const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-      ticks += Number(f[11]) + Number(f[12]);
+      // utime stime cutime cstime: Dante's children come and go, and a reaped child's CPU
+      // moves into its parent's cutime/cstime
+      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
     } catch {
       // gone
     }
