@@ -9,7 +9,7 @@ import { LabProfile } from '../lab/profiles';
 import { setupLab } from '../lab/gateway';
 import { Daemon, oursBuilt, startOurRedsocks, startOurServer, stopAll } from '../lab/daemons';
 import { curlSmall, transfer } from '../lab/traffic';
-import { failoverRun } from '../lab/scenarios';
+import { failoverRun, linkCeilings, outageTtfb, wanSplit } from '../lab/scenarios';
 
 const link = { delayMs: 5, rateMbit: 50, lossPct: 0, queuePkts: 100 };
 const E2E: LabProfile = {
@@ -36,22 +36,34 @@ describe('redsocks-ts + socks-server over the two-ISP lab', () => {
   });
 
   test('a download through the bonded pair uses both WAN interfaces', async () => {
-    const before = lab.ifBytes('gw');
-    const r = await transfer(lab, 'lan', 'get', 4e6, { timeoutMs: 30000 });
-    const after = lab.ifBytes('gw');
+    const { result: r, wan1, wan2 } = await wanSplit(lab, () => transfer(lab, 'lan', 'get', 4e6, { timeoutMs: 30000 }));
     expect(r).toMatchObject({ ok: true, bytes: 4e6 });
-    expect(after[IFACES.wan1].rx - before[IFACES.wan1].rx).toBeGreaterThan(300e3);
-    expect(after[IFACES.wan2].rx - before[IFACES.wan2].rx).toBeGreaterThan(300e3);
+    expect(wan1).toBeGreaterThan(300e3);
+    expect(wan2).toBeGreaterThan(300e3);
   });
 
   test.each(['isp1', 'isp2'] as const)('5/5 new connections succeed while %s is cut', async (isp) => {
-    await lab.cut(isp);
-    try {
-      let ok = 0;
-      for (let i = 0; i < 5; i++) if ((await curlSmall(lab, 'lan', { timeoutS: 8 })).ok) ok++;
-      expect(ok).toBe(5);
-    } finally {
-      await lab.restore(isp);
+    const o = await outageTtfb(lab, { node: 'lan' }, isp, 5, 8);
+    expect(o).toMatchObject({ isp, ok: 5, attempts: 5 });
+    expect(o.ttfbMs).toHaveLength(5);
+    for (const t of o.ttfbMs) expect(t).toBeGreaterThan(0);
+    // the link is back: a new connection still works
+    expect((await curlSmall(lab, 'lan', { timeoutS: 8 })).ok).toBe(true);
+  });
+
+  test('the single-flow ceiling is measured on each link, bound to its WAN address', async () => {
+    const before = lab.ifBytes('gw');
+    const c = await linkCeilings(lab, 1);
+    const after = lab.ifBytes('gw');
+    expect(c.map((x) => x.isp)).toEqual(['isp1', 'isp2']);
+    for (const x of c) {
+      expect(x.downMbit).toBeGreaterThan(0);
+      expect(x.upMbit).toBeGreaterThan(0);
+    }
+    // 6 MB down and 6 MB up over each WAN (50 Mbit/s x 1 s)
+    for (const dev of [IFACES.wan1, IFACES.wan2]) {
+      expect(after[dev].rx - before[dev].rx).toBeGreaterThan(6e6);
+      expect(after[dev].tx - before[dev].tx).toBeGreaterThan(6e6);
     }
   });
 

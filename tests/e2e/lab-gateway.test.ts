@@ -95,6 +95,63 @@ describe('mptcp-gateway setup and doctor in the lab', () => {
     }
   });
 
+  test('blackhole detection: doctor warns, setup turns it off', () => {
+    lab.exec('gw', 'sysctl -qw net.mptcp.blackhole_timeout=3600');
+    const f = doctor().find((x) => x.id === 'mptcp-blackhole');
+    expect(f?.level).toBe('warn');
+    expect(f?.fix).toBe('sysctl -w net.mptcp.blackhole_timeout=0');
+    expect(gatewayCli(lab, 'gw', labSetupArgs(lab)).code).toBe(0);
+    expect(lab.exec('gw', 'sysctl -n net.mptcp.blackhole_timeout').trim()).toBe('0');
+    expect(doctor().find((x) => x.id === 'mptcp-blackhole')?.level).toBe('ok');
+  });
+
+  test('an ISP that comes back between MP_CAPABLE SYN retries switches MPTCP off unless setup turned the detection off', async () => {
+    const mib = (): Record<string, number> => {
+      const [k, v] = lab.exec('gw', 'cat /proc/net/netstat').split('\n').filter((l) => l.startsWith('MPTcpExt:'));
+      const keys = k.split(/\s+/);
+      const vals = v.split(/\s+/).map(Number);
+      return Object.fromEntries(keys.map((x, i) => [x, vals[i]]));
+    };
+    // One connect from isp1's address while isp1 is cut: its SYNs with MP_CAPABLE at 0, 1 and
+    // 2 s are lost (tcp_syn_linear_timeouts); after that second retransmission the kernel sends
+    // the next SYN (3 s) without MP_CAPABLE, and isp1 is back by then, so that one is answered.
+    const connectThroughCut = async (): Promise<void> => {
+      await lab.cut('isp1');
+      const syn0 = mib().MPCapableSYNTX;
+      const c = lab.spawn('gw', ['mptcpize', 'run', 'ncat', '--send-only', '-w', '10', '-s', ADDR.wan1, ADDR.server, String(SOCKS_PORT)], { stdio: ['pipe', 'ignore', 'ignore'] });
+      c.stdin?.end();
+      // Time from the first SYN, not from the spawn (process start-up varies on a loaded host).
+      await waitFor(() => mib().MPCapableSYNTX > syn0, 5000, 'the first MP_CAPABLE SYN');
+      await new Promise((r) => setTimeout(r, 2500));
+      await lab.restore('isp1');
+      await new Promise((r) => c.once('exit', r));
+    };
+    const newMptcpConnect = (): void => {
+      lab.exec('gw', `echo | mptcpize run ncat --send-only -w 5 -s ${ADDR.wan1} ${ADDR.server} ${SOCKS_PORT}`, { allowFail: true });
+    };
+    lab.exec('gw', 'sysctl -qw net.mptcp.blackhole_timeout=3600');
+    try {
+      const m0 = mib();
+      await connectThroughCut();
+      const m1 = mib();
+      expect(m1.MPCapableSYNTXDrop - m0.MPCapableSYNTXDrop).toBeGreaterThanOrEqual(1);
+      newMptcpConnect();
+      expect(mib().MPCapableSYNTXDisabled - m1.MPCapableSYNTXDisabled).toBeGreaterThanOrEqual(1);
+      const f = doctor().find((x) => x.id === 'mptcp-blackhole');
+      expect(f?.level).toBe('fail');
+      expect(f?.title).toContain('switched off');
+    } finally {
+      expect(gatewayCli(lab, 'gw', labSetupArgs(lab)).code).toBe(0);
+    }
+    // With the detection off (setup's value) the same sequence leaves MPTCP on.
+    await connectThroughCut();
+    const m2 = mib();
+    newMptcpConnect();
+    const m3 = mib();
+    expect(m3.MPCapableSYNTXDisabled - m2.MPCapableSYNTXDisabled).toBe(0);
+    expect(m3.MPCapableSYNACKRX - m2.MPCapableSYNACKRX).toBe(1);
+  });
+
   test('doctor catches a live connection that is plain TCP', async () => {
     const c = lab.spawn('gw', ['ncat', '--recv-only', ADDR.server, String(SOCKS_PORT)]);
     try {
@@ -128,5 +185,6 @@ describe('mptcp-gateway setup and doctor in the lab', () => {
     expect(lab.exec('gw', 'ip rule show')).not.toContain(ADDR.wan2);
     expect(lab.exec('gw', 'nft list ruleset')).not.toContain('mptcp_gateway');
     expect(lab.exec('gw', 'sysctl -n net.mptcp.stale_loss_cnt').trim()).toBe('4');
+    expect(lab.exec('gw', 'sysctl -n net.mptcp.blackhole_timeout').trim()).toBe('3600');
   });
 });

@@ -8,7 +8,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { Lab, ADDR, destroyLabsOnSignals, ROOT } from './lab';
-import { failoverRun, FailoverResult } from './scenarios';
+import { failoverRun, FailoverResult, outageTtfb } from './scenarios';
 import { PROFILES, rttMs } from './profiles';
 import { gatewayCli, labSetupArgs } from './gateway';
 import {
@@ -135,6 +135,9 @@ async function main(): Promise<void> {
     const dFail = await failoverRun(lab, { node: 'gw', local: ADDR.wan1 }, sized(prof.isp1.down.rateMbit, 6), 'isp1', {
       parallel: true, attemptTimeoutS: 2, log: (x) => v.log(`   direct: ${x}`),
     });
+    view.setPhase('bonded: isp1 cut with nothing else running, 5 new connections');
+    const bIdle = await outageTtfb(lab, { node: 'lan' }, 'isp1', 5, 3);
+    view.log(`   bonded: ${bIdle.ok}/5 new connections while isp1 was down, TTFB ${bIdle.ttfbMs.map((x) => x.toFixed(0)).join(' ')} ms`);
     view.stop();
 
     const r = (ms: number): string => (Number.isFinite(ms) ? `${ms.toFixed(0)} ms = ${(ms / rtt).toFixed(1)} RTT` : 'n/a');
@@ -149,7 +152,8 @@ async function main(): Promise<void> {
       [`download (links sum ${sumDown} Mbit/s)`, frac(dDown, sumDown), frac(bDown, sumDown)],
       [`upload (links sum ${sumUp} Mbit/s)`, frac(dUp, sumUp, true), frac(bUp, sumUp, true)],
       ['longest stall, isp1 cut during a download', stall(dFail), stall(bFail)],
-      ['new connections while isp1 was down', `${dFail.newOk}/5`, `${bFail.newOk}/5${bFail.newTtfb.length ? ` (TTFB ${median(bFail.newTtfb).toFixed(0)} ms)` : ''}`],
+      ['new connections while isp1 was down (download running)', `${dFail.newOk}/5`, `${bFail.newOk}/5${bFail.newTtfb.length ? ` (TTFB ${r(median(bFail.newTtfb))}, queued behind the download)` : ''}`],
+      ['new connections while isp1 was down (nothing else)', 'n/a (no other ISP)', `${bIdle.ok}/5${bIdle.ttfbMs.length ? ` (TTFB ${r(median(bIdle.ttfbMs))})` : ''}`],
     ];
     const w0 = Math.max(...rows.map((x) => x[0].length));
     const w1 = Math.max(22, ...rows.map((x) => x[1].length));

@@ -1,7 +1,7 @@
 /** Measured scenarios shared by the demo and the benches (they print; nothing here asserts). */
 import { waitFor } from '../helpers/netns';
-import { Lab, IFACES, IspName } from './lab';
-import { curlSmall, CurlTiming, sleep, transfer, TransferResult } from './traffic';
+import { Lab, IFACES, IspName, NodeName } from './lab';
+import { curlSmall, CurlTiming, mbit, sleep, transfer, TransferResult } from './traffic';
 
 /** Where the traffic comes from: the LAN client through the proxy pair, or the gateway itself bound to one ISP. */
 export interface Source {
@@ -81,4 +81,100 @@ export async function ttfbUnderLoad(lab: Lab, src: Source, bulkBytes: number, n:
   const ttfb: CurlTiming[] = [];
   for (let i = 0; i < n && !finished; i++) ttfb.push(await curlSmall(lab, src.node, { local: src.local, timeoutS: 10 }));
   return { ttfb, bulk: await bulk };
+}
+
+export interface OutageTtfb {
+  isp: IspName;
+  ok: number;
+  attempts: number;
+  /** TTFB of each successful request, in the order made (the first one is right after the cut). */
+  ttfbMs: number[];
+}
+
+/**
+ * New connections during an outage of `isp` with nothing else running: the link is cut, then
+ * `attempts` small requests are made one after another, then it is restored. Without a bulk
+ * transfer, the surviving link's queue is empty, so the TTFB is comparable with the normal
+ * one (during a running download it also pays that download's queueing delay: see
+ * failoverRun and ttfbUnderLoad).
+ */
+export async function outageTtfb(lab: Lab, src: Source, isp: IspName, attempts = 5, timeoutS = 3): Promise<OutageTtfb> {
+  await lab.cut(isp);
+  const out: CurlTiming[] = [];
+  try {
+    for (let i = 0; i < attempts; i++) out.push(await curlSmall(lab, src.node, { local: src.local, timeoutS }));
+  } finally {
+    await lab.restore(isp);
+  }
+  // Let the path come back (probes, neighbour entry) before the next scenario.
+  await sleep(1500);
+  const ok = out.filter((r) => r.ok);
+  return { isp, ok: ok.length, attempts, ttfbMs: ok.map((r) => r.ttfbMs) };
+}
+
+/** Bytes received on each WAN interface of the gateway while `run` runs. */
+export async function wanSplit<T>(lab: Lab, run: () => Promise<T>): Promise<{ result: T; wan1: number; wan2: number }> {
+  const b0 = lab.ifBytes('gw');
+  const result = await run();
+  const b1 = lab.ifBytes('gw');
+  const d = (dev: string): number => (b1[dev]?.rx ?? 0) - (b0[dev]?.rx ?? 0);
+  return { result, wan1: d(IFACES.wan1), wan2: d(IFACES.wan2) };
+}
+
+export interface LinkCeiling {
+  isp: IspName;
+  downMbit: number;
+  upMbit: number;
+}
+
+/**
+ * The ceiling to compare bonding with: ONE plain TCP flow per link (from the gateway, bound to
+ * that WAN's address), measured with the same client and the same transfer length as the
+ * bonded flows, so that slow start and the goodput-per-frame are counted the same way.
+ */
+export async function linkCeilings(lab: Lab, seconds: number): Promise<LinkCeiling[]> {
+  const out: LinkCeiling[] = [];
+  for (const isp of ['isp1', 'isp2'] as const) {
+    const local = isp === 'isp1' ? lab.addr.wan1 : lab.addr.wan2;
+    const p = lab.profile[isp];
+    const size = (rate: number): number => Math.max(2, Math.round((rate * seconds) / 8)) * 1e6;
+    const down = await transfer(lab, 'gw', 'get', size(p.down.rateMbit), { local, timeoutMs: 90000 });
+    const up = await transfer(lab, 'gw', 'post', size(p.up.rateMbit), { local, timeoutMs: 90000 });
+    out.push({
+      isp,
+      downMbit: down.ok ? mbit(down.bytes, down.ms - down.ttfbMs) : NaN,
+      upMbit: up.ok ? mbit(up.bytes, up.ms) : NaN,
+    });
+  }
+  return out;
+}
+
+/** The MPTcpExt counters of a namespace (/proc/net/netstat), e.g. MPJoinSynAckRx. */
+export function mptcpCounters(lab: Lab, node: NodeName): Record<string, number> {
+  const lines = lab.exec(node, 'cat /proc/net/netstat').split('\n').filter((l) => l.startsWith('MPTcpExt:'));
+  const out: Record<string, number> = {};
+  if (lines.length < 2) return out;
+  const keys = lines[0].split(/\s+/).slice(1);
+  const vals = lines[1].split(/\s+/).slice(1);
+  keys.forEach((k, i) => (out[k] = Number(vals[i] ?? 0)));
+  return out;
+}
+
+/**
+ * What the gateway's MPTCP did while `run` ran: connections opened, fallbacks to TCP, joins,
+ * and SYNs sent without MP_CAPABLE because the kernel's blackhole detection had switched
+ * active MPTCP off (net.mptcp.blackhole_timeout; `mptcp-gateway setup` sets 0).
+ */
+export async function mptcpActivity<T>(lab: Lab, run: () => Promise<T>): Promise<{ result: T; capable: number; fallback: number; joins: number; disabled: number }> {
+  const c0 = mptcpCounters(lab, 'gw');
+  const result = await run();
+  const c1 = mptcpCounters(lab, 'gw');
+  const d = (k: string): number => (c1[k] ?? 0) - (c0[k] ?? 0);
+  return {
+    result,
+    capable: d('MPCapableSYNACKRX'),
+    fallback: d('MPCapableFallbackSYNACK'),
+    joins: d('MPJoinSynAckRx'),
+    disabled: d('MPCapableSYNTXDisabled'),
+  };
 }

@@ -7,6 +7,7 @@ import type * as net from 'node:net';
 import { debuglog } from 'node:util';
 import * as mptcpNative from 'mptcp-native';
 import type { BaseSection, RedsocksInstance } from '../config/types';
+import { applyTcpKeepalive } from '../core/keepalive';
 import type { DialOptions } from '../upstream/upstream';
 import { PathHealth, isPathFailure, type ConnectLike, type HealthLog, type PathView } from './path-health';
 import { WarmPool, type PoolStats, type PooledConn } from './warm-pool';
@@ -96,9 +97,9 @@ export function createDialer(instance: RedsocksInstance, base?: BaseSection, opt
       : undefined;
 
   const keepalive = (s: net.Socket): void => {
-    // redsocks turns SO_KEEPALIVE on for every relay socket; tcp_keepalive_time = 0 keeps the kernel's.
+    // redsocks turns SO_KEEPALIVE on for every relay socket (tcp_keepalive_* as configured).
     try {
-      s.setKeepAlive(true, (base?.tcpKeepaliveTime ?? 0) * 1000);
+      applyTcpKeepalive(s, base);
     } catch {
       // older kernels reject TCP_KEEP* on MPTCP sockets
     }
@@ -137,10 +138,11 @@ export function createDialer(instance: RedsocksInstance, base?: BaseSection, opt
   }
 
   /**
-   * Happy-eyeballs over WAN paths: the best path first; if it has not connected after
-   * max(2 x its RTT, 100 ms) (250 ms before any RTT is known) the next one starts too, and
-   * a path failure starts the next one at once. The first connection wins; the others are
-   * closed when they complete (their failures still feed the health view).
+   * Happy-eyeballs over WAN paths: the best path first; if it has not connected within its
+   * stagger delay (srtt + 4 x rttvar of its connects, 50 ms..2 x srtt; 250 ms before any RTT is
+   * known) the next live one starts too, and a path failure starts the next one at once. The
+   * first connection wins; the others are closed when they complete (their failures still
+   * feed the health view).
    */
   function fresh(fastOpen: boolean): Promise<PooledConn> {
     if (!health) return attempt(undefined, true, fastOpen);
@@ -159,7 +161,7 @@ export function createDialer(instance: RedsocksInstance, base?: BaseSection, opt
         const last = next === candidates.length;
         running++;
         pending.add(p.name);
-        const stagger = last || !p.up ? undefined : setTimeout(start, h.staggerDelay(p));
+        const stagger = last || !p.up ? undefined : setTimeout(startLive, h.staggerDelay(p));
         stagger?.unref();
         attempt(p, last, fastOpen).then(
           (conn) => {
@@ -197,6 +199,15 @@ export function createDialer(instance: RedsocksInstance, base?: BaseSection, opt
             }
           },
         );
+      };
+      // A slow live path races the next live one, but a path known to be down is only tried
+      // once every live attempt has failed: a dangling attempt on it keeps resending SYNs, and
+      // once an MP_CAPABLE SYN and two retries are lost the kernel retries as plain TCP, so an
+      // ISP that comes back gets a plain-TCP connection (and, with net.mptcp.blackhole_timeout
+      // set, MPTCP switched off for the whole host).
+      const startLive = (): void => {
+        if (next < candidates.length && !candidates[next].up) return;
+        start();
       };
       start();
     });

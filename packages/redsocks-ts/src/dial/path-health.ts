@@ -81,9 +81,15 @@ export function isPathFailure(err: unknown): boolean {
 }
 
 const MIN_ATTEMPT_TIMEOUT_MS = 500;
+/** Bounds of the stagger delay of the connect race (see staggerDelay). */
+const MIN_STAGGER_MS = 50;
+const MIN_STAGGER_MARGIN_MS = 10;
+const UNKNOWN_RTT_STAGGER_MS = 250;
 const PROBE_MISSES_FOR_DOWN = 2;
 
 interface PathState extends PathView {
+  /** Mean deviation of the connect RTT (RFC 6298 style), null before the first sample. */
+  rttVarMs: number | null;
   misses: number;
   /** Lost a connect race while still handshaking: ranked after healthy paths until it answers. */
   suspect: boolean;
@@ -134,6 +140,7 @@ export class PathHealth extends EventEmitter {
       up: true,
       state: 'unknown' as PathStateName,
       rttMs: null,
+      rttVarMs: null,
       lastChange: now,
       misses: 0,
       suspect: false,
@@ -191,9 +198,19 @@ export class PathHealth extends EventEmitter {
     return Math.max(MIN_ATTEMPT_TIMEOUT_MS, Math.ceil(3 * rtt));
   }
 
-  /** How long the dialer waits on this path before racing the next one. */
+  /**
+   * How long the dialer waits on this path before racing the next one: the connect time this
+   * path should not exceed, srtt + 4 x rttvar (at least srtt + 10 ms), within [50 ms, 2 x srtt].
+   * A tight bound matters: right after an ISP dies, before any probe has noticed, the first
+   * new connection pays exactly this delay on top of its normal setup.
+   */
   staggerDelay(path: PathView): number {
-    return path.rttMs === null ? 250 : Math.max(100, Math.ceil(2 * path.rttMs));
+    const s = this.states.find((p) => p.name === path.name);
+    const srtt = s?.rttMs ?? path.rttMs;
+    if (srtt === null) return UNKNOWN_RTT_STAGGER_MS;
+    const v = s?.rttVarMs ?? srtt / 4;
+    const bound = srtt + Math.max(4 * v, MIN_STAGGER_MARGIN_MS);
+    return Math.ceil(Math.max(MIN_STAGGER_MS, Math.min(bound, 2 * srtt)));
   }
 
   reportSuccess(name: string, rttMs: number | undefined, reason = 'connect ok'): void {
@@ -201,7 +218,18 @@ export class PathHealth extends EventEmitter {
     if (!s) return;
     s.misses = 0;
     s.suspect = false;
-    if (rttMs !== undefined) s.rttMs = s.rttMs === null ? rttMs : Math.round((0.75 * s.rttMs + 0.25 * rttMs) * 10) / 10;
+    if (rttMs !== undefined) {
+      if (s.rttMs === null || s.rttVarMs === null) {
+        s.rttMs = rttMs;
+        s.rttVarMs = rttMs / 4;
+      } else {
+        s.rttVarMs = Math.round((0.75 * s.rttVarMs + 0.25 * Math.abs(s.rttMs - rttMs)) * 10) / 10;
+        // A faster connect means a queue has drained: follow it down quicker than up, so a
+        // burst of load does not keep the stagger delay long for seconds after it ends.
+        const w = rttMs < s.rttMs ? 0.5 : 0.25;
+        s.rttMs = Math.round(((1 - w) * s.rttMs + w * rttMs) * 10) / 10;
+      }
+    }
     this.transition(s, 'up', reason);
   }
 

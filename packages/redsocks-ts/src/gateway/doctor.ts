@@ -2,6 +2,7 @@
  * `mptcp-gateway doctor`: check a gateway (or a SOCKS server host) and explain each problem
  * in plain words with the command that fixes it.
  */
+import * as fs from 'node:fs';
 import * as net from 'node:net';
 import { interfaceAddrs, nftRuleset, readEndpoints, readLimits, readRoutes, readRules, readSysctl, run } from './system';
 
@@ -65,6 +66,42 @@ function checkStale(out: Finding[]): void {
     out.push({ id: 'stale-loss-cnt', level: 'warn', title: `slow failover: net.mptcp.stale_loss_cnt is ${st}`, detail: 'a dead ISP\'s subflow is only marked stale after this many retransmission timeouts (the RTO doubles each time).', fix: 'sysctl -w net.mptcp.stale_loss_cnt=2' });
   } else {
     out.push({ id: 'stale-loss-cnt', level: 'ok', title: `subflows go stale after ${st} lost RTOs` });
+  }
+}
+
+/** The MPTcpExt counters of this network namespace (/proc/net/netstat). */
+function mptcpMib(): Record<string, number> {
+  const out: Record<string, number> = {};
+  try {
+    const lines = fs.readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((l) => l.startsWith('MPTcpExt:'));
+    if (lines.length < 2) return out;
+    const keys = lines[0].split(/\s+/).slice(1);
+    const vals = lines[1].split(/\s+/).slice(1);
+    keys.forEach((k, i) => (out[k] = Number(vals[i] ?? 0)));
+  } catch {
+    // no /proc/net/netstat: nothing to report
+  }
+  return out;
+}
+
+/** Gateway only: the kernel's active-side blackhole detection can silently turn MPTCP off. */
+function checkBlackhole(out: Finding[]): void {
+  const bh = readSysctl('net.mptcp.blackhole_timeout');
+  if (bh === undefined) return; // kernel < 6.12: no such detection
+  const mib = mptcpMib();
+  const disabled = mib.MPCapableSYNTXDisabled ?? 0;
+  const fix = 'sysctl -w net.mptcp.blackhole_timeout=0';
+  if (Number(bh) !== 0) {
+    out.push({
+      id: 'mptcp-blackhole',
+      level: disabled > 0 ? 'fail' : 'warn',
+      title: disabled > 0 ? `MPTCP was switched off by blackhole detection (${disabled} connections opened as plain TCP)` : `MPTCP blackhole detection is on (net.mptcp.blackhole_timeout=${bh})`,
+      detail:
+        'an MP_CAPABLE SYN lost with its first two retries, then an answered plain SYN (an ISP that comes back at the wrong moment, or a lossy link, is enough) makes the kernel open every new connection as plain TCP for an hour: one ISP, no failover.',
+      fix,
+    });
+  } else {
+    out.push({ id: 'mptcp-blackhole', level: 'ok', title: 'MPTCP blackhole detection is off (net.mptcp.blackhole_timeout=0)' });
   }
 }
 
@@ -155,6 +192,7 @@ export async function doctor(opts: DoctorOptions): Promise<Finding[]> {
 
   checkTfo(out, 0x1, 'client', 'redsocks-ts cannot carry the SOCKS handshake in the SYN (fastopen = on has no effect).');
   checkStale(out);
+  checkBlackhole(out);
   for (const [dev] of addrs) {
     const rp = readSysctl(`net.ipv4.conf.${dev}.rp_filter`);
     const all = readSysctl('net.ipv4.conf.all.rp_filter');

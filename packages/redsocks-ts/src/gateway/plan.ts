@@ -60,6 +60,16 @@ export function wantedSysctls(spec: GatewaySpec, current: Record<string, string 
   ];
   if (spec.role === 'gateway') {
     w.push({
+      key: 'net.mptcp.blackhole_timeout',
+      value: '0',
+      why:
+        'MPTCP "blackhole" detection (kernel >= 6.12) takes an MP_CAPABLE SYN lost with its first two retries, then ' +
+        'an answered plain SYN, for a middlebox that drops MPTCP, and then opens EVERY new connection of this host as plain ' +
+        'TCP for an hour (doubling each time): one ISP, no failover. An ISP outage or a lossy link produces ' +
+        'exactly that pattern; the proxy is known to speak MPTCP, and a peer that does not still gets the ' +
+        'normal per-connection fallback',
+    });
+    w.push({
       key: 'net.ipv4.tcp_fastopen',
       value: String(tfo | 0x1),
       why: 'bit 0x1 lets redsocks-ts send the SOCKS handshake in the SYN (TFO client); other bits are kept',

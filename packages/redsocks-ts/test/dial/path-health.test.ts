@@ -57,6 +57,26 @@ test('a path that lost a connect race is tried after healthy ones until it answe
   expect(h.staggerDelay(h.get('dsl')!)).toBe(160);
 });
 
+test('stagger delay: srtt + 4 x rttvar, within [50 ms, 2 x srtt]', () => {
+  const h = make();
+  const fiber = () => h.get('fiber')!;
+  expect(h.staggerDelay(fiber())).toBe(250);
+  // One sample: the deviation starts at a quarter of it, so the bound is 2 x RTT.
+  h.reportSuccess('fiber', 40);
+  expect(h.staggerDelay(fiber())).toBe(80);
+  // Steady connect times shrink the deviation: the bound tends to srtt + 10 ms.
+  for (let i = 0; i < 30; i++) h.reportSuccess('fiber', 40);
+  expect(h.staggerDelay(fiber())).toBe(50);
+  // Jittery ones widen it again, never beyond 2 x srtt.
+  for (let i = 0; i < 30; i++) h.reportSuccess('fiber', i % 2 ? 20 : 120);
+  const jittery = h.staggerDelay(fiber());
+  expect(jittery).toBeGreaterThan(50);
+  expect(jittery).toBeLessThanOrEqual(Math.ceil(2 * fiber().rttMs!));
+  // A fast link never races the next path sooner than 50 ms.
+  for (let i = 0; i < 30; i++) h.reportSuccess('dsl', 0.2);
+  expect(h.staggerDelay(h.get('dsl')!)).toBe(50);
+});
+
 test('a refused connect does not blame the path; probes need two misses', () => {
   const h = make();
   h.reportFailure('fiber', refused);

@@ -15,7 +15,7 @@ function spec(): GatewaySpec {
 function emptySnap(): Snapshot {
   return {
     sysctls: {
-      'net.mptcp.enabled': '1', 'net.mptcp.pm_type': '0', 'net.mptcp.stale_loss_cnt': '4',
+      'net.mptcp.enabled': '1', 'net.mptcp.pm_type': '0', 'net.mptcp.stale_loss_cnt': '4', 'net.mptcp.blackhole_timeout': '3600',
       'net.ipv4.tcp_fastopen': '0', 'net.ipv4.conf.all.rp_filter': '1',
       'net.ipv4.conf.wan1.rp_filter': '0', 'net.ipv4.conf.wan2.rp_filter': '0',
     },
@@ -43,6 +43,7 @@ describe('setup plan', () => {
   test('a fresh gateway gets sysctls, limits, endpoints, policy routes and the redirect', () => {
     const cmds = planSetup(spec(), emptySnap()).map((s) => s.cmd);
     expect(cmds).toContain('sysctl -qw net.mptcp.stale_loss_cnt=2');
+    expect(cmds).toContain('sysctl -qw net.mptcp.blackhole_timeout=0');
     expect(cmds).toContain('sysctl -qw net.ipv4.tcp_fastopen=1');
     expect(cmds).toContain('sysctl -qw net.ipv4.conf.all.rp_filter=2');
     expect(cmds).toContain('ip mptcp limits set subflow 2 add_addr_accepted 2');
