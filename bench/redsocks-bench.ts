@@ -11,6 +11,9 @@
  *
  * Ours runs as shipped (conf/redsocks.conf, conf/danted.conf): optimistic connect on, MPTCP
  * auto. RTS_BENCH_OC=off gives plain RFC 1928 exchanges; RTS_BENCH_MPTCP=off|on|auto overrides.
+ * Both pairs carry the redsocks -> SOCKS server leg the same way: unless RTS_BENCH_MPTCP=off,
+ * the C pair runs under `mptcpize run`, as in the lab (MPTCP costs the kernel more per byte and
+ * per connection than TCP, even on loopback).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -86,6 +89,11 @@ function setRedirect(ns: string, dir: string, port: number): void {
   sh(`ip netns exec ${ns} bash -c 'nft delete table ip rtsbench 2>/dev/null; nft -f ${path.join(dir, 'r.nft')}'`);
 }
 
+/** Is the redsocks -> SOCKS server leg MPTCP in this run (ours: mptcp = auto by default)? */
+function mptcpLeg(): boolean {
+  return process.env.RTS_BENCH_MPTCP !== 'off';
+}
+
 async function startPair(ns: string, dir: string, which: 'ts' | 'c'): Promise<Pair> {
   const socksPort = which === 'ts' ? 1082 : 1080;
   const redsocksPort = which === 'ts' ? 12002 : 12001;
@@ -126,8 +134,9 @@ async function startPair(ns: string, dir: string, which: 'ts' | 'c'): Promise<Pa
   const lim = ['prlimit', '--nofile=16384:16384'];
   // RTS_BENCH_TS_SERVER=danted pairs redsocks-ts with danted (isolates redsocks-ts' own cost)
   const tsServer = process.env.RTS_BENCH_TS_SERVER === 'danted' ? ['danted', '-f', dconf] : [...bin('socks-server'), '-f', dconf];
-  const socksArgv = which === 'ts' ? tsServer : ['danted', '-f', dconf];
-  const redsArgv = which === 'ts' ? [...bin('redsocks-ts'), '-c', rconf] : ['redsocks', '-c', rconf];
+  const cWrap = mptcpLeg() ? ['mptcpize', 'run'] : [];
+  const socksArgv = which === 'ts' ? tsServer : [...cWrap, 'danted', '-f', dconf];
+  const redsArgv = which === 'ts' ? [...bin('redsocks-ts'), '-c', rconf] : [...cWrap, 'redsocks', '-c', rconf];
   const procs = [socksArgv, redsArgv].map((argv) =>
     spawn('ip', ['netns', 'exec', ns, ...lim, ...argv], { stdio: ['ignore', 'ignore', 'inherit'], cwd: ROOT }),
   );
@@ -241,7 +250,8 @@ async function main(): Promise<void> {
       `${name.padEnd(28)} ${r.throughputMBs.toFixed(1).padStart(10)} ${r.cpuSPerGB.toFixed(2).padStart(9)} ${r.redsocksCpuSPerGB.toFixed(2).padStart(9)} ` +
       `${r.connPerS.toFixed(0).padStart(9)} ${String(r.connFailed).padStart(6)} ${r.pssPerConnKB.toFixed(1).padStart(10)} ${String(r.idleHeld).padStart(6)}`;
     console.log(`redsocks bench: loopback in netns ${ns}, nftables REDIRECT, bulk ${opts.bulkMB} MiB over 2 streams, ` +
-      `${opts.connSeconds}s of 32 concurrent connects, ${opts.idle} idle connections; ${os.cpus().length} CPUs, Node ${process.version}`);
+      `${opts.connSeconds}s of 32 concurrent connects, ${opts.idle} idle connections; ` +
+      `redsocks -> server leg ${mptcpLeg() ? 'MPTCP (C pair under mptcpize)' : 'TCP'}; ${os.cpus().length} CPUs, Node ${process.version}`);
     console.log(`${'pair'.padEnd(28)} ${'MB/s'.padStart(10)} ${'CPU s/GB'.padStart(9)} ${'(redsocks)'.padStart(9)} ${'conn/s'.padStart(9)} ${'failed'.padStart(6)} ${'PSS KB/conn'.padStart(10)} ${'held'.padStart(6)}`);
     const tsName = process.env.RTS_BENCH_TS_SERVER === 'danted' ? 'redsocks-ts + danted' : 'redsocks-ts + socks-server';
     console.log(row(tsName, ts));
