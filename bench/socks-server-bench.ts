@@ -283,17 +283,27 @@ async function main(): Promise<void> {
     results[label] = { mbps: b.mbps, cpuPerGb: b.cpuPerGb, rate: r.rate, rateErr: r.errors, cpuMs: r.cpuMs, pss: p };
     await d.stop();
   }
+  // The ceiling: the same client straight to the origin, no proxy at all. A proxy adds a
+  // second TCP connection and a relay hop, so no proxy can exceed these numbers.
+  const NO_PROXY = 'no proxy (ceiling)';
+  {
+    const b = await runLoadgen(['client', 'bulk', '127.0.0.1', originPort, 1, BULK_MB * 2 ** 20]).next<BulkResult>();
+    const r = await runLoadgen(['client', 'conn', '127.0.0.1', originPort, RATE_CLIENTS, RATE_SECONDS]).next<ConnResult>();
+    results[NO_PROXY] = { mbps: b.bytes / 2 ** 20 / b.secs, cpuPerGb: NaN, rate: r.done / r.secs, rateErr: r.failed, cpuMs: NaN, pss: NaN };
+    process.stderr.write(`${NO_PROXY}: bulk ${results[NO_PROXY].mbps.toFixed(0)} MB/s, rate ${results[NO_PROXY].rate.toFixed(0)}/s\n`);
+  }
   origin.proc.kill();
+  const labels = [...runs.map(([label]) => label), NO_PROXY];
 
   const t = results.danted;
-  const w = [34, 14, 18, 14, 10];
+  const w = [34, 24, 10, 12, 10];
   const out = [
     `socks-server vs danted on loopback (${BULK_MB} MB bulk, ${RATE_CLIENTS} clients x ${RATE_SECONDS}s, ${IDLE_CONNS} idle conns; ` +
       `${cpus().length} CPUs, load avg ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})`,
     row(['metric', 'server', 'value', 'ours/Dante', 'target'], w),
   ];
   const metric = (title: string, key: keyof Result, digits: number, target: string, scale = 1): void => {
-    for (const [label] of runs) {
+    for (const label of labels) {
       const v = results[label][key] / scale;
       if (Number.isNaN(v)) continue;
       const ratio = label === 'danted' ? '' : (results[label][key] / t[key]).toFixed(2);
