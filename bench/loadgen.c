@@ -15,6 +15,8 @@
  *     idle COUNT           COUNT held connections (64 in flight while opening);
  *                          {"held","failed"}, then waits for a line on stdin, closes all
  *   --socks does a plain RFC 1928 exchange (greeting, wait, CONNECT, wait), no pipelining.
+ * Bulk bytes cost the load generator as little as the kernel allows: the origin sendfile()s
+ * from a memfd and the client splice()s into /dev/null, so the proxy under test gets the CPU.
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -27,6 +29,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
 #include <sys/socket.h>
 #include <sys/time.h>
 #include <time.h>
@@ -68,8 +72,11 @@ enum { O_NEW, O_STREAM, O_HOLD, O_SINK };
 struct oconn {
   int fd, state;
   long long left, got;
+  off_t off;  /* into the memfd */
   double t0;
 };
+
+static int srcfd = -1; /* BUF bytes of 'x' in a memfd, for sendfile() */
 
 static void oclose(struct oconn *c) {
   close(c->fd);
@@ -78,7 +85,9 @@ static void oclose(struct oconn *c) {
 
 static void ostream(struct oconn *c) {
   while (c->left > 0) {
-    ssize_t n = write(c->fd, buf, c->left < BUF ? c->left : BUF);
+    if (c->off >= BUF) c->off = 0;
+    size_t chunk = BUF - c->off;
+    ssize_t n = sendfile(c->fd, srcfd, &c->off, c->left < (long long)chunk ? (size_t)c->left : chunk);
     if (n < 0) {
       if (errno == EAGAIN) {
         watch(c->fd, EPOLLOUT, c, EPOLL_CTL_MOD);
@@ -135,6 +144,8 @@ static void oread(struct oconn *c) {
 }
 
 static void origin(int port) {
+  srcfd = memfd_create("loadgen", 0);
+  if (srcfd < 0 || write(srcfd, buf, BUF) != BUF) die("memfd");
   int l = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0), one = 1;
   setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
   struct sockaddr_in sa;
@@ -177,6 +188,7 @@ struct cconn {
 };
 
 static struct sockaddr_in dest, proxy, src;
+static int sink[2] = {-1, -1}, devnull = -1; /* bulk: socket -> pipe -> /dev/null */
 static int use_socks, use_src;
 static const char *mode;
 static long long per_bytes;
@@ -273,13 +285,19 @@ static int cstep(struct cconn *c, uint32_t events, int *ok) {
     total_bytes += c->bytes;
     return *ok = 1, 1;
   }
+  int bulk = !strcmp(mode, "bulk");
   for (;;) {
-    ssize_t n = read(c->fd, buf, BUF);
+    ssize_t n = bulk ? splice(c->fd, NULL, sink[1], NULL, BUF, SPLICE_F_MOVE | SPLICE_F_NONBLOCK) : read(c->fd, buf, BUF);
     if (n < 0 && errno == EAGAIN) return 0;
     if (n < 0) return *ok = 0, 1;
     if (n == 0) {
       total_bytes += c->bytes;
-      return *ok = !strcmp(mode, "bulk"), 1;
+      return *ok = bulk, 1;
+    }
+    for (ssize_t left = n; left > 0;) {
+      ssize_t m = bulk ? splice(sink[0], NULL, devnull, NULL, left, SPLICE_F_MOVE) : left;
+      if (m <= 0) die("splice to /dev/null");
+      left -= m;
     }
     c->bytes += n;
     if (!strcmp(mode, "conn")) return *ok = 1, 1;
@@ -326,6 +344,11 @@ static int client(int argc, char **argv) {
     conc = a < 64 ? a : 64;
   } else {
     return 2;
+  }
+  if (!strcmp(mode, "bulk")) {
+    devnull = open("/dev/null", O_WRONLY);
+    if (devnull < 0 || pipe(sink) < 0) die("sink");
+    fcntl(sink[1], F_SETPIPE_SZ, BUF);
   }
   struct cconn *pool = calloc(conc, sizeof *pool);
   struct cconn **held = !strcmp(mode, "idle") ? calloc(a, sizeof *held) : NULL;
