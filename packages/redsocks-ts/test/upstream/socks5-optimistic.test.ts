@@ -15,6 +15,7 @@ import {
   hex,
   testInstance,
   type Harness,
+  type PeerConn,
 } from '../dial/fixtures';
 
 const DEST = { address: '198.51.100.9', port: 443 };
@@ -46,6 +47,14 @@ async function streamTwo(h: Harness, first: string, second: string): Promise<str
   h.app.write(second);
   await run;
   return server!.conns[0].received.subarray(14).toString();
+}
+
+/** A plain RFC 1928 server's side of redsocks' sequential exchange: greeting, then CONNECT. */
+async function answerSequential(c: PeerConn): Promise<void> {
+  await c.bytes(3);
+  await c.write([5, 0]);
+  await c.bytes(13); // greeting + CONNECT so far
+  await c.write(OK_REPLY);
 }
 
 async function make(over: Parameters<typeof testInstance>[0]): Promise<Harness> {
@@ -192,10 +201,7 @@ describe('optimistic connect', () => {
         c.socket.end();
         return;
       }
-      await c.bytes(3);
-      await c.write([5, 0]);
-      await c.bytes(13);
-      await c.write(OK_REPLY);
+      await answerSequential(c);
     });
     const h = await make({ port: server.port });
     h.app.write(hello);
@@ -206,12 +212,7 @@ describe('optimistic connect', () => {
   });
 
   test('a cached "sequential" server gets redsocks plain bytes even with optimistic = on', async () => {
-    server = await ScriptedServer.start(async (c) => {
-      await c.bytes(3);
-      await c.write([5, 0]);
-      await c.bytes(13);
-      await c.write(OK_REPLY);
-    });
+    server = await ScriptedServer.start(answerSequential);
     serverCapabilities.set(serverKey('127.0.0.1', server.port), 'sequential', 60);
     const h = await make({ port: server.port });
     await h.run(socks5);
@@ -247,10 +248,7 @@ describe('optimistic = auto', () => {
         c.socket.destroy();
         return;
       }
-      await c.bytes(3);
-      await c.write([5, 0]);
-      await c.bytes(13);
-      await c.write(OK_REPLY);
+      await answerSequential(c);
     });
     const h = await make({ port: server.port, optimistic: 'auto' });
     h.app.write('data');
@@ -269,10 +267,7 @@ describe('optimistic = auto', () => {
         c.socket.end();
         return;
       }
-      await c.bytes(3);
-      await c.write([5, 0]);
-      await c.bytes(13);
-      await c.write(OK_REPLY);
+      await answerSequential(c);
     });
     const h = await make({ port: server.port, optimistic: 'auto' });
     await h.run(socks5);
@@ -281,12 +276,7 @@ describe('optimistic = auto', () => {
   });
 
   test('optimistic = off never offers A5', async () => {
-    server = await ScriptedServer.start(async (c) => {
-      await c.bytes(3);
-      await c.write([5, 0]);
-      await c.bytes(13);
-      await c.write(OK_REPLY);
-    });
+    server = await ScriptedServer.start(answerSequential);
     const h = await make({ port: server.port, optimistic: 'off' });
     await h.run(socks5);
     expect(hex(server.conns[0].chunks[0])).toBe('050100');
