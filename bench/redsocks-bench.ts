@@ -19,13 +19,13 @@ import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
+import { cpuSeconds, processTree, pssKb } from './proc-stats';
 import { runLoadgen, type BulkResult, type ConnResult, type IdleResult, type Loadgen } from './loadgen';
 
 const ROOT = path.resolve(__dirname, '..');
 const CLIENT_SRC = '127.0.0.5';
 const ORIGIN_VIP = '127.0.0.9';
 const ORIGIN_PORT = 9000;
-const CLK_TCK = 100;
 
 // ------------------------------------------------------------------ parent
 
@@ -37,34 +37,6 @@ interface Pair {
   name: string;
   redsocksPort: number;
   procs: ChildProcess[];
-}
-
-function cpuTicks(pids: number[]): number {
-  let t = 0;
-  for (const p of pids) {
-    try {
-      const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-      // utime stime cutime cstime = fields 14..17 (index 11..14 after the comm)
-      t += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-    } catch {
-      // exited
-    }
-  }
-  return t;
-}
-
-function pssKb(pids: number[]): number {
-  let kb = 0;
-  for (const p of pids) {
-    try {
-      const m = /^Pss:\s+(\d+) kB/m.exec(fs.readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'));
-      if (m) kb += Number(m[1]);
-    } catch {
-      // exited
-    }
-  }
-  return kb;
 }
 
 async function waitPort(ns: string, port: number): Promise<void> {
@@ -167,16 +139,6 @@ interface Result {
   idleHeld: number;
 }
 
-/** A process and its descendants (Dante forks). */
-function tree(pid: number): number[] {
-  const all = [pid];
-  for (let i = 0; i < all.length; i++) {
-    const kids = sh(`pgrep -P ${all[i]} || true`).split('\n').map(Number).filter((p) => p > 0);
-    all.push(...kids);
-  }
-  return all;
-}
-
 async function measure(ns: string, dir: string, which: 'ts' | 'c', opts: { bulkMB: number; connSeconds: number; idle: number }): Promise<Result> {
   const pair = await startPair(ns, dir, which);
   setRedirect(ns, dir, pair.redsocksPort);
@@ -186,23 +148,23 @@ async function measure(ns: string, dir: string, which: 'ts' | 'c', opts: { bulkM
   await origin.next();
   try {
     const rpid = pair.procs[1].pid ?? -1;
-    const pairPids = (): number[] => pair.procs.flatMap((p) => tree(p.pid ?? -1));
+    const pairPids = (): number[] => pair.procs.flatMap((p) => processTree(p.pid ?? -1));
     // warm-up (JIT, Dante's children)
     await client(['bulk', 2, 64 * 2 ** 20]).next<BulkResult>();
     await client(['conn', 32, 1]).next<ConnResult>();
 
-    const t0 = cpuTicks(pairPids());
-    const r0 = cpuTicks([rpid]);
+    const t0 = cpuSeconds(pairPids());
+    const r0 = cpuSeconds([rpid]);
     const bulk = await client(['bulk', 2, opts.bulkMB * 2 ** 20]).next<BulkResult>();
-    const bulkTicks = cpuTicks(pairPids()) - t0;
-    const redsocksTicks = cpuTicks([rpid]) - r0;
+    const bulkCpu = cpuSeconds(pairPids()) - t0;
+    const redsocksCpu = cpuSeconds([rpid]) - r0;
     const gb = bulk.bytes / 1e9;
 
-    const c0 = cpuTicks(pairPids());
-    const cr0 = cpuTicks([rpid]);
+    const c0 = cpuSeconds(pairPids());
+    const cr0 = cpuSeconds([rpid]);
     const conn = await client(['conn', 32, opts.connSeconds]).next<ConnResult>();
-    const connTicks = cpuTicks(pairPids()) - c0;
-    const connRedsocksTicks = cpuTicks([rpid]) - cr0;
+    const connCpu = cpuSeconds(pairPids()) - c0;
+    const connRedsocksCpu = cpuSeconds([rpid]) - cr0;
 
     await new Promise((r) => setTimeout(r, 1000));
     const before = pssKb(pairPids());
@@ -216,14 +178,14 @@ async function measure(ns: string, dir: string, which: 'ts' | 'c', opts: { bulkM
     await idle.exited;
     return {
       throughputMBs: bulk.bytes / 1e6 / bulk.secs,
-      cpuSPerGB: bulkTicks / CLK_TCK / gb,
-      redsocksCpuSPerGB: redsocksTicks / CLK_TCK / gb,
+      cpuSPerGB: bulkCpu / gb,
+      redsocksCpuSPerGB: redsocksCpu / gb,
       connPerS: conn.done / conn.secs,
       connFailed: conn.failed,
       pssPerConnKB: held.held > 0 ? (after - before) / held.held : NaN,
       redsocksPssPerConnKB: held.held > 0 ? (rAfter - rBefore) / held.held : NaN,
-      cpuMsPerConn: conn.done > 0 ? (connTicks * 1000) / CLK_TCK / conn.done : NaN,
-      redsocksCpuMsPerConn: conn.done > 0 ? (connRedsocksTicks * 1000) / CLK_TCK / conn.done : NaN,
+      cpuMsPerConn: conn.done > 0 ? (connCpu * 1000) / conn.done : NaN,
+      redsocksCpuMsPerConn: conn.done > 0 ? (connRedsocksCpu * 1000) / conn.done : NaN,
       idleHeld: held.held,
     };
   } finally {

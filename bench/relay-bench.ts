@@ -17,16 +17,15 @@
  * The `relay <mode> <sinkPort> <originPort>` sub-command is the child.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { createInterface } from 'node:readline';
 import { runLoadgen, type ConnResult } from './loadgen';
+import { cpuSeconds } from './proc-stats';
 
 const MB = Number(process.env.BENCH_MB ?? 1024);
 const CONN_SECONDS = Number(process.env.CONN_SECONDS ?? 5);
 const CONN_CLIENTS = Number(process.env.CONN_CLIENTS ?? 32);
 const MODES = (process.env.MODES ?? 'js,splice,splice-64k,splice@16k,splice@64k').split(',');
-const CLK_TCK = 100;
 
 const SINK_JS = `
 const net = require('net');
@@ -91,12 +90,6 @@ function lines(p: ChildProcess): () => Promise<Record<string, unknown>> {
   });
 }
 
-function cpuSeconds(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return (Number(f[11]) + Number(f[12])) / CLK_TCK; // utime, stime
-}
-
 async function send(port: number, bytes: number): Promise<void> {
   const chunk = Buffer.alloc(1 << 20, 0x5a);
   const s = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true });
@@ -127,11 +120,11 @@ async function bench(mode: string, originPort: number): Promise<void> {
   try {
     if (MB > 0) {
       const bytes = MB * 1024 * 1024;
-      const cpu0 = cpuSeconds(relay.pid!);
+      const cpu0 = cpuSeconds([relay.pid!]);
       const t0 = process.hrtime.bigint();
       await send(relayPort, bytes);
       const secs = Number(process.hrtime.bigint() - t0) / 1e9;
-      const cpu = cpuSeconds(relay.pid!) - cpu0;
+      const cpu = cpuSeconds([relay.pid!]) - cpu0;
       const got = await sinkNext();
       const res = await relayNext();
       const gb = bytes / 1e9;
@@ -141,9 +134,9 @@ async function bench(mode: string, originPort: number): Promise<void> {
       );
     }
     if (CONN_SECONDS > 0) {
-      const cpu0 = cpuSeconds(relay.pid!);
+      const cpu0 = cpuSeconds([relay.pid!]);
       const r = await runLoadgen(['client', 'conn', '127.0.0.1', ports.connPort as number, CONN_CLIENTS, CONN_SECONDS]).next<ConnResult>();
-      const cpu = cpuSeconds(relay.pid!) - cpu0;
+      const cpu = cpuSeconds([relay.pid!]) - cpu0;
       await new Promise((res) => setTimeout(res, 200));
       relay.stdin!.write('stats\n');
       const { stats } = (await relayNext()) as { stats: Record<string, number> };

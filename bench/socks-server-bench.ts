@@ -13,10 +13,11 @@
  * for both servers and cheap enough that the servers get the CPU.
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync, existsSync } from 'node:fs';
 import * as net from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { cpuSeconds, processTree, pssKb } from './proc-stats';
 import { runLoadgen, type BulkResult, type ConnResult, type IdleResult } from './loadgen';
 
 const BULK_MB = Number(process.env.BULK_MB ?? 2048);
@@ -26,7 +27,6 @@ const IDLE_CONNS = Number(process.env.IDLE_CONNS ?? 2000);
 const WORKERS = Number(process.env.WORKERS ?? cpus().length);
 const ROOT = join(__dirname, '..');
 const dir = mkdtempSync(join(tmpdir(), 'socks-bench-'));
-const CLK_TCK = 100;
 
 /**
  * The floor: the least a Node SOCKS5 CONNECT relay can do (no rules, logs, timeouts or
@@ -65,57 +65,6 @@ function freePort(): Promise<number> {
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function children(pid: number): number[] {
-  const out: number[] = [];
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const st = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const ppid = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
-      if (ppid === pid) out.push(Number(d));
-    } catch {
-      // raced with exit
-    }
-  }
-  return out;
-}
-
-/** The server process and all its descendants. */
-function tree(pid: number): number[] {
-  const all = [pid];
-  for (let i = 0; i < all.length; i++) all.push(...children(all[i]));
-  return all;
-}
-
-function cpuSeconds(pids: number[]): number {
-  let ticks = 0;
-  for (const p of pids) {
-    try {
-      const st = readFileSync(`/proc/${p}/stat`, 'utf8');
-      const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
-      // utime stime cutime cstime: Dante's children come and go, and a reaped child's CPU
-      // moves into its parent's cutime/cstime
-      ticks += Number(f[11]) + Number(f[12]) + Number(f[13]) + Number(f[14]);
-    } catch {
-      // gone
-    }
-  }
-  return ticks / CLK_TCK;
-}
-
-function pssKb(pids: number[]): number {
-  let kb = 0;
-  for (const p of pids) {
-    try {
-      const m = /^Pss:\s+(\d+) kB/m.exec(readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'));
-      if (m) kb += Number(m[1]);
-    } catch {
-      // gone
-    }
-  }
-  return kb;
-}
 
 type DaemonName = 'socks-server' | 'danted' | 'node-floor';
 
@@ -198,7 +147,7 @@ async function startDaemon(name: DaemonName, workers = 1): Promise<Daemon> {
   await sleep(300);
   return {
     name, port, pid, proc,
-    pids: () => tree(pid),
+    pids: () => processTree(pid),
     stop: async () => {
       try {
         process.kill(pid, 'SIGTERM');
