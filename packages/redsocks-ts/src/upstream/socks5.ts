@@ -298,28 +298,17 @@ async function pipelined(ctx: UpstreamContext, opts: PipelineOptions): Promise<T
 
   // Dial first: the handshake is only needed once the connection is up, so encoding it
   // stays off the path between the client's SYN and ours.
-  let handshake: Buffer | undefined;
-  const dialing = ctx.dial({ fastOpen: inst.fastopen }).then((sock) => {
-    handshake = optimisticHandshake(inst, ctx.dest);
+  const dialing = ctx.dial({ fastOpen: inst.fastopen }).then(async (sock) => {
+    const handshake = optimisticHandshake(inst, ctx.dest);
     const pre = preGreetingOf(sock);
-    if (!pre) return sock;
+    if (!pre) return { upstream: sock, handshake };
     // A pre-greeted pooled connection: its greeting went out when the pool opened it.
-    if (opts.early && handshake.subarray(0, pre.length).equals(pre)) {
-      handshake = handshake.subarray(pre.length);
-      return sock;
-    }
-    return ungreeted(ctx, sock, inst.fastopen);
+    if (opts.early && handshake.subarray(0, pre.length).equals(pre)) return { upstream: sock, handshake: handshake.subarray(pre.length) };
+    return { upstream: await ungreeted(ctx, sock, inst.fastopen), handshake };
   });
-  let upstream: net.Socket;
-  if (opts.early) {
-    // Gather the client's first bytes while the connection is being made; the wait ends
-    // as soon as the first byte arrives.
-    const [sock] = await Promise.all([dialing, ctx.early.wait(inst.optimisticGatherMs)]);
-    upstream = sock;
-  } else {
-    upstream = await dialing;
-  }
-  handshake ??= optimisticHandshake(inst, ctx.dest);
+  // Gather the client's first bytes while the connection is being made; the wait ends as soon
+  // as the first byte arrives.
+  const [{ upstream, handshake }] = await Promise.all([dialing, opts.early ? ctx.early.wait(inst.optimisticGatherMs) : undefined]);
   const early = opts.early ? ctx.early.take() : Buffer.alloc(0);
   const inFirst = early.subarray(0, Math.max(0, inst.optimisticMaxEarly));
   const afterFirst = early.subarray(inFirst.length);
