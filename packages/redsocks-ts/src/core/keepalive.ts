@@ -22,7 +22,8 @@ export function applyTcpKeepalive(s: net.Socket, base: KeepaliveSettings | undef
       setTcpKeepalive(s, { idleS, intervalS, probes });
       return;
     } catch {
-      // a socket already closed (EBADF) or not yet open: Node's call below is harmless
+      // a socket already closed (EBADF), an out-of-range value, or an older kernel that rejects
+      // TCP_KEEP* on MPTCP sockets: Node's call below still turns keepalive on
     }
   }
   // Without the addon only the idle time can be set; the config check says so once.

@@ -96,15 +96,6 @@ export function createDialer(instance: RedsocksInstance, base?: BaseSection, opt
         })
       : undefined;
 
-  const keepalive = (s: net.Socket): void => {
-    // redsocks turns SO_KEEPALIVE on for every relay socket (tcp_keepalive_* as configured).
-    try {
-      applyTcpKeepalive(s, base);
-    } catch {
-      // older kernels reject TCP_KEEP* on MPTCP sockets
-    }
-  };
-
   async function attempt(p: PathView | undefined, last: boolean, fastOpen: boolean): Promise<PooledConn> {
     const t0 = process.hrtime.bigint();
     // TFO returns before the SYN is answered, so a dead path would only show up as a hung
@@ -128,7 +119,8 @@ export function createDialer(instance: RedsocksInstance, base?: BaseSection, opt
       if (!tfo) health.reportSuccess(p.name, Math.round(ms * 10) / 10);
       sockPath.set(socket, p.name);
     }
-    keepalive(socket);
+    // redsocks turns SO_KEEPALIVE on for every relay socket (tcp_keepalive_* as configured).
+    applyTcpKeepalive(socket, base);
     // redsocks relays small writes at once; Nagle would hold a second small write (e.g. the
     // client's request after the handshake) until the first is ACKed: one WAN RTT.
     socket.setNoDelay(true);
