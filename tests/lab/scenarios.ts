@@ -1,4 +1,5 @@
 /** Measured scenarios shared by the demo and the benches (they print; nothing here asserts). */
+import { parseNetstat } from '../../packages/redsocks-ts/src/gateway/system';
 import { waitFor } from '../helpers/netns';
 import { Lab, IFACES, IspName, NodeName } from './lab';
 import { curlSmall, CurlTiming, mbit, sleep, transfer, TransferResult } from './traffic';
@@ -151,13 +152,7 @@ export async function linkCeilings(lab: Lab, seconds: number): Promise<LinkCeili
 
 /** The MPTcpExt counters of a namespace (/proc/net/netstat), e.g. MPJoinSynAckRx. */
 export function mptcpCounters(lab: Lab, node: NodeName): Record<string, number> {
-  const lines = lab.exec(node, 'cat /proc/net/netstat').split('\n').filter((l) => l.startsWith('MPTcpExt:'));
-  const out: Record<string, number> = {};
-  if (lines.length < 2) return out;
-  const keys = lines[0].split(/\s+/).slice(1);
-  const vals = lines[1].split(/\s+/).slice(1);
-  keys.forEach((k, i) => (out[k] = Number(vals[i] ?? 0)));
-  return out;
+  return parseNetstat(lab.exec(node, 'cat /proc/net/netstat'), 'MPTcpExt');
 }
 
 /**

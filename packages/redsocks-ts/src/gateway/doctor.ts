@@ -2,9 +2,8 @@
  * `mptcp-gateway doctor`: check a gateway (or a SOCKS server host) and explain each problem
  * in plain words with the command that fixes it.
  */
-import * as fs from 'node:fs';
 import * as net from 'node:net';
-import { interfaceAddrs, nftRuleset, readEndpoints, readLimits, readRoutes, readRules, readSysctl, run } from './system';
+import { interfaceAddrs, nftRuleset, readEndpoints, readLimits, readMptcpCounters, readRoutes, readRules, readSysctl, run } from './system';
 
 export type Level = 'ok' | 'warn' | 'fail';
 
@@ -69,26 +68,11 @@ function checkStale(out: Finding[]): void {
   }
 }
 
-/** The MPTcpExt counters of this network namespace (/proc/net/netstat). */
-function mptcpMib(): Record<string, number> {
-  const out: Record<string, number> = {};
-  try {
-    const lines = fs.readFileSync('/proc/net/netstat', 'utf8').split('\n').filter((l) => l.startsWith('MPTcpExt:'));
-    if (lines.length < 2) return out;
-    const keys = lines[0].split(/\s+/).slice(1);
-    const vals = lines[1].split(/\s+/).slice(1);
-    keys.forEach((k, i) => (out[k] = Number(vals[i] ?? 0)));
-  } catch {
-    // no /proc/net/netstat: nothing to report
-  }
-  return out;
-}
-
 /** Gateway only: the kernel's active-side blackhole detection can silently turn MPTCP off. */
 function checkBlackhole(out: Finding[]): void {
   const bh = readSysctl('net.mptcp.blackhole_timeout');
   if (bh === undefined) return; // kernel < 6.12: no such detection
-  const mib = mptcpMib();
+  const mib = readMptcpCounters();
   const disabled = mib.MPCapableSYNTXDisabled ?? 0;
   const fix = 'sysctl -w net.mptcp.blackhole_timeout=0';
   if (Number(bh) !== 0) {

@@ -30,6 +30,26 @@ export function readSysctl(key: string): string | undefined {
   }
 }
 
+/** One group of /proc/net/netstat (a header line, then a value line) as name -> value; {} if absent. */
+export function parseNetstat(text: string, group: string): Record<string, number> {
+  const lines = text.split('\n').filter((l) => l.startsWith(`${group}:`));
+  const out: Record<string, number> = {};
+  if (lines.length < 2) return out;
+  const keys = lines[0].split(/\s+/).slice(1);
+  const vals = lines[1].split(/\s+/).slice(1);
+  keys.forEach((k, i) => (out[k] = Number(vals[i] ?? 0)));
+  return out;
+}
+
+/** The MPTcpExt counters of this network namespace; {} without /proc/net/netstat. */
+export function readMptcpCounters(): Record<string, number> {
+  try {
+    return parseNetstat(fs.readFileSync('/proc/net/netstat', 'utf8'), 'MPTcpExt');
+  } catch {
+    return {};
+  }
+}
+
 export interface Endpoint {
   id: number;
   address: string;
