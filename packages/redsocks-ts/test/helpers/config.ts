@@ -1,24 +1,10 @@
 /** Builds parsed-config objects for tests that do not go through the redsocks.conf parser. */
+import { defaultBase, toBase } from '../../src/config/sections/base';
 import type { BaseSection, RedsocksConfig, RedsocksInstance } from '../../src/config/types';
 
 export function baseSection(over: Partial<BaseSection> = {}): BaseSection {
-  return {
-    line: 1,
-    present: true,
-    logDebug: true,
-    logInfo: true,
-    log: 'stderr',
-    daemon: false,
-    redirector: 'iptables',
-    tcpKeepaliveTime: 0,
-    tcpKeepaliveProbes: 0,
-    tcpKeepaliveIntvl: 0,
-    rlimitNofile: 0,
-    redsocksConnMax: 0,
-    connpresIdleTimeout: 7440,
-    maxAcceptBackoff: 60000,
-    ...over,
-  };
+  // redsocks' defaults, with the logging tests like to see and an explicit redirector
+  return { ...toBase(defaultBase(1, true)), logDebug: true, logInfo: true, redirector: 'iptables', ...over };
 }
 
 export function instance(over: Partial<RedsocksInstance> = {}): RedsocksInstance {
