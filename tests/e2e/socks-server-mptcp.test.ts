@@ -22,12 +22,6 @@ let server: ChildProcess;
 let echo: ChildProcess;
 let log = '';
 
-function counter(ns: Netns, name: string): number {
-  const out = ns.exec(`nstat -az ${name}`, { allowFail: true });
-  const m = new RegExp(`^${name}\\s+(\\d+)`, 'm').exec(out);
-  return m ? Number(m[1]) : 0;
-}
-
 function runClient(mode = ''): { subflows?: number; rep?: number; echoed?: string; error?: string } {
   const out = c.exec(`${TSX} ${CLIENT} 10.71.1.2 1080 127.0.0.1 7007 ${mode}`, { allowFail: true });
   return JSON.parse(out.trim().split('\n').pop() || '{}');
@@ -74,27 +68,27 @@ afterAll(() => {
 });
 
 test('MPTCP client gets 2 subflows to socks-server and data is relayed', async () => {
-  const joins0 = counter(s, 'MPTcpExtMPJoinSynRx');
-  const outbound0 = counter(s, 'MPTcpExtMPCapableSYNTX');
+  const joins0 = s.counter('MPTcpExtMPJoinSynRx');
+  const outbound0 = s.counter('MPTcpExtMPCapableSYNTX');
   const r = runClient();
   expect(r.error).toBeUndefined();
   expect(r.rep).toBe(0);
   expect(r.echoed).toBe('ping over mptcp');
   expect(r.subflows).toBe(2);
-  expect(counter(s, 'MPTcpExtMPJoinSynRx')).toBeGreaterThan(joins0);
-  expect(counter(s, 'MPTcpExtMPCapableSYNRX')).toBeGreaterThan(0);
+  expect(s.counter('MPTcpExtMPJoinSynRx')).toBeGreaterThan(joins0);
+  expect(s.counter('MPTcpExtMPCapableSYNRX')).toBeGreaterThan(0);
   // extension.mptcp.external: the server's own connect to the destination is MPTCP.
-  expect(counter(s, 'MPTcpExtMPCapableSYNTX')).toBeGreaterThan(outbound0);
+  expect(s.counter('MPTcpExtMPCapableSYNTX')).toBeGreaterThan(outbound0);
   await waitFor(() => log.includes('tcp/connect ['), 10000, 'connect log line');
   expect(log).toMatch(/pass\(1\): tcp\/connect \[: 10\.71\.1\.1\.\d+ 10\.71\.1\.2\.1080 -> 127\.0\.0\.1\.\d+ 127\.0\.0\.1\.7007/);
 }, 60000);
 
 test('extension.fastopen: the listener takes SYN data once the client has a cookie', () => {
-  const passive0 = counter(s, 'TcpExtTCPFastOpenPassive');
+  const passive0 = s.counter('TcpExtTCPFastOpenPassive');
   const first = runClient('tfo'); // fetches the cookie
   expect(first.echoed).toBe('ping over mptcp');
   const second = runClient('tfo'); // greeting+request+data in the SYN
   expect(second.rep).toBe(0);
   expect(second.echoed).toBe('ping over mptcp');
-  expect(counter(s, 'TcpExtTCPFastOpenPassive')).toBeGreaterThan(passive0);
+  expect(s.counter('TcpExtTCPFastOpenPassive')).toBeGreaterThan(passive0);
 }, 60000);

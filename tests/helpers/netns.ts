@@ -64,6 +64,13 @@ export class Netns {
     return sh(`ip netns exec ${this.name} bash -c ${quote(cmd)}`, opts);
   }
 
+  /** A kernel SNMP/netstat counter of this namespace (absolute, e.g. TcpExtTCPFastOpenActive); 0 if absent. */
+  counter(name: string): number {
+    const out = this.exec(`nstat -saz ${name}`, { allowFail: true });
+    const m = new RegExp(`^${name}\\s+(\\d+)`, 'm').exec(out);
+    return m ? Number(m[1]) : 0;
+  }
+
   /** Spawn a long-running process inside the namespace; it is killed on destroy/exit. */
   spawn(argv: string[], opts: SpawnOptions = {}): ChildProcess {
     const child = spawn('ip', ['netns', 'exec', this.name, ...argv], { stdio: ['ignore', 'pipe', 'pipe'], ...opts });

@@ -11,12 +11,6 @@ let cli: Netns;
 let srv: Netns;
 let server: { child: ChildProcess; lines: Json[]; ports: Record<string, number> };
 
-function nstat(ns: Netns, counter: string): number {
-  const out = ns.exec(`nstat -saz ${counter}`);
-  const m = new RegExp(`${counter}\\s+(\\d+)`).exec(out);
-  return m ? Number(m[1]) : 0;
-}
-
 beforeAll(async () => {
   cli = Netns.create('mpc');
   srv = Netns.create('mps');
@@ -101,10 +95,10 @@ test('(2) fallback against a plain TCP server: mptcpInfo null, data flows', asyn
 });
 
 test('(3) TFO: the second connection carries its data in the SYN', () => {
-  const before = nstat(cli, 'TcpExtTCPFastOpenActive');
+  const before = cli.counter('TcpExtTCPFastOpenActive');
   const op = { connect: { host: SRV, port: server.ports.tfo, mptcp: 'on', fastOpen: true }, send: 'tfo data' };
   const [first, second] = runClient(cli, [op, op]);
-  const after = nstat(cli, 'TcpExtTCPFastOpenActive');
+  const after = cli.counter('TcpExtTCPFastOpenActive');
   expect(first.ok && second.ok).toBe(true);
   expect(second.echoed).toBe('tfo data');
   expect(second.info).not.toBeNull();
