@@ -3,5 +3,5 @@
 #   npm run demo [-- --profile equal-20|lossy-10|asym] [--pair ours|c]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-bash scripts/deps.sh
+bash scripts/deps.sh demo
 exec npx tsx tests/lab/demo.ts "$@"

@@ -1,30 +1,65 @@
 #!/usr/bin/env bash
-# Install everything the tests, benchmarks and demo need, on a fresh Debian machine as root.
-# Idempotent and quick when nothing changed.
+# Install what the tests, the benches or the demo need, on a fresh Debian machine as root, from
+# scripts/programs.tsv. Idempotent and quick when nothing changed.
+#   bash scripts/deps.sh [test|bench|demo]     (default: test)
+# Debian's packages of the interop peers (danted, redsocks, squid, tinyproxy) start and enable
+# their services on a machine with systemd: a policy-rc.d keeps them from starting during the
+# install, and their units are disabled afterwards. Nothing is killed by name.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+role="${1:-test}"
+case "$role" in test | bench | demo) ;; *) echo "usage: scripts/deps.sh [test|bench|demo]" >&2; exit 2 ;; esac
 
-APT_PACKAGES=(iproute2 iputils-ping nftables curl ncat ethtool redsocks dante-server dante-client mptcpd
-  proxychains4 tinyproxy squid microsocks iperf3 tcpdump procps util-linux systemd build-essential python3
-  kmod groff-base openssl passwd)
+# programs.tsv rows needed by this role: "program package"
+mapfile -t rows < <(awk -F'\t' -v r="$role" '!/^#/ && NF >= 3 { n = split($3, who, ","); for (i = 1; i <= n; i++) if (who[i] == r) { print $1 " " $2; break } }' scripts/programs.tsv)
+[ ${#rows[@]} -gt 0 ] || { echo "deps: scripts/programs.tsv lists nothing for '$role'" >&2; exit 1; }
 
+declare -A want=()
+for r in "${rows[@]}"; do pkg="${r#* }"; [ "$pkg" = - ] || want[$pkg]=1; done
 missing=()
-for p in "${APT_PACKAGES[@]}"; do
+for p in "${!want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if [ ${#missing[@]} -gt 0 ]; then
   if [ "$(id -u)" != 0 ]; then echo "deps: need root to apt-get install ${missing[*]}" >&2; exit 1; fi
   echo "deps: apt-get install ${missing[*]}"
+  policy=/usr/sbin/policy-rc.d
+  placed=""
+  if [ ! -e "$policy" ]; then printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod 755 "$policy" && placed=1; fi
+  trap '[ -n "$placed" ] && rm -f "$policy"' EXIT
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  [ -n "$placed" ] && rm -f "$policy"
+  placed=""
+  # Leave the peers' services disabled: the tests start their own copies on their own ports.
+  if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+    for unit in danted redsocks squid tinyproxy; do
+      systemctl disable --now "$unit.service" >/dev/null 2>&1 || true
+    done
+  fi
 fi
-# Debian's packages must not leave daemons bound to ports the tests use.
-for svc in danted tinyproxy redsocks; do pkill -x "$svc" 2>/dev/null || true; done
+
+# Every program of this role must now be on PATH (node_modules/.bin counts for the npm ones).
+absent=()
+for r in "${rows[@]}"; do
+  prog="${r%% *}"
+  [ "$prog" = tsx ] && continue # from npm ci, checked below
+  PATH="$PATH:/usr/sbin:/sbin:$PWD/node_modules/.bin" command -v "$prog" >/dev/null 2>&1 || absent+=("$prog (${r#* })")
+done
 
 stamp=node_modules/.deps-stamp
-want="$(sha1sum package-lock.json | cut -d' ' -f1)"
-if [ "${CI:-}" = true ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
+want_sum="$(sha1sum package-lock.json | cut -d' ' -f1)"
+if [ "${CI:-}" = true ] || [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want_sum" ]; then
   npm ci --no-audit --no-fund
-  echo "$want" > "$stamp"
+  echo "$want_sum" > "$stamp"
 fi
 npm run build --silent
+
+for r in "${rows[@]}"; do
+  prog="${r%% *}"
+  [ "$prog" = tsx ] && { [ -x node_modules/.bin/tsx ] || absent+=("tsx (npm)"); }
+done
+if [ ${#absent[@]} -gt 0 ]; then
+  printf 'deps: missing after install: %s\n' "${absent[@]}" >&2
+  exit 1
+fi

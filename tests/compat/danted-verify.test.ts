@@ -15,8 +15,8 @@ import * as path from 'node:path';
 import { ConfigError } from '@mptcp-proxy/common';
 import { parseDantedConfig } from 'socks-server';
 import { Netns, destroyAll, veth } from '../helpers/netns';
+import { compatExample, compatExamples } from '../helpers/fixtures';
 
-const EXAMPLES = '/work/shared/compat/examples';
 const ROOT = path.resolve(__dirname, '../..');
 const VERIFY_CLI = path.join(ROOT, 'packages/socks-server/test/config/fixtures/verify-cli.ts');
 const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
@@ -68,10 +68,7 @@ afterAll(() => {
 });
 
 describe('Dante example configs: same verdict as danted -V', () => {
-  const files = fs
-    .readdirSync(EXAMPLES)
-    .filter((f) => /^(dante.*|danted.*|user-danted-.*)\.conf$/.test(f))
-    .sort();
+  const files = compatExamples(/^(dante.*|danted.*|user-danted-.*)\.conf$/);
 
   it('finds the example configs', () => {
     expect(files).toEqual(expect.arrayContaining(['danted.conf', 'danted-basic.conf', 'danted-chaining.conf',
@@ -79,7 +76,7 @@ describe('Dante example configs: same verdict as danted -V', () => {
   });
 
   it.each(files)('%s', (f) => {
-    const file = path.join(EXAMPLES, f);
+    const file = compatExample(f);
     const d = danted(file);
     const o = ours(file);
     expect({ file: f, ok: o.ok }).toEqual({ file: f, ok: d.ok });
@@ -87,7 +84,7 @@ describe('Dante example configs: same verdict as danted -V', () => {
 });
 
 describe('interface names are resolved in the namespace the verifier runs in', () => {
-  const file = path.join(EXAMPLES, 'user-danted-open-lan.conf'); // internal: eth0, external: eth0
+  const file = compatExample('user-danted-open-lan.conf'); // internal: eth0, external: eth0
 
   it('a namespace without eth0: both reject, naming eth0', () => {
     const ns = Netns.create('dv');

@@ -1,6 +1,6 @@
 /**
  * `redsocks -t` (Debian's redsocks 0.5) against our parser on every redsocks config in
- * shared/compat/examples plus generated quirky variants. Where both reject, the stderr lines
+ * tests/fixtures/compat-examples plus generated quirky variants. Where both reject, the stderr lines
  * must be identical too. Deliberate differences are asserted explicitly.
  */
 import { spawnSync } from 'node:child_process';
@@ -9,8 +9,8 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { loadRedsocksConfig, RedsocksConfigError } from 'redsocks-ts';
 import { prng, structuredSoup, tokenSoup } from '../../packages/redsocks-ts/test/config/fuzz';
+import { compatExample, compatExamples } from '../helpers/fixtures';
 
-const EXAMPLES = path.resolve(__dirname, '../../../shared/compat/examples');
 const REDSOCKS = '/usr/sbin/redsocks';
 
 interface Real {
@@ -153,9 +153,7 @@ test('the real redsocks 0.5 binary is installed', () => {
 });
 
 describe('shipped example configs', () => {
-  const files = fs
-    .readdirSync(EXAMPLES)
-    .filter((f) => f === 'redsocks.conf' || f === 'redsocks.conf.example' || /^user-redsocks-.*\.conf$/.test(f));
+  const files = compatExamples(/^(redsocks\.conf|redsocks\.conf\.example|user-redsocks-.*\.conf)$/);
 
   test('all redsocks examples are found', () => {
     expect(files).toEqual(expect.arrayContaining(['redsocks.conf', 'redsocks.conf.example']));
@@ -163,7 +161,7 @@ describe('shipped example configs', () => {
   });
 
   test.each(files)('%s: same verdict and messages as redsocks -t', (f) => {
-    expectAgreement(path.join(EXAMPLES, f));
+    expectAgreement(compatExample(f));
   });
 });
 
@@ -198,7 +196,7 @@ describe('the redsocks-ts CLI: `-t -c FILE` exits like `redsocks -t -c FILE`', (
   }
 
   test.each(['redsocks.conf', 'redsocks.conf.example', 'user-redsocks-http-multi.conf', 'user-redsocks-socks5-auth.conf'])('example %s', async (f) => {
-    const file = path.join(EXAMPLES, f);
+    const file = compatExample(f);
     const ours = await cliTest(file);
     expect(ours.rc).toBe(runReal(file).rc);
   });

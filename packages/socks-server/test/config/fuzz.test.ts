@@ -1,9 +1,8 @@
 import * as fs from 'node:fs';
-import * as path from 'node:path';
 import { ConfigError } from '@mptcp-proxy/common';
 import { DANTED_ERROR_CODES, parseDantedConfig } from '../../src/config';
+import { compatExample, compatExamples } from '../../../../tests/helpers/fixtures';
 
-const EXAMPLES = '/work/shared/compat/examples';
 
 /** Deterministic PRNG (mulberry32) so a failure can be replayed. */
 function rng(seed: number): () => number {
@@ -74,12 +73,12 @@ describe('danted.conf parser never crashes', () => {
   });
 
   it('every truncation and byte mutation of the example configs', () => {
-    const files = fs.readdirSync(EXAMPLES).filter((f) => /^(dante|danted|user-danted-).*\.conf$/.test(f));
+    const files = compatExamples(/^(dante|danted|user-danted-).*\.conf$/);
     expect(files.length).toBeGreaterThanOrEqual(6);
     const r = rng(7);
     let runs = 0;
     for (const f of files) {
-      const text = fs.readFileSync(path.join(EXAMPLES, f), 'utf8');
+      const text = fs.readFileSync(compatExample(f), 'utf8');
       const step = Math.max(1, Math.floor(text.length / 150));
       for (let cut = 0; cut <= text.length; cut += step) {
         expectOnlyConfigError(text.slice(0, cut));
