@@ -7,7 +7,8 @@ import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { loadRedsocksConfig, RedsocksConfigError } from 'redsocks-ts';
+import { ConfigError } from '@mptcp-proxy/common';
+import { loadRedsocksConfig } from 'redsocks-ts';
 import { prng, structuredSoup, tokenSoup } from '../../packages/redsocks-ts/test/config/fuzz';
 import { compatExample, compatExamples } from '../helpers/fixtures';
 
@@ -24,20 +25,20 @@ function runReal(file: string): Real {
   return { rc: r.status, signal: r.signal, stderr: r.stderr };
 }
 
-type Ours = { ok: true } | { ok: false; err: RedsocksConfigError };
+type Ours = { ok: true } | { ok: false; err: ConfigError };
 
 function runOurs(file: string): Ours {
   try {
     loadRedsocksConfig(file);
     return { ok: true };
   } catch (err) {
-    if (!(err instanceof RedsocksConfigError)) throw err;
+    if (!(err instanceof ConfigError)) throw err;
     return { ok: false, err };
   }
 }
 
 /** Our stderr as redsocks would print it (without our extra hint line). */
-function redsocksLines(err: RedsocksConfigError): string {
+function redsocksLines(err: ConfigError): string {
   return err.lines.map((l) => `file parsing error at line ${l.line}: ${l.message}\n`).join('');
 }
 

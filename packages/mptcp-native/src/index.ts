@@ -23,4 +23,4 @@ export type { TcpKeepalive, TcpKeepaliveState } from './keepalive';
 export { candidatePaths, loadNative } from './loader';
 export type { LoadResult } from './loader';
 export { spliceRelay, spliceStatus, DEFAULT_PIPE_SIZE } from './splice';
-export type { SpliceHandle, SpliceStats, SpliceCallback } from './splice';
+export type { SpliceHandle, SpliceStats, SpliceCallback, SpliceError } from './splice';

@@ -27,8 +27,11 @@ export interface SpliceHandle {
   shutdown(): void;
 }
 
+/** An errno error of a spliced relay; `side` names the socket it came from ('a' or 'b'). */
+export type SpliceError = NodeJS.ErrnoException & { side?: 'a' | 'b' };
+
 /** firstDone: the direction whose EOF was passed on first (null: neither, e.g. an error). */
-export type SpliceCallback = (err: NodeJS.ErrnoException | null, aToB: number, bToA: number, firstDone: 'aToB' | 'bToA' | null) => void;
+export type SpliceCallback = (err: SpliceError | null, aToB: number, bToA: number, firstDone: 'aToB' | 'bToA' | null) => void;
 
 type SpliceBinding = NativeSpliceBinding;
 

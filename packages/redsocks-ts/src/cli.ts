@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError } from '@mptcp-proxy/common';
-import { checkStartable, loadRedsocksConfig, parseLogTarget, RedsocksConfigError } from './config';
+import { checkStartable, loadRedsocksConfig, parseLogTarget, redsocksErrorText } from './config';
 import type { LoadResult, RedsocksConfig } from './config/types';
 import { startRedsocks, type RedsocksHandle } from './core/daemon';
 import { setNofileLimit } from './core/limits';
@@ -58,10 +58,7 @@ export function parseArgs(argv: string[]): CliArgs {
 
 /** redsocks' stderr form of a config error (every line redsocks prints, plus our hint). */
 export function formatConfigError(err: unknown): string {
-  if (err instanceof RedsocksConfigError) return err.redsocksOutput().trimEnd();
-  if (err instanceof ConfigError) {
-    return err.line > 0 ? `file parsing error at line ${err.line}: ${err.detail}` : err.detail;
-  }
+  if (err instanceof ConfigError) return err.line > 0 ? redsocksErrorText(err).trimEnd() : err.detail;
   return (err as Error).message ?? String(err);
 }
 

@@ -1,3 +1,2 @@
-export * from './relay-error';
 export * from './pipe';
 export * from './relay';

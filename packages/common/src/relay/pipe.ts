@@ -7,7 +7,7 @@
  * For half-close both net.Sockets need allowHalfOpen: true, else Node ends them on EOF itself.
  */
 import type { Duplex, Readable, Writable } from 'node:stream';
-import { RelayError, relayError } from './relay-error';
+import { RelayError } from '../errors';
 
 export interface PipeOptions {
   /** Bytes written to dst before anything from src (e.g. read past a handshake); counted. */
@@ -52,11 +52,11 @@ export class Pipe {
     // A daemon must not crash because an owner only used stop() and never awaited `done`.
     this.done.catch(() => undefined);
     if (dst.destroyed || dst.writableEnded) {
-      this.fail(relayError('ERELAY_CLOSED', 'destination already closed', 'dst'));
+      this.fail(new RelayError('ERELAY_CLOSED', 'destination already closed', 'dst'));
       return;
     }
     if (src.destroyed && !src.readableEnded) {
-      this.fail(relayError('ERELAY_CLOSED', 'source already closed', 'src'));
+      this.fail(new RelayError('ERELAY_CLOSED', 'source already closed', 'src'));
       return;
     }
     this.listen();
@@ -168,19 +168,19 @@ export class Pipe {
     }
   };
 
-  private readonly onSrcError = (e: Error): void => this.fail(relayError('ERELAY_SOCKET', `source: ${e.message}`, 'src', e));
-  private readonly onDstError = (e: Error): void => this.fail(relayError('ERELAY_SOCKET', `destination: ${e.message}`, 'dst', e));
+  private readonly onSrcError = (e: Error): void => this.fail(new RelayError('ERELAY_SOCKET', `source: ${e.message}`, 'src', e));
+  private readonly onDstError = (e: Error): void => this.fail(new RelayError('ERELAY_SOCKET', `destination: ${e.message}`, 'dst', e));
   private readonly onSrcClose = (): void => {
-    if (!this.srcEnded) this.fail(relayError('ERELAY_CLOSED', 'source closed before EOF', 'src'));
+    if (!this.srcEnded) this.fail(new RelayError('ERELAY_CLOSED', 'source closed before EOF', 'src'));
   };
   private readonly onDstClose = (): void => {
-    if (!this.dst.writableFinished) this.fail(relayError('ERELAY_CLOSED', 'destination closed before all data was written', 'dst'));
+    if (!this.dst.writableFinished) this.fail(new RelayError('ERELAY_CLOSED', 'destination closed before all data was written', 'dst'));
   };
 
   private armIdle(ms: number): void {
     const check = (): void => {
       const idle = performance.now() - this.lastActivity;
-      if (idle >= ms) this.fail(relayError('ERELAY_IDLE', `idle for ${Math.round(idle)} ms`));
+      if (idle >= ms) this.fail(new RelayError('ERELAY_IDLE', `idle for ${Math.round(idle)} ms`));
       else this.timer = setTimeout(check, ms - idle).unref();
     };
     this.timer = setTimeout(check, ms).unref();

@@ -9,9 +9,9 @@
 import type * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { fdOf, spliceRelay } from 'mptcp-native';
-import type { SpliceHandle } from 'mptcp-native';
+import type { SpliceError, SpliceHandle } from 'mptcp-native';
 import { Pipe, PipeOptions } from './pipe';
-import { RelayError, relayError } from './relay-error';
+import { RelayError } from '../errors';
 import { debug, releaseSpliceFds, reserveSpliceFds, resumeNodeReading, spliceIneligible, stopNodeReading, takeBuffered, whenFlushed } from './splice-path';
 
 export interface RelayOptions {
@@ -120,7 +120,7 @@ export class Relay {
   abort(reason?: unknown): void {
     // Owners call this on every close: after settling, skip building an error (a stack trace).
     if (this.settled) return;
-    this.teardown(relayError('ERELAY_ABORTED', 'relay aborted', undefined, reason));
+    this.teardown(new RelayError('ERELAY_ABORTED', 'relay aborted', undefined, reason));
   }
 
   private startPipe(src: Duplex, dst: Duplex, dir: 'aToB' | 'bToA', head: Buffer | undefined, extra: Pick<PipeOptions, 'tap'>): Pipe {
@@ -138,7 +138,7 @@ export class Relay {
           : undefined,
     });
     if (this.settled) {
-      p.fail(relayError('ERELAY_CLOSED', 'relay already finished'));
+      p.fail(new RelayError('ERELAY_CLOSED', 'relay already finished'));
     }
     p.done.then(
       () => {
@@ -174,8 +174,8 @@ export class Relay {
     this.settled = true;
     if (this.timer) clearTimeout(this.timer);
     this.stopSplice();
-    this.ab?.fail(relayError('ERELAY_ABORTED', 'relay torn down'));
-    this.ba?.fail(relayError('ERELAY_ABORTED', 'relay torn down'));
+    this.ab?.fail(new RelayError('ERELAY_ABORTED', 'relay torn down'));
+    this.ba?.fail(new RelayError('ERELAY_ABORTED', 'relay torn down'));
     this.a.destroy();
     this.b.destroy();
     this.reject(err);
@@ -241,7 +241,7 @@ export class Relay {
     const flushed = await whenFlushed(sa, sb);
     if (this.settled || !flushed) {
       releaseSpliceFds();
-      if (!flushed) this.teardown(relayError('ERELAY_CLOSED', 'socket closed while switching to splice'));
+      if (!flushed) this.teardown(new RelayError('ERELAY_CLOSED', 'socket closed while switching to splice'));
       return;
     }
     try {
@@ -287,15 +287,15 @@ export class Relay {
     return spliceIneligible(this.a, this.b);
   }
 
-  private readonly onSpliceDone = (err: NodeJS.ErrnoException | null, aToB: number, bToA: number, first: 'aToB' | 'bToA' | null): void => {
+  private readonly onSpliceDone = (err: SpliceError | null, aToB: number, bToA: number, first: 'aToB' | 'bToA' | null): void => {
     if (this.spliceHandle) releaseSpliceFds();
     this.spliceHandle = undefined;
     if (this.spliceTimer) clearInterval(this.spliceTimer);
     this.account(aToB, bToA);
     if (this.settled) return;
     if (err) {
-      const side = (err as { side?: 'a' | 'b' }).side;
-      this.teardown(relayError('ERELAY_SOCKET', `${side ?? 'splice'}: ${err.message}`, side, err));
+      const side = err.side;
+      this.teardown(new RelayError('ERELAY_SOCKET', `${side ?? 'splice'}: ${err.message}`, side, err));
       return;
     }
     // In the order the kernel relay passed the EOFs on, for owners that watch each pipe's done.
@@ -305,10 +305,10 @@ export class Relay {
 
   // finish() destroys both sockets itself: skip building an error (a stack trace) then.
   private readonly onSplicedAClose = (): void => {
-    if (!this.settled) this.teardown(relayError('ERELAY_CLOSED', 'a closed while spliced', 'a'));
+    if (!this.settled) this.teardown(new RelayError('ERELAY_CLOSED', 'a closed while spliced', 'a'));
   };
   private readonly onSplicedBClose = (): void => {
-    if (!this.settled) this.teardown(relayError('ERELAY_CLOSED', 'b closed while spliced', 'b'));
+    if (!this.settled) this.teardown(new RelayError('ERELAY_CLOSED', 'b closed while spliced', 'b'));
   };
 
   private stopSplice(): void {
@@ -324,14 +324,14 @@ export class Relay {
   }
 
   // Kept attached after settling, so a late 'error' never becomes an uncaught exception.
-  private readonly onAError = (e: Error): void => this.teardown(relayError('ERELAY_SOCKET', `a: ${e.message}`, 'a', e));
-  private readonly onBError = (e: Error): void => this.teardown(relayError('ERELAY_SOCKET', `b: ${e.message}`, 'b', e));
+  private readonly onAError = (e: Error): void => this.teardown(new RelayError('ERELAY_SOCKET', `a: ${e.message}`, 'a', e));
+  private readonly onBError = (e: Error): void => this.teardown(new RelayError('ERELAY_SOCKET', `b: ${e.message}`, 'b', e));
 
   private armIdle(ms: number): void {
     const check = (): void => {
       if (this.settled) return;
       const idle = performance.now() - this.lastActivity;
-      if (idle >= ms) this.teardown(relayError('ERELAY_IDLE', `idle for ${Math.round(idle)} ms`));
+      if (idle >= ms) this.teardown(new RelayError('ERELAY_IDLE', `idle for ${Math.round(idle)} ms`));
       else this.timer = setTimeout(check, ms - idle).unref();
     };
     this.timer = setTimeout(check, ms).unref();

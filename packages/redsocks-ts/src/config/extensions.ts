@@ -1,4 +1,4 @@
-import { ValueError } from './redsocks-config-error';
+import { ConfigValueError } from '@mptcp-proxy/common';
 import type { KeyParser } from './section-spec';
 import { strtoul } from './strtoul';
 import type { MptcpMode, RedsocksInstance } from './types';
@@ -29,7 +29,7 @@ function parseMode(key: string, v: string): MptcpMode {
   try {
     return parseBool(v) ? 'on' : 'off';
   } catch {
-    throw new ValueError(`${key} <${v}> is not parsed, use auto, on or off`);
+    throw new ConfigValueError(`${key} <${v}> is not parsed, use auto, on or off`);
   }
 }
 
@@ -37,7 +37,7 @@ function parseMode(key: string, v: string): MptcpMode {
 function parseMethod(key: string, v: string): number {
   const r = strtoul(v);
   if (r.end !== v.length || v.length === 0 || r.value < 0x80n || r.value > 0xfen) {
-    throw new ValueError(`${key} <${v}> must be a private SOCKS5 method number, 0x80 to 0xfe`);
+    throw new ConfigValueError(`${key} <${v}> must be a private SOCKS5 method number, 0x80 to 0xfe`);
   }
   return Number(r.value);
 }
@@ -47,14 +47,14 @@ function parsePortList(v: string): number[] {
   for (const item of v.split(/[\s,]+/)) {
     if (item === '') continue;
     const port = parseUint16(item);
-    if (port === 0 || !/^[0-9]/.test(item)) throw new ValueError(`port <${item}> in fastopen_data_ports is not a port number`);
+    if (port === 0 || !/^[0-9]/.test(item)) throw new ConfigValueError(`port <${item}> in fastopen_data_ports is not a port number`);
     if (!ports.includes(port)) ports.push(port);
   }
   return ports;
 }
 
 function positive(key: string, n: number): number {
-  if (n === 0) throw new ValueError(`\`${key}\` must be positive`);
+  if (n === 0) throw new ConfigValueError(`\`${key}\` must be positive`);
   return n;
 }
 
@@ -78,9 +78,9 @@ export const extensionKeys: ReadonlyArray<[string, KeyParser<RedsocksInstance>]>
 /** Cross-key checks of the extensions, run at the section's `}`. */
 export function checkExtensions(t: RedsocksInstance): void {
   if (t.optimistic === 'on' && t.type !== 'socks5') {
-    throw new ValueError('`optimistic = on` needs `type = socks5`');
+    throw new ConfigValueError('`optimistic = on` needs `type = socks5`');
   }
   if (t.optimisticMethod === t.optimisticAuthMethod) {
-    throw new ValueError('`optimistic_method` and `optimistic_auth_method` must differ');
+    throw new ConfigValueError('`optimistic_method` and `optimistic_auth_method` must differ');
   }
 }

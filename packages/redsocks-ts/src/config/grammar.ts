@@ -1,5 +1,6 @@
 import { unknownKeyHint, unknownSectionHint } from './migration-hints';
-import { RedsocksConfigError, ValueError, type RedsocksErrorLine } from './redsocks-config-error';
+import { ConfigValueError, type ConfigErrorLine } from '@mptcp-proxy/common';
+import { redsocksConfigError } from './error-text';
 import type { ConfigBuilder, ParseContext, SectionSpec } from './section-spec';
 import { scanToken } from './tokenizer';
 
@@ -55,15 +56,27 @@ export function runGrammar(
   builder: ConfigBuilder,
   ctx: ParseContext & { line: number },
 ): void {
-  const errors: RedsocksErrorLine[] = [];
+  const errors: ConfigErrorLine[] = [];
   let code: string = CONFIG_ERROR_CODES.syntax;
   let hint: string | undefined;
   let token: string | undefined;
-  const fail = (c: string, messages: string[], h?: string, tok?: string): void => {
+  let column: number | undefined;
+  /** Column of the token being handled, and of the pending key and value (undefined: not on the error's line). */
+  let col: number | undefined;
+  let keyCol: number | undefined;
+  let valueCol: number | undefined;
+  /** The column of a token seen on line `at`, if the error is reported on that line. */
+  const onErrorLine = (c: number | undefined, at: number): number | undefined => (at === ctx.line ? c : undefined);
+  let keyLine = 0;
+  let valueLine = 0;
+  let sectionCol: number | undefined;
+  let sectionLine = 0;
+  const fail = (c: string, messages: string[], h: string | undefined, tok: string | undefined, tokCol: number | undefined): void => {
     if (errors.length === 0) {
       code = c;
       hint = h;
       token = tok;
+      column = tokCol;
     }
     for (const message of messages) errors.push({ line: ctx.line, message });
   };
@@ -71,8 +84,9 @@ export function runGrammar(
   const nul = text.indexOf('\0');
   if (nul >= 0) {
     const line = text.slice(0, nul).split('\n').length;
-    throw new RedsocksConfigError(CONFIG_ERROR_CODES.nul, file, [{ line, message: 'NUL byte in config file' }],
-      'redsocks 0.5 reads such a file unpredictably; remove the NUL byte');
+    throw redsocksConfigError(CONFIG_ERROR_CODES.nul, file, [{ line, message: 'NUL byte in config file' }], {
+      hint: 'redsocks 0.5 reads such a file unpredictably; remove the NUL byte',
+    });
   }
 
   const physical = text.split('\n');
@@ -87,27 +101,27 @@ export function runGrammar(
 
   const handle = (text: string, punct: boolean): void => {
     if (punct && text === '{') {
-      if (section) fail(CONFIG_ERROR_CODES.syntax, ['section-in-section is invalid'], undefined, text);
-      else if (sectionToken === null) fail(CONFIG_ERROR_CODES.syntax, ["expected token before ``{''"], undefined, text);
+      if (section) fail(CONFIG_ERROR_CODES.syntax, ['section-in-section is invalid'], undefined, text, col);
+      else if (sectionToken === null) fail(CONFIG_ERROR_CODES.syntax, ["expected token before ``{''"], undefined, text, col);
       else {
         const name = sectionToken;
         sectionToken = null;
         const spec = sections.find((s) => s.name === name);
         if (!spec) {
-          fail(CONFIG_ERROR_CODES.unknownSection, [`unknown section <${name}>`], unknownSectionHint(name), name);
+          fail(CONFIG_ERROR_CODES.unknownSection, [`unknown section <${name}>`], unknownSectionHint(name), name, onErrorLine(sectionCol, sectionLine));
           return;
         }
         section = { spec, target: spec.create(ctx.line) };
         try {
           spec.onEnter?.(builder);
         } catch (err) {
-          if (!(err instanceof ValueError)) throw err;
-          fail(CONFIG_ERROR_CODES.section, [err.message, 'section->onenter failed'], err.hint, name);
+          if (!(err instanceof ConfigValueError)) throw err;
+          fail(CONFIG_ERROR_CODES.section, [err.message, 'section->onenter failed'], err.hint, name, onErrorLine(sectionCol, sectionLine));
         }
       }
     } else if (punct && text === '}') {
       if (!section) {
-        fail(CONFIG_ERROR_CODES.syntax, ["can't close non-opened section"], undefined, text);
+        fail(CONFIG_ERROR_CODES.syntax, ["can't close non-opened section"], undefined, text, col);
         return;
       }
       const { spec, target } = section;
@@ -116,50 +130,56 @@ export function runGrammar(
         spec.onExit?.(target, ctx);
         spec.commit(target, builder);
       } catch (err) {
-        if (!(err instanceof ValueError)) throw err;
-        fail(CONFIG_ERROR_CODES.section, [err.message, 'section->onexit failed'], err.hint, spec.name);
+        if (!(err instanceof ConfigValueError)) throw err;
+        fail(CONFIG_ERROR_CODES.section, [err.message, 'section->onexit failed'], err.hint, spec.name, undefined);
       }
     } else if (punct && text === '=') {
-      if (!section) fail(CONFIG_ERROR_CODES.syntax, ['assignment used outside of any section'], undefined, text);
-      else if (key === null) fail(CONFIG_ERROR_CODES.syntax, ['assignment used without key'], undefined, text);
+      if (!section) fail(CONFIG_ERROR_CODES.syntax, ['assignment used outside of any section'], undefined, text, col);
+      else if (key === null) fail(CONFIG_ERROR_CODES.syntax, ['assignment used without key'], undefined, text, col);
     } else if (punct && text === ';') {
       if (!section) {
-        fail(CONFIG_ERROR_CODES.syntax, ['assignment termination outside of any section'], undefined, text);
+        fail(CONFIG_ERROR_CODES.syntax, ['assignment termination outside of any section'], undefined, text, col);
       } else if (key !== null && value === null) {
-        fail(CONFIG_ERROR_CODES.syntax, [`assignment has only key <${key}> but no value`], undefined, key);
+        fail(CONFIG_ERROR_CODES.syntax, [`assignment has only key <${key}> but no value`], undefined, key, onErrorLine(keyCol, keyLine));
       } else if (key !== null && value !== null) {
         apply(section, key, value);
       } else {
-        throw new RedsocksConfigError(CONFIG_ERROR_CODES.emptyStatement, file,
+        throw redsocksConfigError(CONFIG_ERROR_CODES.emptyStatement, file,
           [{ line: ctx.line, message: '`;` without a key and a value (an empty statement such as `;;`)' }],
-          'redsocks 0.5 crashes on this (assertion failure, SIGABRT); delete the extra `;`', ';');
+          { hint: 'redsocks 0.5 crashes on this (assertion failure, SIGABRT); delete the extra `;`', token: ';', column: col });
       }
       key = null;
       value = null;
     } else if (!section && sectionToken === null) {
       sectionToken = text;
+      sectionCol = col;
+      sectionLine = ctx.line;
     } else if (section && key === null) {
       key = text;
+      keyCol = col;
+      keyLine = ctx.line;
     } else if (section && key !== null && value === null) {
       value = text;
+      valueCol = col;
+      valueLine = ctx.line;
     } else {
       fail(CONFIG_ERROR_CODES.syntax,
         [`invalid token order: key_token=${key ?? '(null)'}, value_token=${value ?? '(null)'}, next token=${text}`],
-        undefined, text);
+        undefined, text, col);
     }
   };
 
   const apply = (active: Active, k: string, v: string): void => {
     const parser = active.spec.keys.get(k);
     if (!parser) {
-      fail(CONFIG_ERROR_CODES.unknownKey, [`assignment with unknown key <${k}>`], unknownKeyHint(active.spec.name, k), k);
+      fail(CONFIG_ERROR_CODES.unknownKey, [`assignment with unknown key <${k}>`], unknownKeyHint(active.spec.name, k), k, onErrorLine(keyCol, keyLine));
       return;
     }
     try {
       parser(active.target, v, ctx);
     } catch (err) {
-      if (!(err instanceof ValueError)) throw err;
-      fail(CONFIG_ERROR_CODES.value, [err.message, `value <${v}> can't be parsed for key <${k}>`], err.hint, v);
+      if (!(err instanceof ConfigValueError)) throw err;
+      fail(CONFIG_ERROR_CODES.value, [err.message, `value <${v}> can't be parsed for key <${k}>`], err.hint, v, onErrorLine(valueCol, valueLine));
     }
   };
 
@@ -186,7 +206,7 @@ export function runGrammar(
         return;
       }
       if (r.kind === 'error') {
-        fail(CONFIG_ERROR_CODES.syntax, [r.message], undefined, buf.slice(r.start, r.start + 1));
+        fail(CONFIG_ERROR_CODES.syntax, [r.message], undefined, buf.slice(r.start, r.start + 1), columnOf(buf, r.start));
         return;
       }
       incompleteSince = 0;
@@ -203,6 +223,7 @@ export function runGrammar(
         }
         pos = end + 2;
       } else {
+        col = columnOf(buf, r.start);
         handle(r.text, r.type === 'punct');
       }
     }
@@ -216,21 +237,33 @@ export function runGrammar(
   }
 
   if (errors.length === 0 && tail !== '' && !onlyBlanksAndComments(tail, inComment)) {
-    throw new RedsocksConfigError(CONFIG_ERROR_CODES.noNewline, file,
+    throw redsocksConfigError(CONFIG_ERROR_CODES.noNewline, file,
       [{ line: ctx.line + 1, message: 'the last line does not end with a newline' }],
-      'redsocks 0.5 silently ignores such a line; add the newline');
+      { hint: 'redsocks 0.5 silently ignores such a line; add the newline' });
   }
 
   const failedBeforeEof = errors.length > 0;
-  if (section) fail(CONFIG_ERROR_CODES.syntax, ['unclosed section']);
-  if (sectionToken !== null) fail(CONFIG_ERROR_CODES.syntax, ['stale section_token']);
-  if (key !== null) fail(CONFIG_ERROR_CODES.syntax, ['stale key_token']);
-  if (value !== null) fail(CONFIG_ERROR_CODES.syntax, ['stale value_token']);
+  // errors at the end of the file name no token, so no column either
+  if (section) fail(CONFIG_ERROR_CODES.syntax, ['unclosed section'], undefined, undefined, undefined);
+  if (sectionToken !== null) fail(CONFIG_ERROR_CODES.syntax, ['stale section_token'], undefined, undefined, undefined);
+  if (key !== null) fail(CONFIG_ERROR_CODES.syntax, ['stale key_token'], undefined, undefined, undefined);
+  if (value !== null) fail(CONFIG_ERROR_CODES.syntax, ['stale value_token'], undefined, undefined, undefined);
   if (errors.length === 0) return;
 
   if (!failedBeforeEof && buf !== '' && incompleteSince > 0) {
     const what = buf.startsWith('"') ? 'a quoted string' : `the token <${buf.split('\n')[0]!.trim()}>`;
     hint = `${what} that starts at line ${incompleteSince} never ends, so redsocks read the rest of the file into it`;
   }
-  throw new RedsocksConfigError(code, file, errors, hint, token);
+  throw redsocksConfigError(code, file, errors, { hint, token, column });
+}
+
+/**
+ * 1-based column of buf[pos] on the error's line (the last line in `buf`), or undefined when the
+ * token began on an earlier line (a token cut by a line end and completed by the next).
+ */
+function columnOf(buf: string, pos: number): number | undefined {
+  const lineStart = buf.lastIndexOf('\n', pos - 1) + 1;
+  const nextNl = buf.indexOf('\n', pos);
+  if (nextNl >= 0 && nextNl < buf.length - 1) return undefined;
+  return pos - lineStart + 1;
 }

@@ -1,6 +1,6 @@
 export * from './types';
 export { parseRedsocksConfig, loadRedsocksConfig, type ParseOptions } from './load';
-export { RedsocksConfigError, type RedsocksErrorLine } from './redsocks-config-error';
+export { redsocksErrorText } from './error-text';
 export { CONFIG_ERROR_CODES } from './grammar';
 export { parseLogTarget, SYSLOG_FACILITIES } from './log-target';
 export { defaultConnMax, effectiveConnMax } from './conn-max';

@@ -20,7 +20,7 @@ const SECTIONS = [baseSection, redsocksSection, redudpSection, dnstcSection] as 
 
 /**
  * Parses redsocks.conf text with redsocks 0.5's grammar and its parse-time checks (what
- * `redsocks -t` checks). Throws RedsocksConfigError (a ConfigError) on the first error.
+ * `redsocks -t` checks). Throws a ConfigError (with redsocks' lines, see error-text.ts) on the first error.
  */
 export function parseRedsocksConfig(text: string, file: string, options: ParseOptions = {}): LoadResult {
   const warnings: ConfigWarning[] = [];

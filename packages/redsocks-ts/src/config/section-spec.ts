@@ -10,7 +10,7 @@ export interface ParseContext {
   readonly resolve: HostResolver;
 }
 
-/** Parses one value and stores it; throws ValueError with redsocks' message text. */
+/** Parses one value and stores it; throws ConfigValueError with redsocks' message text. */
 export type KeyParser<T> = (target: T, value: string, ctx: ParseContext) => void;
 
 /** The config being built, plus what section hooks need to know about it. */
@@ -27,9 +27,9 @@ export interface SectionSpec<T> {
   readonly name: string;
   readonly keys: ReadonlyMap<string, KeyParser<T>>;
   create(line: number): T;
-  /** Throws ValueError to refuse the section (reported with `section->onenter failed`). */
+  /** Throws ConfigValueError to refuse the section (reported with `section->onenter failed`). */
   onEnter?(builder: ConfigBuilder): void;
-  /** Throws ValueError to refuse the section (reported with `section->onexit failed`). */
+  /** Throws ConfigValueError to refuse the section (reported with `section->onexit failed`). */
   onExit?(target: T, ctx: ParseContext): void;
   commit(target: T, builder: ConfigBuilder): void;
 }

@@ -1,5 +1,5 @@
 import { inetAton } from './inet-aton';
-import { ValueError } from './redsocks-config-error';
+import { ConfigValueError } from '@mptcp-proxy/common';
 import type { ParseContext } from './section-spec';
 import { strtoul } from './strtoul';
 
@@ -10,21 +10,21 @@ const FALSE_WORDS = ['off', 'no', 'false'];
 export function parseBool(token: string): boolean {
   if (TRUE_WORDS.includes(token)) return true;
   if (FALSE_WORDS.includes(token)) return false;
-  throw new ValueError('boolean is not parsed');
+  throw new ConfigValueError('boolean is not parsed');
 }
 
 /** redsocks' pt_uint16: range is checked before trailing garbage, as redsocks does. */
 export function parseUint16(token: string): number {
   const r = strtoul(token);
-  if (r.value > 0xffffn) throw new ValueError('integer out of 16bit range');
-  if (r.end !== token.length) throw new ValueError('integer is not parsed');
+  if (r.value > 0xffffn) throw new ConfigValueError('integer out of 16bit range');
+  if (r.end !== token.length) throw new ConfigValueError('integer is not parsed');
   return Number(r.value);
 }
 
 /** redsocks' pt_uint32: no range check, the value is silently truncated to 32 bits. */
 export function parseUint32(token: string): number {
   const r = strtoul(token);
-  if (r.end !== token.length) throw new ValueError('integer is not parsed');
+  if (r.end !== token.length) throw new ConfigValueError('integer is not parsed');
   return Number(r.value & 0xffffffffn);
 }
 
@@ -33,7 +33,7 @@ export function parseInAddr(token: string, ctx: ParseContext): string {
   const direct = inetAton(token);
   if (direct !== null) return direct;
   const r = ctx.resolve(token);
-  if ('error' in r) throw new ValueError(`unable to resolve ${token}, ${r.error}`);
+  if ('error' in r) throw new ConfigValueError(`unable to resolve ${token}, ${r.error}`);
   const chosen = r.addresses[0]!;
   if (r.addresses.length !== 1) {
     ctx.warn(`${token} resolves to ${r.addresses.length} addresses, using ${chosen}`);

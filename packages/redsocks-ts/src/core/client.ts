@@ -5,10 +5,10 @@
 import type * as net from 'node:net';
 import type { RedsocksInstance } from '../config/types';
 import { connLogger, type FullConnLogger } from '../log/conn-log';
-import type { Endpoint, UpstreamContext, UpstreamFailure, UpstreamProtocol } from '../upstream/upstream';
+import type { Endpoint, UpstreamContext, UpstreamProtocol } from '../upstream/upstream';
 import type { InstanceDialer } from './dial';
 import { EarlyDataBuffer } from './early-data';
-import { Relay, type RelayError } from '@mptcp-proxy/common';
+import { Relay, UpstreamError, errorCode, type RelayError } from '@mptcp-proxy/common';
 import type { RedsocksLog } from '../log/redsocks-log';
 
 export interface ClientOwner {
@@ -85,7 +85,7 @@ export class RedsocksClient {
     try {
       tunnel = await owner.protocol.establish(ctx);
     } catch (e) {
-      this.fail(e as UpstreamFailure);
+      this.fail(e);
       return;
     }
     if (this.closed) {
@@ -150,13 +150,13 @@ export class RedsocksClient {
     );
   }
 
-  private fail(err: UpstreamFailure): void {
-    const msg = err && typeof err.message === 'string' ? err.message : String(err);
-    const code = (err as { code?: string }).code;
-    const sys = (err as { syscall?: string }).syscall;
+  private fail(err: unknown): void {
+    const msg = err instanceof Error ? err.message : String(err);
+    const code = errorCode(err);
+    const sys = (err as NodeJS.ErrnoException | undefined)?.syscall;
     if (sys) this.log.notice(`relay error, code ${code ?? ''}: ${msg}`);
     else this.log.notice(msg);
-    if (err?.clientHandled) {
+    if (err instanceof UpstreamError && err.clientHandled) {
       // forward_http_err: the protocol wrote the reply and called end(); let it flush
       this.closed = true;
       this.early.detach();
@@ -168,7 +168,7 @@ export class RedsocksClient {
       });
       return;
     }
-    if (err?.resetClient && typeof this.socket.resetAndDestroy === 'function') {
+    if (err instanceof UpstreamError && err.resetClient && typeof this.socket.resetAndDestroy === 'function') {
       this.closed = true;
       this.early.detach();
       this.finish(false);

@@ -4,11 +4,11 @@
  * A 407 with credentials configured caches the challenge and retries once on a new
  * connection; later connections authenticate pre-emptively.
  */
-import { ProxyError } from '@mptcp-proxy/common';
+import { ProtocolError, UpstreamError } from '@mptcp-proxy/common';
 import type * as net from 'node:net';
 import { readReply, writeAll } from '../core/read-reply';
 import { authCacheFor, proxyAuthorization } from './http-auth';
-import type { Tunnel, UpstreamContext, UpstreamFailure, UpstreamProtocol } from './upstream';
+import type { Tunnel, UpstreamContext, UpstreamProtocol } from './upstream';
 
 /** redsocks drops a reply whose line is longer than this. */
 export const HTTP_MAX_LINE = 4096;
@@ -32,10 +32,10 @@ export function parseHttpReplyHead(buf: Buffer): HttpReplyHead | null {
   for (;;) {
     const nl = buf.indexOf(0x0a, pos);
     if (nl < 0) {
-      if (buf.length - pos > HTTP_MAX_LINE) throw new ProxyError('EHTTPLINE', 'HTTP reply line too long');
+      if (buf.length - pos > HTTP_MAX_LINE) throw new ProtocolError('EHTTPLINE', 'HTTP reply line too long');
       return null;
     }
-    if (nl - pos > HTTP_MAX_LINE) throw new ProxyError('EHTTPLINE', 'HTTP reply line too long');
+    if (nl - pos > HTTP_MAX_LINE) throw new ProtocolError('EHTTPLINE', 'HTTP reply line too long');
     let end = nl;
     if (end > pos && buf[end - 1] === 0x0d) end--;
     const line = buf.toString('latin1', pos, end);
@@ -76,10 +76,6 @@ export function connectRequest(
   disclose: string,
 ): string {
   return `CONNECT ${dest.address}:${dest.port} HTTP/1.0\r\n${auth}${disclose}\r\n`;
-}
-
-export function fail(code: string, message: string, extra: Partial<UpstreamFailure> = {}): UpstreamFailure {
-  return Object.assign(new ProxyError(code, message), extra) as UpstreamFailure;
 }
 
 /** on_proxy_fail = forward_http_err: hand the proxy's status line and headers to the client, then FIN. */
@@ -123,15 +119,15 @@ async function attempt(
   }
 }
 
-function failure(ctx: UpstreamContext, sock: net.Socket, head: HttpReplyHead, message: string, code: string): UpstreamFailure {
+function failure(ctx: UpstreamContext, sock: net.Socket, head: HttpReplyHead, message: string, code: string): UpstreamError {
   sock.destroy();
   if (ctx.instance.onProxyFail === 'forward_http_err') {
     // the head as the proxy sent it (re-serialised with CRLF)
     const raw = [head.statusLine, ...head.headers.map(([k, v]) => `${k}: ${v}`), '', ''].join('\r\n');
     forwardHttpError(ctx, Buffer.from(raw, 'latin1'));
-    return fail(code, message, { clientHandled: true });
+    return new UpstreamError(code, message, { clientHandled: true });
   }
-  return fail(code, message);
+  return new UpstreamError(code, message);
 }
 
 export const httpConnect: UpstreamProtocol = {

@@ -3,11 +3,11 @@
  * absolute-URI form an HTTP proxy expects, and connects to the proxy only once the whole
  * head is here. Any reply is forwarded; a 407 is retried once with credentials.
  */
-import { ProxyError } from '@mptcp-proxy/common';
+import { ProtocolError, UpstreamError } from '@mptcp-proxy/common';
 import type * as net from 'node:net';
 import { readReply, writeAll } from '../core/read-reply';
 import { authCacheFor, proxyAuthorization } from './http-auth';
-import { fail, findHeader, HTTP_MAX_LINE, parseHttpReplyHead } from './http-connect';
+import { findHeader, HTTP_MAX_LINE, parseHttpReplyHead } from './http-connect';
 import type { Tunnel, UpstreamContext, UpstreamProtocol } from './upstream';
 
 /** Largest client request head we accept. */
@@ -29,7 +29,7 @@ export function parseRequestHead(buf: Buffer): ClientRequestHead | null {
   for (;;) {
     const nl = buf.indexOf(0x0a, pos);
     if (nl < 0) {
-      if (buf.length > HTTP_RELAY_MAX_HEAD) throw new ProxyError('EHTTPHEAD', 'HTTP request head too long');
+      if (buf.length > HTTP_RELAY_MAX_HEAD) throw new ProtocolError('EHTTPHEAD', 'HTTP request head too long');
       return null;
     }
     let end = nl;
@@ -46,7 +46,7 @@ export function parseRequestHead(buf: Buffer): ClientRequestHead | null {
     if (colon > 0) headers.push([line.slice(0, colon), line.slice(colon + 1).trim()]);
   }
   const m = /^(\S+)\s+(\S+)\s+(HTTP\/\d+\.\d+)$/.exec(first);
-  if (!m) throw new ProxyError('EHTTPREQUEST', `malformed HTTP request line: ${first}`);
+  if (!m) throw new ProtocolError('EHTTPREQUEST', `malformed HTTP request line: ${first}`);
   return { length: pos, method: m[1], uri: m[2], version: m[3], headers };
 }
 
@@ -80,7 +80,7 @@ async function readClientHead(ctx: UpstreamContext): Promise<{ head: ClientReque
     const head = buf.length ? parseRequestHead(buf) : null;
     if (head) return { head, body: buf.subarray(head.length) };
     if (ctx.early.ended || ctx.client.destroyed) {
-      throw new ProxyError('EHTTPHEAD', 'client closed before sending a complete HTTP request');
+      throw new ProtocolError('EHTTPHEAD', 'client closed before sending a complete HTTP request');
     }
     await ctx.early.wait(30_000);
   }
@@ -109,7 +109,7 @@ async function attempt(ctx: UpstreamContext, head: ClientRequestHead, body: Buff
       }
     }
     if (!(reply.code >= 100 && reply.code <= 999)) {
-      throw fail('EHTTPSTATUS', `HTTP Proxy error: ${reply.statusLine}`);
+      throw new UpstreamError('EHTTPSTATUS', `HTTP Proxy error: ${reply.statusLine}`);
     }
     // every reply, errors included, goes to the client as-is
     return { upstream: sock, leftover: raw };

@@ -3,9 +3,8 @@
  * must be 0 and CD 90. No SOCKS4a: redsocks always has the numeric destination.
  */
 import * as net from 'node:net';
-import { socks4, socks4RepText, ProtocolError } from '@mptcp-proxy/common';
+import { socks4, socks4RepText, ProtocolError, UpstreamError } from '@mptcp-proxy/common';
 import { readReply, writeAll } from '../core/read-reply';
-import { fail } from './http-connect';
 import type { UpstreamProtocol } from './upstream';
 
 const CONNECT = 1;
@@ -22,7 +21,7 @@ export const socks4Upstream: UpstreamProtocol = {
     return undefined;
   },
   async establish(ctx) {
-    if (!net.isIPv4(ctx.dest.address)) throw fail('ESOCKS_ATYP', 'Socks4 can not connect to an IPv6 destination');
+    if (!net.isIPv4(ctx.dest.address)) throw new UpstreamError('ESOCKS_ATYP', 'Socks4 can not connect to an IPv6 destination');
     const sock = await ctx.dial();
     try {
       await writeAll(sock, socks4ConnectRequest(ctx.dest, ctx.instance.login));
@@ -31,12 +30,12 @@ export const socks4Upstream: UpstreamProtocol = {
         reply = await readReply(sock, socks4.parseReply, 8);
       } catch (err) {
         if (err instanceof ProtocolError && err.code === 'ESOCKS_VERSION') {
-          throw fail('ESOCKS_VERSION', 'Socks4 server reported unexpected reply version...');
+          throw new UpstreamError('ESOCKS_VERSION', 'Socks4 server reported unexpected reply version...');
         }
         throw err;
       }
       const rep = reply.value.rep;
-      if (rep !== GRANTED) throw fail('ESOCKS4_REP', `Socks4 server status: ${socks4RepText(rep)} (${rep})`);
+      if (rep !== GRANTED) throw new UpstreamError('ESOCKS4_REP', `Socks4 server status: ${socks4RepText(rep)} (${rep})`);
       return { upstream: sock, leftover: reply.rest };
     } catch (err) {
       sock.destroy();

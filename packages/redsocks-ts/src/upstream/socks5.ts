@@ -13,6 +13,9 @@ import type * as net from 'node:net';
 import {
   ProxyError,
   ProtocolError,
+  UpstreamError,
+  errorCode,
+  type UpstreamErrorExtra,
   Method,
   Command,
   Rep,
@@ -28,7 +31,7 @@ import {
   repText,
 } from '@mptcp-proxy/common';
 import type { RedsocksInstance } from '../config/types';
-import type { Tunnel, UpstreamContext, UpstreamFailure, UpstreamProtocol } from './upstream';
+import type { Tunnel, UpstreamContext, UpstreamProtocol } from './upstream';
 import { serverCapabilities, serverKey, type ServerVerdict } from '../dial/server-capabilities';
 import { earlyDataIsIdempotent, earlyDataMayRideSyn } from '../dial/fastopen-policy';
 import { preGreetingOf } from '../dial/pre-greeting';
@@ -88,11 +91,8 @@ async function ungreeted(ctx: UpstreamContext, upstream: net.Socket, fastOpen: b
   return ctx.dial({ fastOpen, pooled: false });
 }
 
-function failure(code: string, message: string, resetClient: boolean, extra: Record<string, unknown> = {}): UpstreamFailure {
-  const err = new ProxyError(code, message) as UpstreamFailure;
-  err.resetClient = resetClient;
-  Object.assign(err, extra);
-  return err;
+function failure(code: string, message: string, resetClient: boolean, extra: UpstreamErrorExtra = {}): UpstreamError {
+  return new UpstreamError(code, message, { ...extra, resetClient });
 }
 
 function ignoreError(): void {
@@ -188,7 +188,7 @@ function connectRequest(ctx: UpstreamContext): Buffer {
   return encodeRequest(Command.Connect, addressFromHost(ctx.dest.address, ctx.dest.port));
 }
 
-function statusFailure(rep: number, resetClient: boolean): UpstreamFailure {
+function statusFailure(rep: number, resetClient: boolean): UpstreamError {
   // REP 9 ("connection attempt timed out") only exists under the OC methods.
   const text = (rep < 9 || resetClient ? repText(rep) : '') || '?';
   return failure('ESOCKS5_STATUS', `Socks5 server status: ${text} (${rep})`, resetClient, { rep });
@@ -346,10 +346,10 @@ async function pipelined(ctx: UpstreamContext, opts: PipelineOptions): Promise<T
   } catch (err) {
     reader.detach();
     upstream.destroy();
-    if ((err as UpstreamFailure).resetClient !== undefined) throw err;
+    if (err instanceof UpstreamError) throw err;
     // EOF or garbage before the method reply: this server cannot take pipelining. A silent
     // server only condemns itself when probing (an OC timeout may be the network's fault).
-    if (probing || (err as ProxyError).code !== 'EUPSTREAMTIMEOUT') {
+    if (probing || errorCode(err) !== 'EUPSTREAMTIMEOUT') {
       serverCapabilities.set(key, 'sequential', inst.optimisticCacheTtl);
     }
     ctx.log.info(`Socks5 server ${key} broke on a pipelined handshake (${(err as Error).message}); using sequential mode`);
@@ -373,12 +373,12 @@ async function pipelined(ctx: UpstreamContext, opts: PipelineOptions): Promise<T
   } catch (err) {
     reader.detach();
     upstream.destroy();
-    if (probing && (err as ProxyError).code === 'EUPSTREAMTIMEOUT') {
+    if (probing && errorCode(err) === 'EUPSTREAMTIMEOUT') {
       serverCapabilities.set(key, 'sequential', inst.optimisticCacheTtl);
       return plain(ctx);
     }
-    if ((err as UpstreamFailure).resetClient === undefined) {
-      throw failure((err as ProxyError).code ?? 'EUPSTREAM', (err as Error).message, opts.early, { cause: err });
+    if (!(err instanceof UpstreamError)) {
+      throw failure(errorCode(err) ?? 'EUPSTREAM', (err as Error).message, opts.early, { cause: err });
     }
     throw err;
   }

@@ -4,7 +4,6 @@
  * client list) never sees protocol bytes; each protocol file never sees nftables.
  */
 import type * as net from 'node:net';
-import type { ProxyError } from '@mptcp-proxy/common';
 
 export interface Endpoint {
   address: string;
@@ -66,15 +65,10 @@ export interface UpstreamProtocol {
   /** Extra config checks for `-t`, e.g. login without password; returns the message or undefined. */
   validate?(instance: import('../config/types').RedsocksInstance): string | undefined;
   /**
-   * Build the tunnel to ctx.dest. Rejects with a ProxyError whose message is the text
-   * redsocks logs (e.g. the SOCKS REP or the HTTP status line). `resetClient` tells the
-   * core to RST rather than FIN the LAN client (the optimistic-connect failure contract).
+   * Build the tunnel to ctx.dest. Rejects with an UpstreamError (common/errors.ts) whose message
+   * is the text redsocks logs (e.g. the SOCKS REP or the HTTP status line); `resetClient` tells
+   * the core to RST rather than FIN the LAN client (the optimistic-connect failure contract).
+   * Any other error (a socket's, a parser's) is logged and the client closed.
    */
   establish(ctx: UpstreamContext): Promise<Tunnel>;
 }
-
-export type UpstreamFailure = ProxyError & {
-  resetClient?: boolean;
-  /** The protocol already answered and half-closed the client (on_proxy_fail = forward_http_err). */
-  clientHandled?: boolean;
-};

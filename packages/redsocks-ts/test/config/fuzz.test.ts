@@ -1,6 +1,5 @@
 import * as fs from 'node:fs';
 import { ConfigError } from '@mptcp-proxy/common';
-import { RedsocksConfigError } from 'redsocks-ts';
 import { prng, structuredSoup, tokenSoup } from './fuzz';
 import { parse } from './helpers';
 import { compatExample } from '../../../../tests/helpers/fixtures';
@@ -13,7 +12,7 @@ function outcome(text: string): 'ok' | string {
     return 'ok';
   } catch (err) {
     if (!(err instanceof ConfigError)) throw err;
-    expect(err).toBeInstanceOf(RedsocksConfigError);
+    expect(err).toBeInstanceOf(ConfigError);
     expect(typeof err.code).toBe('string');
     expect(err.line).toBeGreaterThanOrEqual(0);
     expect(err.detail.length).toBeGreaterThan(0);

@@ -1,4 +1,5 @@
 import { ConfigError } from '@mptcp-proxy/common';
+import { redsocksErrorText } from 'redsocks-ts';
 import { BASE, parse, reject, rs } from './helpers';
 
 describe('tokens and comments', () => {
@@ -19,7 +20,20 @@ describe('tokens and comments', () => {
     expect(err.detail).toBe('unexpected char');
     expect(err.line).toBe(2);
     expect(err.file).toBe('test.conf');
-    expect(err.message).toBe('test.conf:2: unexpected char (near "#")');
+    expect(err.column).toBe(1);
+    expect(err.message).toBe('test.conf:2:1: unexpected char (near "#")');
+  });
+
+  test.each([
+    ['an unknown key', `${BASE}redsocks {\n  type = socks5; prot = 1;\n}\n`, 3, 18, 'prot'],
+    ['a bad value', `${BASE}redsocks {\n  port   =  08;\n}\n`, 3, 13, '08'],
+    ['a stray brace', `${BASE}\n  }\n`, 3, 3, '}'],
+    ['an unknown section', `${BASE} bas {\n}\n`, 2, 2, 'bas'],
+    ['a key on the line before its value', `${BASE}redsocks {\n  prot =\n 1;\n}\n`, 4, undefined, 'prot'],
+  ])('ConfigError names the column of %s', (_what, text, line, column, token) => {
+    const err = reject(text);
+    expect({ line: err.line, column: err.column, token: err.token }).toEqual({ line, column, token });
+    expect(err.message.startsWith(column === undefined ? `test.conf:${line}: ` : `test.conf:${line}:${column}: `)).toBe(true);
   });
 
   test.each([['p@ss'], ['_user'], ['syslog:daemon'], ['-1']])('unquoted %s is an unexpected char', (v) => {
@@ -97,7 +111,7 @@ describe('statements', () => {
     const err = reject(text);
     expect(err.lines.map((l) => l.message)).toEqual(messages);
     expect(err.detail).toBe(messages[0]);
-    expect(err.redsocksOutput()).toContain(`file parsing error at line ${err.line}: ${messages[0]}\n`);
+    expect(redsocksErrorText(err)).toContain(`file parsing error at line ${err.line}: ${messages[0]}\n`);
   });
 
   test('errors carry stable codes', () => {
@@ -153,7 +167,7 @@ describe('migration hints', () => {
     const err = reject(text);
     expect(err.hint).toContain(hintPart);
     expect(err.message).toContain('hint:');
-    expect(err.redsocksOutput()).toContain(`hint: ${err.hint}`);
+    expect(redsocksErrorText(err)).toContain(`hint: ${err.hint}`);
   });
 
   test('no hint for a plain typo', () => {

@@ -1,4 +1,5 @@
-import { parseRedsocksConfig, RedsocksConfigError, type HostResolver, type LoadResult } from 'redsocks-ts';
+import { ConfigError } from '@mptcp-proxy/common';
+import { parseRedsocksConfig, type HostResolver, type LoadResult } from 'redsocks-ts';
 
 /** A fixed resolver so unit tests never depend on NSS. */
 export const fakeResolver: HostResolver = (host) => {
@@ -14,11 +15,11 @@ export function parse(text: string): LoadResult {
 }
 
 /** Parses text that must fail and returns the error. */
-export function reject(text: string): RedsocksConfigError {
+export function reject(text: string): ConfigError {
   try {
     parse(text);
   } catch (err) {
-    if (err instanceof RedsocksConfigError) return err;
+    if (err instanceof ConfigError) return err;
     throw err;
   }
   throw new Error(`config was accepted:\n${text}`);

@@ -6,6 +6,8 @@
 export interface Token {
   text: string;
   line: number;
+  /** 1-based column in the physical line. */
+  col: number;
   nl: boolean;
 }
 
@@ -25,7 +27,7 @@ export function tokenize(text: string): Token[] {
     const body = continues ? trimmed.slice(0, -1) : raw;
     let first = !continued;
     for (const m of body.matchAll(TOKEN_RE)) {
-      tokens.push({ text: m[0], line: i + 1, nl: first });
+      tokens.push({ text: m[0], line: i + 1, col: (m.index ?? 0) + 1, nl: first });
       first = false;
     }
     continued = continues;

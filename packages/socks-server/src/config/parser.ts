@@ -94,7 +94,7 @@ class DantedParser {
   /** `tok` undefined = at end of file; `null` = no token (checkconfig() errors have none). */
   private fail(code: string, tok: Token | undefined | null, detail: string): never {
     const text = tok === null ? undefined : (tok?.text ?? 'end of file');
-    throw new ConfigError(code, this.file, tok?.line ?? this.lastLine, detail.replace(/\(FILE\)/g, `(${this.file})`), text);
+    throw new ConfigError(code, this.file, tok?.line ?? this.lastLine, detail.replace(/\(FILE\)/g, `(${this.file})`), text, { column: tok?.col });
   }
 
   private syntax(tok: Token | undefined): never {

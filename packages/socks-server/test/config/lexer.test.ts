@@ -3,11 +3,11 @@ import { isKeywordToken, tokenize } from '../../src/config/lexer';
 describe('danted.conf lexer', () => {
   it('drops # comments anywhere and keeps line numbers', () => {
     const toks = tokenize('# header\nlogoutput: stderr # trailing\n\n  debug: 1#x\n');
-    expect(toks.map((t) => [t.text, t.line, t.nl])).toEqual([
-      ['logoutput:', 2, true],
-      ['stderr', 2, false],
-      ['debug:', 4, true],
-      ['1', 4, false],
+    expect(toks.map((t) => [t.text, t.line, t.col, t.nl])).toEqual([
+      ['logoutput:', 2, 1, true],
+      ['stderr', 2, 12, false],
+      ['debug:', 4, 3, true],
+      ['1', 4, 10, false],
     ]);
   });
 

@@ -180,7 +180,15 @@ describe('danted.conf errors name file:line, the token and Dante\'s text', () =>
     expect(e.line).toBe(line);
     expect(e.token).toBe(token);
     expect(e.detail.startsWith(detail)).toBe(true);
-    expect(e.message.startsWith(`test.conf:${line}: `)).toBe(true);
+    // a token on the line gives its column too; end of file and checkconfig() give none
+    const at = e.column === undefined ? `test.conf:${line}` : `test.conf:${line}:${e.column}`;
+    expect(e.message.startsWith(`${at}: `)).toBe(true);
+    expect(e.column !== undefined).toBe(token !== undefined && token !== 'end of file');
+  });
+
+  it('names the column of the offending token', () => {
+    const e = parseError(`${HEAD}socks pass {\nfrom: 0/0 to: 0/0\n  user: alice   log: connect\n}\n`);
+    expect([e.line, e.column, e.token]).toEqual([7, 17, 'log:']);
   });
 
   it('loadDantedConfig reports an unreadable file', () => {

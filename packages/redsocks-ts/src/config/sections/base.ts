@@ -1,4 +1,4 @@
-import { ValueError } from '../redsocks-config-error';
+import { ConfigValueError } from '@mptcp-proxy/common';
 import type { KeyParser, SectionSpec } from '../section-spec';
 import type { BaseSection, RedirectorName } from '../types';
 import { parseBool, parseUint16, parseUint32 } from '../values';
@@ -53,15 +53,15 @@ export const baseSection: SectionSpec<BaseDraft> = {
   keys,
   create: (line) => defaultBase(line, true),
   onEnter(builder) {
-    if (builder.baseSeen) throw new ValueError('only one instance of base is valid');
+    if (builder.baseSeen) throw new ConfigValueError('only one instance of base is valid');
     builder.baseSeen = true;
   },
   onExit(t) {
-    if (t.maxAcceptBackoff === 0) throw new ValueError('`max_accept_backoff` must be positive, 0 ms is too low');
-    if (t.rawRedirector === undefined) throw new ValueError('no `redirector` set');
+    if (t.maxAcceptBackoff === 0) throw new ConfigValueError('`max_accept_backoff` must be positive, 0 ms is too low');
+    if (t.rawRedirector === undefined) throw new ConfigValueError('no `redirector` set');
     if (!(REDIRECTORS as readonly string[]).includes(t.rawRedirector)) {
       const bsd = t.rawRedirector === 'pf' || t.rawRedirector === 'ipf';
-      throw new ValueError(
+      throw new ConfigValueError(
         `invalid \`redirector\` set <${t.rawRedirector}>`,
         bsd ? `\`${t.rawRedirector}\` exists only in BSD builds of redsocks; on Linux use iptables (REDIRECT) or generic (TPROXY)` : 'use iptables (REDIRECT) or generic (TPROXY)',
       );

@@ -1,5 +1,5 @@
 import { EXTENSION_DEFAULTS, checkExtensions, extensionKeys } from '../extensions';
-import { ValueError } from '../redsocks-config-error';
+import { ConfigValueError } from '@mptcp-proxy/common';
 import type { KeyParser, ParseContext, SectionSpec } from '../section-spec';
 import type { DiscloseSrc, OnProxyFail, RedsocksInstance, UpstreamType } from '../types';
 import { parseBool, parseInAddr, parseUint16 } from '../values';
@@ -31,13 +31,13 @@ const DISCLOSE: Record<string, DiscloseSrc> = {
 };
 
 function parseDisclose(v: string): DiscloseSrc {
-  if (!Object.prototype.hasOwnProperty.call(DISCLOSE, v)) throw new ValueError(`disclose_src <${v}> is not parsed`);
+  if (!Object.prototype.hasOwnProperty.call(DISCLOSE, v)) throw new ConfigValueError(`disclose_src <${v}> is not parsed`);
   return DISCLOSE[v]!;
 }
 
 function parseOnProxyFail(v: string): OnProxyFail {
   if (v === 'close' || v === 'forward_http_err') return v;
-  throw new ValueError(`on_proxy_fail <${v}> is not parsed`);
+  throw new ConfigValueError(`on_proxy_fail <${v}> is not parsed`);
 }
 
 export function defaultRedsocks(line: number): RedsocksDraft {
@@ -100,16 +100,16 @@ export const redsocksSection: SectionSpec<RedsocksDraft> = {
   keys,
   create: defaultRedsocks,
   onExit(t, ctx) {
-    if (t.rawType === undefined) throw new ValueError('no `type` for redsocks');
+    if (t.rawType === undefined) throw new ConfigValueError('no `type` for redsocks');
     if (!(UPSTREAM_TYPES as readonly string[]).includes(t.rawType)) {
-      throw new ValueError(`invalid \`type\` <${t.rawType}> for redsocks`, FOREIGN_TYPES[t.rawType] ?? `use one of ${UPSTREAM_TYPES.join(', ')}`);
+      throw new ConfigValueError(`invalid \`type\` <${t.rawType}> for redsocks`, FOREIGN_TYPES[t.rawType] ?? `use one of ${UPSTREAM_TYPES.join(', ')}`);
     }
     t.type = t.rawType as UpstreamType;
     if (t.discloseSrc !== 'false' && t.type !== 'http-connect') {
-      throw new ValueError('only `http-connect` supports `disclose_src` at the moment');
+      throw new ConfigValueError('only `http-connect` supports `disclose_src` at the moment');
     }
     if (t.onProxyFail !== 'close' && t.type !== 'http-connect') {
-      throw new ValueError('only `http-connect` supports `on_proxy_fail` at the moment');
+      throw new ConfigValueError('only `http-connect` supports `on_proxy_fail` at the moment');
     }
     checkExtensions(t);
     checkCredentials(t, ctx);

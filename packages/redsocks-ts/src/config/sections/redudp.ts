@@ -1,4 +1,4 @@
-import { ValueError } from '../redsocks-config-error';
+import { ConfigValueError } from '@mptcp-proxy/common';
 import type { KeyParser, SectionSpec } from '../section-spec';
 import type { RedudpInstance } from '../types';
 import { parseInAddr, parseUint16 } from '../values';
@@ -32,7 +32,7 @@ export const redudpSection: SectionSpec<RedudpInstance> = {
   }),
   onExit(t) {
     if (t.udpTimeoutStream < t.udpTimeout) {
-      throw new ValueError('udp_timeout_stream should be not less then udp_timeout');
+      throw new ConfigValueError('udp_timeout_stream should be not less then udp_timeout');
     }
   },
   commit(t, builder) {
