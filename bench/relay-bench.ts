@@ -50,15 +50,16 @@ function parseMode(mode: string): { splice: boolean; pipe64k: boolean; after: nu
  * counts of the conn relays so far.
  */
 async function relayChild(mode: string, sinkPort: number, originPort: number): Promise<void> {
-  const { Relay } = await import('@mptcp-proxy/common');
+  const { Relay, SpliceBudget } = await import('@mptcp-proxy/common');
   const { splice, after } = parseMode(mode);
+  const budget = splice ? new SpliceBudget() : undefined;
   const stats: Record<string, number> = {};
   const count = (k: string): void => void (stats[k] = (stats[k] ?? 0) + 1);
   const server = (port: number, bulk: boolean): net.Server =>
     net.createServer({ allowHalfOpen: true }, (a) => {
       a.on('error', () => undefined);
       const b = net.connect({ host: '127.0.0.1', port, allowHalfOpen: true }, () => {
-        const r = new Relay(a, b, { splice, spliceAfterBytes: after });
+        const r = new Relay(a, b, { splice: budget, spliceAfterBytes: after });
         r.startAtoB();
         r.startBtoA();
         r.done.then(

@@ -2,3 +2,4 @@ export * from './errors';
 export * from './socks';
 export * from './relay';
 export * from './log';
+export * from './daemon';

@@ -5,9 +5,12 @@
  */
 import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
-import { Relay } from '@mptcp-proxy/common';
+import { Relay, SpliceBudget } from '@mptcp-proxy/common';
 import { spliceStatus } from 'mptcp-native';
 import { collect, connect, listen, portOf, rig, sha, waitFor } from './helpers/loopback';
+
+/** The process' fd budget for spliced relays (one per daemon in the product). */
+const budget = new SpliceBudget();
 
 beforeAll(() => {
   expect(spliceStatus()).toEqual({ loaded: true });
@@ -32,7 +35,7 @@ test('a reply queued below the highWaterMark (peer buffer full) does not strand 
       queued += chunk.length;
     }
     expect(g.a.writableLength).toBeLessThan(g.a.writableHighWaterMark);
-    const r = new Relay(g.a, g.b, { splice: true });
+    const r = new Relay(g.a, g.b, { splice: budget });
     r.startAtoB();
     r.startBtoA();
     const atClient = collect(g.client);
@@ -59,7 +62,7 @@ test('a peer that reads only after its upload went through is not deadlocked by 
     g.client.pause();
     const down = Buffer.alloc(64 * 1024, 0x64);
     while (g.a.writableLength < 4 * g.a.writableHighWaterMark) g.a.write(down);
-    const r = new Relay(g.a, g.b, { splice: true });
+    const r = new Relay(g.a, g.b, { splice: budget });
     r.startAtoB();
     r.startBtoA();
     const atTarget = collect(g.target);
@@ -90,7 +93,7 @@ test('bytes Node read but did not pass on go first; the FIN still in the kernel 
     g.target.end('late');
     await new Promise((res) => setTimeout(res, 50));
     const atClient = collect(g.client);
-    const r = new Relay(g.a, g.b, { splice: true });
+    const r = new Relay(g.a, g.b, { splice: budget });
     r.startAtoB();
     r.startBtoA();
     expect((await atClient).toString()).toBe('early;late');
@@ -110,7 +113,7 @@ test('a FIN libuv already read before the switch keeps the relay on the JS path,
     g.target.end('reply-then-fin');
     await waitFor(() => (g.b as unknown as { _readableState: { ended: boolean } })._readableState.ended, 'EOF seen by Node');
     const atClient = collect(g.client);
-    const r = new Relay(g.a, g.b, { splice: true });
+    const r = new Relay(g.a, g.b, { splice: budget });
     r.startAtoB();
     r.startBtoA();
     expect((await atClient).toString()).toBe('reply-then-fin');
@@ -137,7 +140,7 @@ async function shortConnections(conns: number, target: (s: net.Socket) => void, 
   const pSrv = await listen((a) => {
     relays.push(
       connect(portOf(tSrv)).then(async (b) => {
-        const r = new Relay(a, b, { splice: true, spliceAfterBytes: 0 });
+        const r = new Relay(a, b, { splice: budget, spliceAfterBytes: 0 });
         r.startAtoB();
         r.startBtoA();
         try {

@@ -1,9 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { readdirSync } from 'node:fs';
 import * as net from 'node:net';
-import { Relay, RelayError, relay } from '@mptcp-proxy/common';
+import { Relay, RelayError, SpliceBudget, relay } from '@mptcp-proxy/common';
 import { connect as mpConnect, isMptcp, listen as mpListen, spliceStatus } from 'mptcp-native';
 import { collect, connect, listen, portOf, rig, sha, waitFor, type Rig } from './helpers/loopback';
+
+/** The process' fd budget for spliced relays (one per daemon in the product). */
+const budget = new SpliceBudget();
 
 const fdCount = (): number => readdirSync('/proc/self/fd').length;
 
@@ -15,7 +18,7 @@ function spliced(r: Relay): Promise<void> {
 async function withSplicedRelay(fn: (g: Rig, r: Relay) => Promise<void>): Promise<void> {
   const g = await rig();
   try {
-    const r = new Relay(g.a, g.b, { splice: true });
+    const r = new Relay(g.a, g.b, { splice: budget });
     r.startAtoB();
     r.startBtoA();
     await spliced(r);
@@ -34,7 +37,7 @@ test('bulk both ways byte-exact through the splice path', async () => {
   try {
     const up = randomBytes(24 << 20);
     const down = randomBytes(12 << 20);
-    const r = new Relay(g.a, g.b, { splice: true });
+    const r = new Relay(g.a, g.b, { splice: budget });
     r.startAtoB();
     r.startBtoA();
     const atTarget = collect(g.target);
@@ -104,7 +107,7 @@ test('head bytes and bytes Node already buffered are relayed first, in order', a
     g.client.write('early-client;');
     g.target.write('early-target;');
     await waitFor(() => g.a.readableLength > 0 && g.b.readableLength > 0, 'Node-side buffering');
-    const r = new Relay(g.a, g.b, { splice: true });
+    const r = new Relay(g.a, g.b, { splice: budget });
     r.startAtoB(Buffer.from('headA;'));
     r.startBtoA(Buffer.from('headB;'));
     await spliced(r);
@@ -137,7 +140,7 @@ test('idle timeout and onBytes work on the splice path', async () => {
   const g = await rig();
   try {
     let counted = 0;
-    const r = new Relay(g.a, g.b, { splice: true, idleTimeoutMs: 300, onBytes: (_d, n) => (counted += n) });
+    const r = new Relay(g.a, g.b, { splice: budget, idleTimeoutMs: 300, onBytes: (_d, n) => (counted += n) });
     r.startAtoB();
     r.startBtoA();
     await spliced(r);
@@ -155,7 +158,7 @@ test('idle timeout and onBytes work on the splice path', async () => {
 test('not eligible (a tap) falls back to the JS path', async () => {
   const g = await rig();
   try {
-    const r = new Relay(g.a, g.b, { splice: true });
+    const r = new Relay(g.a, g.b, { splice: budget });
     const seen: Buffer[] = [];
     r.startAtoB(undefined, { tap: (c) => seen.push(c) });
     r.startBtoA();
@@ -180,7 +183,7 @@ test('no fd leak over 500 spliced relays', async () => {
   const pSrv = await listen((a) => {
     pending.push(
       connect(portOf(tSrv)).then(async (b) => {
-        const r = new Relay(a, b, { splice: true });
+        const r = new Relay(a, b, { splice: budget });
         r.startAtoB();
         r.startBtoA();
         await r.done;
@@ -229,7 +232,7 @@ test('an MPTCP socket spliced to a plain TCP socket', async () => {
     a.allowHalfOpen = true;
     client.allowHalfOpen = true;
     expect(isMptcp(a)).toBe(true);
-    const r = relay(a, b, { splice: true });
+    const r = relay(a, b, { splice: budget });
     const up = randomBytes(8 << 20);
     const down = randomBytes(4 << 20);
     const atTarget = collect(target);
@@ -269,7 +272,7 @@ test("an owner's destroy() of a spliced socket closes the connection and rejects
 test('per-direction pipes finish in the order the EOFs were passed on', async () => {
   const g = await rig();
   try {
-    const r = new Relay(g.a, g.b, { splice: true });
+    const r = new Relay(g.a, g.b, { splice: budget });
     const order: string[] = [];
     void r.startAtoB().done.then(() => order.push('aToB'));
     void r.startBtoA().done.then(() => order.push('bToA'));
@@ -290,7 +293,7 @@ test('per-direction pipes finish in the order the EOFs were passed on', async ()
 test('spliceAfterBytes: a short exchange stays on the JS path, a bulk one switches after the threshold', async () => {
   const short = await rig();
   try {
-    const r = new Relay(short.a, short.b, { splice: true, spliceAfterBytes: 64 * 1024 });
+    const r = new Relay(short.a, short.b, { splice: budget, spliceAfterBytes: 64 * 1024 });
     r.startAtoB();
     r.startBtoA();
     const atTarget = collect(short.target);
@@ -306,7 +309,7 @@ test('spliceAfterBytes: a short exchange stays on the JS path, a bulk one switch
   const bulk = await rig();
   try {
     const up = randomBytes(8 << 20);
-    const r = new Relay(bulk.a, bulk.b, { splice: true, spliceAfterBytes: 64 * 1024 });
+    const r = new Relay(bulk.a, bulk.b, { splice: budget, spliceAfterBytes: 64 * 1024 });
     r.startAtoB();
     r.startBtoA();
     const atTarget = collect(bulk.target);
@@ -321,5 +324,33 @@ test('spliceAfterBytes: a short exchange stays on the JS path, a bulk one switch
     expect(res).toEqual({ aToB: up.length, bToA: 0 });
   } finally {
     bulk.close();
+  }
+});
+
+test('SpliceBudget: a quarter of RLIMIT_NOFILE, six fds per spliced relay; a relay past it stays on the JS path', async () => {
+  const tiny = new SpliceBudget(24); // room for exactly one spliced relay (6 <= 24 / 4)
+  expect(tiny.reserve()).toBe(true);
+  expect(tiny.reserve()).toBe(false);
+  tiny.release();
+  expect(tiny.inUse).toBe(0);
+  expect(new SpliceBudget(Infinity).reserve()).toBe(true);
+
+  const full = new SpliceBudget(24);
+  full.reserve();
+  const g = await rig();
+  try {
+    const r = new Relay(g.a, g.b, { splice: full });
+    r.startAtoB();
+    r.startBtoA();
+    const atTarget = collect(g.target);
+    const data = randomBytes(1 << 20);
+    g.client.end(data);
+    g.target.end();
+    expect(sha(await atTarget)).toBe(sha(data));
+    await r.done;
+    expect(r.mode).toBe('js');
+    expect(full.inUse).toBe(1);
+  } finally {
+    g.close();
   }
 });

@@ -6,11 +6,10 @@
 import { spawn } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError } from '@mptcp-proxy/common';
+import { ConfigError, setNofileLimit } from '@mptcp-proxy/common';
 import { checkStartable, loadRedsocksConfig, parseLogTarget, redsocksErrorText } from './config';
 import type { LoadResult, RedsocksConfig } from './config/types';
 import { startRedsocks, type RedsocksHandle } from './core/daemon';
-import { setNofileLimit } from './core/limits';
 import { createRedsocksLog, fileSink, streamSink, type LogSink, type RedsocksLog } from './log/redsocks-log';
 import { syslogSink } from './log/syslog-sink';
 

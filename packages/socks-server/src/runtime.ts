@@ -1,7 +1,7 @@
 import { networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { lookup } from 'node:dns/promises';
-import { ProxyError } from '@mptcp-proxy/common';
+import { ProxyError, SpliceBudget } from '@mptcp-proxy/common';
 import type { DantedConfig, Rule } from './config';
 import type { Authenticator } from './auth/authenticator';
 import type { DanteLog } from './log/dante-log';
@@ -25,6 +25,8 @@ export class SharedState {
   readonly earlyBytes = new Map<string, number>();
   /** Client IPs that passed RFC 1929 recently (ms timestamp), for the pool negotiate timeout. */
   readonly recentAuth = new Map<string, number>();
+  /** The fds this process may spend on spliced relays. */
+  readonly splice = new SpliceBudget();
 
   add(map: Map<string, number>, key: string, delta: number): number {
     const v = (map.get(key) ?? 0) + delta;

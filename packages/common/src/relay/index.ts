@@ -1,2 +1,3 @@
 export * from './pipe';
 export * from './relay';
+export { SpliceBudget } from './splice-path';

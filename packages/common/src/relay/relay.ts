@@ -12,7 +12,7 @@ import { fdOf, spliceRelay } from 'mptcp-native';
 import type { SpliceError, SpliceHandle } from 'mptcp-native';
 import { Pipe, PipeOptions } from './pipe';
 import { RelayError } from '../errors';
-import { debug, releaseSpliceFds, reserveSpliceFds, resumeNodeReading, spliceIneligible, stopNodeReading, takeBuffered, whenFlushed } from './splice-path';
+import { SpliceBudget, debug, resumeNodeReading, spliceIneligible, stopNodeReading, takeBuffered, whenFlushed } from './splice-path';
 
 export interface RelayOptions {
   /** Tear down after this long without a byte in either direction. */
@@ -21,9 +21,10 @@ export interface RelayOptions {
   /**
    * Once both directions have started (and neither has a tap), hand both sockets to the kernel:
    * splice(2) through pipes (mptcp-native). Falls back to the JS pipes silently when the sockets
-   * or the addon do not allow it. `mode` tells which path runs.
+   * or the addon do not allow it, or when `splice` (the daemon's fd budget for spliced relays)
+   * is used up. `mode` tells which path runs. Absent = JS pipes only.
    */
-  splice?: boolean;
+  splice?: SpliceBudget;
   /**
    * With `splice`: switch only once this many bytes have moved (both directions together).
    * Short connections then never pay for the switch (dups, two pipes, a flush wait). 0 = at once.
@@ -125,7 +126,7 @@ export class Relay {
 
   private startPipe(src: Duplex, dst: Duplex, dir: 'aToB' | 'bToA', head: Buffer | undefined, extra: Pick<PipeOptions, 'tap'>): Pipe {
     const onBytes = this.opts.onBytes;
-    const deferred = this.opts.splice === true && (this.opts.spliceAfterBytes ?? 0) > 0;
+    const deferred = this.opts.splice !== undefined && (this.opts.spliceAfterBytes ?? 0) > 0;
     const p = new Pipe(src, dst, {
       head,
       tap: extra.tap,
@@ -223,7 +224,7 @@ export class Relay {
     } finally {
       this.switchPending = false;
     }
-    if (!reserveSpliceFds()) return debug('splice not used: fd budget for spliced relays used up');
+    if (!this.opts.splice?.reserve()) return debug('splice not used: fd budget for spliced relays used up');
     ab.detach();
     ba.detach();
     this.pathMode = 'switching';
@@ -240,14 +241,14 @@ export class Relay {
     }
     const flushed = await whenFlushed(sa, sb);
     if (this.settled || !flushed) {
-      releaseSpliceFds();
+      this.opts.splice?.release();
       if (!flushed) this.teardown(new RelayError('ERELAY_CLOSED', 'socket closed while switching to splice'));
       return;
     }
     try {
       this.spliceHandle = spliceRelay(fdOf(sa), fdOf(sb), this.onSpliceDone);
     } catch (e) {
-      releaseSpliceFds();
+      this.opts.splice?.release();
       // Out of fds or pipe pages (EMFILE, ENFILE, ENOMEM): the JS pipes carry on instead.
       debug('splice not used: %s', (e as Error).message);
       this.pathMode = 'js';
@@ -288,7 +289,7 @@ export class Relay {
   }
 
   private readonly onSpliceDone = (err: SpliceError | null, aToB: number, bToA: number, first: 'aToB' | 'bToA' | null): void => {
-    if (this.spliceHandle) releaseSpliceFds();
+    if (this.spliceHandle) this.opts.splice?.release();
     this.spliceHandle = undefined;
     if (this.spliceTimer) clearInterval(this.spliceTimer);
     this.account(aToB, bToA);
@@ -316,7 +317,7 @@ export class Relay {
     const h = this.spliceHandle;
     if (!h) return;
     this.spliceHandle = undefined;
-    releaseSpliceFds();
+    this.opts.splice?.release();
     // Count what the kernel moved, then release its fds before the sockets are destroyed.
     const st = h.stats();
     if (st) this.account(st.aToB, st.bToA);

@@ -1,4 +1,3 @@
-import * as fs from 'node:fs';
 /**
  * The socket-level steps of Relay's splice fast path: eligibility, stopping Node's reads,
  * taking out what Node already read, waiting until Node's write queues are empty.
@@ -7,6 +6,7 @@ import * as net from 'node:net';
 import type { Duplex } from 'node:stream';
 import { debuglog } from 'node:util';
 import { fdOf, spliceStatus } from 'mptcp-native';
+import { nofileSoftLimit } from '../daemon/limits';
 
 export const debug = debuglog('relay');
 
@@ -43,30 +43,32 @@ export function spliceIneligible(a: Duplex, b: Duplex): string | null {
 }
 
 /**
- * Each spliced relay holds six more fds than the JS path (two dups, two pipes): splice only while
- * all spliced relays together stay within a quarter of RLIMIT_NOFILE, so fd pressure falls back
- * to the JS pipes instead of failing connects and accepts.
+ * The fds spliced relays may hold together. Each spliced relay holds six more fds than the JS
+ * path (two dups, two pipes): splice only while all spliced relays of the process stay within a
+ * quarter of RLIMIT_NOFILE, so fd pressure falls back to the JS pipes instead of failing
+ * connects and accepts. One budget per daemon, handed to each Relay it makes.
  */
-let spliced = 0;
-let softLimit: number | undefined;
-function softFdLimit(): number {
-  if (softLimit === undefined) {
-    try {
-      const m = /^Max open files\s+(\d+|unlimited)/m.exec(fs.readFileSync('/proc/self/limits', 'utf8'));
-      softLimit = !m || m[1] === 'unlimited' ? Infinity : Number(m[1]);
-    } catch {
-      softLimit = Infinity;
-    }
+export class SpliceBudget {
+  private spliced = 0;
+
+  /** `nofile`: the soft RLIMIT_NOFILE (default: read now; unreadable or unlimited = no cap). */
+  constructor(private readonly nofile: number = nofileSoftLimit() ?? Infinity) {}
+
+  /** Takes one relay's share; false when the budget is used up. */
+  reserve(): boolean {
+    if ((this.spliced + 1) * 6 > this.nofile / 4) return false;
+    this.spliced++;
+    return true;
   }
-  return softLimit;
-}
-export function reserveSpliceFds(): boolean {
-  if ((spliced + 1) * 6 > softFdLimit() / 4) return false;
-  spliced++;
-  return true;
-}
-export function releaseSpliceFds(): void {
-  if (spliced > 0) spliced--;
+
+  release(): void {
+    if (this.spliced > 0) this.spliced--;
+  }
+
+  /** Spliced relays holding a share now. */
+  get inUse(): number {
+    return this.spliced;
+  }
 }
 
 /**

@@ -8,11 +8,13 @@ import { connLogger, type FullConnLogger } from '../log/conn-log';
 import type { Endpoint, UpstreamContext, UpstreamProtocol } from '../upstream/upstream';
 import type { InstanceDialer } from './dial';
 import { EarlyDataBuffer } from './early-data';
-import { Relay, UpstreamError, errorCode, type RelayError } from '@mptcp-proxy/common';
+import { Relay, UpstreamError, errorCode, type RelayError, type SpliceBudget } from '@mptcp-proxy/common';
 import type { RedsocksLog } from '../log/redsocks-log';
 
 export interface ClientOwner {
   readonly cfg: RedsocksInstance;
+  /** The daemon's fd budget for spliced relays. */
+  readonly spliceBudget: SpliceBudget;
   readonly protocol: UpstreamProtocol;
   readonly dialer: InstanceDialer;
   readonly log: RedsocksLog;
@@ -113,7 +115,7 @@ export class RedsocksClient {
     if (this.relay) return this.relay;
     const rest = this.early.detach();
     const relay = new Relay(this.socket, up, {
-      splice: this.owner.cfg.splice,
+      splice: this.owner.cfg.splice ? this.owner.spliceBudget : undefined,
       // a short connection is over before a switch to splice could pay off
       spliceAfterBytes: SPLICE_AFTER_BYTES,
       onBytes: () => {

@@ -10,7 +10,7 @@ import { protocolFor } from '../upstream/registry';
 import { secUsec } from './client';
 import { listenKey, RedsocksRuntime, type InstanceHost } from './instance';
 import { keepaliveLimitation } from './keepalive';
-import { nofileSoftLimit } from './limits';
+import { SpliceBudget, nofileSoftLimit } from '@mptcp-proxy/common';
 
 export interface StartOptions {
   log: RedsocksLog;
@@ -63,6 +63,7 @@ class Daemon implements InstanceHost {
   private backoffTimer: NodeJS.Timeout | undefined;
   private limitLogged = false;
   private closing = false;
+  readonly spliceBudget = new SpliceBudget();
 
   constructor(public config: RedsocksConfig, readonly log: RedsocksLog, private readonly nofile: number) {
     this.connMax = effectiveConnMax(config, nofile);
@@ -205,11 +206,17 @@ class Daemon implements InstanceHost {
   }
 }
 
+/** RLIMIT_NOFILE for the default conn_max: redsocks' formula wants a number; 1024 when unknown or unlimited. */
+function nofileForConnMax(): number {
+  const n = nofileSoftLimit();
+  return n !== undefined && Number.isFinite(n) ? n : 1024;
+}
+
 /** Starts every `redsocks { }` instance of `config` and returns a handle (used by the CLI and tests). */
 export async function startRedsocks(config: RedsocksConfig, opts: StartOptions): Promise<RedsocksHandle> {
   const { log } = opts;
   log.setLevels({ debug: config.base.logDebug, info: config.base.logInfo });
-  const d = new Daemon(config, log, opts.nofile ?? nofileSoftLimit());
+  const d = new Daemon(config, log, opts.nofile ?? nofileForConnMax());
   initWarnings(config, log);
   await d.start();
   return {

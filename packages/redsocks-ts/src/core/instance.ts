@@ -3,6 +3,7 @@
  * and its client list (for SIGUSR1 and pressure handling).
  */
 import type * as net from 'node:net';
+import type { SpliceBudget } from '@mptcp-proxy/common';
 import type { BaseSection, RedsocksInstance } from '../config/types';
 import type { RedsocksLog } from '../log/redsocks-log';
 import type { Redirector } from '../redirector/redirector';
@@ -16,6 +17,7 @@ import { boundPort, openListener } from './listener';
 
 export interface InstanceHost {
   readonly log: RedsocksLog;
+  readonly spliceBudget: SpliceBudget;
   /** Called for each accepted client; false = refuse (over the limit). */
   admit(inst: RedsocksRuntime): boolean;
   released(inst: RedsocksRuntime): void;
@@ -48,6 +50,10 @@ export class RedsocksRuntime implements ClientOwner {
 
   get log(): RedsocksLog {
     return this.host.log;
+  }
+
+  get spliceBudget(): SpliceBudget {
+    return this.host.spliceBudget;
   }
 
   get key(): string {

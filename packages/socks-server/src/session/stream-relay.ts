@@ -31,7 +31,7 @@ export function startStreamRelay(s: Session, dest: net.Socket, onRelay: (r: Rela
   // splice(2) moves the bytes in the kernel once 64 KiB went through (short sessions never pay
   // for the switch); the JS pipes carry everything before, or when splice cannot be had.
   const relay = new Relay(s.client, dest, {
-    splice: true,
+    splice: s.rt.shared.splice,
     spliceAfterBytes: SPLICE_AFTER_BYTES,
     ...(s.ioMs > 0 ? { idleTimeoutMs: s.ioMs } : {}),
   });
