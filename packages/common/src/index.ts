@@ -1,4 +1,5 @@
 export * from './errors';
+export * from './receive-buffer';
 export * from './socks';
 export * from './relay';
 export * from './log';

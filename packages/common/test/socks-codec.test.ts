@@ -1,7 +1,6 @@
 import {
   ANY_IPV4,
   Atyp,
-  ByteQueue,
   Command,
   DEFAULT_OC_AUTH_METHOD,
   DEFAULT_OC_METHOD,
@@ -294,40 +293,5 @@ describe('errno -> REP', () => {
     expect(errnoToRep('ECONNRESET')).toBe(1);
     expect(errnoToRep(undefined)).toBe(1);
     expect(errnoToSocks4Rep('ECONNREFUSED')).toBe(91);
-  });
-});
-
-describe('ByteQueue', () => {
-  test('push / peek / consume / take across growth and compaction', () => {
-    const q = new ByteQueue();
-    const ref: number[] = [];
-    let seed = 1;
-    const rnd = (n: number): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
-    for (let round = 0; round < 600; round++) {
-      const chunk = Buffer.alloc(rnd(700), 0);
-      for (let i = 0; i < chunk.length; i++) chunk[i] = rnd(256);
-      q.push(chunk);
-      ref.push(...chunk);
-      expect(q.length).toBe(ref.length);
-      const n = rnd(q.length + 1);
-      if (round % 3 === 0) {
-        expect([...q.take(n)]).toEqual(ref.splice(0, n));
-      } else {
-        expect([...q.peek(n)]).toEqual(ref.slice(0, n));
-        q.consume(n);
-        ref.splice(0, n);
-      }
-    }
-    expect([...q.drain()]).toEqual(ref);
-    expect(q.length).toBe(0);
-    expect(() => q.consume(1)).toThrow(RangeError);
-  });
-  test('an adopted chunk is copied before appending', () => {
-    const q = new ByteQueue();
-    const first = Buffer.from('abc');
-    q.push(first);
-    q.push(Buffer.from('def'));
-    expect(q.peek().toString()).toBe('abcdef');
-    expect(first.toString()).toBe('abc');
   });
 });

@@ -1,17 +1,18 @@
 /**
- * Split-write fuzzing: every message and coalesced sequences are fed through ByteQueue in every
+ * Split-write fuzzing: every message and coalesced sequences are fed through ReceiveBuffer in every
  * 2-way split and many random chunkings; the parsed results and the leftover bytes must not change.
  */
 import {
-  ByteQueue,
   Command,
   DEFAULT_OC_AUTH_METHOD,
   DEFAULT_OC_METHOD,
   HandshakeExpectation,
-  HandshakeReader,
   Method,
+  ReceiveBuffer,
   SocksAddress,
   encodeOptimisticHandshake,
+  parsePartialHandshake,
+  parseServerHandshake,
   socks4,
   socks5,
 } from '@mptcp-proxy/common';
@@ -54,7 +55,7 @@ type Parser<T> = (b: Buffer) => (T & { length: number }) | null;
 
 /** Parses one message from a stream delivered as `chunks`; returns it and the leftover bytes. */
 function feedOne<T>(chunks: Buffer[], parse: Parser<T>): { msg: T & { length: number }; rest: Buffer } {
-  const q = new ByteQueue();
+  const q = new ReceiveBuffer();
   let msg: (T & { length: number }) | null = null;
   for (const c of chunks) {
     q.push(c);
@@ -103,7 +104,7 @@ describe('single messages survive every split, with trailing bytes intact', () =
 
 /** A server-side reader: greeting -> [RFC 1929 when 02/a6 chosen] -> request -> early data. */
 function serverRead(chunks: Buffer[], select: (methods: number[]) => number) {
-  const q = new ByteQueue();
+  const q = new ReceiveBuffer();
   let state: 'greeting' | 'auth' | 'request' | 'data' = 'greeting';
   const seen: Record<string, unknown> = {};
   for (const c of chunks) {
@@ -169,7 +170,7 @@ describe('coalesced client handshakes (greeting + auth + request + early data)',
   });
 });
 
-describe('server answers through HandshakeReader under every chunking', () => {
+describe('server answers (parseServerHandshake over a ReceiveBuffer) under every chunking', () => {
   const downstream = Buffer.from('HTTP/1.1 200 OK\r\n\r\n\x05\x00');
   const bnd: SocksAddress = { type: 'ipv4', host: '198.51.100.7', port: 40000 };
   const cases: Array<{ name: string; bytes: Buffer; expect: HandshakeExpectation; want: object; rest: Buffer }> = [
@@ -211,26 +212,24 @@ describe('server answers through HandshakeReader under every chunking', () => {
   ];
   test.each(cases)('$name', ({ bytes, expect: ex, want, rest }) => {
     for (const chunks of chunkings(bytes, 3)) {
-      const r = new HandshakeReader(ex);
-      let res = null;
-      for (const c of chunks) res = r.push(c);
-      expect(res).toMatchObject(want);
-      expect(r.rest().equals(rest)).toBe(true);
+      const { msg, rest: got } = feedOne(chunks, (b) => parseServerHandshake(b, ex));
+      expect(msg).toMatchObject(want);
+      expect(got.equals(rest)).toBe(true);
     }
   });
   test('method not matching what was pipelined throws', () => {
-    const r = new HandshakeReader({ authMethodOffered: true });
-    expect(() => r.push(socks5.encodeMethodSelection(0))).toThrow(expect.objectContaining({ code: 'ESOCKS_METHOD_UNEXPECTED' }));
-    const r2 = new HandshakeReader({ authMethodOffered: false, offeredMethods: [0xa5, 0] });
-    expect(() => r2.push(socks5.encodeMethodSelection(0x80))).toThrow(expect.objectContaining({ code: 'ESOCKS_METHOD_UNEXPECTED' }));
+    expect(() => parseServerHandshake(socks5.encodeMethodSelection(0), { authMethodOffered: true })).toThrow(
+      expect.objectContaining({ code: 'ESOCKS_METHOD_UNEXPECTED' }),
+    );
+    expect(() => parseServerHandshake(socks5.encodeMethodSelection(0x80), { authMethodOffered: false, offeredMethods: [0xa5, 0] })).toThrow(
+      expect.objectContaining({ code: 'ESOCKS_METHOD_UNEXPECTED' }),
+    );
   });
-  test('truncated failure reply is visible on EOF via partial()', () => {
-    const r = new HandshakeReader({ authMethodOffered: false });
-    expect(r.push(Buffer.from([5, 0xa5, 5]))).toBeNull();
-    expect(r.partial()).toEqual({ method: 0xa5 });
-    expect(r.push(Buffer.from([4]))).toBeNull();
-    expect(r.partial()).toEqual({ method: 0xa5, rep: 4 });
-    expect(r.done).toBe(false);
-    expect(() => r.rest()).toThrow(expect.objectContaining({ code: 'ESOCKS_INCOMPLETE' }));
+  test('truncated failure reply is visible on EOF via parsePartialHandshake()', () => {
+    const ex = { authMethodOffered: false };
+    expect(parseServerHandshake(Buffer.from([5, 0xa5, 5]), ex)).toBeNull();
+    expect(parsePartialHandshake(Buffer.from([5, 0xa5, 5]), ex)).toEqual({ method: 0xa5 });
+    expect(parseServerHandshake(Buffer.from([5, 0xa5, 5, 4]), ex)).toBeNull();
+    expect(parsePartialHandshake(Buffer.from([5, 0xa5, 5, 4]), ex)).toEqual({ method: 0xa5, rep: 4 });
   });
 });

@@ -9,12 +9,11 @@ import * as net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import {
-  ByteQueue,
   Command,
   DEFAULT_OC_METHOD,
-  HandshakeReader,
   Method,
   ProtocolError,
+  ReceiveBuffer,
   Relay,
   Rep,
   Socks4Rep,
@@ -23,6 +22,7 @@ import {
   detectVersion,
   errnoToRep,
   encodeOptimisticHandshake,
+  parseServerHandshake,
   protocolErrorToRep,
   socks4,
   socks5,
@@ -86,10 +86,10 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-/** A minimal SOCKS4/4a/5 server made of the codec's parsers, ByteQueue and Relay. */
+/** A minimal SOCKS4/4a/5 server made of the codec's parsers, ReceiveBuffer and Relay. */
 function codecServer(users?: Record<string, string>): net.Server {
   return net.createServer({ allowHalfOpen: true }, (client) => {
-    const q = new ByteQueue();
+    const q = new ReceiveBuffer();
     let state: 'start' | 'greeting' | 'auth' | 'request5' | 'request4' | 'connecting' = 'start';
     const fail = (bytes?: Buffer): void => {
       client.off('data', onData);
@@ -214,44 +214,11 @@ describe('curl as a client of a codec-driven server', () => {
   });
 });
 
-/** Reads one message with `parse` from `sock` through `q`. */
-function readMsg<T extends { length: number }>(sock: net.Socket, q: ByteQueue, parse: (b: Buffer) => T | null): Promise<T> {
-  return new Promise((res, rej) => {
-    const tryParse = (): boolean => {
-      try {
-        const m = parse(q.peek());
-        if (!m) return false;
-        q.consume(m.length);
-        sock.off('data', onData);
-        sock.off('end', onEnd);
-        sock.pause();
-        res(m);
-      } catch (e) {
-        rej(e);
-      }
-      return true;
-    };
-    const onData = (c: Buffer): void => {
-      q.push(c);
-      tryParse();
-    };
-    const onEnd = (): void => rej(new Error('EOF'));
-    if (tryParse()) return;
-    sock.on('data', onData);
-    sock.on('end', onEnd);
-    sock.resume();
-  });
-}
-
-function readAll(sock: net.Socket, q: ByteQueue): Promise<string> {
-  return new Promise((res) => {
-    sock.on('data', (c: Buffer) => q.push(c));
-    sock.on('end', () => {
-      sock.end();
-      res(q.drain().toString('latin1'));
-    });
-    sock.resume();
-  });
+/** Everything after the handshake, once the server closed (we close too). */
+async function readAll(sock: net.Socket, rb: ReceiveBuffer): Promise<string> {
+  if (!rb.ended && !rb.closed) await new Promise((r) => sock.once('end', r));
+  sock.end();
+  return rb.drain().toString('latin1');
 }
 
 function dial(port: number): Promise<net.Socket> {
@@ -278,11 +245,11 @@ describe('the codec as a client of microsocks', () => {
 
   test('sequential no-auth CONNECT, redsocks-style bytes', async () => {
     const s = await dial(port);
-    const q = new ByteQueue();
+    const q = new ReceiveBuffer(s);
     s.write(socks5.encodeGreeting([Method.NoAuth]));
-    expect((await readMsg(s, q, socks5.parseMethodSelection)).method).toBe(Method.NoAuth);
+    expect((await q.read(socks5.parseMethodSelection)).method).toBe(Method.NoAuth);
     s.write(socks5.encodeRequest(Command.Connect, { type: 'ipv4', host: '127.0.0.1', port: targetPort }));
-    const rep = await readMsg(s, q, socks5.parseReply);
+    const rep = await q.read(socks5.parseReply);
     expect(rep.rep).toBe(Rep.Succeeded);
     s.write(GET);
     expect(body(await readAll(s, q))).toBe(BODY);
@@ -290,23 +257,23 @@ describe('the codec as a client of microsocks', () => {
 
   test('sequential RFC 1929 CONNECT, and a refused destination', async () => {
     const s = await dial(authPort);
-    const q = new ByteQueue();
+    const q = new ReceiveBuffer(s);
     s.write(socks5.encodeGreeting([Method.NoAuth, Method.UserPass]));
-    expect((await readMsg(s, q, socks5.parseMethodSelection)).method).toBe(Method.UserPass);
+    expect((await q.read(socks5.parseMethodSelection)).method).toBe(Method.UserPass);
     s.write(socks5.encodeUserPassRequest('bob', 'pw'));
-    expect((await readMsg(s, q, socks5.parseUserPassReply)).status).toBe(0);
+    expect((await q.read(socks5.parseUserPassReply)).status).toBe(0);
     s.write(socks5.encodeRequest(Command.Connect, { type: 'ipv4', host: '127.0.0.1', port: targetPort }));
-    expect((await readMsg(s, q, socks5.parseReply)).rep).toBe(Rep.Succeeded);
+    expect((await q.read(socks5.parseReply)).rep).toBe(Rep.Succeeded);
     s.write(GET);
     expect(body(await readAll(s, q))).toBe(BODY);
 
     const closed = await freePort();
     const s2 = await dial(port);
-    const q2 = new ByteQueue();
+    const q2 = new ReceiveBuffer(s2);
     s2.write(socks5.encodeGreeting([Method.NoAuth]));
-    await readMsg(s2, q2, socks5.parseMethodSelection);
+    await q2.read(socks5.parseMethodSelection);
     s2.write(socks5.encodeRequest(Command.Connect, { type: 'ipv4', host: '127.0.0.1', port: closed }));
-    expect((await readMsg(s2, q2, socks5.parseReply)).rep).toBe(Rep.ConnRefused);
+    expect((await q2.read(socks5.parseReply)).rep).toBe(Rep.ConnRefused);
     s2.destroy();
   });
 });
@@ -337,9 +304,9 @@ describe('the codec as a client of Dante (danted)', () => {
 
   test('sequential SOCKS4 CONNECT as redsocks sends it', async () => {
     const s = await dial(port);
-    const q = new ByteQueue();
+    const q = new ReceiveBuffer(s);
     s.write(socks4.encodeRequest(Command.Connect, { type: 'ipv4', host: '127.0.0.1', port: targetPort }, 'nobody'));
-    expect((await readMsg(s, q, socks4.parseReply)).rep).toBe(Socks4Rep.Granted);
+    expect((await q.read(socks4.parseReply)).rep).toBe(Socks4Rep.Granted);
     s.write(GET);
     expect(body(await readAll(s, q))).toBe(BODY);
   });
@@ -353,25 +320,11 @@ describe('the codec as a client of Dante (danted)', () => {
     s.write(
       encodeOptimisticHandshake({ method, address: { type: 'ipv4', host: '127.0.0.1', port: targetPort }, earlyData: early }),
     );
-    const reader = new HandshakeReader({ authMethodOffered: false, offeredMethods: method === Method.NoAuth ? [0] : [method, 0] });
-    const all = await new Promise<{ hs: ReturnType<HandshakeReader['push']>; rest: string }>((res, rej) => {
-      let hs: ReturnType<HandshakeReader['push']> = null;
-      const after: Buffer[] = [];
-      s.on('data', (c: Buffer) => {
-        try {
-          if (hs) after.push(c);
-          else if ((hs = reader.push(c))) after.push(reader.rest());
-        } catch (e) {
-          rej(e);
-        }
-      });
-      s.on('end', () => {
-        s.end();
-        res({ hs, rest: Buffer.concat(after).toString('latin1') });
-      });
-    });
+    const rb = new ReceiveBuffer(s);
+    const expectation = { authMethodOffered: false, offeredMethods: method === Method.NoAuth ? [0] : [method, 0] };
+    const hs = await rb.read((b) => parseServerHandshake(b, expectation));
     // Dante does not know 0xa5 and picks 00: the bytes still work as plain pipelining
-    expect(all.hs).toMatchObject({ method: Method.NoAuth, ok: true, reply: { rep: Rep.Succeeded } });
-    expect(body(all.rest)).toBe(BODY);
+    expect(hs).toMatchObject({ method: Method.NoAuth, ok: true, reply: { rep: Rep.Succeeded } });
+    expect(body(await readAll(s, rb))).toBe(BODY);
   });
 });

@@ -23,5 +23,4 @@ export {
 export type { Socks4Request, Socks4Reply } from './socks4';
 export * from './udp';
 export * from './reply-codes';
-export * from './byte-queue';
 export * from './optimistic';

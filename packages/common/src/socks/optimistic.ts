@@ -10,7 +10,6 @@
  */
 import { ProtocolError } from '../errors';
 import { SocksAddress } from './address';
-import { ByteQueue } from './byte-queue';
 import { Command, DEFAULT_OC_AUTH_METHOD, Method } from './constants';
 import { encodeGreeting, encodeRequest, encodeUserPassRequest, parseMethodSelection, parseReply, parseUserPassReply, peekReplyStatus } from './socks5';
 
@@ -129,40 +128,4 @@ export function parsePartialHandshake(buf: Buffer, expect: HandshakeExpectation)
   const rep = peekReplyStatus(buf.subarray(off));
   if (rep !== null) out.rep = rep;
   return out;
-}
-
-/** Incremental wrapper: push() chunks until it returns the handshake; rest() is downstream data. */
-export class HandshakeReader {
-  private readonly queue = new ByteQueue();
-  private result: ServerHandshake | null = null;
-
-  constructor(private readonly expect: HandshakeExpectation) {}
-
-  push(chunk: Buffer): ServerHandshake | null {
-    this.queue.push(chunk);
-    if (this.result === null) {
-      this.result = parseServerHandshake(this.queue.peek(), this.expect);
-      if (this.result !== null) this.queue.consume(this.result.length);
-    }
-    return this.result;
-  }
-
-  get done(): boolean {
-    return this.result !== null;
-  }
-
-  /** Bytes after the handshake (downstream data), removed from the reader. */
-  rest(): Buffer {
-    if (this.result === null) throw new ProtocolError('ESOCKS_INCOMPLETE', 'handshake not complete');
-    return this.queue.drain();
-  }
-
-  /** Best-known outcome so far (call on EOF). */
-  partial(): PartialHandshake {
-    if (this.result !== null) {
-      const { method, authStatus, reply } = this.result;
-      return { method, authStatus, rep: reply?.rep };
-    }
-    return parsePartialHandshake(this.queue.peek(), this.expect);
-  }
 }

@@ -7,8 +7,7 @@ import type { RedsocksInstance } from '../config/types';
 import { connLogger, type FullConnLogger } from '../log/conn-log';
 import type { Endpoint, UpstreamContext, UpstreamProtocol } from '../upstream/upstream';
 import type { InstanceDialer } from './dial';
-import { EarlyDataBuffer } from './early-data';
-import { Relay, UpstreamError, errorCode, type RelayError, type SpliceBudget } from '@mptcp-proxy/common';
+import { ReceiveBuffer, Relay, UpstreamError, errorCode, type RelayError, type SpliceBudget } from '@mptcp-proxy/common';
 import type { RedsocksLog } from '../log/redsocks-log';
 
 export interface ClientOwner {
@@ -20,6 +19,9 @@ export interface ClientOwner {
   readonly log: RedsocksLog;
   clientClosed(c: RedsocksClient): void;
 }
+
+/** Client bytes buffered before the tunnel is up; past this the client is paused (TCP flow control holds the rest). */
+export const EARLY_DATA_LIMIT = 64 * 1024;
 
 /** Bytes relayed (both ways) before the relay is handed to the kernel's splice. */
 export const SPLICE_AFTER_BYTES = 64 * 1024;
@@ -49,7 +51,7 @@ export class RedsocksClient {
   readonly log: FullConnLogger;
   upstream: net.Socket | undefined;
   private relay: Relay | undefined;
-  private readonly early: EarlyDataBuffer;
+  private readonly early: ReceiveBuffer;
   private readonly clientShut: Shut = { rd: false, wr: false };
   private readonly relayShut: Shut = { rd: false, wr: false };
   private closed = false;
@@ -61,7 +63,7 @@ export class RedsocksClient {
     readonly dest: Endpoint,
   ) {
     this.log = connLogger(owner.log, clientAddr, dest);
-    this.early = new EarlyDataBuffer(socket);
+    this.early = new ReceiveBuffer(socket, { pauseAt: EARLY_DATA_LIMIT });
   }
 
   async run(): Promise<void> {

@@ -4,9 +4,8 @@
  * A 407 with credentials configured caches the challenge and retries once on a new
  * connection; later connections authenticate pre-emptively.
  */
-import { ProtocolError, UpstreamError } from '@mptcp-proxy/common';
+import { ProtocolError, ReceiveBuffer, UpstreamError } from '@mptcp-proxy/common';
 import type * as net from 'node:net';
-import { readReply, writeAll } from '../core/read-reply';
 import { authCacheFor, proxyAuthorization } from './http-auth';
 import type { Tunnel, UpstreamContext, UpstreamProtocol } from './upstream';
 
@@ -92,10 +91,11 @@ async function attempt(
   const uri = `${ctx.dest.address}:${ctx.dest.port}`;
   const auth = proxyAuthorization(cache, inst.login, inst.password, 'CONNECT', uri);
   const sock: net.Socket = await ctx.dial();
+  const rb = new ReceiveBuffer(sock);
   try {
-    await writeAll(sock, connectRequest(ctx.dest, auth, discloseHeader(inst.discloseSrc, ctx.clientAddr)));
-    const { value: head, rest } = await readReply(sock, parseHttpReplyHead, HTTP_MAX_LINE * 8);
-    if (head.code >= 200 && head.code <= 299) return { upstream: sock, leftover: rest };
+    sock.write(connectRequest(ctx.dest, auth, discloseHeader(inst.discloseSrc, ctx.clientAddr)));
+    const head = await rb.read(parseHttpReplyHead, { maxBytes: HTTP_MAX_LINE * 8 });
+    if (head.code >= 200 && head.code <= 299) return { upstream: sock, leftover: rb.detach() };
     if (head.code === 407) {
       if (inst.login === undefined || inst.password === undefined) {
         throw failure(ctx, sock, head, `HTTP Proxy auth required, but no login/password configured: ${head.statusLine}`, 'EHTTPAUTH');
@@ -109,11 +109,13 @@ async function attempt(
       // no or stale cached challenge: cache this one and retry on a new connection
       cache.challenge = challenge;
       cache.count = 0;
+      rb.detach();
       sock.destroy();
       return attempt(ctx, true);
     }
     throw failure(ctx, sock, head, `HTTP Proxy error: ${head.statusLine}`, 'EHTTPSTATUS');
   } catch (err) {
+    rb.detach();
     sock.destroy();
     throw err;
   }

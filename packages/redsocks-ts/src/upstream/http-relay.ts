@@ -3,9 +3,8 @@
  * absolute-URI form an HTTP proxy expects, and connects to the proxy only once the whole
  * head is here. Any reply is forwarded; a 407 is retried once with credentials.
  */
-import { ProtocolError, UpstreamError } from '@mptcp-proxy/common';
+import { ProtocolError, ReceiveBuffer, UpstreamError } from '@mptcp-proxy/common';
 import type * as net from 'node:net';
-import { readReply, writeAll } from '../core/read-reply';
 import { authCacheFor, proxyAuthorization } from './http-auth';
 import { findHeader, HTTP_MAX_LINE, parseHttpReplyHead } from './http-connect';
 import type { Tunnel, UpstreamContext, UpstreamProtocol } from './upstream';
@@ -73,17 +72,14 @@ export function rewriteRequest(
 }
 
 async function readClientHead(ctx: UpstreamContext): Promise<{ head: ClientRequestHead; body: Buffer }> {
-  let buf: Buffer = Buffer.alloc(0);
-  for (;;) {
-    const chunk = ctx.early.take();
-    if (chunk.length) buf = buf.length ? Buffer.concat([buf, chunk]) : chunk;
-    const head = buf.length ? parseRequestHead(buf) : null;
-    if (head) return { head, body: buf.subarray(head.length) };
-    if (ctx.early.ended || ctx.client.destroyed) {
-      throw new ProtocolError('EHTTPHEAD', 'client closed before sending a complete HTTP request');
-    }
-    await ctx.early.wait(30_000);
+  let head: ClientRequestHead;
+  try {
+    head = await ctx.early.read(parseRequestHead);
+  } catch (err) {
+    if (err instanceof ProtocolError) throw err;
+    throw new ProtocolError('EHTTPHEAD', 'client closed before sending a complete HTTP request');
   }
+  return { head, body: ctx.early.drain() };
 }
 
 function uriOf(head: ClientRequestHead, dest: { address: string; port: number }): string {
@@ -95,15 +91,18 @@ async function attempt(ctx: UpstreamContext, head: ClientRequestHead, body: Buff
   const cache = authCacheFor(inst);
   const auth = proxyAuthorization(cache, inst.login, inst.password, head.method, uriOf(head, ctx.dest));
   const sock: net.Socket = await ctx.dial();
+  const rb = new ReceiveBuffer(sock);
   try {
     const req = Buffer.from(rewriteRequest(head, ctx.dest, auth), 'latin1');
-    await writeAll(sock, body.length ? Buffer.concat([req, body]) : req);
-    const { value: reply, raw } = await readReply(sock, parseHttpReplyHead, HTTP_MAX_LINE * 8);
+    sock.write(body.length ? Buffer.concat([req, body]) : req);
+    // the reply head stays buffered: every reply, errors included, goes to the client as-is
+    const reply = await rb.read(parseHttpReplyHead, { maxBytes: HTTP_MAX_LINE * 8, consume: false });
     if (reply.code === 407 && !retried && inst.login !== undefined && inst.password !== undefined) {
       const challenge = findHeader(reply, 'Proxy-Authenticate');
       if (challenge !== undefined) {
         cache.challenge = challenge;
         cache.count = 0;
+        rb.detach();
         sock.destroy();
         return attempt(ctx, head, body, true);
       }
@@ -111,9 +110,9 @@ async function attempt(ctx: UpstreamContext, head: ClientRequestHead, body: Buff
     if (!(reply.code >= 100 && reply.code <= 999)) {
       throw new UpstreamError('EHTTPSTATUS', `HTTP Proxy error: ${reply.statusLine}`);
     }
-    // every reply, errors included, goes to the client as-is
-    return { upstream: sock, leftover: raw };
+    return { upstream: sock, leftover: rb.detach() };
   } catch (err) {
+    rb.detach();
     sock.destroy();
     throw err;
   }

@@ -3,8 +3,7 @@
  * must be 0 and CD 90. No SOCKS4a: redsocks always has the numeric destination.
  */
 import * as net from 'node:net';
-import { socks4, socks4RepText, ProtocolError, UpstreamError } from '@mptcp-proxy/common';
-import { readReply, writeAll } from '../core/read-reply';
+import { socks4, socks4RepText, ProtocolError, ReceiveBuffer, UpstreamError } from '@mptcp-proxy/common';
 import type { UpstreamProtocol } from './upstream';
 
 const CONNECT = 1;
@@ -23,21 +22,23 @@ export const socks4Upstream: UpstreamProtocol = {
   async establish(ctx) {
     if (!net.isIPv4(ctx.dest.address)) throw new UpstreamError('ESOCKS_ATYP', 'Socks4 can not connect to an IPv6 destination');
     const sock = await ctx.dial();
+    const rb = new ReceiveBuffer(sock);
     try {
-      await writeAll(sock, socks4ConnectRequest(ctx.dest, ctx.instance.login));
+      sock.write(socks4ConnectRequest(ctx.dest, ctx.instance.login));
       let reply;
       try {
-        reply = await readReply(sock, socks4.parseReply, 8);
+        reply = await rb.read(socks4.parseReply, { maxBytes: 8 });
       } catch (err) {
         if (err instanceof ProtocolError && err.code === 'ESOCKS_VERSION') {
           throw new UpstreamError('ESOCKS_VERSION', 'Socks4 server reported unexpected reply version...');
         }
         throw err;
       }
-      const rep = reply.value.rep;
+      const rep = reply.rep;
       if (rep !== GRANTED) throw new UpstreamError('ESOCKS4_REP', `Socks4 server status: ${socks4RepText(rep)} (${rep})`);
-      return { upstream: sock, leftover: reply.rest };
+      return { upstream: sock, leftover: rb.detach() };
     } catch (err) {
+      rb.detach();
       sock.destroy();
       throw err;
     }

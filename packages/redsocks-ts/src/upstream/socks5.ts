@@ -13,6 +13,8 @@ import type * as net from 'node:net';
 import {
   ProxyError,
   ProtocolError,
+  ReceiveBuffer,
+  ReceiveError,
   UpstreamError,
   errorCode,
   type UpstreamErrorExtra,
@@ -95,88 +97,18 @@ function failure(code: string, message: string, resetClient: boolean, extra: Ups
   return new UpstreamError(code, message, { ...extra, resetClient });
 }
 
-function ignoreError(): void {
-  // see Reader
-}
-
-/** Accumulates upstream bytes across messages, so split and coalesced replies both parse. */
-class Reader {
-  private buf: Buffer = Buffer.alloc(0);
-  private ended = false;
-  private error: Error | undefined;
-  private wake: (() => void) | undefined;
-
-  private readonly onData = (chunk: Buffer): void => {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
-    this.notify();
-  };
-  private readonly onEnd = (): void => {
-    this.ended = true;
-    this.notify();
-  };
-  private readonly onError = (err: Error): void => {
-    this.error = err;
-    this.notify();
-  };
-
-  constructor(private readonly socket: net.Socket) {
-    // A late error (e.g. a TFO SYN refused) between our detach and the relay's own listener
-    // must not crash the process; the relay still sees it.
-    if (!socket.listeners('error').includes(ignoreError)) socket.on('error', ignoreError);
-    socket.on('data', this.onData);
-    socket.on('end', this.onEnd);
-    socket.on('close', this.onEnd);
-    socket.on('error', this.onError);
-    socket.resume();
-  }
-
-  /** Bytes received so far and not parsed yet. */
-  peek(): Buffer {
-    return this.buf;
-  }
-
-  async read<T extends { length: number }>(parse: (b: Buffer) => T | null, timeoutMs = 0): Promise<T> {
-    const deadline = timeoutMs > 0 ? Date.now() + timeoutMs : 0;
-    for (;;) {
-      const v = parse(this.buf);
-      if (v) {
-        this.buf = this.buf.subarray(v.length);
-        return v;
-      }
-      if (this.error) throw this.error;
-      if (this.ended) throw new ProxyError('EUPSTREAMEOF', "Can't get expected amount of data");
-      await new Promise<void>((resolve, reject) => {
-        let timer: NodeJS.Timeout | undefined;
-        this.wake = () => {
-          if (timer) clearTimeout(timer);
-          resolve();
-        };
-        if (deadline) {
-          timer = setTimeout(() => {
-            this.wake = undefined;
-            reject(new ProxyError('EUPSTREAMTIMEOUT', 'Socks5 server did not answer the pipelined handshake'));
-          }, Math.max(1, deadline - Date.now()));
-        }
-      });
+/**
+ * The next message from the server; a silent server (timeoutMs) gets socks5's own text, the
+ * code stays EPEER_TIMEOUT.
+ */
+async function receive<T extends { length: number }>(rb: ReceiveBuffer, parse: (b: Buffer) => T | null, timeoutMs = 0): Promise<T> {
+  try {
+    return await rb.read(parse, { timeoutMs });
+  } catch (err) {
+    if (err instanceof ReceiveError && err.code === 'EPEER_TIMEOUT') {
+      throw new ReceiveError('EPEER_TIMEOUT', 'Socks5 server did not answer the pipelined handshake');
     }
-  }
-
-  /** Stops reading; returns bytes past the handshake (the first downstream bytes). */
-  detach(): Buffer {
-    this.socket.pause();
-    this.socket.off('data', this.onData);
-    this.socket.off('end', this.onEnd);
-    this.socket.off('close', this.onEnd);
-    this.socket.off('error', this.onError);
-    const rest = this.buf;
-    this.buf = Buffer.alloc(0);
-    return rest;
-  }
-
-  private notify(): void {
-    const w = this.wake;
-    this.wake = undefined;
-    if (w) w();
+    throw err;
   }
 }
 
@@ -203,9 +135,9 @@ function peekStatus(buf: Buffer): number | null {
 }
 
 /** Parse helpers that turn codec errors into redsocks' own messages for each stage. */
-async function readMethod(reader: Reader, timeoutMs = 0): Promise<number> {
+async function readMethod(reader: ReceiveBuffer, timeoutMs = 0): Promise<number> {
   try {
-    const m = await reader.read(parseMethodSelection, timeoutMs);
+    const m = await receive(reader, parseMethodSelection, timeoutMs);
     return m.method;
   } catch (err) {
     if (err instanceof ProtocolError) {
@@ -215,10 +147,10 @@ async function readMethod(reader: Reader, timeoutMs = 0): Promise<number> {
   }
 }
 
-async function readAuthStatus(reader: Reader, resetClient: boolean): Promise<void> {
+async function readAuthStatus(reader: ReceiveBuffer, resetClient: boolean): Promise<void> {
   let status: number;
   try {
-    status = (await reader.read(parseUserPassReply)).status;
+    status = (await receive(reader, parseUserPassReply)).status;
   } catch (err) {
     if (err instanceof ProtocolError) {
       throw failure(err.code, 'Socks5 server reported unexpected auth reply version...', resetClient);
@@ -228,13 +160,13 @@ async function readAuthStatus(reader: Reader, resetClient: boolean): Promise<voi
   if (status !== 0) throw failure('ESOCKS5_AUTH', `Socks5 auth failure, status ${status}`, resetClient, { status });
 }
 
-async function readConnectReply(reader: Reader, resetClient: boolean, timeoutMs = 0): Promise<void> {
+async function readConnectReply(reader: ReceiveBuffer, resetClient: boolean, timeoutMs = 0): Promise<void> {
   let rep: number;
   try {
-    rep = (await reader.read(parseReply, timeoutMs)).rep;
+    rep = (await receive(reader, parseReply, timeoutMs)).rep;
   } catch (err) {
     // Some servers send only `05 REP` and close on failure (tokio-socks #58).
-    const partial = err instanceof ProxyError && err.code === 'EUPSTREAMEOF' ? peekStatus(reader.peek()) : null;
+    const partial = err instanceof ReceiveError && err.code === 'EPEER_EOF' ? peekStatus(reader.peek()) : null;
     if (partial !== null && partial !== Rep.Succeeded) throw statusFailure(partial, resetClient);
     if (err instanceof ProtocolError) {
       const msg =
@@ -249,7 +181,7 @@ async function readConnectReply(reader: Reader, resetClient: boolean, timeoutMs 
 }
 
 /** redsocks' socks5.c, message by message. */
-async function plainExchange(ctx: UpstreamContext, upstream: net.Socket, reader: Reader): Promise<void> {
+async function plainExchange(ctx: UpstreamContext, upstream: net.Socket, reader: ReceiveBuffer): Promise<void> {
   const creds = socks5Credentials(ctx.instance);
   write(upstream, encodeGreeting(creds ? [Method.NoAuth, Method.UserPass] : [Method.NoAuth]));
   const method = await readMethod(reader);
@@ -269,7 +201,7 @@ async function plainExchange(ctx: UpstreamContext, upstream: net.Socket, reader:
 
 async function plain(ctx: UpstreamContext, replay?: Buffer): Promise<Tunnel> {
   const upstream = await ungreeted(ctx, await ctx.dial({ fastOpen: ctx.instance.fastopen }), ctx.instance.fastopen);
-  const reader = new Reader(upstream);
+  const reader = new ReceiveBuffer(upstream);
   try {
     await plainExchange(ctx, upstream, reader);
   } catch (err) {
@@ -309,7 +241,7 @@ async function pipelined(ctx: UpstreamContext, opts: PipelineOptions): Promise<T
   // Gather the client's first bytes while the connection is being made; the wait ends as soon
   // as the first byte arrives.
   const [{ upstream, handshake }] = await Promise.all([dialing, opts.early ? ctx.early.wait(inst.optimisticGatherMs) : undefined]);
-  const early = opts.early ? ctx.early.take() : Buffer.alloc(0);
+  const early = opts.early ? ctx.early.drain() : Buffer.alloc(0);
   const inFirst = early.subarray(0, Math.max(0, inst.optimisticMaxEarly));
   const afterFirst = early.subarray(inFirst.length);
 
@@ -321,7 +253,7 @@ async function pipelined(ctx: UpstreamContext, opts: PipelineOptions): Promise<T
     write(upstream, Buffer.concat([handshake, inFirst]));
   }
 
-  const reader = new Reader(upstream);
+  const reader = new ReceiveBuffer(upstream);
   let streaming = false;
   const startStreaming = (): void => {
     if (streaming || !opts.early) return;
@@ -349,7 +281,7 @@ async function pipelined(ctx: UpstreamContext, opts: PipelineOptions): Promise<T
     if (err instanceof UpstreamError) throw err;
     // EOF or garbage before the method reply: this server cannot take pipelining. A silent
     // server only condemns itself when probing (an OC timeout may be the network's fault).
-    if (probing || errorCode(err) !== 'EUPSTREAMTIMEOUT') {
+    if (probing || errorCode(err) !== 'EPEER_TIMEOUT') {
       serverCapabilities.set(key, 'sequential', inst.optimisticCacheTtl);
     }
     ctx.log.info(`Socks5 server ${key} broke on a pipelined handshake (${(err as Error).message}); using sequential mode`);
@@ -373,7 +305,7 @@ async function pipelined(ctx: UpstreamContext, opts: PipelineOptions): Promise<T
   } catch (err) {
     reader.detach();
     upstream.destroy();
-    if (probing && errorCode(err) === 'EUPSTREAMTIMEOUT') {
+    if (probing && errorCode(err) === 'EPEER_TIMEOUT') {
       serverCapabilities.set(key, 'sequential', inst.optimisticCacheTtl);
       return plain(ctx);
     }

@@ -4,20 +4,11 @@
  * client list) never sees protocol bytes; each protocol file never sees nftables.
  */
 import type * as net from 'node:net';
+import type { ReceiveBuffer } from '@mptcp-proxy/common';
 
 export interface Endpoint {
   address: string;
   port: number;
-}
-
-/** Client bytes that arrived before the tunnel is up, kept by the core (bounded). */
-export interface ClientEarlyData {
-  /** Resolves when at least one byte is buffered, the client half-closed, or `ms` passed. */
-  wait(ms: number): Promise<void>;
-  /** Removes and returns everything buffered so far. */
-  take(): Buffer;
-  /** True once the client has sent FIN. */
-  readonly ended: boolean;
 }
 
 export interface DialOptions {
@@ -41,7 +32,12 @@ export interface UpstreamContext {
   readonly dest: Endpoint;
   /** The `redsocks { }` section this connection belongs to. */
   readonly instance: import('../config/types').RedsocksInstance;
-  readonly early: ClientEarlyData;
+  /**
+   * Client bytes that arrived before the tunnel is up, kept by the core (bounded: past 64 KiB
+   * the client is paused). Protocols read() a message from it, wait() for the first bytes or
+   * drain() what is there; what they leave goes to the upstream first.
+   */
+  readonly early: ReceiveBuffer;
   readonly log: ConnLogger;
   /** Open a connection to the proxy (instance.ip:port) through the MPTCP dialer. */
   dial(opts?: DialOptions): Promise<net.Socket>;

@@ -5,7 +5,8 @@
 import * as net from 'node:net';
 import { EXTENSION_DEFAULTS } from '../../src/config/extensions';
 import type { RedsocksInstance } from '../../src/config/types';
-import { EarlyDataBuffer } from '../../src/core/early-data';
+import { ReceiveBuffer } from '@mptcp-proxy/common';
+import { EARLY_DATA_LIMIT } from '../../src/core/client';
 import { instance } from '../helpers/config';
 import type { DialOptions, Tunnel, UpstreamContext, UpstreamProtocol } from '../../src/upstream/upstream';
 
@@ -164,7 +165,7 @@ export async function harness(
   dial?: (opts: DialOptions) => Promise<net.Socket>,
 ): Promise<Harness> {
   const pair = await lanPair();
-  const early = new EarlyDataBuffer(pair.client);
+  const early = new ReceiveBuffer(pair.client, { pauseAt: EARLY_DATA_LIMIT });
   let appBytes = Buffer.alloc(0);
   pair.app.on('data', (c: Buffer) => {
     appBytes = Buffer.concat([appBytes, c]);

@@ -1,6 +1,7 @@
 /** Real loopback sockets for protocol tests: a fake proxy and a connected client pair. */
 import * as net from 'node:net';
-import { EarlyDataBuffer } from '../../src/core/early-data';
+import { ReceiveBuffer } from '@mptcp-proxy/common';
+import { EARLY_DATA_LIMIT } from '../../src/core/client';
 import type { ConnLogger, UpstreamContext } from '../../src/upstream/upstream';
 import type { RedsocksInstance } from '../../src/config/types';
 
@@ -88,8 +89,8 @@ export function makeCtx(
   inner: net.Socket,
   instance: RedsocksInstance,
   dest = { address: '10.1.2.3', port: 80 },
-): UpstreamContext & { early: EarlyDataBuffer; log: TestLog; upstreams: net.Socket[] } {
-  const early = new EarlyDataBuffer(inner);
+): UpstreamContext & { early: ReceiveBuffer; log: TestLog; upstreams: net.Socket[] } {
+  const early = new ReceiveBuffer(inner, { pauseAt: EARLY_DATA_LIMIT });
   const log = testLog();
   const upstreams: net.Socket[] = [];
   return {

@@ -1,5 +1,5 @@
 /**
- * One client: an explicit state machine over a ByteQueue ("need N bytes").
+ * One client: an explicit state machine over a ReceiveBuffer ("need N bytes").
  *
  *   Detect -> Greeting -> [Auth] -> Request -> Resolving -> Connecting -> Established
  *                                            \-> Bind / Udp
@@ -11,7 +11,7 @@
  */
 import type * as net from 'node:net';
 import {
-  ByteQueue, Command as SocksCommand, Method, ProtocolError, Rep, Socks4Rep, SocksAddress,
+  ReceiveBuffer, Command as SocksCommand, Method, ProtocolError, Rep, Socks4Rep, SocksAddress,
   detectVersion, encodeMethodSelection, encodeSocks4Reply, encodeSocks5Reply, encodeUserPassReply,
   errnoToRep, parseGreeting, parseSocks4Request, parseSocks5Request, parseUserPassRequest,
   protocolErrorToRep,
@@ -98,7 +98,7 @@ export class Session {
   readonly startMs = Date.now();
   /** Absolute ms for the negotiate/connect deadline (0 = none). */
   deadline = 0;
-  queue: ByteQueue | null = new ByteQueue();
+  queue: ReceiveBuffer | null = new ReceiveBuffer();
   choice: MethodChoice | undefined;
   method: SocksMethod = 'none';
   user: string | undefined;
