@@ -9,9 +9,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { canConnect, dantedConf, killOnExit, removeTempDir, stopProcess, tempDir } from '../helpers/daemons';
 import { waitFor } from '../helpers/netns';
-import { serverCapabilities, serverKey } from '../../packages/redsocks-ts/src/dial/server-capabilities';
-import { socks5 } from '../../packages/redsocks-ts/src/upstream/socks5';
-import type { RedsocksInstance } from '../../packages/redsocks-ts/src/config/types';
+import { ServerCapabilities, Upstreams, serverKey, type RedsocksInstance, type UpstreamProtocol } from 'redsocks-ts';
 import {
   appData,
   closedPort,
@@ -21,6 +19,14 @@ import {
   type Destination,
   type Harness,
 } from '../../packages/redsocks-ts/test/dial/fixtures';
+
+/** The daemon's per-process state, fresh for each test: the server-capabilities cache and its socks5 protocol. */
+let caps = new ServerCapabilities();
+let socks5: UpstreamProtocol = new Upstreams(caps).protocolFor('socks5');
+function freshState(): void {
+  caps = new ServerCapabilities();
+  socks5 = new Upstreams(caps).protocolFor('socks5');
+}
 
 let tmp: string;
 let danted: ChildProcess;
@@ -72,22 +78,22 @@ async function attempt(over: Partial<RedsocksInstance>, destPort: number, early:
 }
 
 test('optimistic = on: Dante picks 00, takes the pipelined CONNECT + early data, stream works', async () => {
-  serverCapabilities.clear();
+  freshState();
   const before = dest.received().length;
   const { h, result } = await attempt({}, dest.port, 'GET /dante HTTP/1.0\r\n\r\n');
   await result;
   expect((await appData(h, 19)).toString()).toBe('HTTP/1.0 200 OK\r\n\r\n');
   expect(dest.received().subarray(before).toString()).toBe('GET /dante HTTP/1.0\r\n\r\n');
-  expect(serverCapabilities.get(serverKey('127.0.0.1', port))).toBe('pipeline');
+  expect(caps.get(serverKey('127.0.0.1', port))).toBe('pipeline');
 });
 
 test('optimistic = auto: the probe classifies Dante as "pipeline"; later streams still work', async () => {
-  serverCapabilities.clear();
+  freshState();
   const before = dest.received().length;
   const a = await attempt({ optimistic: 'auto' }, dest.port, 'first\r\n\r\n');
   await a.result;
   await appData(a.h, 19);
-  expect(serverCapabilities.get(serverKey('127.0.0.1', port))).toBe('pipeline');
+  expect(caps.get(serverKey('127.0.0.1', port))).toBe('pipeline');
   const b = await attempt({ optimistic: 'auto' }, dest.port, 'second\r\n\r\n');
   await b.result;
   await appData(b.h, 19);

@@ -9,10 +9,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { cryptHash } from 'mptcp-native';
 import { parseDantedConfig, startServer, type SocksServer } from 'socks-server';
-import { createDialer, type Dialer } from '../../packages/redsocks-ts/src/dial';
-import { serverCapabilities, serverKey } from '../../packages/redsocks-ts/src/dial/server-capabilities';
-import { socks5 } from '../../packages/redsocks-ts/src/upstream/socks5';
-import type { RedsocksInstance } from '../../packages/redsocks-ts/src/config/types';
+import { ServerCapabilities, Upstreams, serverKey, createDialer, type Dialer, type RedsocksInstance, type UpstreamProtocol } from 'redsocks-ts';
 import {
   appData,
   closedPort,
@@ -22,6 +19,14 @@ import {
   type Destination,
   type Harness,
 } from '../../packages/redsocks-ts/test/dial/fixtures';
+
+/** The daemon's per-process state, fresh for each test: the server-capabilities cache and its socks5 protocol. */
+let caps = new ServerCapabilities();
+let socks5: UpstreamProtocol = new Upstreams(caps).protocolFor('socks5');
+function freshState(): void {
+  caps = new ServerCapabilities();
+  socks5 = new Upstreams(caps).protocolFor('socks5');
+}
 
 let tmp: string;
 let open: SocksServer;
@@ -79,7 +84,7 @@ afterEach(() => {
   for (const h of hs.splice(0)) h.close();
   dialer?.close();
   dialer = undefined;
-  serverCapabilities.clear();
+  freshState();
 });
 
 async function attempt(
@@ -88,7 +93,7 @@ async function attempt(
   early: string,
 ): Promise<{ h: Harness; result: Promise<unknown> }> {
   const inst = testInstance({ optimistic: 'on', optimisticGatherMs: 2000, ...over });
-  dialer = createDialer(inst);
+  dialer = createDialer(inst, undefined, { poolGreeting: () => socks5.poolGreeting?.(inst) });
   const d = dialer;
   const h = await harness(inst, { address: '127.0.0.1', port: destPort }, (o) => d.dial(o));
   hs.push(h);
@@ -102,7 +107,7 @@ test('OC without auth: early data reaches the destination once, the reply comes 
   await result;
   expect((await appData(h, 19)).toString()).toBe('HTTP/1.0 200 OK\r\n\r\n');
   expect(dest.received().subarray(before).toString()).toBe('GET /oc HTTP/1.0\r\n\r\n');
-  expect(serverCapabilities.get(serverKey('127.0.0.1', portOf(open)))).toBe('oc');
+  expect(caps.get(serverKey('127.0.0.1', portOf(open)))).toBe('oc');
 });
 
 test('OC with RFC 1929 (A6): works with the right password', async () => {
@@ -157,7 +162,7 @@ test('optimistic = auto: first connection probes (no early data), the second is 
   const first = await attempt({ port: portOf(open), optimistic: 'auto' }, dest.port, 'one\r\n\r\n');
   await first.result;
   await appData(first.h, 19);
-  expect(serverCapabilities.get(serverKey('127.0.0.1', portOf(open)))).toBe('oc');
+  expect(caps.get(serverKey('127.0.0.1', portOf(open)))).toBe('oc');
   dialer?.close();
   const second = await attempt({ port: portOf(open), optimistic: 'auto' }, dest.port, 'two\r\n\r\n');
   await second.result;

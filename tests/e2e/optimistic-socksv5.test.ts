@@ -5,9 +5,7 @@
  * cached so later connections go straight to the mode that works.
  */
 import * as net from 'node:net';
-import { serverCapabilities, serverKey } from '../../packages/redsocks-ts/src/dial/server-capabilities';
-import { socks5 } from '../../packages/redsocks-ts/src/upstream/socks5';
-import type { RedsocksInstance } from '../../packages/redsocks-ts/src/config/types';
+import { ServerCapabilities, Upstreams, serverKey, type RedsocksInstance, type UpstreamProtocol } from 'redsocks-ts';
 import {
   appData,
   harness,
@@ -16,6 +14,14 @@ import {
   type Destination,
   type Harness,
 } from '../../packages/redsocks-ts/test/dial/fixtures';
+
+/** The daemon's per-process state, fresh for each test: the server-capabilities cache and its socks5 protocol. */
+let caps = new ServerCapabilities();
+let socks5: UpstreamProtocol = new Upstreams(caps).protocolFor('socks5');
+function freshState(): void {
+  caps = new ServerCapabilities();
+  socks5 = new Upstreams(caps).protocolFor('socks5');
+}
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const socksv5 = require('socksv5') as {
@@ -59,18 +65,18 @@ async function stream(over: Partial<RedsocksInstance>, early: string): Promise<H
 }
 
 test('optimistic = auto: the probe ends in a verdict and the stream is intact', async () => {
-  serverCapabilities.clear();
+  freshState();
   const before = dest.received().length;
   await stream({ optimistic: 'auto' }, 'GET /a HTTP/1.0\r\n\r\n');
-  const verdict = serverCapabilities.get(serverKey('127.0.0.1', port));
+  const verdict = caps.get(serverKey('127.0.0.1', port));
   expect(['pipeline', 'sequential']).toContain(verdict);
   await stream({ optimistic: 'auto' }, 'GET /b HTTP/1.0\r\n\r\n');
-  expect(serverCapabilities.get(serverKey('127.0.0.1', port))).toBe(verdict);
+  expect(caps.get(serverKey('127.0.0.1', port))).toBe(verdict);
   expect(dest.received().subarray(before).toString()).toBe('GET /a HTTP/1.0\r\n\r\nGET /b HTTP/1.0\r\n\r\n');
 });
 
 test('optimistic = on: works as pipelining, or fails once cleanly and then runs sequentially', async () => {
-  serverCapabilities.clear();
+  freshState();
   const before = dest.received().length;
   const inst = testInstance({ port, optimistic: 'on', optimisticGatherMs: 2000 });
   const h = await harness(inst, { address: '127.0.0.1', port: dest.port });
@@ -84,7 +90,7 @@ test('optimistic = on: works as pipelining, or fails once cleanly and then runs 
     firstOk = false;
     expect(e).toMatchObject({ resetClient: true });
   }
-  const verdict = serverCapabilities.get(serverKey('127.0.0.1', port));
+  const verdict = caps.get(serverKey('127.0.0.1', port));
   expect(verdict).toBe(firstOk ? 'pipeline' : 'sequential');
   await stream({ optimistic: 'on' }, 'GET /d HTTP/1.0\r\n\r\n');
   const got = dest.received().subarray(before).toString();

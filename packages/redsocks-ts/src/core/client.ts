@@ -6,7 +6,7 @@ import type * as net from 'node:net';
 import type { RedsocksInstance } from '../config/types';
 import { connLogger, type FullConnLogger } from '../log/conn-log';
 import type { Endpoint, UpstreamContext, UpstreamProtocol } from '../upstream/upstream';
-import type { InstanceDialer } from './dial';
+import type { Dialer } from '../dial';
 import { ReceiveBuffer, Relay, UpstreamError, errorCode, type RelayError, type SpliceBudget } from '@mptcp-proxy/common';
 import type { RedsocksLog } from '../log/redsocks-log';
 
@@ -15,7 +15,7 @@ export interface ClientOwner {
   /** The daemon's fd budget for spliced relays. */
   readonly spliceBudget: SpliceBudget;
   readonly protocol: UpstreamProtocol;
-  readonly dialer: InstanceDialer;
+  readonly dialer: Dialer;
   readonly log: RedsocksLog;
   clientClosed(c: RedsocksClient): void;
 }
@@ -78,10 +78,10 @@ export class RedsocksClient {
       early: this.early,
       log: this.log,
       dial: async (opts) => {
-        const s = await owner.dialer.dial(opts);
-        this.upstream = s;
-        if (this.closed) s.destroy();
-        return s;
+        const d = await owner.dialer.dial(opts);
+        this.upstream = d.socket;
+        if (this.closed) d.socket.destroy();
+        return d;
       },
       startClientToUpstream: (up) => this.startUp(up),
     };

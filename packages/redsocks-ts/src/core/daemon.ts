@@ -6,10 +6,10 @@ import type { RedsocksConfig } from '../config/types';
 import { effectiveConnMax } from '../config/conn-max';
 import type { RedsocksLog } from '../log/redsocks-log';
 import { getRedirector } from '../redirector';
-import { protocolFor } from '../upstream/registry';
+import { Upstreams } from '../upstream/registry';
 import { secUsec } from './client';
 import { listenKey, RedsocksRuntime, type InstanceHost } from './instance';
-import { keepaliveLimitation } from './keepalive';
+import { keepaliveLimitation } from '../net/keepalive';
 import { SpliceBudget, nofileSoftLimit } from '@mptcp-proxy/common';
 
 export interface StartOptions {
@@ -38,12 +38,10 @@ export interface RedsocksHandle {
 
 const PRESSURE_ERRNOS = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM']);
 
-/** Init-time checks redsocks runs after parsing (the messages `-t` does not show). */
-export function initWarnings(config: RedsocksConfig, log: RedsocksLog): void {
+/** Init-time checks redsocks runs after parsing: each section's protocol, keepalive, unbuilt sections. */
+export function initWarnings(config: RedsocksConfig, log: RedsocksLog, upstreams: Upstreams): void {
   for (const r of config.redsocks) {
-    const w = protocolFor(r.type).validate?.(r);
-    if (w) log.warning(w);
-    if (r.type === 'http-relay') log.warning('You should avoid `http-relay`, e.g. due to CVE-2009-0801');
+    for (const w of upstreams.protocolFor(r.type).warnings?.(r) ?? []) log.warning(w);
   }
   const ka = keepaliveLimitation(config.base);
   if (ka) log.warning(ka);
@@ -63,7 +61,9 @@ class Daemon implements InstanceHost {
   private backoffTimer: NodeJS.Timeout | undefined;
   private limitLogged = false;
   private closing = false;
+  private lastLoopNotice = -Infinity;
   readonly spliceBudget = new SpliceBudget();
+  readonly upstreams = new Upstreams();
 
   constructor(public config: RedsocksConfig, readonly log: RedsocksLog, private readonly nofile: number) {
     this.connMax = effectiveConnMax(config, nofile);
@@ -83,6 +83,12 @@ class Daemon implements InstanceHost {
       throw err;
     }
     this.instances = built;
+  }
+
+  loopNoticeDue(now: number): boolean {
+    if (now - this.lastLoopNotice < 3600_000) return false;
+    this.lastLoopNotice = now;
+    return true;
   }
 
   /** As redsocks_conn_list_add(): reaching the limit logs once and applies pressure at once. */
@@ -167,7 +173,7 @@ class Daemon implements InstanceHost {
    */
   async reload(config: RedsocksConfig): Promise<void> {
     const redirector = getRedirector(config.base.redirector);
-    for (const r of config.redsocks) protocolFor(r.type);
+    for (const r of config.redsocks) this.upstreams.protocolFor(r.type);
     const old = new Map(this.instances.map((rt) => [rt.key, rt]));
     const fresh: RedsocksRuntime[] = [];
     const next: RedsocksRuntime[] = [];
@@ -217,7 +223,7 @@ export async function startRedsocks(config: RedsocksConfig, opts: StartOptions):
   const { log } = opts;
   log.setLevels({ debug: config.base.logDebug, info: config.base.logInfo });
   const d = new Daemon(config, log, opts.nofile ?? nofileForConnMax());
-  initWarnings(config, log);
+  initWarnings(config, log, d.upstreams);
   await d.start();
   return {
     ports: () => d.instances.map((rt) => rt.port),

@@ -8,23 +8,25 @@ import type { BaseSection, RedsocksInstance } from '../config/types';
 import type { RedsocksLog } from '../log/redsocks-log';
 import type { Redirector } from '../redirector/redirector';
 import { plainAddress } from '../redirector/redirector';
-import { protocolFor } from '../upstream/registry';
+import type { Upstreams } from '../upstream/registry';
 import type { UpstreamProtocol } from '../upstream/upstream';
+import { createDialer, dialLog, dialerDumpLines, type Dialer } from '../dial';
+import { applyTcpKeepalive } from '../net/keepalive';
+import { boundPort, openListener } from '../net/listener';
 import { RedsocksClient, type ClientOwner } from './client';
-import { createInstanceDialer, dialerDumpLines, type InstanceDialer } from './dial';
-import { applyTcpKeepalive } from './keepalive';
-import { boundPort, openListener } from './listener';
 
 export interface InstanceHost {
   readonly log: RedsocksLog;
   readonly spliceBudget: SpliceBudget;
+  /** The daemon's protocol objects (what they learned survives a reload). */
+  readonly upstreams: Upstreams;
+  /** True when redsocks' once-an-hour "proxy loop" notice is due now (the daemon keeps the time). */
+  loopNoticeDue(now: number): boolean;
   /** Called for each accepted client; false = refuse (over the limit). */
   admit(inst: RedsocksRuntime): boolean;
   released(inst: RedsocksRuntime): void;
   acceptError(err: NodeJS.ErrnoException): void;
 }
-
-let lastLoopNotice = -Infinity;
 
 export function listenKey(cfg: RedsocksInstance): string {
   return `${cfg.localIp}:${cfg.localPort}`;
@@ -34,7 +36,7 @@ export class RedsocksRuntime implements ClientOwner {
   readonly clients = new Set<RedsocksClient>();
   server: net.Server | undefined;
   protocol: UpstreamProtocol;
-  dialer: InstanceDialer;
+  dialer: Dialer;
   port = 0;
   private paused = false;
 
@@ -44,8 +46,17 @@ export class RedsocksRuntime implements ClientOwner {
     public base: BaseSection,
     private readonly redirector: Redirector,
   ) {
-    this.protocol = protocolFor(cfg.type);
-    this.dialer = createInstanceDialer(cfg, base, host.log);
+    this.protocol = host.upstreams.protocolFor(cfg.type);
+    this.dialer = this.makeDialer();
+  }
+
+  private makeDialer(): Dialer {
+    const { cfg, protocol } = this;
+    const greeting = protocol.poolGreeting;
+    return createDialer(cfg, this.base, {
+      log: dialLog(this.host.log),
+      poolGreeting: greeting ? () => greeting(cfg) : undefined,
+    });
   }
 
   get log(): RedsocksLog {
@@ -98,9 +109,9 @@ export class RedsocksRuntime implements ClientOwner {
   update(cfg: RedsocksInstance, base: BaseSection): void {
     this.cfg = cfg;
     this.base = base;
-    this.protocol = protocolFor(cfg.type);
+    this.protocol = this.host.upstreams.protocolFor(cfg.type);
     this.dialer.close();
-    this.dialer = createInstanceDialer(cfg, base, this.host.log);
+    this.dialer = this.makeDialer();
   }
 
   private onConnection(socket: net.Socket): void {
@@ -133,9 +144,7 @@ export class RedsocksRuntime implements ClientOwner {
     const loop =
       (dest.address === this.cfg.ip && dest.port === this.cfg.port) || dest.address.startsWith('127.') || dest.address.startsWith('0.');
     if (!loop) return;
-    const now = Date.now();
-    if (now - lastLoopNotice < 3600_000) return;
-    lastLoopNotice = now;
+    if (!this.host.loopNoticeDue(Date.now())) return;
     this.log.notice(
       `[${client.address}:${client.port}->${dest.address}:${dest.port}]: client tries to connect to the proxy using proxy! Usual proxy security policy is to drop alike connection`,
     );

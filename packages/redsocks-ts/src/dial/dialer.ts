@@ -1,28 +1,25 @@
 /**
- * The upstream dialer of one `redsocks {}` section: MPTCP connect to the proxy through
- * mptcp-native, the initial subflow on a live WAN path, TCP Fast Open on request, and a
- * warm pool of idle established connections.
+ * The upstream dialer of one `redsocks {}` section, the one place upstream connections are
+ * made: MPTCP connect to the proxy through mptcp-native, the initial subflow on a live WAN
+ * path, TCP Fast Open on request, and a warm pool of idle established connections. It never
+ * names a protocol: a pool greeting is opaque bytes the section's protocol supplies.
  */
 import type * as net from 'node:net';
 import { debuglog } from 'node:util';
 import * as mptcpNative from 'mptcp-native';
 import type { BaseSection, RedsocksInstance } from '../config/types';
-import { applyTcpKeepalive } from '../core/keepalive';
-import type { DialOptions } from '../upstream/upstream';
+import { applyTcpKeepalive } from '../net/keepalive';
+import type { DialOptions, Dialed } from '../upstream/upstream';
 import { PathHealth, isPathFailure, type ConnectLike, type HealthLog, type PathView } from './path-health';
 import { WarmPool, type PoolStats, type PooledConn } from './warm-pool';
-import { markPreGreeted } from './pre-greeting';
-import { socks5PoolGreeting } from '../upstream/socks5';
 
 export interface Dialer {
   /** A connection to instance.ip:port (from the pool when allowed and available). */
-  dial(opts?: DialOptions): Promise<net.Socket>;
+  dial(opts?: DialOptions): Promise<Dialed>;
   /** Pool counters (all zero when pool_size = 0). */
   poolStats(): PoolStats;
   /** The WAN path health view ([] when no paths are configured). */
   paths(): PathView[];
-  /** Name of the WAN path a socket from dial() started on, if known. */
-  pathOf(socket: net.Socket): string | undefined;
   /** Resolves once the pool holds pool_size ready connections (at once without a pool). */
   poolReady(): Promise<void>;
   /** Runs one probe round now (tests, the demo's refresh). */
@@ -35,6 +32,11 @@ export interface DialerOptions {
   log?: HealthLog;
   /** Replaces mptcp-native's connect (for a wrapper that counts or traces; still real sockets). */
   connect?: ConnectLike;
+  /**
+   * Bytes a new pool connection writes at once (the protocol's greeting, see
+   * UpstreamProtocol.poolGreeting); asked for each connection, undefined = none.
+   */
+  poolGreeting?: () => Buffer | undefined;
 }
 
 /** How long a new pool connection may wait for its extra subflows before it counts as ready. */
@@ -85,7 +87,6 @@ export function createDialer(instance: RedsocksInstance, base?: BaseSection, opt
   const connect = opts.connect ?? mptcpNative.connect;
   const log = opts.log ?? debugLog;
   const target = { host: instance.ip, port: instance.port };
-  const sockPath = new WeakMap<net.Socket, string>();
   const health =
     instance.paths.length > 0
       ? new PathHealth(instance.paths, target, {
@@ -117,7 +118,6 @@ export function createDialer(instance: RedsocksInstance, base?: BaseSection, opt
       // With TFO the connect has not happened yet: nothing to measure.
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       if (!tfo) health.reportSuccess(p.name, Math.round(ms * 10) / 10);
-      sockPath.set(socket, p.name);
     }
     // redsocks turns SO_KEEPALIVE on for every relay socket (tcp_keepalive_* as configured).
     applyTcpKeepalive(socket, base);
@@ -217,23 +217,23 @@ export function createDialer(instance: RedsocksInstance, base?: BaseSection, opt
   };
 
   // Pre-greeting stays on until a server answers a greeting before any request (it then
-  // does not hold its method choice, i.e. it would not take OC from us anyway).
-  let preGreet = true;
-  const idleWatch = new WeakMap<net.Socket, () => void>();
+  // does not hold its answer for the request, so the protocol's fast path is not on offer).
+  let preGreet = opts.poolGreeting !== undefined;
+  /** Pooled connections and the greeting each one was sent; the 'data' watcher to remove on use. */
+  const greeted = new WeakMap<net.Socket, { greeting: Buffer; unwatch: () => void }>();
   const openPooled = async (): Promise<PooledConn> => {
     const conn = await fresh(false);
-    const greeting = preGreet ? socks5PoolGreeting(instance) : undefined;
+    const greeting = preGreet ? opts.poolGreeting?.() : undefined;
     if (greeting) {
       const s = conn.socket;
       s.write(greeting);
-      markPreGreeted(s, greeting);
       const answered = (): void => {
         if (!preGreet) return;
         preGreet = false;
         log.info('warm pool: the server answered a pre-sent greeting at once; pool connections are no longer pre-greeted');
       };
       s.once('data', answered);
-      idleWatch.set(s, () => s.off('data', answered));
+      greeted.set(s, { greeting, unwatch: () => s.off('data', answered) });
     }
     return conn;
   };
@@ -292,19 +292,19 @@ export function createDialer(instance: RedsocksInstance, base?: BaseSection, opt
 
   return {
     health,
-    async dial(o: DialOptions = {}): Promise<net.Socket> {
+    async dial(o: DialOptions = {}): Promise<Dialed> {
       if (pool && o.pooled !== false) {
         const hit = pool.take();
         if (hit) {
-          idleWatch.get(hit.socket)?.();
-          if (hit.path) sockPath.set(hit.socket, hit.path);
+          const g = greeted.get(hit.socket);
+          g?.unwatch();
           watch(hit.socket);
-          return hit.socket;
+          return { socket: hit.socket, path: hit.path, greeting: g?.greeting };
         }
       }
-      const { socket } = await fresh(o.fastOpen === true);
-      watch(socket);
-      return socket;
+      const conn = await fresh(o.fastOpen === true);
+      watch(conn.socket);
+      return conn;
     },
     poolStats(): PoolStats {
       return (
@@ -323,7 +323,6 @@ export function createDialer(instance: RedsocksInstance, base?: BaseSection, opt
       );
     },
     paths: () => health?.view() ?? [],
-    pathOf: (socket) => sockPath.get(socket),
     poolReady: () => pool?.whenFull() ?? Promise.resolve(),
     probePaths: () => health?.probeAll() ?? Promise.resolve(),
     close(): void {

@@ -1,5 +1,4 @@
 export { createDialer, type Dialer, type DialerOptions } from './dialer';
 export { PathHealth, pathChannel, isPathFailure, type PathView, type PathEvent, type PathStateName } from './path-health';
 export { WarmPool, type PoolStats, type PooledConn } from './warm-pool';
-export { serverCapabilities, serverKey, ServerCapabilities, type ServerVerdict } from './server-capabilities';
-export { earlyDataMayRideSyn, earlyDataIsIdempotent } from './fastopen-policy';
+export { dialLog, dialerDumpLines } from './report';

@@ -21,16 +21,21 @@ export interface AuthCache {
   count: number;
 }
 
-const caches = new WeakMap<object, AuthCache>();
+/**
+ * The challenges one HTTP upstream protocol object has cached, one per `redsocks {}` section
+ * object (a reload parses new section objects, so it starts afresh, as a restart would).
+ */
+export class AuthCaches {
+  private readonly bySection = new WeakMap<object, AuthCache>();
 
-/** One cache per instance object (a reload with a new instance starts afresh, as a restart would). */
-export function authCacheFor(instance: object): AuthCache {
-  let c = caches.get(instance);
-  if (!c) {
-    c = { count: 0 };
-    caches.set(instance, c);
+  for(section: object): AuthCache {
+    let c = this.bySection.get(section);
+    if (!c) {
+      c = { count: 0 };
+      this.bySection.set(section, c);
+    }
+    return c;
   }
-  return c;
 }
 
 export function basicCredentials(login: string, password: string): string {

@@ -6,7 +6,7 @@
  */
 import { ProtocolError, ReceiveBuffer, UpstreamError } from '@mptcp-proxy/common';
 import type * as net from 'node:net';
-import { authCacheFor, proxyAuthorization } from './http-auth';
+import { AuthCaches, proxyAuthorization } from './http-auth';
 import type { Tunnel, UpstreamContext, UpstreamProtocol } from './upstream';
 
 /** redsocks drops a reply whose line is longer than this. */
@@ -84,13 +84,14 @@ export function forwardHttpError(ctx: UpstreamContext, raw: Buffer): void {
 
 async function attempt(
   ctx: UpstreamContext,
+  caches: AuthCaches,
   retried: boolean,
 ): Promise<Tunnel> {
   const inst = ctx.instance;
-  const cache = authCacheFor(inst);
+  const cache = caches.for(inst);
   const uri = `${ctx.dest.address}:${ctx.dest.port}`;
   const auth = proxyAuthorization(cache, inst.login, inst.password, 'CONNECT', uri);
-  const sock: net.Socket = await ctx.dial();
+  const { socket: sock } = await ctx.dial();
   const rb = new ReceiveBuffer(sock);
   try {
     sock.write(connectRequest(ctx.dest, auth, discloseHeader(inst.discloseSrc, ctx.clientAddr)));
@@ -111,7 +112,7 @@ async function attempt(
       cache.count = 0;
       rb.detach();
       sock.destroy();
-      return attempt(ctx, true);
+      return attempt(ctx, caches, true);
     }
     throw failure(ctx, sock, head, `HTTP Proxy error: ${head.statusLine}`, 'EHTTPSTATUS');
   } catch (err) {
@@ -132,7 +133,11 @@ function failure(ctx: UpstreamContext, sock: net.Socket, head: HttpReplyHead, me
   return new UpstreamError(code, message);
 }
 
-export const httpConnect: UpstreamProtocol = {
-  name: 'http-connect',
-  establish: (ctx) => attempt(ctx, false),
-};
+/** `type = http-connect`; each protocol object keeps its own challenge caches. */
+export function httpConnectUpstream(): UpstreamProtocol {
+  const caches = new AuthCaches();
+  return {
+    name: 'http-connect',
+    establish: (ctx) => attempt(ctx, caches, false),
+  };
+}

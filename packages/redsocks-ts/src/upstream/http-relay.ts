@@ -4,8 +4,7 @@
  * head is here. Any reply is forwarded; a 407 is retried once with credentials.
  */
 import { ProtocolError, ReceiveBuffer, UpstreamError } from '@mptcp-proxy/common';
-import type * as net from 'node:net';
-import { authCacheFor, proxyAuthorization } from './http-auth';
+import { AuthCaches, proxyAuthorization } from './http-auth';
 import { findHeader, HTTP_MAX_LINE, parseHttpReplyHead } from './http-connect';
 import type { Tunnel, UpstreamContext, UpstreamProtocol } from './upstream';
 
@@ -86,11 +85,11 @@ function uriOf(head: ClientRequestHead, dest: { address: string; port: number })
   return rewriteRequest(head, dest).split(' ')[1];
 }
 
-async function attempt(ctx: UpstreamContext, head: ClientRequestHead, body: Buffer, retried: boolean): Promise<Tunnel> {
+async function attempt(ctx: UpstreamContext, caches: AuthCaches, head: ClientRequestHead, body: Buffer, retried: boolean): Promise<Tunnel> {
   const inst = ctx.instance;
-  const cache = authCacheFor(inst);
+  const cache = caches.for(inst);
   const auth = proxyAuthorization(cache, inst.login, inst.password, head.method, uriOf(head, ctx.dest));
-  const sock: net.Socket = await ctx.dial();
+  const { socket: sock } = await ctx.dial();
   const rb = new ReceiveBuffer(sock);
   try {
     const req = Buffer.from(rewriteRequest(head, ctx.dest, auth), 'latin1');
@@ -104,7 +103,7 @@ async function attempt(ctx: UpstreamContext, head: ClientRequestHead, body: Buff
         cache.count = 0;
         rb.detach();
         sock.destroy();
-        return attempt(ctx, head, body, true);
+        return attempt(ctx, caches, head, body, true);
       }
     }
     if (!(reply.code >= 100 && reply.code <= 999)) {
@@ -118,10 +117,15 @@ async function attempt(ctx: UpstreamContext, head: ClientRequestHead, body: Buff
   }
 }
 
-export const httpRelay: UpstreamProtocol = {
-  name: 'http-relay',
-  async establish(ctx) {
-    const { head, body } = await readClientHead(ctx);
-    return attempt(ctx, head, body, false);
-  },
-};
+/** `type = http-relay`; each protocol object keeps its own challenge caches. */
+export function httpRelayUpstream(): UpstreamProtocol {
+  const caches = new AuthCaches();
+  return {
+    name: 'http-relay',
+    warnings: () => ['You should avoid `http-relay`, e.g. due to CVE-2009-0801'],
+    async establish(ctx) {
+      const { head, body } = await readClientHead(ctx);
+      return attempt(ctx, caches, head, body, false);
+    },
+  };
+}

@@ -4,7 +4,7 @@
  */
 import * as net from 'node:net';
 import { socks4, socks4RepText, ProtocolError, ReceiveBuffer, UpstreamError } from '@mptcp-proxy/common';
-import type { UpstreamProtocol } from './upstream';
+import type { Tunnel, UpstreamContext, UpstreamProtocol } from './upstream';
 
 const CONNECT = 1;
 const GRANTED = 90;
@@ -13,34 +13,36 @@ export function socks4ConnectRequest(dest: { address: string; port: number }, lo
   return socks4.encodeRequest(CONNECT, { type: 'ipv4', host: dest.address, port: dest.port }, login ?? '');
 }
 
-export const socks4Upstream: UpstreamProtocol = {
-  name: 'socks4',
-  validate(instance) {
-    if (instance.password !== undefined) return `password <${instance.password}> is ignored for socks4 connections`;
-    return undefined;
-  },
-  async establish(ctx) {
-    if (!net.isIPv4(ctx.dest.address)) throw new UpstreamError('ESOCKS_ATYP', 'Socks4 can not connect to an IPv6 destination');
-    const sock = await ctx.dial();
-    const rb = new ReceiveBuffer(sock);
+/** `type = socks4` (no state of its own). */
+export function socks4Upstream(): UpstreamProtocol {
+  return {
+    name: 'socks4',
+    warnings: (section) => (section.password !== undefined ? [`password <${section.password}> is ignored for socks4 connections`] : []),
+    establish,
+  };
+}
+
+async function establish(ctx: UpstreamContext): Promise<Tunnel> {
+  if (!net.isIPv4(ctx.dest.address)) throw new UpstreamError('ESOCKS_ATYP', 'Socks4 can not connect to an IPv6 destination');
+  const { socket: sock } = await ctx.dial();
+  const rb = new ReceiveBuffer(sock);
+  try {
+    sock.write(socks4ConnectRequest(ctx.dest, ctx.instance.login));
+    let reply;
     try {
-      sock.write(socks4ConnectRequest(ctx.dest, ctx.instance.login));
-      let reply;
-      try {
-        reply = await rb.read(socks4.parseReply, { maxBytes: 8 });
-      } catch (err) {
-        if (err instanceof ProtocolError && err.code === 'ESOCKS_VERSION') {
-          throw new UpstreamError('ESOCKS_VERSION', 'Socks4 server reported unexpected reply version...');
-        }
-        throw err;
-      }
-      const rep = reply.rep;
-      if (rep !== GRANTED) throw new UpstreamError('ESOCKS4_REP', `Socks4 server status: ${socks4RepText(rep)} (${rep})`);
-      return { upstream: sock, leftover: rb.detach() };
+      reply = await rb.read(socks4.parseReply, { maxBytes: 8 });
     } catch (err) {
-      rb.detach();
-      sock.destroy();
+      if (err instanceof ProtocolError && err.code === 'ESOCKS_VERSION') {
+        throw new UpstreamError('ESOCKS_VERSION', 'Socks4 server reported unexpected reply version...');
+      }
       throw err;
     }
-  },
-};
+    const rep = reply.rep;
+    if (rep !== GRANTED) throw new UpstreamError('ESOCKS4_REP', `Socks4 server status: ${socks4RepText(rep)} (${rep})`);
+    return { upstream: sock, leftover: rb.detach() };
+  } catch (err) {
+    rb.detach();
+    sock.destroy();
+    throw err;
+  }
+}

@@ -1,5 +1,5 @@
 /**
- * redsocks' socks5 upstream, plus optimistic connect (zero-rtt.md §3).
+ * redsocks' socks5 upstream, plus optimistic connect (docs/optimistic-connect.md).
  *
  * - plain: redsocks 0.5's exact exchange, one message at a time, each reply awaited.
  * - optimistic: greeting {A5,00}|{A6,02} + [RFC 1929] + CONNECT + the client's first bytes in
@@ -8,6 +8,8 @@
  * - probe (`optimistic = auto`, server not known yet): the same pipelined handshake without
  *   early data, whose answer is cached per server.
  * A server that breaks on pipelined input is cached as "sequential" and retried plainly.
+ * What each server answered is kept in the ServerCapabilities the daemon hands to
+ * socks5Upstream() (one per daemon, shared by every section naming the same server).
  */
 import type * as net from 'node:net';
 import {
@@ -33,10 +35,9 @@ import {
   repText,
 } from '@mptcp-proxy/common';
 import type { RedsocksInstance } from '../config/types';
-import type { Tunnel, UpstreamContext, UpstreamProtocol } from './upstream';
-import { serverCapabilities, serverKey, type ServerVerdict } from '../dial/server-capabilities';
-import { earlyDataIsIdempotent, earlyDataMayRideSyn } from '../dial/fastopen-policy';
-import { preGreetingOf } from '../dial/pre-greeting';
+import type { Dialed, Tunnel, UpstreamContext, UpstreamProtocol } from './upstream';
+import { ServerCapabilities, serverKey, type ServerVerdict } from './server-capabilities';
+import { earlyDataIsIdempotent, earlyDataMayRideSyn } from './fastopen-policy';
 
 /** A server that answers the pipelined greeting but never the request (microsocks #105). */
 const PROBE_METHOD_TIMEOUT_MS = 5000;
@@ -74,23 +75,22 @@ function optimisticHandshake(inst: RedsocksInstance, dest: { address: string; po
 }
 
 /**
- * The greeting a warm-pool connection may send before it is used (see dial/pre-greeting.ts):
- * only when streams to this server use optimistic connect, whose server holds its method
- * choice, so an idle pre-greeted connection receives nothing until its CONNECT.
+ * The greeting a warm-pool connection sends as soon as it is open (docs/optimistic-connect.md,
+ * "Pre-greeted pool connections"): only when streams to this server use optimistic connect,
+ * whose server holds its method choice, so an idle pre-greeted connection receives nothing
+ * until its CONNECT.
  */
-export function socks5PoolGreeting(instance: RedsocksInstance): Buffer | undefined {
-  if (instance.type !== 'socks5') return undefined;
-  const verdict = serverCapabilities.get(serverKey(instance.ip, instance.port));
+function poolGreeting(instance: RedsocksInstance, verdict: ServerVerdict | undefined): Buffer | undefined {
   if (chooseMode(instance, verdict) !== 'optimistic') return undefined;
   const hs = optimisticHandshake(instance, { address: '0.0.0.0', port: 0 });
   return hs.subarray(0, 2 + hs[1]);
 }
 
 /** A pooled connection that was greeted differently from what this stream needs is replaced. */
-async function ungreeted(ctx: UpstreamContext, upstream: net.Socket, fastOpen: boolean): Promise<net.Socket> {
-  if (!preGreetingOf(upstream)) return upstream;
-  upstream.destroy();
-  return ctx.dial({ fastOpen, pooled: false });
+async function ungreeted(ctx: UpstreamContext, upstream: Dialed, fastOpen: boolean): Promise<net.Socket> {
+  if (!upstream.greeting) return upstream.socket;
+  upstream.socket.destroy();
+  return (await ctx.dial({ fastOpen, pooled: false })).socket;
 }
 
 function failure(code: string, message: string, resetClient: boolean, extra: UpstreamErrorExtra = {}): UpstreamError {
@@ -221,7 +221,7 @@ interface PipelineOptions {
   verdict: ServerVerdict | undefined;
 }
 
-async function pipelined(ctx: UpstreamContext, opts: PipelineOptions): Promise<Tunnel> {
+async function pipelined(ctx: UpstreamContext, caps: ServerCapabilities, opts: PipelineOptions): Promise<Tunnel> {
   const inst = ctx.instance;
   const key = serverKey(inst.ip, inst.port);
   const creds = socks5Credentials(inst);
@@ -230,13 +230,13 @@ async function pipelined(ctx: UpstreamContext, opts: PipelineOptions): Promise<T
 
   // Dial first: the handshake is only needed once the connection is up, so encoding it
   // stays off the path between the client's SYN and ours.
-  const dialing = ctx.dial({ fastOpen: inst.fastopen }).then(async (sock) => {
+  const dialing = ctx.dial({ fastOpen: inst.fastopen }).then(async (up) => {
     const handshake = optimisticHandshake(inst, ctx.dest);
-    const pre = preGreetingOf(sock);
-    if (!pre) return { upstream: sock, handshake };
+    const pre = up.greeting;
+    if (!pre) return { upstream: up.socket, handshake };
     // A pre-greeted pooled connection: its greeting went out when the pool opened it.
-    if (opts.early && handshake.subarray(0, pre.length).equals(pre)) return { upstream: sock, handshake: handshake.subarray(pre.length) };
-    return { upstream: await ungreeted(ctx, sock, inst.fastopen), handshake };
+    if (opts.early && handshake.subarray(0, pre.length).equals(pre)) return { upstream: up.socket, handshake: handshake.subarray(pre.length) };
+    return { upstream: await ungreeted(ctx, up, inst.fastopen), handshake };
   });
   // Gather the client's first bytes while the connection is being made; the wait ends as soon
   // as the first byte arrives.
@@ -282,7 +282,7 @@ async function pipelined(ctx: UpstreamContext, opts: PipelineOptions): Promise<T
     // EOF or garbage before the method reply: this server cannot take pipelining. A silent
     // server only condemns itself when probing (an OC timeout may be the network's fault).
     if (probing || errorCode(err) !== 'EPEER_TIMEOUT') {
-      serverCapabilities.set(key, 'sequential', inst.optimisticCacheTtl);
+      caps.set(key, 'sequential', inst.optimisticCacheTtl);
     }
     ctx.log.info(`Socks5 server ${key} broke on a pipelined handshake (${(err as Error).message}); using sequential mode`);
     if (streaming || !earlyDataIsIdempotent(early)) {
@@ -294,7 +294,7 @@ async function pipelined(ctx: UpstreamContext, opts: PipelineOptions): Promise<T
   }
   const verdict: ServerVerdict = method === ocMethod ? 'oc' : 'pipeline';
   if (verdict !== opts.verdict) {
-    serverCapabilities.set(key, verdict, inst.optimisticCacheTtl);
+    caps.set(key, verdict, inst.optimisticCacheTtl);
     ctx.log.debug(`Socks5 server ${key} ${verdict === 'oc' ? 'speaks optimistic connect' : 'takes pipelined input, no optimistic connect'}`);
   }
   startStreaming();
@@ -306,7 +306,7 @@ async function pipelined(ctx: UpstreamContext, opts: PipelineOptions): Promise<T
     reader.detach();
     upstream.destroy();
     if (probing && errorCode(err) === 'EPEER_TIMEOUT') {
-      serverCapabilities.set(key, 'sequential', inst.optimisticCacheTtl);
+      caps.set(key, 'sequential', inst.optimisticCacheTtl);
       return plain(ctx);
     }
     if (!(err instanceof UpstreamError)) {
@@ -317,18 +317,22 @@ async function pipelined(ctx: UpstreamContext, opts: PipelineOptions): Promise<T
   return { upstream, leftover: reader.detach() };
 }
 
-export const socks5: UpstreamProtocol = {
-  name: 'socks5',
-  establish(ctx: UpstreamContext): Promise<Tunnel> {
-    const inst = ctx.instance;
-    const verdict = serverCapabilities.get(serverKey(inst.ip, inst.port));
-    switch (chooseMode(inst, verdict)) {
-      case 'plain':
-        return plain(ctx);
-      case 'optimistic':
-        return pipelined(ctx, { early: true, verdict });
-      case 'probe':
-        return pipelined(ctx, { early: false, verdict });
-    }
-  },
-};
+/** redsocks' socks5.c, no startup checks of its own (the grammar checks the credentials). */
+export function socks5Upstream(caps: ServerCapabilities = new ServerCapabilities()): UpstreamProtocol {
+  const verdictFor = (inst: RedsocksInstance): ServerVerdict | undefined => caps.get(serverKey(inst.ip, inst.port));
+  return {
+    name: 'socks5',
+    poolGreeting: (inst) => poolGreeting(inst, verdictFor(inst)),
+    establish(ctx: UpstreamContext): Promise<Tunnel> {
+      const verdict = verdictFor(ctx.instance);
+      switch (chooseMode(ctx.instance, verdict)) {
+        case 'plain':
+          return plain(ctx);
+        case 'optimistic':
+          return pipelined(ctx, caps, { early: true, verdict });
+        case 'probe':
+          return pipelined(ctx, caps, { early: false, verdict });
+      }
+    },
+  };
+}

@@ -1,10 +1,12 @@
 /**
  * The one interface every upstream protocol implements: redsocks' `relay_subsys`
  * vtable in TypeScript. The core (accept, original destination, buffering, relay,
- * client list) never sees protocol bytes; each protocol file never sees nftables.
+ * client list) and the dialer never see protocol bytes or name a protocol; each protocol
+ * file never sees nftables.
  */
 import type * as net from 'node:net';
 import type { ReceiveBuffer } from '@mptcp-proxy/common';
+import type { RedsocksInstance, UpstreamType } from '../config/types';
 
 export interface Endpoint {
   address: string;
@@ -16,6 +18,15 @@ export interface DialOptions {
   fastOpen?: boolean;
   /** Allow a warm-pool connection (default true). */
   pooled?: boolean;
+}
+
+/** A connection to the proxy, as the dialer hands it out. */
+export interface Dialed {
+  socket: net.Socket;
+  /** Name of the WAN path its initial subflow uses, when paths are configured. */
+  path?: string;
+  /** The protocol's pool greeting, already written on this (pooled) connection. */
+  greeting?: Buffer;
 }
 
 /** Per-connection logger that prefixes redsocks' `[client->dest]: `. */
@@ -31,7 +42,7 @@ export interface UpstreamContext {
   /** The original destination (SO_ORIGINAL_DST or getsockname). */
   readonly dest: Endpoint;
   /** The `redsocks { }` section this connection belongs to. */
-  readonly instance: import('../config/types').RedsocksInstance;
+  readonly instance: RedsocksInstance;
   /**
    * Client bytes that arrived before the tunnel is up, kept by the core (bounded: past 64 KiB
    * the client is paused). Protocols read() a message from it, wait() for the first bytes or
@@ -40,7 +51,7 @@ export interface UpstreamContext {
   readonly early: ReceiveBuffer;
   readonly log: ConnLogger;
   /** Open a connection to the proxy (instance.ip:port) through the MPTCP dialer. */
-  dial(opts?: DialOptions): Promise<net.Socket>;
+  dial(opts?: DialOptions): Promise<Dialed>;
   /**
    * Start relaying client -> upstream now, before `establish` resolves (optimistic
    * connect keeps streaming without waiting for the reply). Buffered early data the
@@ -57,9 +68,17 @@ export interface Tunnel {
 
 export interface UpstreamProtocol {
   /** The `type = ...` value. */
-  readonly name: string;
-  /** Extra config checks for `-t`, e.g. login without password; returns the message or undefined. */
-  validate?(instance: import('../config/types').RedsocksInstance): string | undefined;
+  readonly name: UpstreamType;
+  /**
+   * What redsocks logs when a section of this type starts (its instance_init), e.g. a password
+   * socks4 ignores. The grammar reports the same findings at parse time (for -t).
+   */
+  warnings?(instance: RedsocksInstance): string[];
+  /**
+   * Bytes a warm-pool connection writes as soon as it is open, before a stream takes it
+   * (undefined: none). The stream then finds them in `Dialed.greeting`.
+   */
+  poolGreeting?(instance: RedsocksInstance): Buffer | undefined;
   /**
    * Build the tunnel to ctx.dest. Rejects with an UpstreamError (common/errors.ts) whose message
    * is the text redsocks logs (e.g. the SOCKS REP or the HTTP status line); `resetClient` tells

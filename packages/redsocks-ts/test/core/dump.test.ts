@@ -6,7 +6,7 @@
 import * as net from 'node:net';
 import { waitFor } from '../../../../tests/helpers/netns';
 import { startRedsocks, type RedsocksHandle } from '../../src/core/daemon';
-import { dialerDumpLines } from '../../src/core/dial';
+import { dialerDumpLines } from '../../src/dial';
 import { createRedsocksLog, memorySink } from '../../src/log/redsocks-log';
 import { config, instance } from '../helpers/config';
 

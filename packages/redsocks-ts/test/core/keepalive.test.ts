@@ -1,5 +1,5 @@
 import { getTcpKeepalive } from 'mptcp-native';
-import { applyTcpKeepalive, keepaliveLimitation } from '../../src/core/keepalive';
+import { applyTcpKeepalive, keepaliveLimitation } from '../../src/net/keepalive';
 import { socketPair } from '../helpers/loopback';
 
 describe('tcp_keepalive_* (redsocks apply_tcp_keepalive)', () => {

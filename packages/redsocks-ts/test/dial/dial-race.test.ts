@@ -67,10 +67,10 @@ test('a slow live path races the next live one', async () => {
   const r = rig(400, false);
   dialer = makeDialer(r.connect);
   await waitFor(() => dialer!.paths().every((p) => p.state === 'up'), 5000, 'first probes');
-  const s = await dialer.dial();
+  const d = await dialer.dial();
   expect(r.attempts).toEqual(['127.0.0.1', '127.0.0.2']);
-  expect(dialer.pathOf(s)).toBe('spare');
-  s.destroy();
+  expect(d.path).toBe('spare');
+  d.socket.destroy();
 });
 
 test('a path known to be down is not started while a live attempt is still handshaking', async () => {
@@ -79,10 +79,10 @@ test('a path known to be down is not started while a live attempt is still hands
   await waitFor(() => dialer!.paths().find((p) => p.name === 'slow')?.state === 'up', 5000, 'first probe');
   dialer.health!.reportFailure('spare', timeoutErr());
   expect(dialer.paths().find((p) => p.name === 'spare')?.up).toBe(false);
-  const s = await dialer.dial();
+  const d = await dialer.dial();
   expect(r.attempts).toEqual(['127.0.0.1']);
-  expect(dialer.pathOf(s)).toBe('slow');
-  s.destroy();
+  expect(d.path).toBe('slow');
+  d.socket.destroy();
 });
 
 test('a path that is down is still the last resort once every live attempt failed', async () => {
@@ -95,8 +95,8 @@ test('a path that is down is still the last resort once every live attempt faile
   dialer = makeDialer(connect);
   await waitFor(() => dialer!.paths().every((p) => p.state === 'up'), 5000, 'first probes');
   dialer.health!.reportFailure('spare', timeoutErr());
-  const s = await dialer.dial();
+  const d = await dialer.dial();
   expect(attempts).toEqual(['127.0.0.1', '127.0.0.2']);
-  expect(dialer.pathOf(s)).toBe('spare');
-  s.destroy();
+  expect(d.path).toBe('spare');
+  d.socket.destroy();
 });

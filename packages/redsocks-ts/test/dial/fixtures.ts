@@ -8,7 +8,7 @@ import type { RedsocksInstance } from '../../src/config/types';
 import { ReceiveBuffer } from '@mptcp-proxy/common';
 import { EARLY_DATA_LIMIT } from '../../src/core/client';
 import { instance } from '../helpers/config';
-import type { DialOptions, Tunnel, UpstreamContext, UpstreamProtocol } from '../../src/upstream/upstream';
+import type { DialOptions, Dialed, Tunnel, UpstreamContext, UpstreamProtocol } from '../../src/upstream/upstream';
 
 /** A parsed `redsocks {}` section with the extension keys at their shipped defaults. */
 export function testInstance(over: Partial<RedsocksInstance> = {}): RedsocksInstance {
@@ -152,6 +152,8 @@ export interface Harness {
   /** Everything the LAN app received. */
   appReceived(): Buffer;
   dials: DialOptions[];
+  /** What each dial returned (the path a socket took, the pool greeting it carries). */
+  dialed: Dialed[];
   streamedEarly: boolean;
   logs: string[];
   /** Runs establish; on success relays both ways like the core, on failure resets like the core. */
@@ -162,7 +164,7 @@ export interface Harness {
 export async function harness(
   instance: RedsocksInstance,
   dest: { address: string; port: number },
-  dial?: (opts: DialOptions) => Promise<net.Socket>,
+  dial?: (opts: DialOptions) => Promise<Dialed>,
 ): Promise<Harness> {
   const pair = await lanPair();
   const early = new ReceiveBuffer(pair.client, { pauseAt: EARLY_DATA_LIMIT });
@@ -177,6 +179,7 @@ export async function harness(
     client: pair.client,
     appReceived: () => appBytes,
     dials: [],
+    dialed: [],
     streamedEarly: false,
     logs: [],
     ctx: {
@@ -192,16 +195,17 @@ export async function harness(
       },
       dial: async (opts = {}) => {
         h.dials.push(opts);
-        const s = dial
+        const d = dial
           ? await dial(opts)
-          : await new Promise<net.Socket>((resolve, reject) => {
+          : await new Promise<Dialed>((resolve, reject) => {
               const c = net.connect({ host: instance.ip, port: instance.port, allowHalfOpen: true });
-              c.once('connect', () => resolve(c));
+              c.once('connect', () => resolve({ socket: c }));
               c.once('error', reject);
             });
-        s.on('error', () => undefined);
-        sockets.push(s);
-        return s;
+        d.socket.on('error', () => undefined);
+        sockets.push(d.socket);
+        h.dialed.push(d);
+        return d;
       },
       startClientToUpstream: (up) => {
         if (upStarted) return;

@@ -8,12 +8,14 @@
 import * as readline from 'node:readline';
 import type { RedsocksInstance } from '../../src/config/types';
 import { createDialer } from '../../src/dial';
-import { socks5 } from '../../src/upstream/socks5';
+import { socks5Upstream } from '../../src/upstream/socks5';
 import { appData, harness, testInstance } from './fixtures';
 
 const instance = testInstance(JSON.parse(process.argv[2] ?? '{}') as Partial<RedsocksInstance>);
 const out = (o: object): void => void process.stdout.write(`${JSON.stringify(o)}\n`);
+const socks5 = socks5Upstream();
 const dialer = createDialer(instance, undefined, {
+  poolGreeting: () => socks5.poolGreeting!(instance),
   log: { info: (m) => process.stderr.write(`info: ${m}\n`), error: (m) => process.stderr.write(`error: ${m}\n`) },
 });
 
@@ -32,7 +34,7 @@ async function oneStream(payload: Buffer): Promise<object> {
       ok: echo.equals(payload),
       /** time to the echoed bytes (not asserted; printed by tests with F2_DEBUG) */
       ms: Math.round(Number(process.hrtime.bigint() - t0) / 1e4) / 100,
-      path: dialer.pathOf(t.upstream) ?? null,
+      path: h.dialed.find((d) => d.socket === t.upstream)?.path ?? null,
       local: t.upstream.localAddress ?? null,
       echo: echo.toString('hex'),
     };
@@ -57,7 +59,7 @@ async function hold(): Promise<object> {
       h.close();
     },
   };
-  return { ok: true, path: dialer.pathOf(t.upstream) ?? null };
+  return { ok: true, path: h.dialed.find((d) => d.socket === t.upstream)?.path ?? null };
 }
 
 const rl = readline.createInterface({ input: process.stdin });

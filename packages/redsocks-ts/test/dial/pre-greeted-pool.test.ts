@@ -6,8 +6,8 @@
  */
 import { fdOf, loadNative } from 'mptcp-native';
 import { createDialer, type Dialer } from '../../src/dial';
-import { serverCapabilities } from '../../src/dial/server-capabilities';
-import { socks5, socks5PoolGreeting } from '../../src/upstream/socks5';
+import { socks5Upstream } from '../../src/upstream/socks5';
+import type { RedsocksInstance } from '../../src/config/types';
 import { waitFor } from '../../../../tests/helpers/netns';
 import { OK_REPLY, ScriptedServer, appData, connectBytes, harness, hex, testInstance, type Harness, type PeerConn } from './fixtures';
 
@@ -17,6 +17,10 @@ const REQ = connectBytes(DEST.address, DEST.port);
 
 let server: ScriptedServer;
 let dialer: Dialer | undefined;
+let socks5 = socks5Upstream();
+
+/** The dialer an instance gets in the daemon: its protocol supplies the pool greeting. */
+const sectionDialer = (inst: RedsocksInstance): Dialer => createDialer(inst, undefined, { poolGreeting: () => socks5.poolGreeting!(inst) });
 const hs: Harness[] = [];
 
 afterEach(async () => {
@@ -24,7 +28,7 @@ afterEach(async () => {
   dialer?.close();
   dialer = undefined;
   await server.close();
-  serverCapabilities.clear();
+  socks5 = socks5Upstream();
 });
 
 /** Like our socks-server: holds the OC method choice until the CONNECT reply, then echoes. */
@@ -56,8 +60,8 @@ async function stream(d: Dialer, port: number, payload: string): Promise<Harness
 test('optimistic = on: pool connections are greeted at once; a stream sends only CONNECT + data on one', async () => {
   server = await ScriptedServer.start(ocServer);
   const inst = testInstance({ port: server.port, optimistic: 'on', poolSize: 2, poolIdleTimeout: 60 });
-  expect(hex(socks5PoolGreeting(inst)!)).toBe(hex(GREETING));
-  dialer = createDialer(inst);
+  expect(hex(socks5.poolGreeting!(inst)!)).toBe(hex(GREETING));
+  dialer = sectionDialer(inst);
   await dialer.poolReady();
   await waitFor(() => server.conns.length === 2 && server.conns.every((c) => c.received.length === 4), 5000, 'two greeted pool connections');
   // the greeting and nothing else while idle; the server has answered nothing
@@ -85,7 +89,7 @@ test('a server that answers the greeting at once (no held OC method) stops pre-g
     await c.bytes(4);
     await c.write([5, 0]);
   });
-  dialer = createDialer(testInstance({ port: server.port, optimistic: 'on', poolSize: 1, poolIdleTimeout: 60 }));
+  dialer = sectionDialer(testInstance({ port: server.port, optimistic: 'on', poolSize: 1, poolIdleTimeout: 60 }));
   // the answered connection is dropped by the pool; the replacement is not greeted
   await waitFor(() => dialer!.poolStats().dropped >= 1 && server.conns.length >= 2, 5000, 'the answered pool connection dropped and replaced');
   await dialer.poolReady();
@@ -99,15 +103,15 @@ test('every upstream socket has TCP_NODELAY (MPTCP and plain TCP, fresh and pool
   const b = loadNative().binding!;
   const nodelay = (s: import('node:net').Socket): number => b.getsockoptInt(fdOf(s), b.constants.IPPROTO_TCP, b.constants.TCP_NODELAY);
   for (const mptcp of ['on', 'off'] as const) {
-    const d = createDialer(testInstance({ port: server.port, mptcp }));
-    const s = await d.dial();
+    const d = sectionDialer(testInstance({ port: server.port, mptcp }));
+    const { socket: s } = await d.dial();
     expect(nodelay(s)).toBe(1);
     s.destroy();
     d.close();
   }
-  dialer = createDialer(testInstance({ port: server.port, mptcp: 'on', poolSize: 1 }));
+  dialer = sectionDialer(testInstance({ port: server.port, mptcp: 'on', poolSize: 1 }));
   await dialer.poolReady();
-  const pooled = await dialer.dial();
+  const { socket: pooled } = await dialer.dial();
   expect(dialer.poolStats().hits).toBe(1);
   expect(nodelay(pooled)).toBe(1);
   pooled.destroy();

@@ -4,13 +4,13 @@
  * closes them.
  */
 import { createDialer, type Dialer } from '../../src/dial';
-import { serverCapabilities } from '../../src/dial/server-capabilities';
-import { socks5 } from '../../src/upstream/socks5';
+import { socks5Upstream } from '../../src/upstream/socks5';
 import { waitFor } from '../../../../tests/helpers/netns';
 import { OK_REPLY, ScriptedServer, appData, harness, testInstance, type Harness, type PeerConn } from './fixtures';
 
 let server: ScriptedServer;
 let dialer: Dialer | undefined;
+let socks5 = socks5Upstream();
 const hs: Harness[] = [];
 
 /** A plain SOCKS5 server: one handshake per connection, then echo. */
@@ -40,7 +40,7 @@ afterEach(async () => {
   dialer?.close();
   dialer = undefined;
   await server.close();
-  serverCapabilities.clear();
+  socks5 = socks5Upstream();
 });
 
 async function stream(d: Dialer, payload: string, pooled = true): Promise<Harness> {
@@ -90,7 +90,7 @@ test('pool_size = 2: pre-established connections, each used for one stream, refi
 test('the replacement opens after the stream had its turn, not inside dial()', async () => {
   dialer = createDialer(testInstance({ port: server.port, poolSize: 1, poolIdleTimeout: 60 }));
   await dialer.poolReady();
-  const sock = await dialer.dial();
+  const { socket: sock } = await dialer.dial();
   // deferred by REFILL_DELAY_MS: the stream's handshake leaves before a new connect is made
   expect(dialer.poolStats()).toMatchObject({ hits: 1, idle: 0, pending: 0, opened: 1 });
   expect(server.conns.length).toBe(1);

@@ -105,7 +105,7 @@ export function makeCtx(
       new Promise((resolve, reject) => {
         const s = net.connect({ host: instance.ip, port: instance.port, allowHalfOpen: true });
         upstreams.push(s);
-        s.once('connect', () => resolve(s));
+        s.once('connect', () => resolve({ socket: s }));
         s.once('error', reject);
       }),
     startClientToUpstream: () => undefined,

@@ -1,5 +1,5 @@
 import {
-  authCacheFor,
+  AuthCaches,
   basicCredentials,
   digestCredentials,
   parseAuthParams,
@@ -55,15 +55,17 @@ describe('http-auth', () => {
 
   test('the cached challenge is answered pre-emptively; nc counts per instance', () => {
     const inst = {};
-    const cache = authCacheFor(inst);
+    const caches = new AuthCaches();
+    const cache = caches.for(inst);
     expect(proxyAuthorization(cache, 'u', 'p', 'CONNECT', '1.2.3.4:443')).toBe('');
     cache.challenge = 'Digest realm="r", nonce="n", qop="auth"';
     const a = proxyAuthorization(cache, 'u', 'p', 'CONNECT', '1.2.3.4:443');
     const b = proxyAuthorization(cache, 'u', 'p', 'CONNECT', '1.2.3.4:443');
     expect(a).toMatch(/^Proxy-Authorization: Digest .*nc=00000001, cnonce="[0-9a-f]{16}"\r\n$/);
     expect(b).toMatch(/nc=00000002/);
-    expect(authCacheFor(inst)).toBe(cache);
-    expect(authCacheFor({})).not.toBe(cache);
+    expect(caches.for(inst)).toBe(cache);
+    expect(caches.for({})).not.toBe(cache);
+    expect(new AuthCaches().for(inst)).not.toBe(cache);
     cache.challenge = 'Basic realm="x"';
     expect(proxyAuthorization(cache, 'u', 'p', 'CONNECT', 'x')).toBe('Proxy-Authorization: Basic dTpw\r\n');
     // Negotiate first means redsocks never authenticates

@@ -1,7 +1,16 @@
 /** The HTTP and SOCKS4 upstreams against fake proxies on real loopback sockets. */
-import { httpConnect } from '../../src/upstream/http-connect';
-import { httpRelay } from '../../src/upstream/http-relay';
+import { httpConnectUpstream } from '../../src/upstream/http-connect';
+import { httpRelayUpstream } from '../../src/upstream/http-relay';
 import { socks4Upstream } from '../../src/upstream/socks4';
+
+/** Fresh protocol objects (each keeps its own HTTP challenge caches, as one daemon does). */
+let httpConnect = httpConnectUpstream();
+let httpRelay = httpRelayUpstream();
+const socks4 = socks4Upstream();
+beforeEach(() => {
+  httpConnect = httpConnectUpstream();
+  httpRelay = httpRelayUpstream();
+});
 import { instance } from '../helpers/config';
 import { collect, fakeProxy, makeCtx, socketPair } from '../helpers/loopback';
 
@@ -113,17 +122,19 @@ describe('socks4 against a fake server', () => {
     );
     const inst = instance({ type: 'socks4', port: proxy.port, login: 'bob' });
     const p1 = await socketPair();
-    const t = await socks4Upstream.establish(makeCtx(p1.inner, inst));
+    const t = await socks4.establish(makeCtx(p1.inner, inst));
     expect(t.leftover.toString()).toBe('A');
     expect(proxy.received[0].toString('hex')).toBe('040100500a010203' + Buffer.from('bob').toString('hex') + '00');
     t.upstream.destroy();
     const p2 = await socketPair();
-    await expect(socks4Upstream.establish(makeCtx(p2.inner, inst))).rejects.toThrow('Socks4 server status: fail (91)');
+    await expect(socks4.establish(makeCtx(p2.inner, inst))).rejects.toThrow('Socks4 server status: fail (91)');
     p1.close();
     p2.close();
     await proxy.close();
-    expect(socks4Upstream.validate?.(instance({ type: 'socks4', password: 'x' }))).toBe(
+    expect(socks4.warnings?.(instance({ type: 'socks4', password: 'x' }))).toEqual([
       'password <x> is ignored for socks4 connections',
-    );
+    ]);
+    expect(httpRelay.warnings?.(instance({ type: 'http-relay' }))).toEqual(['You should avoid `http-relay`, e.g. due to CVE-2009-0801']);
+    expect(httpConnect.warnings).toBeUndefined();
   });
 });

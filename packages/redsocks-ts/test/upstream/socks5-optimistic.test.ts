@@ -1,11 +1,11 @@
 /**
- * socks5 upstream, optimistic connect and the `auto` probe (zero-rtt.md §3.3-3.6), byte level,
+ * socks5 upstream, optimistic connect and the `auto` probe (docs/optimistic-connect.md), byte level,
  * against a real loopback peer that records what arrived before each answer.
  */
 import { waitFor } from '../../../../tests/helpers/netns';
-import { socks5 } from '../../src/upstream/socks5';
-import { serverCapabilities, serverKey } from '../../src/dial/server-capabilities';
-import { earlyDataIsIdempotent, earlyDataMayRideSyn } from '../../src/dial/fastopen-policy';
+import { socks5Upstream } from '../../src/upstream/socks5';
+import { ServerCapabilities, serverKey } from '../../src/upstream/server-capabilities';
+import { earlyDataIsIdempotent, earlyDataMayRideSyn } from '../../src/upstream/fastopen-policy';
 import {
   OK_REPLY,
   ScriptedServer,
@@ -24,12 +24,16 @@ const CREDS = [1, 4, ...Buffer.from('user'), 4, ...Buffer.from('pass')];
 
 let server: ScriptedServer | undefined;
 const hs: Harness[] = [];
+/** A fresh cache and protocol object for each test (the daemon owns one of each). */
+let caps = new ServerCapabilities();
+let socks5 = socks5Upstream(caps);
 
 afterEach(async () => {
   for (const h of hs.splice(0)) h.close();
   await server?.close();
   server = undefined;
-  serverCapabilities.clear();
+  caps = new ServerCapabilities();
+  socks5 = socks5Upstream(caps);
 });
 
 /** Until the first connection at the scripted server has delivered `n` bytes. */
@@ -78,7 +82,7 @@ describe('optimistic connect', () => {
     expect(hex(conn.chunks[0])).toBe(hex(first));
     expect(t.leftover.toString()).toBe('HTTP/1.1 200 OK');
     expect((await appData(h, 15)).toString()).toBe('HTTP/1.1 200 OK');
-    expect(serverCapabilities.get(serverKey('127.0.0.1', server.port))).toBe('oc');
+    expect(caps.get(serverKey('127.0.0.1', server.port))).toBe('oc');
   });
 
   test('auth: {A6,02} + RFC 1929 + CONNECT + data in one write; answer split byte by byte', async () => {
@@ -118,12 +122,12 @@ describe('optimistic connect', () => {
   });
 
   test('a known OC server gets later data before even the method reply', async () => {
-    serverCapabilities.clear();
+    caps.clear();
     server = await ScriptedServer.start(async (c) => {
       await c.bytes(4 + 10 + 3 + 4);
       await c.write([5, 0xa5, ...OK_REPLY]);
     });
-    serverCapabilities.set(serverKey('127.0.0.1', server.port), 'oc', 60);
+    caps.set(serverKey('127.0.0.1', server.port), 'oc', 60);
     expect(await streamTwo(await make({ port: server.port }), 'one', 'two!')).toBe('onetwo!');
   });
 
@@ -166,7 +170,7 @@ describe('optimistic connect', () => {
     h.app.write('abc');
     await h.run(socks5);
     expect((await appData(h, 4)).toString()).toBe('pong');
-    expect(serverCapabilities.get(serverKey('127.0.0.1', server.port))).toBe('pipeline');
+    expect(caps.get(serverKey('127.0.0.1', server.port))).toBe('pipeline');
   });
 
   test('no client bytes within optimistic_gather_ms: handshake goes alone', async () => {
@@ -190,7 +194,7 @@ describe('optimistic connect', () => {
     const h = await make({ port: server.port });
     h.app.write('POST');
     await expect(h.run(socks5)).rejects.toMatchObject({ resetClient: true, code: 'ESOCKS5_PIPELINE' });
-    expect(serverCapabilities.get(serverKey('127.0.0.1', server.port))).toBe('sequential');
+    expect(caps.get(serverKey('127.0.0.1', server.port))).toBe('sequential');
   });
 
   test('EOF before the method reply with a TLS ClientHello: replayed on a sequential retry', async () => {
@@ -213,7 +217,7 @@ describe('optimistic connect', () => {
 
   test('a cached "sequential" server gets redsocks plain bytes even with optimistic = on', async () => {
     server = await ScriptedServer.start(answerSequential);
-    serverCapabilities.set(serverKey('127.0.0.1', server.port), 'sequential', 60);
+    caps.set(serverKey('127.0.0.1', server.port), 'sequential', 60);
     const h = await make({ port: server.port });
     await h.run(socks5);
     expect(hex(server.conns[0].chunks[0])).toBe('050100');
@@ -233,7 +237,7 @@ describe('optimistic = auto', () => {
     expect(hex(server.conns[0].chunks[0])).toBe(hex([5, 2, 0xa5, 0, ...REQ]));
     await server.conns[0].bytes(18);
     expect(server.conns[0].received.subarray(14).toString()).toBe('abcd');
-    expect(serverCapabilities.get(serverKey('127.0.0.1', server.port))).toBe('oc');
+    expect(caps.get(serverKey('127.0.0.1', server.port))).toBe('oc');
 
     const h2 = await make({ port: server.port, optimistic: 'auto' });
     h2.app.write('efgh');
@@ -256,7 +260,7 @@ describe('optimistic = auto', () => {
     expect(hex(server.conns[1].chunks[0])).toBe('050100');
     await server.conns[1].bytes(17);
     expect(server.conns[1].received.subarray(13).toString()).toBe('data');
-    expect(serverCapabilities.get(serverKey('127.0.0.1', server.port))).toBe('sequential');
+    expect(caps.get(serverKey('127.0.0.1', server.port))).toBe('sequential');
   });
 
   test('a probe answered with garbage falls back to sequential', async () => {
@@ -272,7 +276,7 @@ describe('optimistic = auto', () => {
     const h = await make({ port: server.port, optimistic: 'auto' });
     await h.run(socks5);
     expect(server.conns.length).toBe(2);
-    expect(serverCapabilities.get(serverKey('127.0.0.1', server.port))).toBe('sequential');
+    expect(caps.get(serverKey('127.0.0.1', server.port))).toBe('sequential');
   });
 
   test('optimistic = off never offers A5', async () => {

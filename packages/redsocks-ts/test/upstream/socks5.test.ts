@@ -1,9 +1,8 @@
 /**
  * socks5 upstream, plain mode: the exact bytes redsocks 0.5 sends, one message at a time,
- * each reply awaited (compat-redsocks-dante.md §1.4), against a real loopback peer.
+ * each reply awaited (docs/redsocks-compat.md), against a real loopback peer.
  */
-import { socks5 } from '../../src/upstream/socks5';
-import { serverCapabilities } from '../../src/dial/server-capabilities';
+import { socks5Upstream } from '../../src/upstream/socks5';
 import {
   OK_REPLY,
   ScriptedServer,
@@ -19,13 +18,15 @@ const DEST = { address: '192.0.2.7', port: 8080 };
 
 let server: ScriptedServer | undefined;
 let h: Harness | undefined;
+/** A fresh protocol object (and so a fresh server-capabilities cache) for each test. */
+let socks5 = socks5Upstream();
 
 afterEach(async () => {
   h?.close();
   h = undefined;
   await server?.close();
   server = undefined;
-  serverCapabilities.clear();
+  socks5 = socks5Upstream();
 });
 
 describe('socks5 plain mode (redsocks bytes)', () => {

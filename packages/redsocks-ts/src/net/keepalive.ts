@@ -10,14 +10,11 @@ import type { BaseSection } from '../config/types';
 
 export type KeepaliveSettings = Pick<BaseSection, 'tcpKeepaliveTime' | 'tcpKeepaliveIntvl' | 'tcpKeepaliveProbes'>;
 
-let native: boolean | undefined;
-
 export function applyTcpKeepalive(s: net.Socket, base: KeepaliveSettings | undefined): void {
   const idleS = base?.tcpKeepaliveTime ?? 0;
   const intervalS = base?.tcpKeepaliveIntvl ?? 0;
   const probes = base?.tcpKeepaliveProbes ?? 0;
-  native ??= addonStatus().loaded;
-  if (native && (intervalS > 0 || probes > 0)) {
+  if ((intervalS > 0 || probes > 0) && addonStatus().loaded) {
     try {
       setTcpKeepalive(s, { idleS, intervalS, probes });
       return;

@@ -1,6 +1,7 @@
 /**
- * What we learned about each SOCKS server's handling of pipelined input (zero-rtt.md §3.4),
- * keyed by "ip:port" and kept for `optimistic_cache_ttl` seconds.
+ * What we learned about each SOCKS server's handling of pipelined input (docs/optimistic-connect.md,
+ * "optimistic = auto"), keyed by "ip:port" and kept for `optimistic_cache_ttl` seconds. One per
+ * daemon, shared by every `redsocks {}` section that names the same server; it outlives a reload.
  */
 
 /**
@@ -40,9 +41,6 @@ export class ServerCapabilities {
     this.entries.clear();
   }
 }
-
-/** One cache per process, shared by every `redsocks {}` section that names the same server. */
-export const serverCapabilities = new ServerCapabilities();
 
 export function serverKey(ip: string, port: number): string {
   return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;

@@ -1,8 +1,8 @@
 /**
- * Which client bytes may ride a TCP Fast Open SYN (zero-rtt.md §3.7). SYN data can be
- * duplicated by the network, so only replay-safe bytes go there: a TLS handshake record
- * (a replayed ClientHello starts a handshake that cannot finish twice) or a port the
- * operator allowlisted. Everything else waits for the first segment after the SYN-ACK.
+ * Which client bytes may ride a TCP Fast Open SYN (docs/optimistic-connect.md, "TCP Fast
+ * Open"). SYN data can be duplicated by the network, so only replay-safe bytes go there: a TLS
+ * handshake record (a replayed ClientHello starts a handshake that cannot finish twice) or a
+ * port the operator allowlisted. Everything else waits for the first segment after the SYN-ACK.
  */
 const TLS_HANDSHAKE = 0x16;
 
