@@ -9,13 +9,13 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { canConnect, dantedConf, killOnExit, removeTempDir, stopProcess, tempDir } from '../helpers/daemons';
 import { waitFor } from '../helpers/netns';
-import { ServerCapabilities, Upstreams, serverKey, type RedsocksInstance, type UpstreamProtocol } from 'redsocks-ts';
+import { ServerCapabilities, Upstreams, serverKey, type RedsocksSection, type UpstreamProtocol } from 'redsocks-ts';
 import {
   appData,
   closedPort,
   harness,
   recordingDestination,
-  testInstance,
+  testSection,
   type Destination,
   type Harness,
 } from '../../packages/redsocks-ts/test/dial/fixtures';
@@ -69,8 +69,8 @@ afterEach(() => {
   for (const h of hs.splice(0)) h.close();
 });
 
-async function attempt(over: Partial<RedsocksInstance>, destPort: number, early: string): Promise<{ h: Harness; result: Promise<unknown> }> {
-  const inst = testInstance({ port, optimistic: 'on', optimisticGatherMs: 2000, ...over });
+async function attempt(over: Partial<RedsocksSection>, destPort: number, early: string): Promise<{ h: Harness; result: Promise<unknown> }> {
+  const inst = testSection({ port, optimistic: 'on', optimisticGatherMs: 2000, ...over });
   const h = await harness(inst, { address: '127.0.0.1', port: destPort });
   hs.push(h);
   h.app.write(early);

@@ -9,13 +9,13 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { cryptHash } from 'mptcp-native';
 import { parseDantedConfig, startServer, type SocksServer } from 'socks-server';
-import { ServerCapabilities, Upstreams, serverKey, createDialer, type Dialer, type RedsocksInstance, type UpstreamProtocol } from 'redsocks-ts';
+import { ServerCapabilities, Upstreams, serverKey, createDialer, type Dialer, type RedsocksSection, type UpstreamProtocol } from 'redsocks-ts';
 import {
   appData,
   closedPort,
   harness,
   recordingDestination,
-  testInstance,
+  testSection,
   type Destination,
   type Harness,
 } from '../../packages/redsocks-ts/test/dial/fixtures';
@@ -88,11 +88,11 @@ afterEach(() => {
 });
 
 async function attempt(
-  over: Partial<RedsocksInstance>,
+  over: Partial<RedsocksSection>,
   destPort: number,
   early: string,
 ): Promise<{ h: Harness; result: Promise<unknown> }> {
-  const inst = testInstance({ optimistic: 'on', optimisticGatherMs: 2000, ...over });
+  const inst = testSection({ optimistic: 'on', optimisticGatherMs: 2000, ...over });
   dialer = createDialer(inst, undefined, { poolGreeting: () => socks5.poolGreeting?.(inst) });
   const d = dialer;
   const h = await harness(inst, { address: '127.0.0.1', port: destPort }, (o) => d.dial(o));

@@ -5,12 +5,12 @@
  * cached so later connections go straight to the mode that works.
  */
 import * as net from 'node:net';
-import { ServerCapabilities, Upstreams, serverKey, type RedsocksInstance, type UpstreamProtocol } from 'redsocks-ts';
+import { ServerCapabilities, Upstreams, serverKey, type RedsocksSection, type UpstreamProtocol } from 'redsocks-ts';
 import {
   appData,
   harness,
   recordingDestination,
-  testInstance,
+  testSection,
   type Destination,
   type Harness,
 } from '../../packages/redsocks-ts/test/dial/fixtures';
@@ -54,8 +54,8 @@ afterEach(() => {
   for (const h of hs.splice(0)) h.close();
 });
 
-async function stream(over: Partial<RedsocksInstance>, early: string): Promise<Harness> {
-  const inst = testInstance({ port, optimisticGatherMs: 2000, ...over });
+async function stream(over: Partial<RedsocksSection>, early: string): Promise<Harness> {
+  const inst = testSection({ port, optimisticGatherMs: 2000, ...over });
   const h = await harness(inst, { address: '127.0.0.1', port: dest.port });
   hs.push(h);
   h.app.write(early);
@@ -78,7 +78,7 @@ test('optimistic = auto: the probe ends in a verdict and the stream is intact', 
 test('optimistic = on: works as pipelining, or fails once cleanly and then runs sequentially', async () => {
   freshState();
   const before = dest.received().length;
-  const inst = testInstance({ port, optimistic: 'on', optimisticGatherMs: 2000 });
+  const inst = testSection({ port, optimistic: 'on', optimisticGatherMs: 2000 });
   const h = await harness(inst, { address: '127.0.0.1', port: dest.port });
   hs.push(h);
   h.app.write('GET /c HTTP/1.0\r\n\r\n');

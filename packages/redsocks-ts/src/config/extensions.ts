@@ -1,7 +1,7 @@
 import { ConfigValueError } from '@mptcp-proxy/common';
 import type { KeyParser } from './section-spec';
 import { strtoul } from './strtoul';
-import type { MptcpMode, RedsocksInstance } from './types';
+import type { MptcpMode, RedsocksSection } from './types';
 import { parseBool, parseUint16, parseUint32 } from './values';
 import { parseWanPaths } from './wan-paths';
 
@@ -58,7 +58,7 @@ function positive(key: string, n: number): number {
   return n;
 }
 
-export const extensionKeys: ReadonlyArray<[string, KeyParser<RedsocksInstance>]> = [
+export const extensionKeys: ReadonlyArray<[string, KeyParser<RedsocksSection>]> = [
   ['mptcp', (t, v) => void (t.mptcp = parseMode('mptcp', v))],
   ['optimistic', (t, v) => void (t.optimistic = parseMode('optimistic', v))],
   ['optimistic_max_early', (t, v) => void (t.optimisticMaxEarly = parseUint32(v))],
@@ -76,7 +76,7 @@ export const extensionKeys: ReadonlyArray<[string, KeyParser<RedsocksInstance>]>
 ];
 
 /** Cross-key checks of the extensions, run at the section's `}`. */
-export function checkExtensions(t: RedsocksInstance): void {
+export function checkExtensions(t: RedsocksSection): void {
   if (t.optimistic === 'on' && t.type !== 'socks5') {
     throw new ConfigValueError('`optimistic = on` needs `type = socks5`');
   }

@@ -63,7 +63,7 @@ export interface WanPath {
   backup: boolean;
 }
 
-export interface RedsocksInstance {
+export interface RedsocksSection {
   /** Line of `redsocks {` in the file. */
   line: number;
   localIp: string;
@@ -107,7 +107,7 @@ export interface RedsocksInstance {
   pathProbeTimeout: number;
 }
 
-export interface RedudpInstance {
+export interface RedudpSection {
   line: number;
   localIp: string;
   localPort: number;
@@ -124,7 +124,7 @@ export interface RedudpInstance {
   udpTimeoutStream: number;
 }
 
-export interface DnstcInstance {
+export interface DnstcSection {
   line: number;
   localIp: string;
   localPort: number;
@@ -134,9 +134,9 @@ export interface RedsocksConfig {
   /** The file name used in messages. */
   file: string;
   base: BaseSection;
-  redsocks: RedsocksInstance[];
-  redudp: RedudpInstance[];
-  dnstc: DnstcInstance[];
+  redsocks: RedsocksSection[];
+  redudp: RedudpSection[];
+  dnstc: DnstcSection[];
 }
 
 export interface LoadResult {

@@ -3,7 +3,7 @@
  * the tunnel, then relay. Mirrors redsocks_client's life cycle and its log lines.
  */
 import type * as net from 'node:net';
-import type { RedsocksInstance } from '../config/types';
+import type { RedsocksSection } from '../config/types';
 import { connLogger, type FullConnLogger } from '../log/conn-log';
 import type { Endpoint, UpstreamContext, UpstreamProtocol } from '../upstream/upstream';
 import type { Dialer } from '../dial';
@@ -11,7 +11,7 @@ import { ReceiveBuffer, Relay, UpstreamError, errorCode, type RelayError, type S
 import type { RedsocksLog } from '../log/redsocks-log';
 
 export interface ClientOwner {
-  readonly cfg: RedsocksInstance;
+  readonly cfg: RedsocksSection;
   /** The daemon's fd budget for spliced relays. */
   readonly spliceBudget: SpliceBudget;
   readonly protocol: UpstreamProtocol;
@@ -74,7 +74,7 @@ export class RedsocksClient {
       client: this.socket,
       clientAddr: this.clientAddr,
       dest: this.dest,
-      instance: cfg,
+      section: cfg,
       early: this.early,
       log: this.log,
       dial: async (opts) => {

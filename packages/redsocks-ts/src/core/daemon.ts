@@ -8,7 +8,7 @@ import type { RedsocksLog } from '../log/redsocks-log';
 import { getRedirector } from '../redirector';
 import { Upstreams } from '../upstream/registry';
 import { secUsec } from './client';
-import { listenKey, RedsocksRuntime, type InstanceHost } from './instance';
+import { listenKey, Instance, type InstanceHost } from './instance';
 import { keepaliveLimitation } from '../net/keepalive';
 import { SpliceBudget, nofileSoftLimit } from '@mptcp-proxy/common';
 
@@ -54,7 +54,7 @@ export function initWarnings(config: RedsocksConfig, log: RedsocksLog, upstreams
 }
 
 class Daemon implements InstanceHost {
-  instances: RedsocksRuntime[] = [];
+  instances: Instance[] = [];
   count = 0;
   connMax = 0;
   private backoffMs = 0;
@@ -71,15 +71,15 @@ class Daemon implements InstanceHost {
 
   async start(): Promise<void> {
     const redirector = getRedirector(this.config.base.redirector);
-    const built: RedsocksRuntime[] = [];
+    const built: Instance[] = [];
     try {
       for (const cfg of this.config.redsocks) {
-        const rt = new RedsocksRuntime(this, cfg, this.config.base, redirector);
-        await rt.listen();
-        built.push(rt);
+        const inst = new Instance(this, cfg, this.config.base, redirector);
+        await inst.listen();
+        built.push(inst);
       }
     } catch (err) {
-      for (const rt of built) await rt.close();
+      for (const inst of built) await inst.close();
       throw err;
     }
     this.instances = built;
@@ -92,7 +92,7 @@ class Daemon implements InstanceHost {
   }
 
   /** As redsocks_conn_list_add(): reaching the limit logs once and applies pressure at once. */
-  admit(_inst: RedsocksRuntime): boolean {
+  admit(_inst: Instance): boolean {
     if (this.closing) return false;
     this.count++;
     if (this.count >= this.connMax) this.pressure();
@@ -100,7 +100,7 @@ class Daemon implements InstanceHost {
     return true;
   }
 
-  released(_inst: RedsocksRuntime): void {
+  released(_inst: Instance): void {
     this.count--;
     if (this.count < this.connMax) this.limitLogged = false;
   }
@@ -116,7 +116,7 @@ class Daemon implements InstanceHost {
     if (idle > 0) {
       const now = Date.now();
       let dropped = 0;
-      for (const rt of this.instances) dropped += rt.dropIdle(idle, now);
+      for (const inst of this.instances) dropped += inst.dropIdle(idle, now);
       if (dropped > 0) {
         this.log.notice(`dropped connections idle for ${idle}+ seconds`);
         if (this.count < this.connMax) return;
@@ -134,7 +134,7 @@ class Daemon implements InstanceHost {
     this.backoffMs = Math.min(this.backoffMs * 2 + 1, this.config.base.maxAcceptBackoff);
     const delay = 1 + Math.floor(Math.random() * this.backoffMs);
     this.log.warning(`accept: backing off for ${secUsec(delay)}s`);
-    for (const rt of this.instances) rt.pause();
+    for (const inst of this.instances) inst.pause();
     this.backoffTimer = setTimeout(() => {
       this.backoffTimer = undefined;
       if (this.closing) return;
@@ -144,16 +144,16 @@ class Daemon implements InstanceHost {
         // (redsocks 0.5 leaves its listeners disabled here until a restart)
         if (this.backoffTimer) return;
       }
-      void Promise.all(this.instances.map((rt) => rt.resume())).catch(() => this.backoff());
+      void Promise.all(this.instances.map((inst) => inst.resume())).catch(() => this.backoff());
     }, delay);
   }
 
   clients(): ClientInfo[] {
     const out: ClientInfo[] = [];
-    for (const rt of this.instances) {
-      for (const c of rt.clients) {
+    for (const inst of this.instances) {
+      for (const c of inst.clients) {
         out.push({
-          instance: rt.key,
+          instance: inst.key,
           client: `${c.clientAddr.address}:${c.clientAddr.port}`,
           dest: `${c.dest.address}:${c.dest.port}`,
         });
@@ -164,7 +164,7 @@ class Daemon implements InstanceHost {
 
   dump(): void {
     const now = Date.now();
-    for (const rt of this.instances) rt.dump(now);
+    for (const inst of this.instances) inst.dump(now);
   }
 
   /**
@@ -174,9 +174,9 @@ class Daemon implements InstanceHost {
   async reload(config: RedsocksConfig): Promise<void> {
     const redirector = getRedirector(config.base.redirector);
     for (const r of config.redsocks) this.upstreams.protocolFor(r.type);
-    const old = new Map(this.instances.map((rt) => [rt.key, rt]));
-    const fresh: RedsocksRuntime[] = [];
-    const next: RedsocksRuntime[] = [];
+    const old = new Map(this.instances.map((inst) => [inst.key, inst]));
+    const fresh: Instance[] = [];
+    const next: Instance[] = [];
     try {
       for (const cfg of config.redsocks) {
         const kept = old.get(listenKey(cfg));
@@ -185,17 +185,17 @@ class Daemon implements InstanceHost {
           next.push(kept);
           continue;
         }
-        const rt = new RedsocksRuntime(this, cfg, config.base, redirector);
-        await rt.listen();
-        fresh.push(rt);
-        next.push(rt);
+        const inst = new Instance(this, cfg, config.base, redirector);
+        await inst.listen();
+        fresh.push(inst);
+        next.push(inst);
       }
     } catch (err) {
-      for (const rt of fresh) await rt.close();
+      for (const inst of fresh) await inst.close();
       // kept instances were not touched yet
       throw err;
     }
-    for (const rt of old.values()) await rt.closeListener();
+    for (const inst of old.values()) await inst.closeListener();
     for (let i = 0; i < next.length; i++) {
       if (!fresh.includes(next[i])) next[i].update(config.redsocks[i], config.base);
     }
@@ -208,7 +208,7 @@ class Daemon implements InstanceHost {
   async close(): Promise<void> {
     this.closing = true;
     if (this.backoffTimer) clearTimeout(this.backoffTimer);
-    for (const rt of this.instances) await rt.close();
+    for (const inst of this.instances) await inst.close();
   }
 }
 
@@ -226,7 +226,7 @@ export async function startRedsocks(config: RedsocksConfig, opts: StartOptions):
   initWarnings(config, log, d.upstreams);
   await d.start();
   return {
-    ports: () => d.instances.map((rt) => rt.port),
+    ports: () => d.instances.map((inst) => inst.port),
     clients: () => d.clients(),
     dump: () => d.dump(),
     reload: (c) => d.reload(c),

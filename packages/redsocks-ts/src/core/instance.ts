@@ -4,7 +4,7 @@
  */
 import type * as net from 'node:net';
 import type { SpliceBudget } from '@mptcp-proxy/common';
-import type { BaseSection, RedsocksInstance } from '../config/types';
+import type { BaseSection, RedsocksSection } from '../config/types';
 import type { RedsocksLog } from '../log/redsocks-log';
 import type { Redirector } from '../redirector/redirector';
 import { plainAddress } from '../redirector/redirector';
@@ -23,16 +23,16 @@ export interface InstanceHost {
   /** True when redsocks' once-an-hour "proxy loop" notice is due now (the daemon keeps the time). */
   loopNoticeDue(now: number): boolean;
   /** Called for each accepted client; false = refuse (over the limit). */
-  admit(inst: RedsocksRuntime): boolean;
-  released(inst: RedsocksRuntime): void;
+  admit(inst: Instance): boolean;
+  released(inst: Instance): void;
   acceptError(err: NodeJS.ErrnoException): void;
 }
 
-export function listenKey(cfg: RedsocksInstance): string {
+export function listenKey(cfg: RedsocksSection): string {
   return `${cfg.localIp}:${cfg.localPort}`;
 }
 
-export class RedsocksRuntime implements ClientOwner {
+export class Instance implements ClientOwner {
   readonly clients = new Set<RedsocksClient>();
   server: net.Server | undefined;
   protocol: UpstreamProtocol;
@@ -42,7 +42,7 @@ export class RedsocksRuntime implements ClientOwner {
 
   constructor(
     private readonly host: InstanceHost,
-    public cfg: RedsocksInstance,
+    public cfg: RedsocksSection,
     public base: BaseSection,
     private readonly redirector: Redirector,
   ) {
@@ -106,7 +106,7 @@ export class RedsocksRuntime implements ClientOwner {
   }
 
   /** Swap in a reloaded section with the same listen address (running clients keep theirs). */
-  update(cfg: RedsocksInstance, base: BaseSection): void {
+  update(cfg: RedsocksSection, base: BaseSection): void {
     this.cfg = cfg;
     this.base = base;
     this.protocol = this.host.upstreams.protocolFor(cfg.type);

@@ -7,14 +7,14 @@
 import type * as net from 'node:net';
 import { debuglog } from 'node:util';
 import * as mptcpNative from 'mptcp-native';
-import type { BaseSection, RedsocksInstance } from '../config/types';
+import type { BaseSection, RedsocksSection } from '../config/types';
 import { applyTcpKeepalive } from '../net/keepalive';
 import type { DialOptions, Dialed } from '../upstream/upstream';
 import { PathHealth, isPathFailure, type ConnectLike, type HealthLog, type PathView } from './path-health';
 import { WarmPool, type PoolStats, type PooledConn } from './warm-pool';
 
 export interface Dialer {
-  /** A connection to instance.ip:port (from the pool when allowed and available). */
+  /** A connection to section.ip:port (from the pool when allowed and available). */
   dial(opts?: DialOptions): Promise<Dialed>;
   /** Pool counters (all zero when pool_size = 0). */
   poolStats(): PoolStats;
@@ -83,15 +83,15 @@ function expectedWithoutPaths(socket: net.Socket): number {
   }
 }
 
-export function createDialer(instance: RedsocksInstance, base?: BaseSection, opts: DialerOptions = {}): Dialer {
+export function createDialer(section: RedsocksSection, base?: BaseSection, opts: DialerOptions = {}): Dialer {
   const connect = opts.connect ?? mptcpNative.connect;
   const log = opts.log ?? debugLog;
-  const target = { host: instance.ip, port: instance.port };
+  const target = { host: section.ip, port: section.port };
   const health =
-    instance.paths.length > 0
-      ? new PathHealth(instance.paths, target, {
-          probeIntervalMs: instance.pathProbeInterval,
-          probeTimeoutMs: instance.pathProbeTimeout,
+    section.paths.length > 0
+      ? new PathHealth(section.paths, target, {
+          probeIntervalMs: section.pathProbeInterval,
+          probeTimeoutMs: section.pathProbeTimeout,
           connect,
           log,
         })
@@ -109,7 +109,7 @@ export function createDialer(instance: RedsocksInstance, base?: BaseSection, opt
       bindDevice: p?.device,
       mark: p?.mark,
       timeout: p && health ? health.attemptTimeout(p, last) : undefined,
-      mptcp: instance.mptcp,
+      mptcp: section.mptcp,
       fastOpen: tfo,
       // Set before connect so even a TFO SYN's follow-up segments are not held by Nagle.
       noDelay: true,
@@ -239,10 +239,10 @@ export function createDialer(instance: RedsocksInstance, base?: BaseSection, opt
   };
 
   const pool =
-    instance.poolSize > 0
+    section.poolSize > 0
       ? new WarmPool({
-          size: instance.poolSize,
-          idleTimeoutMs: instance.poolIdleTimeout * 1000,
+          size: section.poolSize,
+          idleTimeoutMs: section.poolIdleTimeout * 1000,
           open: openPooled,
           settle,
           log,
@@ -252,7 +252,7 @@ export function createDialer(instance: RedsocksInstance, base?: BaseSection, opt
   // Passive signal from live connections: a subflow that keeps timing out on a path.
   const live = new Set<net.Socket>();
   const watch = (s: net.Socket): void => {
-    if (!health || instance.mptcp === 'off') return;
+    if (!health || section.mptcp === 'off') return;
     if (live.size >= MAX_WATCHED) live.delete(live.values().next().value as net.Socket);
     live.add(s);
     s.once('close', () => live.delete(s));
@@ -283,7 +283,7 @@ export function createDialer(instance: RedsocksInstance, base?: BaseSection, opt
       if (!ev.path.up) pool?.dropPath(ev.path.name);
     });
     health.start();
-    if (instance.mptcp !== 'off') {
+    if (section.mptcp !== 'off') {
       watcher = setInterval(scan, WATCH_MS);
       watcher.unref();
     }

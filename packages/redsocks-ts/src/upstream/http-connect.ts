@@ -1,6 +1,6 @@
 /**
  * `type = http-connect`: `CONNECT a.b.c.d:port HTTP/1.0` (no Host header), optional
- * Proxy-Authorization from the per-instance challenge cache, optional disclose_src header.
+ * Proxy-Authorization from the per-section challenge cache, optional disclose_src header.
  * A 407 with credentials configured caches the challenge and retries once on a new
  * connection; later connections authenticate pre-emptively.
  */
@@ -87,18 +87,18 @@ async function attempt(
   caches: AuthCaches,
   retried: boolean,
 ): Promise<Tunnel> {
-  const inst = ctx.instance;
-  const cache = caches.for(inst);
+  const section = ctx.section;
+  const cache = caches.for(section);
   const uri = `${ctx.dest.address}:${ctx.dest.port}`;
-  const auth = proxyAuthorization(cache, inst.login, inst.password, 'CONNECT', uri);
+  const auth = proxyAuthorization(cache, section.login, section.password, 'CONNECT', uri);
   const { socket: sock } = await ctx.dial();
   const rb = new ReceiveBuffer(sock);
   try {
-    sock.write(connectRequest(ctx.dest, auth, discloseHeader(inst.discloseSrc, ctx.clientAddr)));
+    sock.write(connectRequest(ctx.dest, auth, discloseHeader(section.discloseSrc, ctx.clientAddr)));
     const head = await rb.read(parseHttpReplyHead, { maxBytes: HTTP_MAX_LINE * 8 });
     if (head.code >= 200 && head.code <= 299) return { upstream: sock, leftover: rb.detach() };
     if (head.code === 407) {
-      if (inst.login === undefined || inst.password === undefined) {
+      if (section.login === undefined || section.password === undefined) {
         throw failure(ctx, sock, head, `HTTP Proxy auth required, but no login/password configured: ${head.statusLine}`, 'EHTTPAUTH');
       }
       // a fresh challenge was just answered: the credentials are wrong
@@ -124,7 +124,7 @@ async function attempt(
 
 function failure(ctx: UpstreamContext, sock: net.Socket, head: HttpReplyHead, message: string, code: string): UpstreamError {
   sock.destroy();
-  if (ctx.instance.onProxyFail === 'forward_http_err') {
+  if (ctx.section.onProxyFail === 'forward_http_err') {
     // the head as the proxy sent it (re-serialised with CRLF)
     const raw = [head.statusLine, ...head.headers.map(([k, v]) => `${k}: ${v}`), '', ''].join('\r\n');
     forwardHttpError(ctx, Buffer.from(raw, 'latin1'));

@@ -86,9 +86,9 @@ function uriOf(head: ClientRequestHead, dest: { address: string; port: number })
 }
 
 async function attempt(ctx: UpstreamContext, caches: AuthCaches, head: ClientRequestHead, body: Buffer, retried: boolean): Promise<Tunnel> {
-  const inst = ctx.instance;
-  const cache = caches.for(inst);
-  const auth = proxyAuthorization(cache, inst.login, inst.password, head.method, uriOf(head, ctx.dest));
+  const section = ctx.section;
+  const cache = caches.for(section);
+  const auth = proxyAuthorization(cache, section.login, section.password, head.method, uriOf(head, ctx.dest));
   const { socket: sock } = await ctx.dial();
   const rb = new ReceiveBuffer(sock);
   try {
@@ -96,7 +96,7 @@ async function attempt(ctx: UpstreamContext, caches: AuthCaches, head: ClientReq
     sock.write(body.length ? Buffer.concat([req, body]) : req);
     // the reply head stays buffered: every reply, errors included, goes to the client as-is
     const reply = await rb.read(parseHttpReplyHead, { maxBytes: HTTP_MAX_LINE * 8, consume: false });
-    if (reply.code === 407 && !retried && inst.login !== undefined && inst.password !== undefined) {
+    if (reply.code === 407 && !retried && section.login !== undefined && section.password !== undefined) {
       const challenge = findHeader(reply, 'Proxy-Authenticate');
       if (challenge !== undefined) {
         cache.challenge = challenge;

@@ -27,7 +27,7 @@ async function establish(ctx: UpstreamContext): Promise<Tunnel> {
   const { socket: sock } = await ctx.dial();
   const rb = new ReceiveBuffer(sock);
   try {
-    sock.write(socks4ConnectRequest(ctx.dest, ctx.instance.login));
+    sock.write(socks4ConnectRequest(ctx.dest, ctx.section.login));
     let reply;
     try {
       reply = await rb.read(socks4.parseReply, { maxBytes: 8 });

@@ -34,7 +34,7 @@ import {
   parseReply,
   repText,
 } from '@mptcp-proxy/common';
-import type { RedsocksInstance } from '../config/types';
+import type { RedsocksSection } from '../config/types';
 import type { Dialed, Tunnel, UpstreamContext, UpstreamProtocol } from './upstream';
 import { ServerCapabilities, serverKey, type ServerVerdict } from './server-capabilities';
 import { earlyDataIsIdempotent, earlyDataMayRideSyn } from './fastopen-policy';
@@ -49,8 +49,8 @@ interface Credentials {
 }
 
 /** redsocks' socks5_instance_init: both or none, each at most 255 bytes. */
-export function socks5Credentials(instance: RedsocksInstance): Credentials | undefined {
-  const { login, password } = instance;
+export function socks5Credentials(section: RedsocksSection): Credentials | undefined {
+  const { login, password } = section;
   if (login === undefined || password === undefined) return undefined;
   if (Buffer.byteLength(login) > 255 || Buffer.byteLength(password) > 255) return undefined;
   return { login, password };
@@ -58,16 +58,16 @@ export function socks5Credentials(instance: RedsocksInstance): Credentials | und
 
 export type Socks5Mode = 'plain' | 'optimistic' | 'probe';
 
-export function chooseMode(instance: RedsocksInstance, verdict: ServerVerdict | undefined): Socks5Mode {
-  if (instance.optimistic === 'off' || verdict === 'sequential') return 'plain';
-  if (instance.optimistic === 'on' || verdict === 'oc') return 'optimistic';
+export function chooseMode(section: RedsocksSection, verdict: ServerVerdict | undefined): Socks5Mode {
+  if (section.optimistic === 'off' || verdict === 'sequential') return 'plain';
+  if (section.optimistic === 'on' || verdict === 'oc') return 'optimistic';
   return 'probe';
 }
 
-function optimisticHandshake(inst: RedsocksInstance, dest: { address: string; port: number }): Buffer {
-  const creds = socks5Credentials(inst);
+function optimisticHandshake(section: RedsocksSection, dest: { address: string; port: number }): Buffer {
+  const creds = socks5Credentials(section);
   return encodeOptimisticHandshake({
-    method: creds ? inst.optimisticAuthMethod : inst.optimisticMethod,
+    method: creds ? section.optimisticAuthMethod : section.optimisticMethod,
     auth: creds ? { user: creds.login, pass: creds.password } : undefined,
     command: Command.Connect,
     address: addressFromHost(dest.address, dest.port),
@@ -80,9 +80,9 @@ function optimisticHandshake(inst: RedsocksInstance, dest: { address: string; po
  * whose server holds its method choice, so an idle pre-greeted connection receives nothing
  * until its CONNECT.
  */
-function poolGreeting(instance: RedsocksInstance, verdict: ServerVerdict | undefined): Buffer | undefined {
-  if (chooseMode(instance, verdict) !== 'optimistic') return undefined;
-  const hs = optimisticHandshake(instance, { address: '0.0.0.0', port: 0 });
+function poolGreeting(section: RedsocksSection, verdict: ServerVerdict | undefined): Buffer | undefined {
+  if (chooseMode(section, verdict) !== 'optimistic') return undefined;
+  const hs = optimisticHandshake(section, { address: '0.0.0.0', port: 0 });
   return hs.subarray(0, 2 + hs[1]);
 }
 
@@ -182,7 +182,7 @@ async function readConnectReply(reader: ReceiveBuffer, resetClient: boolean, tim
 
 /** redsocks' socks5.c, message by message. */
 async function plainExchange(ctx: UpstreamContext, upstream: net.Socket, reader: ReceiveBuffer): Promise<void> {
-  const creds = socks5Credentials(ctx.instance);
+  const creds = socks5Credentials(ctx.section);
   write(upstream, encodeGreeting(creds ? [Method.NoAuth, Method.UserPass] : [Method.NoAuth]));
   const method = await readMethod(reader);
   if (method === Method.NoAcceptable) {
@@ -200,7 +200,7 @@ async function plainExchange(ctx: UpstreamContext, upstream: net.Socket, reader:
 }
 
 async function plain(ctx: UpstreamContext, replay?: Buffer): Promise<Tunnel> {
-  const upstream = await ungreeted(ctx, await ctx.dial({ fastOpen: ctx.instance.fastopen }), ctx.instance.fastopen);
+  const upstream = await ungreeted(ctx, await ctx.dial({ fastOpen: ctx.section.fastopen }), ctx.section.fastopen);
   const reader = new ReceiveBuffer(upstream);
   try {
     await plainExchange(ctx, upstream, reader);
@@ -222,30 +222,30 @@ interface PipelineOptions {
 }
 
 async function pipelined(ctx: UpstreamContext, caps: ServerCapabilities, opts: PipelineOptions): Promise<Tunnel> {
-  const inst = ctx.instance;
-  const key = serverKey(inst.ip, inst.port);
-  const creds = socks5Credentials(inst);
-  const ocMethod = creds ? inst.optimisticAuthMethod : inst.optimisticMethod;
+  const section = ctx.section;
+  const key = serverKey(section.ip, section.port);
+  const creds = socks5Credentials(section);
+  const ocMethod = creds ? section.optimisticAuthMethod : section.optimisticMethod;
   const plainMethod = creds ? Method.UserPass : Method.NoAuth;
 
   // Dial first: the handshake is only needed once the connection is up, so encoding it
   // stays off the path between the client's SYN and ours.
-  const dialing = ctx.dial({ fastOpen: inst.fastopen }).then(async (up) => {
-    const handshake = optimisticHandshake(inst, ctx.dest);
+  const dialing = ctx.dial({ fastOpen: section.fastopen }).then(async (up) => {
+    const handshake = optimisticHandshake(section, ctx.dest);
     const pre = up.greeting;
     if (!pre) return { upstream: up.socket, handshake };
     // A pre-greeted pooled connection: its greeting went out when the pool opened it.
     if (opts.early && handshake.subarray(0, pre.length).equals(pre)) return { upstream: up.socket, handshake: handshake.subarray(pre.length) };
-    return { upstream: await ungreeted(ctx, up, inst.fastopen), handshake };
+    return { upstream: await ungreeted(ctx, up, section.fastopen), handshake };
   });
   // Gather the client's first bytes while the connection is being made; the wait ends as soon
   // as the first byte arrives.
-  const [{ upstream, handshake }] = await Promise.all([dialing, opts.early ? ctx.early.wait(inst.optimisticGatherMs) : undefined]);
+  const [{ upstream, handshake }] = await Promise.all([dialing, opts.early ? ctx.early.wait(section.optimisticGatherMs) : undefined]);
   const early = opts.early ? ctx.early.drain() : Buffer.alloc(0);
-  const inFirst = early.subarray(0, Math.max(0, inst.optimisticMaxEarly));
+  const inFirst = early.subarray(0, Math.max(0, section.optimisticMaxEarly));
   const afterFirst = early.subarray(inFirst.length);
 
-  if (inst.fastopen && inFirst.length > 0 && !earlyDataMayRideSyn(inFirst, ctx.dest.port, inst.fastopenDataPorts)) {
+  if (section.fastopen && inFirst.length > 0 && !earlyDataMayRideSyn(inFirst, ctx.dest.port, section.fastopenDataPorts)) {
     // The first write rides the SYN: keep replay-unsafe client bytes for the next segment.
     write(upstream, handshake);
     write(upstream, inFirst);
@@ -282,7 +282,7 @@ async function pipelined(ctx: UpstreamContext, caps: ServerCapabilities, opts: P
     // EOF or garbage before the method reply: this server cannot take pipelining. A silent
     // server only condemns itself when probing (an OC timeout may be the network's fault).
     if (probing || errorCode(err) !== 'EPEER_TIMEOUT') {
-      caps.set(key, 'sequential', inst.optimisticCacheTtl);
+      caps.set(key, 'sequential', section.optimisticCacheTtl);
     }
     ctx.log.info(`Socks5 server ${key} broke on a pipelined handshake (${(err as Error).message}); using sequential mode`);
     if (streaming || !earlyDataIsIdempotent(early)) {
@@ -294,7 +294,7 @@ async function pipelined(ctx: UpstreamContext, caps: ServerCapabilities, opts: P
   }
   const verdict: ServerVerdict = method === ocMethod ? 'oc' : 'pipeline';
   if (verdict !== opts.verdict) {
-    caps.set(key, verdict, inst.optimisticCacheTtl);
+    caps.set(key, verdict, section.optimisticCacheTtl);
     ctx.log.debug(`Socks5 server ${key} ${verdict === 'oc' ? 'speaks optimistic connect' : 'takes pipelined input, no optimistic connect'}`);
   }
   startStreaming();
@@ -306,7 +306,7 @@ async function pipelined(ctx: UpstreamContext, caps: ServerCapabilities, opts: P
     reader.detach();
     upstream.destroy();
     if (probing && errorCode(err) === 'EPEER_TIMEOUT') {
-      caps.set(key, 'sequential', inst.optimisticCacheTtl);
+      caps.set(key, 'sequential', section.optimisticCacheTtl);
       return plain(ctx);
     }
     if (!(err instanceof UpstreamError)) {
@@ -319,13 +319,13 @@ async function pipelined(ctx: UpstreamContext, caps: ServerCapabilities, opts: P
 
 /** redsocks' socks5.c, no startup checks of its own (the grammar checks the credentials). */
 export function socks5Upstream(caps: ServerCapabilities = new ServerCapabilities()): UpstreamProtocol {
-  const verdictFor = (inst: RedsocksInstance): ServerVerdict | undefined => caps.get(serverKey(inst.ip, inst.port));
+  const verdictFor = (section: RedsocksSection): ServerVerdict | undefined => caps.get(serverKey(section.ip, section.port));
   return {
     name: 'socks5',
-    poolGreeting: (inst) => poolGreeting(inst, verdictFor(inst)),
+    poolGreeting: (section) => poolGreeting(section, verdictFor(section)),
     establish(ctx: UpstreamContext): Promise<Tunnel> {
-      const verdict = verdictFor(ctx.instance);
-      switch (chooseMode(ctx.instance, verdict)) {
+      const verdict = verdictFor(ctx.section);
+      switch (chooseMode(ctx.section, verdict)) {
         case 'plain':
           return plain(ctx);
         case 'optimistic':

@@ -6,7 +6,7 @@
  */
 import type * as net from 'node:net';
 import type { ReceiveBuffer } from '@mptcp-proxy/common';
-import type { RedsocksInstance, UpstreamType } from '../config/types';
+import type { RedsocksSection, UpstreamType } from '../config/types';
 
 export interface Endpoint {
   address: string;
@@ -42,7 +42,7 @@ export interface UpstreamContext {
   /** The original destination (SO_ORIGINAL_DST or getsockname). */
   readonly dest: Endpoint;
   /** The `redsocks { }` section this connection belongs to. */
-  readonly instance: RedsocksInstance;
+  readonly section: RedsocksSection;
   /**
    * Client bytes that arrived before the tunnel is up, kept by the core (bounded: past 64 KiB
    * the client is paused). Protocols read() a message from it, wait() for the first bytes or
@@ -50,7 +50,7 @@ export interface UpstreamContext {
    */
   readonly early: ReceiveBuffer;
   readonly log: ConnLogger;
-  /** Open a connection to the proxy (instance.ip:port) through the MPTCP dialer. */
+  /** Open a connection to the proxy (section.ip:port) through the MPTCP dialer. */
   dial(opts?: DialOptions): Promise<Dialed>;
   /**
    * Start relaying client -> upstream now, before `establish` resolves (optimistic
@@ -73,12 +73,12 @@ export interface UpstreamProtocol {
    * What redsocks logs when a section of this type starts (its instance_init), e.g. a password
    * socks4 ignores. The grammar reports the same findings at parse time (for -t).
    */
-  warnings?(instance: RedsocksInstance): string[];
+  warnings?(section: RedsocksSection): string[];
   /**
    * Bytes a warm-pool connection writes as soon as it is open, before a stream takes it
    * (undefined: none). The stream then finds them in `Dialed.greeting`.
    */
-  poolGreeting?(instance: RedsocksInstance): Buffer | undefined;
+  poolGreeting?(section: RedsocksSection): Buffer | undefined;
   /**
    * Build the tunnel to ctx.dest. Rejects with an UpstreamError (common/errors.ts) whose message
    * is the text redsocks logs (e.g. the SOCKS REP or the HTTP status line); `resetClient` tells

@@ -8,7 +8,7 @@ import { waitFor } from '../../../../tests/helpers/netns';
 import { startRedsocks, type RedsocksHandle } from '../../src/core/daemon';
 import { dialerDumpLines } from '../../src/dial';
 import { createRedsocksLog, memorySink } from '../../src/log/redsocks-log';
-import { config, instance } from '../helpers/config';
+import { config, section } from '../helpers/config';
 
 let proxy: net.Server;
 let proxyPort: number;
@@ -29,9 +29,9 @@ afterAll(async () => {
   await new Promise<void>((r) => proxy.close(() => r()));
 });
 
-async function withDaemon(lines: string[], over: Parameters<typeof instance>[0], fn: (h: RedsocksHandle) => Promise<void>): Promise<void> {
+async function withDaemon(lines: string[], over: Parameters<typeof section>[0], fn: (h: RedsocksHandle) => Promise<void>): Promise<void> {
   const log = createRedsocksLog(memorySink(lines), { debug: false, info: false });
-  const h = await startRedsocks(config([instance({ port: proxyPort, ...over })]), { log });
+  const h = await startRedsocks(config([section({ port: proxyPort, ...over })]), { log });
   try {
     await fn(h);
   } finally {

@@ -8,7 +8,7 @@ import { connect as realConnect } from 'mptcp-native';
 import { createDialer, type Dialer } from '../../src/dial';
 import type { ConnectLike } from '../../src/dial/path-health';
 import { waitFor } from '../../../../tests/helpers/netns';
-import { testInstance } from './fixtures';
+import { testSection } from './fixtures';
 
 const timeoutErr = (): Error => Object.assign(new Error('connect ETIMEDOUT'), { code: 'ETIMEDOUT' });
 
@@ -49,7 +49,7 @@ function rig(slowMs: number, spareDead: boolean): { connect: ConnectLike; attemp
 }
 
 function makeDialer(connect: ConnectLike): Dialer {
-  const inst = testInstance({
+  const inst = testSection({
     ip: '127.0.0.1',
     port,
     mptcp: 'off',

@@ -4,15 +4,15 @@
  */
 import * as net from 'node:net';
 import { EXTENSION_DEFAULTS } from '../../src/config/extensions';
-import type { RedsocksInstance } from '../../src/config/types';
+import type { RedsocksSection } from '../../src/config/types';
 import { ReceiveBuffer } from '@mptcp-proxy/common';
 import { EARLY_DATA_LIMIT } from '../../src/core/client';
-import { instance } from '../helpers/config';
+import { section } from '../helpers/config';
 import type { DialOptions, Dialed, Tunnel, UpstreamContext, UpstreamProtocol } from '../../src/upstream/upstream';
 
 /** A parsed `redsocks {}` section with the extension keys at their shipped defaults. */
-export function testInstance(over: Partial<RedsocksInstance> = {}): RedsocksInstance {
-  return instance({ line: 1, ...EXTENSION_DEFAULTS, paths: [], fastopenDataPorts: [], ...over });
+export function testSection(over: Partial<RedsocksSection> = {}): RedsocksSection {
+  return section({ line: 1, ...EXTENSION_DEFAULTS, paths: [], fastopenDataPorts: [], ...over });
 }
 
 /** Resolves when `cond()` holds, re-checked on every event `wake` is called for. */
@@ -162,7 +162,7 @@ export interface Harness {
 }
 
 export async function harness(
-  instance: RedsocksInstance,
+  section: RedsocksSection,
   dest: { address: string; port: number },
   dial?: (opts: DialOptions) => Promise<Dialed>,
 ): Promise<Harness> {
@@ -186,7 +186,7 @@ export async function harness(
       client: pair.client,
       clientAddr: { address: '127.0.0.1', port: pair.client.remotePort ?? 0 },
       dest,
-      instance,
+      section,
       early,
       log: {
         debug: (m) => h.logs.push(m),
@@ -198,7 +198,7 @@ export async function harness(
         const d = dial
           ? await dial(opts)
           : await new Promise<Dialed>((resolve, reject) => {
-              const c = net.connect({ host: instance.ip, port: instance.port, allowHalfOpen: true });
+              const c = net.connect({ host: section.ip, port: section.port, allowHalfOpen: true });
               c.once('connect', () => resolve({ socket: c }));
               c.once('error', reject);
             });

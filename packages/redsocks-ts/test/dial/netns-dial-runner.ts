@@ -3,19 +3,19 @@
  * stdin, answering JSON lines on stdout:
  *   {"id":1,"op":"dial","n":5,"payload":"ping"}  -> {"id":1,"results":[{ok,path,local,echo}...]}
  *   {"id":2,"op":"paths"} / {"op":"pool"} / {"op":"probe"} / {"op":"exit"}
- *   argv[2] = JSON overrides of the RedsocksInstance (ip, port, paths, pool_size, ...)
+ *   argv[2] = JSON overrides of the RedsocksSection (ip, port, paths, pool_size, ...)
  */
 import * as readline from 'node:readline';
-import type { RedsocksInstance } from '../../src/config/types';
+import type { RedsocksSection } from '../../src/config/types';
 import { createDialer } from '../../src/dial';
 import { socks5Upstream } from '../../src/upstream/socks5';
-import { appData, harness, testInstance } from './fixtures';
+import { appData, harness, testSection } from './fixtures';
 
-const instance = testInstance(JSON.parse(process.argv[2] ?? '{}') as Partial<RedsocksInstance>);
+const section = testSection(JSON.parse(process.argv[2] ?? '{}') as Partial<RedsocksSection>);
 const out = (o: object): void => void process.stdout.write(`${JSON.stringify(o)}\n`);
 const socks5 = socks5Upstream();
-const dialer = createDialer(instance, undefined, {
-  poolGreeting: () => socks5.poolGreeting!(instance),
+const dialer = createDialer(section, undefined, {
+  poolGreeting: () => socks5.poolGreeting!(section),
   log: { info: (m) => process.stderr.write(`info: ${m}\n`), error: (m) => process.stderr.write(`error: ${m}\n`) },
 });
 
@@ -24,7 +24,7 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
 }
 
 async function oneStream(payload: Buffer): Promise<object> {
-  const h = await harness(instance, { address: '192.0.2.1', port: 443 }, (o) => dialer.dial(o));
+  const h = await harness(section, { address: '192.0.2.1', port: 443 }, (o) => dialer.dial(o));
   try {
     const t0 = process.hrtime.bigint();
     h.app.write(payload);
@@ -48,7 +48,7 @@ async function oneStream(payload: Buffer): Promise<object> {
 /** A long-lived stream that keeps bulk data moving (for the stalled-subflow signal). */
 let held: { stop(): void } | undefined;
 async function hold(): Promise<object> {
-  const h = await harness(instance, { address: '192.0.2.1', port: 443 }, (o) => dialer.dial(o));
+  const h = await harness(section, { address: '192.0.2.1', port: 443 }, (o) => dialer.dial(o));
   h.app.write('start');
   const t = await withTimeout(h.run(socks5), 15000);
   const chunk = Buffer.alloc(4096, 0x61);

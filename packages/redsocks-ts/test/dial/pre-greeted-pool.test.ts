@@ -7,9 +7,9 @@
 import { fdOf, loadNative } from 'mptcp-native';
 import { createDialer, type Dialer } from '../../src/dial';
 import { socks5Upstream } from '../../src/upstream/socks5';
-import type { RedsocksInstance } from '../../src/config/types';
+import type { RedsocksSection } from '../../src/config/types';
 import { waitFor } from '../../../../tests/helpers/netns';
-import { OK_REPLY, ScriptedServer, appData, connectBytes, harness, hex, testInstance, type Harness, type PeerConn } from './fixtures';
+import { OK_REPLY, ScriptedServer, appData, connectBytes, harness, hex, testSection, type Harness, type PeerConn } from './fixtures';
 
 const DEST = { address: '192.0.2.7', port: 80 };
 const GREETING = [5, 2, 0xa5, 0];
@@ -20,7 +20,7 @@ let dialer: Dialer | undefined;
 let socks5 = socks5Upstream();
 
 /** The dialer an instance gets in the daemon: its protocol supplies the pool greeting. */
-const sectionDialer = (inst: RedsocksInstance): Dialer => createDialer(inst, undefined, { poolGreeting: () => socks5.poolGreeting!(inst) });
+const sectionDialer = (inst: RedsocksSection): Dialer => createDialer(inst, undefined, { poolGreeting: () => socks5.poolGreeting!(inst) });
 const hs: Harness[] = [];
 
 afterEach(async () => {
@@ -48,7 +48,7 @@ async function ocServer(c: PeerConn): Promise<void> {
 }
 
 async function stream(d: Dialer, port: number, payload: string): Promise<Harness> {
-  const inst = testInstance({ port, optimistic: 'on', optimisticGatherMs: 2000 });
+  const inst = testSection({ port, optimistic: 'on', optimisticGatherMs: 2000 });
   const h = await harness(inst, DEST, (o) => d.dial(o));
   hs.push(h);
   h.app.write(payload);
@@ -59,7 +59,7 @@ async function stream(d: Dialer, port: number, payload: string): Promise<Harness
 
 test('optimistic = on: pool connections are greeted at once; a stream sends only CONNECT + data on one', async () => {
   server = await ScriptedServer.start(ocServer);
-  const inst = testInstance({ port: server.port, optimistic: 'on', poolSize: 2, poolIdleTimeout: 60 });
+  const inst = testSection({ port: server.port, optimistic: 'on', poolSize: 2, poolIdleTimeout: 60 });
   expect(hex(socks5.poolGreeting!(inst)!)).toBe(hex(GREETING));
   dialer = sectionDialer(inst);
   await dialer.poolReady();
@@ -89,7 +89,7 @@ test('a server that answers the greeting at once (no held OC method) stops pre-g
     await c.bytes(4);
     await c.write([5, 0]);
   });
-  dialer = sectionDialer(testInstance({ port: server.port, optimistic: 'on', poolSize: 1, poolIdleTimeout: 60 }));
+  dialer = sectionDialer(testSection({ port: server.port, optimistic: 'on', poolSize: 1, poolIdleTimeout: 60 }));
   // the answered connection is dropped by the pool; the replacement is not greeted
   await waitFor(() => dialer!.poolStats().dropped >= 1 && server.conns.length >= 2, 5000, 'the answered pool connection dropped and replaced');
   await dialer.poolReady();
@@ -103,13 +103,13 @@ test('every upstream socket has TCP_NODELAY (MPTCP and plain TCP, fresh and pool
   const b = loadNative().binding!;
   const nodelay = (s: import('node:net').Socket): number => b.getsockoptInt(fdOf(s), b.constants.IPPROTO_TCP, b.constants.TCP_NODELAY);
   for (const mptcp of ['on', 'off'] as const) {
-    const d = sectionDialer(testInstance({ port: server.port, mptcp }));
+    const d = sectionDialer(testSection({ port: server.port, mptcp }));
     const { socket: s } = await d.dial();
     expect(nodelay(s)).toBe(1);
     s.destroy();
     d.close();
   }
-  dialer = sectionDialer(testInstance({ port: server.port, mptcp: 'on', poolSize: 1 }));
+  dialer = sectionDialer(testSection({ port: server.port, mptcp: 'on', poolSize: 1 }));
   await dialer.poolReady();
   const { socket: pooled } = await dialer.dial();
   expect(dialer.poolStats().hits).toBe(1);

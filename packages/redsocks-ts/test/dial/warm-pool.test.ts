@@ -6,7 +6,7 @@
 import { createDialer, type Dialer } from '../../src/dial';
 import { socks5Upstream } from '../../src/upstream/socks5';
 import { waitFor } from '../../../../tests/helpers/netns';
-import { OK_REPLY, ScriptedServer, appData, harness, testInstance, type Harness, type PeerConn } from './fixtures';
+import { OK_REPLY, ScriptedServer, appData, harness, testSection, type Harness, type PeerConn } from './fixtures';
 
 let server: ScriptedServer;
 let dialer: Dialer | undefined;
@@ -44,7 +44,7 @@ afterEach(async () => {
 });
 
 async function stream(d: Dialer, payload: string, pooled = true): Promise<Harness> {
-  const inst = testInstance({ port: server.port });
+  const inst = testSection({ port: server.port });
   const h = await harness(inst, { address: '192.0.2.3', port: 80 }, (o) => d.dial({ ...o, pooled }));
   hs.push(h);
   h.app.write(payload);
@@ -54,7 +54,7 @@ async function stream(d: Dialer, payload: string, pooled = true): Promise<Harnes
 }
 
 test('pool_size = 2: pre-established connections, each used for one stream, refilled', async () => {
-  dialer = createDialer(testInstance({ port: server.port, poolSize: 2, poolIdleTimeout: 60 }));
+  dialer = createDialer(testSection({ port: server.port, poolSize: 2, poolIdleTimeout: 60 }));
   await dialer.poolReady();
   let s = dialer.poolStats();
   expect(s).toMatchObject({ size: 2, idle: 2, opened: 2, hits: 0, misses: 0, refills: 0 });
@@ -88,7 +88,7 @@ test('pool_size = 2: pre-established connections, each used for one stream, refi
 });
 
 test('the replacement opens after the stream had its turn, not inside dial()', async () => {
-  dialer = createDialer(testInstance({ port: server.port, poolSize: 1, poolIdleTimeout: 60 }));
+  dialer = createDialer(testSection({ port: server.port, poolSize: 1, poolIdleTimeout: 60 }));
   await dialer.poolReady();
   const { socket: sock } = await dialer.dial();
   // deferred by REFILL_DELAY_MS: the stream's handshake leaves before a new connect is made
@@ -105,7 +105,7 @@ test('the replacement opens after the stream had its turn, not inside dial()', a
 });
 
 test('pooled: false bypasses the pool; an empty pool counts a miss', async () => {
-  dialer = createDialer(testInstance({ port: server.port, poolSize: 1, poolIdleTimeout: 60 }));
+  dialer = createDialer(testSection({ port: server.port, poolSize: 1, poolIdleTimeout: 60 }));
   await dialer.poolReady();
   await stream(dialer, 'a', false);
   expect(dialer.poolStats()).toMatchObject({ hits: 0, misses: 0, idle: 1 });
@@ -117,7 +117,7 @@ test('pooled: false bypasses the pool; an empty pool counts a miss', async () =>
 });
 
 test('idle connections expire after pool_idle_timeout and are replaced', async () => {
-  dialer = createDialer(testInstance({ port: server.port, poolSize: 1, poolIdleTimeout: 1 }));
+  dialer = createDialer(testSection({ port: server.port, poolSize: 1, poolIdleTimeout: 1 }));
   await dialer.poolReady();
   await waitFor(() => dialer!.poolStats().expired >= 1, 5000, 'expiry');
   await server.conns[0].eof();
@@ -126,7 +126,7 @@ test('idle connections expire after pool_idle_timeout and are replaced', async (
 });
 
 test('a pooled connection the server closes is dropped and replaced', async () => {
-  dialer = createDialer(testInstance({ port: server.port, poolSize: 1, poolIdleTimeout: 60 }));
+  dialer = createDialer(testSection({ port: server.port, poolSize: 1, poolIdleTimeout: 60 }));
   await dialer.poolReady();
   await waitFor(() => server.conns.length === 1, 5000, 'pool connection');
   server.conns[0].socket.end();
@@ -140,7 +140,7 @@ test('a refused proxy: pool backs off, dial reports the connect error', async ()
   const port = server.port;
   await server.close();
   server = await ScriptedServer.start(socksEcho); // keep afterEach happy; the pool targets the dead port
-  dialer = createDialer(testInstance({ port, poolSize: 1, poolIdleTimeout: 60 }));
+  dialer = createDialer(testSection({ port, poolSize: 1, poolIdleTimeout: 60 }));
   await waitFor(() => dialer!.poolStats().failures >= 1, 5000, 'a failed open');
   await expect(dialer.dial()).rejects.toMatchObject({ code: 'ECONNREFUSED' });
 });

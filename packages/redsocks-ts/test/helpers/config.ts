@@ -1,13 +1,13 @@
 /** Builds parsed-config objects for tests that do not go through the redsocks.conf parser. */
 import { defaultBase, toBase } from '../../src/config/sections/base';
-import type { BaseSection, RedsocksConfig, RedsocksInstance } from '../../src/config/types';
+import type { BaseSection, RedsocksConfig, RedsocksSection } from '../../src/config/types';
 
 export function baseSection(over: Partial<BaseSection> = {}): BaseSection {
   // redsocks' defaults, with the logging tests like to see and an explicit redirector
   return { ...toBase(defaultBase(1, true)), logDebug: true, logInfo: true, redirector: 'iptables', ...over };
 }
 
-export function instance(over: Partial<RedsocksInstance> = {}): RedsocksInstance {
+export function section(over: Partial<RedsocksSection> = {}): RedsocksSection {
   return {
     line: 10,
     localIp: '127.0.0.1',
@@ -37,6 +37,6 @@ export function instance(over: Partial<RedsocksInstance> = {}): RedsocksInstance
   };
 }
 
-export function config(redsocks: RedsocksInstance[], base: Partial<BaseSection> = {}): RedsocksConfig {
+export function config(redsocks: RedsocksSection[], base: Partial<BaseSection> = {}): RedsocksConfig {
   return { file: 'test.conf', base: baseSection(base), redsocks, redudp: [], dnstc: [] };
 }

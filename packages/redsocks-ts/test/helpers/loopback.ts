@@ -3,7 +3,7 @@ import * as net from 'node:net';
 import { ReceiveBuffer } from '@mptcp-proxy/common';
 import { EARLY_DATA_LIMIT } from '../../src/core/client';
 import type { ConnLogger, UpstreamContext } from '../../src/upstream/upstream';
-import type { RedsocksInstance } from '../../src/config/types';
+import type { RedsocksSection } from '../../src/config/types';
 
 export interface FakeProxy {
   port: number;
@@ -87,7 +87,7 @@ export function testLog(): TestLog {
 
 export function makeCtx(
   inner: net.Socket,
-  instance: RedsocksInstance,
+  section: RedsocksSection,
   dest = { address: '10.1.2.3', port: 80 },
 ): UpstreamContext & { early: ReceiveBuffer; log: TestLog; upstreams: net.Socket[] } {
   const early = new ReceiveBuffer(inner, { pauseAt: EARLY_DATA_LIMIT });
@@ -97,13 +97,13 @@ export function makeCtx(
     client: inner,
     clientAddr: { address: '192.168.1.5', port: 40000 },
     dest,
-    instance,
+    section,
     early,
     log,
     upstreams,
     dial: () =>
       new Promise((resolve, reject) => {
-        const s = net.connect({ host: instance.ip, port: instance.port, allowHalfOpen: true });
+        const s = net.connect({ host: section.ip, port: section.port, allowHalfOpen: true });
         upstreams.push(s);
         s.once('connect', () => resolve({ socket: s }));
         s.once('error', reject);

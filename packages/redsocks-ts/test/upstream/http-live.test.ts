@@ -11,7 +11,7 @@ beforeEach(() => {
   httpConnect = httpConnectUpstream();
   httpRelay = httpRelayUpstream();
 });
-import { instance } from '../helpers/config';
+import { section } from '../helpers/config';
 import { collect, fakeProxy, makeCtx, socketPair } from '../helpers/loopback';
 
 const headDone = (b: Buffer): boolean => b.includes('\r\n\r\n');
@@ -20,7 +20,7 @@ describe('http-connect against a fake proxy', () => {
   test('2xx: tunnel up, bytes after the head are the leftover', async () => {
     const proxy = await fakeProxy((_i, got) => (headDone(got) ? 'HTTP/1.0 200 Connection established\r\nX: y\r\n\r\nHELLO' : null));
     const pair = await socketPair();
-    const ctx = makeCtx(pair.inner, instance({ type: 'http-connect', port: proxy.port, discloseSrc: 'Forwarded_ipport' }));
+    const ctx = makeCtx(pair.inner, section({ type: 'http-connect', port: proxy.port, discloseSrc: 'Forwarded_ipport' }));
     const t = await httpConnect.establish(ctx);
     expect(t.leftover.toString()).toBe('HELLO');
     expect(proxy.received[0].toString()).toBe('CONNECT 10.1.2.3:80 HTTP/1.0\r\nForwarded: for="192.168.1.5:40000"\r\n\r\n');
@@ -36,7 +36,7 @@ describe('http-connect against a fake proxy', () => {
         ? 'HTTP/1.1 200 OK\r\n\r\n'
         : 'HTTP/1.1 407 Proxy Authentication Required\r\nProxy-Authenticate: Basic realm="t"\r\nContent-Length: 0\r\n\r\n';
     });
-    const inst = instance({ type: 'http-connect', port: proxy.port, login: 'u', password: 'p' });
+    const inst = section({ type: 'http-connect', port: proxy.port, login: 'u', password: 'p' });
     for (let k = 0; k < 2; k++) {
       const pair = await socketPair();
       const t = await httpConnect.establish(makeCtx(pair.inner, inst));
@@ -56,7 +56,7 @@ describe('http-connect against a fake proxy', () => {
       headDone(got) ? 'HTTP/1.1 407 No\r\nProxy-Authenticate: Digest realm="r", nonce="abc", qop="auth"\r\n\r\n' : null,
     );
     const pair = await socketPair();
-    const inst = instance({ type: 'http-connect', port: proxy.port, login: 'u', password: 'bad' });
+    const inst = section({ type: 'http-connect', port: proxy.port, login: 'u', password: 'bad' });
     await expect(httpConnect.establish(makeCtx(pair.inner, inst))).rejects.toThrow('HTTP Proxy auth failed: HTTP/1.1 407 No');
     expect(proxy.received.length).toBe(2);
     expect(proxy.received[1].toString()).toMatch(
@@ -70,7 +70,7 @@ describe('http-connect against a fake proxy', () => {
     const proxy = await fakeProxy((i, got) =>
       headDone(got) ? (i === 0 ? 'HTTP/1.1 407 Auth\r\nProxy-Authenticate: Basic realm="x"\r\n\r\n' : 'HTTP/1.0 403 Forbidden\r\n\r\n') : null,
     );
-    const inst = instance({ type: 'http-connect', port: proxy.port });
+    const inst = section({ type: 'http-connect', port: proxy.port });
     const p1 = await socketPair();
     await expect(httpConnect.establish(makeCtx(p1.inner, inst))).rejects.toThrow(
       'HTTP Proxy auth required, but no login/password configured: HTTP/1.1 407 Auth',
@@ -86,7 +86,7 @@ describe('http-connect against a fake proxy', () => {
     const proxy = await fakeProxy((_i, got) => (headDone(got) ? 'HTTP/1.0 502 Bad Gateway\r\nVia: test\r\n\r\n' : null));
     const pair = await socketPair();
     const got = collect(pair.outer);
-    const inst = instance({ type: 'http-connect', port: proxy.port, onProxyFail: 'forward_http_err' });
+    const inst = section({ type: 'http-connect', port: proxy.port, onProxyFail: 'forward_http_err' });
     await expect(httpConnect.establish(makeCtx(pair.inner, inst))).rejects.toMatchObject({ clientHandled: true });
     expect((await got).toString()).toBe('HTTP/1.0 502 Bad Gateway\r\nVia: test\r\n\r\n');
     pair.close();
@@ -98,7 +98,7 @@ describe('http-relay against a fake proxy', () => {
   test('waits for the whole head (split writes), rewrites it, forwards any reply', async () => {
     const proxy = await fakeProxy((_i, got) => (headDone(got) ? 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n' : null));
     const pair = await socketPair();
-    const ctx = makeCtx(pair.inner, instance({ type: 'http-relay', port: proxy.port }), { address: '10.1.2.3', port: 8080 });
+    const ctx = makeCtx(pair.inner, section({ type: 'http-relay', port: proxy.port }), { address: '10.1.2.3', port: 8080 });
     const p = httpRelay.establish(ctx);
     pair.outer.write('GET /x HT');
     await new Promise((r) => setTimeout(r, 30));
@@ -120,7 +120,7 @@ describe('socks4 against a fake server', () => {
     const proxy = await fakeProxy((i, got) =>
       got.length >= 9 ? Buffer.from([0, i === 0 ? 90 : 91, 0, 0, 0, 0, 0, 0, ...(i === 0 ? [0x41] : [])]) : null,
     );
-    const inst = instance({ type: 'socks4', port: proxy.port, login: 'bob' });
+    const inst = section({ type: 'socks4', port: proxy.port, login: 'bob' });
     const p1 = await socketPair();
     const t = await socks4.establish(makeCtx(p1.inner, inst));
     expect(t.leftover.toString()).toBe('A');
@@ -131,10 +131,10 @@ describe('socks4 against a fake server', () => {
     p1.close();
     p2.close();
     await proxy.close();
-    expect(socks4.warnings?.(instance({ type: 'socks4', password: 'x' }))).toEqual([
+    expect(socks4.warnings?.(section({ type: 'socks4', password: 'x' }))).toEqual([
       'password <x> is ignored for socks4 connections',
     ]);
-    expect(httpRelay.warnings?.(instance({ type: 'http-relay' }))).toEqual(['You should avoid `http-relay`, e.g. due to CVE-2009-0801']);
+    expect(httpRelay.warnings?.(section({ type: 'http-relay' }))).toEqual(['You should avoid `http-relay`, e.g. due to CVE-2009-0801']);
     expect(httpConnect.warnings).toBeUndefined();
   });
 });

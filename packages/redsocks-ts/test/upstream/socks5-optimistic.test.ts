@@ -13,7 +13,7 @@ import {
   connectBytes,
   harness,
   hex,
-  testInstance,
+  testSection,
   type Harness,
   type PeerConn,
 } from '../dial/fixtures';
@@ -61,8 +61,8 @@ async function answerSequential(c: PeerConn): Promise<void> {
   await c.write(OK_REPLY);
 }
 
-async function make(over: Parameters<typeof testInstance>[0]): Promise<Harness> {
-  const h = await harness(testInstance({ optimistic: 'on', optimisticGatherMs: 2000, ...over }), DEST);
+async function make(over: Parameters<typeof testSection>[0]): Promise<Harness> {
+  const h = await harness(testSection({ optimistic: 'on', optimisticGatherMs: 2000, ...over }), DEST);
   hs.push(h);
   return h;
 }

@@ -10,7 +10,7 @@ import {
   connectBytes,
   harness,
   hex,
-  testInstance,
+  testSection,
   type Harness,
 } from '../dial/fixtures';
 
@@ -42,7 +42,7 @@ describe('socks5 plain mode (redsocks bytes)', () => {
       await c.bytes(13 + 4);
       await c.write('!');
     });
-    h = await harness(testInstance({ port: server.port }), DEST);
+    h = await harness(testSection({ port: server.port }), DEST);
     h.app.write('PING');
     const t = await h.run(socks5);
     expect(seenAtReply).toEqual([hex([5, 1, 0]), hex([5, 1, 0, ...connectBytes(DEST.address, DEST.port)])]);
@@ -66,7 +66,7 @@ describe('socks5 plain mode (redsocks bytes)', () => {
       seenAtReply.push(hex(c.received.subarray(15)));
       await c.write(OK_REPLY);
     });
-    h = await harness(testInstance({ port: server.port, login: 'user', password: 'pass' }), DEST);
+    h = await harness(testSection({ port: server.port, login: 'user', password: 'pass' }), DEST);
     const t = await h.run(socks5);
     expect(seenAtReply).toEqual([
       hex([5, 2, 0, 2]),
@@ -83,7 +83,7 @@ describe('socks5 plain mode (redsocks bytes)', () => {
       await c.bytes(13);
       await c.write(OK_REPLY);
     });
-    h = await harness(testInstance({ port: server.port, login: 'user' }), DEST);
+    h = await harness(testSection({ port: server.port, login: 'user' }), DEST);
     await h.run(socks5);
     expect(hex(server.conns[0].received.subarray(0, 3))).toBe('050100');
   });
@@ -95,7 +95,7 @@ describe('socks5 plain mode (redsocks bytes)', () => {
       await c.bytes(13);
       await c.writeSplit([5, 0, 0, 3, 7, ...Buffer.from('example'), 0x1f, 0x90, ...Buffer.from('xy')]);
     });
-    h = await harness(testInstance({ port: server.port }), DEST);
+    h = await harness(testSection({ port: server.port }), DEST);
     const t = await h.run(socks5);
     // Bytes past the reply are the client's (the leftover, then the relay): none lost, none extra.
     expect(t.leftover.length).toBeLessThanOrEqual(2);
@@ -109,7 +109,7 @@ describe('socks5 plain mode (redsocks bytes)', () => {
       await c.bytes(13);
       await c.write([5, 0, 0, 4, ...new Array(16).fill(0), 0, 0, ...Buffer.from('v6-data')]);
     });
-    h = await harness(testInstance({ port: server.port }), DEST);
+    h = await harness(testSection({ port: server.port }), DEST);
     const t = await h.run(socks5);
     expect(t.leftover.toString()).toBe('v6-data');
   });
@@ -121,7 +121,7 @@ describe('socks5 plain mode (redsocks bytes)', () => {
       await c.bytes(13);
       await c.write([5, 5, 0, 1, 0, 0, 0, 0, 0, 0, ...Buffer.from('junk')]);
     });
-    h = await harness(testInstance({ port: server.port }), DEST);
+    h = await harness(testSection({ port: server.port }), DEST);
     await expect(h.run(socks5)).rejects.toMatchObject({
       message: 'Socks5 server status: connection refused (5)',
       code: 'ESOCKS5_STATUS',
@@ -138,7 +138,7 @@ describe('socks5 plain mode (redsocks bytes)', () => {
       await c.write([5, 2]);
       c.socket.end();
     });
-    h = await harness(testInstance({ port: server.port }), DEST);
+    h = await harness(testSection({ port: server.port }), DEST);
     await expect(h.run(socks5)).rejects.toMatchObject({
       message: 'Socks5 server status: connection not allowed by ruleset (2)',
     });
@@ -154,7 +154,7 @@ describe('socks5 plain mode (redsocks bytes)', () => {
       await c.write(reply);
       if (end) c.socket.end();
     });
-    h = await harness(testInstance({ port: server.port }), DEST);
+    h = await harness(testSection({ port: server.port }), DEST);
     await expect(h.run(socks5)).rejects.toMatchObject({ message });
     // nothing after the greeting: no auth, no CONNECT
     expect(server.conns[0].received.length).toBe(3);
@@ -168,7 +168,7 @@ describe('socks5 plain mode (redsocks bytes)', () => {
       await c.write([1, 1]);
       c.socket.end();
     });
-    h = await harness(testInstance({ port: server.port, login: 'user', password: 'pass' }), DEST);
+    h = await harness(testSection({ port: server.port, login: 'user', password: 'pass' }), DEST);
     await expect(h.run(socks5)).rejects.toMatchObject({ message: 'Socks5 auth failure, status 1' });
     await server.conns[0].eof();
     expect(server.conns[0].received.length).toBe(15);
@@ -179,7 +179,7 @@ describe('socks5 plain mode (redsocks bytes)', () => {
       await c.bytes(3);
       c.socket.end();
     });
-    h = await harness(testInstance({ port: server.port }), DEST);
+    h = await harness(testSection({ port: server.port }), DEST);
     await expect(h.run(socks5)).rejects.toMatchObject({ message: "Can't get expected amount of data" });
   });
 
@@ -190,7 +190,7 @@ describe('socks5 plain mode (redsocks bytes)', () => {
       await c.bytes(13);
       await c.write(OK_REPLY);
     });
-    h = await harness(testInstance({ port: server.port, fastopen: true }), DEST);
+    h = await harness(testSection({ port: server.port, fastopen: true }), DEST);
     await h.run(socks5);
     expect(h.dials).toEqual([{ fastOpen: true }]);
   });

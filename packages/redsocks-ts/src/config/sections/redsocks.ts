@@ -1,13 +1,13 @@
 import { EXTENSION_DEFAULTS, checkExtensions, extensionKeys } from '../extensions';
 import { ConfigValueError } from '@mptcp-proxy/common';
 import type { KeyParser, ParseContext, SectionSpec } from '../section-spec';
-import type { DiscloseSrc, OnProxyFail, RedsocksInstance, UpstreamType } from '../types';
+import type { DiscloseSrc, OnProxyFail, RedsocksSection, UpstreamType } from '../types';
 import { parseBool, parseInAddr, parseUint16 } from '../values';
 
 /** SOMAXCONN of current glibc/Linux headers, redsocks' `listenq` default. */
 export const SOMAXCONN = 4096;
 
-export interface RedsocksDraft extends RedsocksInstance {
+export interface RedsocksDraft extends RedsocksSection {
   rawType?: string;
 }
 
@@ -74,7 +74,7 @@ const keys = new Map<string, KeyParser<RedsocksDraft>>([
 ]);
 
 /** The warnings redsocks logs for credentials when the instance starts. */
-function checkCredentials(t: RedsocksInstance, ctx: ParseContext): void {
+function checkCredentials(t: RedsocksSection, ctx: ParseContext): void {
   if (t.type === 'socks5') {
     if ((t.login === undefined) !== (t.password === undefined)) {
       ctx.warn('Socks5 needs either both login and password or none of them');

@@ -1,9 +1,9 @@
 import { ConfigValueError } from '@mptcp-proxy/common';
 import type { KeyParser, SectionSpec } from '../section-spec';
-import type { RedudpInstance } from '../types';
+import type { RedudpSection } from '../types';
 import { parseInAddr, parseUint16 } from '../values';
 
-const keys = new Map<string, KeyParser<RedudpInstance>>([
+const keys = new Map<string, KeyParser<RedudpSection>>([
   ['local_ip', (t, v, ctx) => void (t.localIp = parseInAddr(v, ctx))],
   ['local_port', (t, v) => void (t.localPort = parseUint16(v))],
   ['ip', (t, v, ctx) => void (t.ip = parseInAddr(v, ctx))],
@@ -16,7 +16,7 @@ const keys = new Map<string, KeyParser<RedudpInstance>>([
   ['udp_timeout_stream', (t, v) => void (t.udpTimeoutStream = parseUint16(v))],
 ]);
 
-export const redudpSection: SectionSpec<RedudpInstance> = {
+export const redudpSection: SectionSpec<RedudpSection> = {
   name: 'redudp',
   keys,
   create: (line) => ({
