@@ -11,6 +11,8 @@
  *
  * Ours runs as shipped (conf/redsocks.conf, conf/danted.conf): optimistic connect on, MPTCP
  * auto. RTS_BENCH_OC=off gives plain RFC 1928 exchanges; RTS_BENCH_MPTCP=off|on|auto overrides.
+ * RTS_BENCH_LOG=info turns log_info on in both redsocks (three lines per connection, as the
+ * shipped conf/redsocks.conf logs them; to /dev/null): the cost of the logging stack.
  * Both pairs carry the redsocks -> SOCKS server leg the same way: unless RTS_BENCH_MPTCP=off,
  * the C pair runs under `mptcpize run`, as in the lab (MPTCP costs the kernel more per byte and
  * per connection than TCP, even on loopback).
@@ -94,7 +96,7 @@ async function startPair(ns: string, dir: string, which: 'ts' | 'c'): Promise<Pa
   const rconf = path.join(dir, `${which}-redsocks.conf`);
   fs.writeFileSync(
     rconf,
-    `base {\n  log = "file:/dev/null";\n  daemon = off;\n  redirector = iptables;\n  rlimit_nofile = 16384;\n  redsocks_conn_max = 10000;\n}\n` +
+    `base {\n  log = "file:/dev/null";\n${process.env.RTS_BENCH_LOG === 'info' ? '  log_info = on;\n' : ''}  daemon = off;\n  redirector = iptables;\n  rlimit_nofile = 16384;\n  redsocks_conn_max = 10000;\n}\n` +
       `redsocks {\n  local_ip = 127.0.0.1;\n  local_port = ${redsocksPort};\n  ip = 127.0.0.1;\n  port = ${socksPort};\n  type = socks5;\n` +
       // RTS_BENCH_MPTCP=off|on|auto sets redsocks-ts' extension key (the C config stays plain 0.5)
       (which === 'ts' && process.env.RTS_BENCH_MPTCP ? `  mptcp = ${process.env.RTS_BENCH_MPTCP};\n` : '') +

@@ -10,8 +10,7 @@ import { ConfigError, setNofileLimit } from '@mptcp-proxy/common';
 import { checkStartable, loadRedsocksConfig, parseLogTarget, redsocksErrorText } from './config';
 import type { LoadResult, RedsocksConfig } from './config/types';
 import { startRedsocks, type RedsocksHandle } from './core/daemon';
-import { createRedsocksLog, fileSink, streamSink, type LogSink, type RedsocksLog } from './log/redsocks-log';
-import { syslogSink } from './log/syslog-sink';
+import { createRedsocksLog, type RedsocksLog } from './log/redsocks-log';
 
 const VERSION = '0.1.0';
 const DAEMON_ENV = 'REDSOCKS_TS_DAEMONIZED';
@@ -65,11 +64,9 @@ function load(path: string): LoadResult {
   return loadRedsocksConfig(path);
 }
 
-function makeSink(config: RedsocksConfig): LogSink {
-  const t = parseLogTarget(config.base.log, config.file, config.base.line);
-  if (t.kind === 'file') return fileSink(t.path);
-  if (t.kind === 'syslog') return syslogSink(t.facility);
-  return streamSink(process.stderr);
+function makeLog(config: RedsocksConfig): RedsocksLog {
+  const target = parseLogTarget(config.base.log, config.file, config.base.line);
+  return createRedsocksLog([target], { levels: { debug: config.base.logDebug, info: config.base.logInfo } });
 }
 
 function dropPrivileges(config: RedsocksConfig): void {
@@ -108,14 +105,13 @@ async function run(args: CliArgs): Promise<number> {
     child.unref();
     return 0;
   }
-  let sink: LogSink;
+  let log: RedsocksLog;
   try {
-    sink = makeSink(config);
+    log = makeLog(config);
   } catch (err) {
     process.stderr.write(`${formatConfigError(err)}\n`);
     return 1;
   }
-  const log: RedsocksLog = createRedsocksLog(sink, { debug: config.base.logDebug, info: config.base.logInfo });
   if (config.base.rlimitNofile > 0) {
     try {
       setNofileLimit(config.base.rlimitNofile);
@@ -146,6 +142,8 @@ async function run(args: CliArgs): Promise<number> {
   process.on('SIGPIPE', () => undefined);
   process.on('SIGUSR1', () => handle.dump());
   process.on('SIGHUP', () => {
+    // logrotate moved the file away: write a new one (also while a reload is under way)
+    log.reopen();
     if (reloading) return;
     reloading = true;
     void (async () => {
@@ -164,8 +162,8 @@ async function run(args: CliArgs): Promise<number> {
   return new Promise<number>((resolve) => {
     const stop = (): void => {
       log.notice('redsocks goes down');
-      void handle.close().then(() => {
-        log.close();
+      void handle.close().then(async () => {
+        await log.close();
         if (args.pidfile) fs.rmSync(args.pidfile, { force: true });
         resolve(0);
       });

@@ -1,5 +1,5 @@
 /** The redsocks-ts binary: flags, exit codes, daemon + pidfile, signals (loopback only). */
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -87,4 +87,25 @@ test('daemon = on: the parent exits 0, the child writes -p PIDFILE, dumps on SIG
   process.kill(pid, 'SIGTERM');
   await waitFor(() => !fs.existsSync(`/proc/${pid}`), 10000, 'daemon exit');
   expect(text()).toMatch(/redsocks goes down/);
+});
+
+test('SIGHUP reopens the log file (logrotate moved it away)', async () => {
+  const log = path.join(dir, 'rot.log');
+  const conf = path.join(dir, 'rot.conf');
+  fs.writeFileSync(conf, GOOD(log, 'off'));
+  const child = spawn(CLI[0], [...CLI.slice(1), '-c', conf], { cwd: ROOT, stdio: 'ignore' });
+  try {
+    const text = (f: string): string => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : '');
+    await waitFor(() => /redsocks started/.test(text(log)), 20000, 'started line');
+    fs.renameSync(log, `${log}.1`);
+    child.kill('SIGHUP');
+    await waitFor(() => /configuration reloaded/.test(text(log)), 10000, 'reload line in the new file');
+    child.kill('SIGUSR1');
+    await waitFor(() => /End of client list/.test(text(log)), 10000, 'dump in the new file');
+    expect(text(`${log}.1`)).toMatch(/redsocks started/);
+    expect(text(`${log}.1`)).not.toMatch(/End of client list/);
+  } finally {
+    child.kill('SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+  }
 });

@@ -10,7 +10,7 @@
  */
 import { fork, spawn, type ChildProcess } from 'node:child_process';
 import { unlinkSync, writeFileSync } from 'node:fs';
-import { ConfigError } from '@mptcp-proxy/common';
+import { ConfigError, logClock } from '@mptcp-proxy/common';
 import { loadDantedConfig, type ConfigWarning, type DantedConfig, type LoadResult } from './config';
 import { danteLinePrefix } from './log/dante-format';
 import { createDanteLogger } from './log/dante-logger';
@@ -56,7 +56,7 @@ interface Args {
 const DRAIN_MS = Number(process.env.SOCKS_SERVER_DRAIN_MS ?? 5000);
 
 function stderrLine(level: string, text: string): void {
-  process.stderr.write(`${danteLinePrefix(level, performance.timeOrigin + performance.now(), process.pid)}${text}\n`);
+  process.stderr.write(`${danteLinePrefix(level, logClock(), process.pid)}${text}\n`);
 }
 
 function parseArgs(argv: string[]): Args | number {
@@ -248,6 +248,8 @@ async function run(args: Args): Promise<void> {
     // Dante re-reads its files as the privileged user.
     const restore = priv.elevate();
     try {
+      // logrotate moved the files away: write new ones (a reload with new targets opens its own)
+      log.reopen();
       const next = load(args.file, (level, text) => (level === 'error' ? log.error(text) : log.warn(text)));
       if (next === undefined) {
         log.error('sighup(): keeping the old configuration');

@@ -3,7 +3,7 @@
  * SIGHUP with a broken and a good config, SIGTERM drain + exit 0.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as net from 'node:net';
 import { killOnExit, removeTempDir, tempDir, tempSystemUser, type TempUser } from '../../../tests/helpers/daemons';
@@ -166,6 +166,31 @@ describe('socks-server daemon signals', () => {
     expect(await exited).toBe(0);
     expect(logText()).toContain('sigterm(): exiting on signal 15');
     expect(existsSync(pidfile)).toBe(false);
+  });
+});
+
+describe('socks-server and logrotate', () => {
+  test('SIGHUP reopens the logoutput file that was moved away', async () => {
+    const port = await freePort();
+    const logfile = join(dir, 'rotated.log');
+    const file = join(dir, 'rotated.conf');
+    const pidfile = join(dir, 'rotated.pid');
+    writeFileSync(file, conf(port, logfile));
+    const child = killOnExit(spawn(TSX, [CLI, '-f', file, '-p', pidfile], { stdio: 'ignore' }));
+    const exited = new Promise((r) => child.once('exit', r));
+    const text = (f: string): string => (existsSync(f) ? readFileSync(f, 'utf8') : '');
+    try {
+      await until(() => text(logfile).includes('running'), 30000, 'server start');
+      renameSync(logfile, `${logfile}.1`);
+      // tsx runs the script in a child node; the pidfile names the real server
+      process.kill(Number(text(pidfile).trim()), 'SIGHUP');
+      await until(() => text(logfile).includes('sighup(): reloaded configuration'), 15000, 'reload line in the new file');
+      expect(text(`${logfile}.1`)).toContain('running');
+      expect(text(`${logfile}.1`)).not.toContain('sighup()');
+    } finally {
+      killFromPidfile(pidfile);
+      await exited;
+    }
   });
 });
 

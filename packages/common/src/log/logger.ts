@@ -1,28 +1,40 @@
 /**
- * Logger factory over winston. Targets: 'stderr' | 'stdout' | 'file:PATH' | '/abs/path' |
- * 'syslog' | 'syslog:FACILITY' | 'syslog/FACILITY'. Daemons pass their own lineFormat (redsocks'
- * `sec.usec prio file:line func(...) msg`, Dante's `Mon DD HH:MM:SS (sec.usec) danted[pid]: ...`).
+ * The one logging stack of both daemons, over winston. Targets are parsed LogTargets
+ * (targets.ts); daemons pass their own lineFormat (redsocks' `sec.usec prio file:line func(...)
+ * msg`, Dante's `Mon DD HH:MM:SS (sec.usec) danted[pid]: ...`), both stamped from logClock().
  * A disabled level costs one comparison: no string, no winston call; messages may be thunks.
+ * reopen() reopens the files (SIGHUP, logrotate); a stderr/stdout that is the journal gets
+ * journald's `<N>` priority prefixes.
  */
 import * as winston from 'winston';
-import { ProxyError } from '../errors';
-import { LOG_LEVELS, LogLevel } from './levels';
-import { BARE, FileTransport, LINE, LogInfo, StreamTransport, SyslogHandle, SyslogTransport, TargetTransport } from './transports';
+import { logClock } from './clock';
+import { LOG_LEVELS, type LogLevel } from './levels';
+import type { LogTarget } from './targets';
+import {
+  BARE, CaptureTransport, FileTransport, LINE, StreamTransport, SyslogTransport, isJournalStream,
+  type LogInfo, type SyslogHandle, type TargetTransport,
+} from './transports';
 
 export type LogMessage = string | (() => string);
 export type LogMeta = Record<string, unknown>;
 
 export interface LoggerOptions {
-  targets: readonly string[];
+  targets: readonly LogTarget[];
   level?: LogLevel;
   ident?: string;
   format?: 'text' | 'json';
   /** Text line for stream/file targets, without the newline. */
   lineFormat?: (level: LogLevel, msg: string, meta?: LogMeta) => string;
+  /** A log file that cannot be opened: warn and run on (Dante) instead of throwing (redsocks). */
+  warnOnUnopenableFile?: boolean;
   /** For tests: the syslog socket path (default /dev/log). */
   syslogPath?: string;
   /** Where the logger's own problems go (default: stderr, once per problem). */
   onWarning?: (msg: string) => void;
+  /** For tests: the environment read for JOURNAL_STREAM (default process.env). */
+  env?: NodeJS.ProcessEnv;
+  /** Also hand every line to this function (tests); `message` is the bare text. */
+  capture?: (line: string, level: LogLevel, message: string) => void;
 }
 
 export interface Logger {
@@ -40,18 +52,19 @@ export interface Logger {
   debug(msg: LogMessage, meta?: LogMeta): void;
   /** Reopens file targets (SIGHUP, logrotate). */
   reopen(): void;
-  /** Flushes and closes file and syslog targets. */
+  /** Closes file and syslog targets (every line is written already). */
   close(): Promise<void>;
   readonly winston: winston.Logger;
 }
 
 /** `2026-11-25T17:04:00.123Z ident[pid]: level: msg` */
 export function defaultLineFormat(ident: string): (level: LogLevel, msg: string) => string {
-  return (level, msg) => `${new Date().toISOString()} ${ident}[${process.pid}]: ${level}: ${msg}`;
+  return (level, msg) => `${new Date(logClock()).toISOString()} ${ident}[${process.pid}]: ${level}: ${msg}`;
 }
 
-function jsonLine(ident: string, level: LogLevel, msg: string, meta?: LogMeta): string {
-  return JSON.stringify({ time: new Date().toISOString(), level, ident, pid: process.pid, msg, ...meta });
+/** One JSON object per line (socks-server's `extension.logformat: json`). */
+export function jsonLine(ident: string, level: LogLevel, msg: string, meta?: LogMeta): string {
+  return JSON.stringify({ time: new Date(logClock()).toISOString(), level, ident, pid: process.pid, msg, ...meta });
 }
 
 type OpenSyslog = (ident: string, facility: string, opts?: { path?: string }) => SyslogHandle;
@@ -64,23 +77,24 @@ function loadOpenSyslog(): OpenSyslog {
   return mod.openSyslog;
 }
 
-function makeTransport(target: string, opts: LoggerOptions, ident: string, warn: (m: string) => void): TargetTransport {
-  if (target === 'stderr') return new StreamTransport(target, process.stderr);
-  if (target === 'stdout') return new StreamTransport(target, process.stdout);
-  if (target.startsWith('file:')) return new FileTransport(target, target.slice(5), warn);
-  if (target.startsWith('/')) return new FileTransport(target, target, warn);
-  const m = /^syslog(?:[:/](.+))?$/.exec(target);
-  if (m) {
-    const facility = (m[1] ?? 'daemon').toLowerCase();
-    try {
-      const handle = loadOpenSyslog()(ident, facility, opts.syslogPath ? { path: opts.syslogPath } : undefined);
-      return new SyslogTransport(target, handle);
-    } catch (e) {
-      warn(`syslog target "${target}" unavailable (${(e as Error).message}); logging to stderr instead`);
-      return new StreamTransport('stderr', process.stderr);
-    }
+function makeTransport(target: LogTarget, opts: LoggerOptions, ident: string, warn: (m: string) => void): TargetTransport {
+  const env = opts.env ?? process.env;
+  switch (target.kind) {
+    case 'stderr':
+      return new StreamTransport(process.stderr, isJournalStream(2, env));
+    case 'stdout':
+      return new StreamTransport(process.stdout, isJournalStream(1, env));
+    case 'file':
+      return new FileTransport(target.path, warn, opts.warnOnUnopenableFile === true);
+    case 'syslog':
+      try {
+        const handle = loadOpenSyslog()(ident, target.facility, opts.syslogPath ? { path: opts.syslogPath } : undefined);
+        return new SyslogTransport(handle);
+      } catch (e) {
+        warn(`syslog target "syslog:${target.facility}" unavailable (${(e as Error).message}); logging to stderr instead`);
+        return new StreamTransport(process.stderr, isJournalStream(2, env));
+      }
   }
-  throw new ProxyError('ELOG_TARGET', `unknown log target "${target}"`);
 }
 
 export function createLogger(opts: LoggerOptions): Logger {
@@ -95,7 +109,14 @@ export function createLogger(opts: LoggerOptions): Logger {
       warned.add(msg);
       process.stderr.write(`${ident}: ${msg}\n`);
     });
-  const transports = opts.targets.map((t) => makeTransport(t, opts, ident, warn));
+  const transports: TargetTransport[] = [];
+  try {
+    for (const t of opts.targets) transports.push(makeTransport(t, opts, ident, warn));
+    if (opts.capture) transports.push(new CaptureTransport(opts.capture));
+  } catch (e) {
+    for (const t of transports) void t.close();
+    throw e;
+  }
   let level: LogLevel = opts.level ?? 'info';
   let threshold = LOG_LEVELS[level];
   const w = winston.createLogger({

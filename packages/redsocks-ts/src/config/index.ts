@@ -2,7 +2,7 @@ export * from './types';
 export { parseRedsocksConfig, loadRedsocksConfig, type ParseOptions } from './load';
 export { redsocksErrorText } from './error-text';
 export { CONFIG_ERROR_CODES } from './grammar';
-export { parseLogTarget, SYSLOG_FACILITIES } from './log-target';
+export { parseLogTarget } from './log-target';
 export { defaultConnMax, effectiveConnMax } from './conn-max';
 export { checkStartable } from './start-checks';
 export { systemResolver, type HostResolver, type ResolveResult } from './resolver';

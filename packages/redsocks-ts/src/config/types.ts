@@ -10,12 +10,6 @@ export type OnProxyFail = 'close' | 'forward_http_err';
 export type MptcpMode = 'on' | 'off' | 'auto';
 export type OptimisticMode = 'on' | 'off' | 'auto';
 
-/** Where log lines go, as `log = "..."` spells it. */
-export type LogTarget =
-  | { kind: 'stderr' }
-  | { kind: 'file'; path: string }
-  | { kind: 'syslog'; facility: string };
-
 export interface ConfigWarning {
   file: string;
   line: number;

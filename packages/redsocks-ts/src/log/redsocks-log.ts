@@ -1,21 +1,23 @@
 /**
- * redsocks' log.c line format and priority filter. Lines on stderr / file look like
- * `<sec>.<usec6> <prio> <file.c>:<line> <func>(...) <message>`; syslog gets the message only.
+ * redsocks' log.c line format and priority filter, on common's logging stack (winston).
+ * Lines on stderr / file look like `<sec>.<usec6> <prio> <file.c>:<line> <func>(...) <message>`,
+ * stamped from common's logClock(); syslog (ident `redsocks`) gets the message only.
  * Disabled levels cost one comparison (no string is built).
  */
-import * as fs from 'node:fs';
+import { createLogger, logClock, secUsecStamp, type LogLevel, type LogTarget, type Logger } from '@mptcp-proxy/common';
 
 export type Priority = 'emerg' | 'alert' | 'crit' | 'err' | 'warning' | 'notice' | 'info' | 'debug';
 
-export const PRIORITY_VALUE: Record<Priority, number> = {
-  emerg: 0, alert: 1, crit: 2, err: 3, warning: 4, notice: 5, info: 6, debug: 7,
+/** redsocks' priority names (log.c's `err`) on common's syslog levels (`error`). */
+const LEVEL: Record<Priority, LogLevel> = {
+  emerg: 'emerg', alert: 'alert', crit: 'crit', err: 'error', warning: 'warning', notice: 'notice', info: 'info', debug: 'debug',
+};
+const PRIORITY: Record<LogLevel, Priority> = {
+  emerg: 'emerg', alert: 'alert', crit: 'crit', error: 'err', warning: 'warning', notice: 'notice', info: 'info', debug: 'debug',
 };
 
-/** One destination for finished messages. */
-export interface LogSink {
-  write(prio: Priority, message: string, where: string): void;
-  close(): void;
-}
+/** The `<file.c>:<line> <func>(...)` column when a caller names none. */
+const DEFAULT_WHERE = 'redsocks.c:0 redsocks(...)';
 
 export interface RedsocksLog {
   /** True when a message at `prio` would be written. */
@@ -27,73 +29,54 @@ export interface RedsocksLog {
   warning(message: string, where?: string): void;
   error(message: string, where?: string): void;
   setLevels(levels: { debug: boolean; info: boolean }): void;
-  close(): void;
+  /** Reopens the log file (SIGHUP, logrotate). */
+  reopen(): void;
+  close(): Promise<void>;
 }
 
-function stamp(): string {
-  const ms = Date.now();
-  const ns = process.hrtime.bigint() % 1000n;
-  const usec = (ms % 1000) * 1000 + Number(ns);
-  return `${Math.floor(ms / 1000)}.${String(usec).padStart(6, '0')}`;
+/** Formats a redsocks-style line for stream targets (without the newline). */
+export function formatLine(prio: Priority, message: string, where = 'redsocks.c:0 main(...)', now = logClock()): string {
+  return `${secUsecStamp(now)} ${prio} ${where} ${message}`;
 }
 
-/** Formats a redsocks-style line for stream targets. */
-export function formatLine(prio: Priority, message: string, where = 'redsocks.c:0 main(...)'): string {
-  return `${stamp()} ${prio} ${where} ${message}\n`;
+export interface RedsocksLogOptions {
+  /** log_debug / log_info (notice and above are always written). */
+  levels?: { debug: boolean; info: boolean };
+  /** Also hand every message to this function (tests). */
+  capture?: (prio: Priority, message: string) => void;
+  /** For tests: the syslog socket (default /dev/log). */
+  syslogPath?: string;
 }
 
-export function streamSink(stream: NodeJS.WritableStream): LogSink {
-  return {
-    write: (prio, message, where) => {
-      stream.write(formatLine(prio, message, where));
-    },
-    close: () => undefined,
-  };
+function levelFor(l: { debug: boolean; info: boolean }): LogLevel {
+  return l.debug ? 'debug' : l.info ? 'info' : 'notice';
 }
 
-/** `file:PATH`, opened for append as redsocks does; writes are synchronous so lines survive a crash. */
-export function fileSink(path: string): LogSink {
-  const fd = fs.openSync(path, 'a');
-  return {
-    write: (prio, message, where) => {
-      try {
-        fs.writeSync(fd, formatLine(prio, message, where));
-      } catch {
-        // losing a message beats stopping the service (as log.c does)
-      }
-    },
-    close: () => fs.closeSync(fd),
-  };
-}
-
-/** Collects lines in memory (tests, and the pre-config phase). */
-export function memorySink(lines: string[]): LogSink {
-  return {
-    write: (prio, message) => {
-      lines.push(`${prio} ${message}`);
-    },
-    close: () => undefined,
-  };
-}
-
-export function createRedsocksLog(sink: LogSink, levels = { debug: false, info: false }): RedsocksLog {
-  let max = PRIORITY_VALUE.notice;
-  const set = (l: { debug: boolean; info: boolean }): void => {
-    max = l.debug ? PRIORITY_VALUE.debug : l.info ? PRIORITY_VALUE.info : PRIORITY_VALUE.notice;
-  };
-  set(levels);
+/** The daemon's log: `targets` is what `log = "..."` names (none: only `capture`). */
+export function createRedsocksLog(targets: readonly LogTarget[], opts: RedsocksLogOptions = {}): RedsocksLog {
+  const capture = opts.capture;
+  const inner: Logger = createLogger({
+    targets,
+    ident: 'redsocks',
+    level: levelFor(opts.levels ?? { debug: false, info: false }),
+    lineFormat: (level, message, meta) => formatLine(PRIORITY[level], message, (meta?.where as string | undefined) ?? DEFAULT_WHERE),
+    capture: capture ? (_line, level, message) => capture(PRIORITY[level], message) : undefined,
+    syslogPath: opts.syslogPath,
+  });
   const log = (prio: Priority, message: string, where?: string): void => {
-    if (PRIORITY_VALUE[prio] <= max) sink.write(prio, message, where ?? 'redsocks.c:0 redsocks(...)');
+    const level = LEVEL[prio];
+    if (inner.isLevelEnabled(level)) inner.log(level, message, where === undefined ? undefined : { where });
   };
   return {
-    enabled: (prio) => PRIORITY_VALUE[prio] <= max,
+    enabled: (prio) => inner.isLevelEnabled(LEVEL[prio]),
     log,
     debug: (m, w) => log('debug', m, w),
     info: (m, w) => log('info', m, w),
     notice: (m, w) => log('notice', m, w),
     warning: (m, w) => log('warning', m, w),
     error: (m, w) => log('err', m, w),
-    setLevels: set,
-    close: () => sink.close(),
+    setLevels: (l) => inner.setLevel(levelFor(l)),
+    reopen: () => inner.reopen(),
+    close: () => inner.close(),
   };
 }

@@ -7,7 +7,7 @@ import * as net from 'node:net';
 import { waitFor } from '../../../../tests/helpers/netns';
 import { startRedsocks, type RedsocksHandle } from '../../src/core/daemon';
 import { dialerDumpLines } from '../../src/dial';
-import { createRedsocksLog, memorySink } from '../../src/log/redsocks-log';
+import { createRedsocksLog } from '../../src/log/redsocks-log';
 import { config, section } from '../helpers/config';
 
 let proxy: net.Server;
@@ -30,7 +30,7 @@ afterAll(async () => {
 });
 
 async function withDaemon(lines: string[], over: Parameters<typeof section>[0], fn: (h: RedsocksHandle) => Promise<void>): Promise<void> {
-  const log = createRedsocksLog(memorySink(lines), { debug: false, info: false });
+  const log = createRedsocksLog([], { capture: (prio, m) => lines.push(`${prio} ${m}`) });
   const h = await startRedsocks(config([section({ port: proxyPort, ...over })]), { log });
   try {
     await fn(h);

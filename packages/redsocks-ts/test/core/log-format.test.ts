@@ -1,5 +1,5 @@
 import { connPrefix } from '../../src/log/conn-log';
-import { createRedsocksLog, formatLine, memorySink } from '../../src/log/redsocks-log';
+import { createRedsocksLog, formatLine } from '../../src/log/redsocks-log';
 import { parseArgs, formatConfigError } from '../../src/cli';
 import { ConfigError } from '@mptcp-proxy/common';
 import { secUsec } from '../../src/core/client';
@@ -7,7 +7,7 @@ import { secUsec } from '../../src/core/client';
 describe('redsocks log format', () => {
   test('line layout: <sec>.<usec6> <prio> <file:line func(...)> <message>', () => {
     expect(formatLine('notice', 'redsocks started, conn_max=384', 'main.c:165 main(...)')).toMatch(
-      /^\d+\.\d{6} notice main\.c:165 main\(\.\.\.\) redsocks started, conn_max=384\n$/,
+      /^\d+\.\d{6} notice main\.c:165 main\(\.\.\.\) redsocks started, conn_max=384$/,
     );
     expect(connPrefix({ address: '10.0.0.2', port: 5555 }, { address: '1.2.3.4', port: 80 })).toBe('[10.0.0.2:5555->1.2.3.4:80]: ');
     expect(secUsec(1234.5)).toBe('1.234500');
@@ -15,7 +15,7 @@ describe('redsocks log format', () => {
 
   test('log_info / log_debug gate the lower priorities', () => {
     const lines: string[] = [];
-    const log = createRedsocksLog(memorySink(lines), { debug: false, info: false });
+    const log = createRedsocksLog([], { capture: (prio, m) => lines.push(`${prio} ${m}`) });
     log.info('accepted');
     log.debug('data relaying started');
     log.notice('n');
@@ -24,7 +24,12 @@ describe('redsocks log format', () => {
     log.debug('x');
     log.setLevels({ debug: true, info: false });
     log.debug('y');
-    expect(lines).toEqual(['notice n', 'info accepted', 'debug y']);
+    log.error('e');
+    expect(lines).toEqual(['notice n', 'info accepted', 'debug y', 'err e']);
+  });
+
+  test('the stamp is the common log clock: seconds and real microseconds', () => {
+    expect(formatLine('info', 'x', 'w(...)', 1795626261585.3105)).toBe('1795626261.585310 info w(...) x');
   });
 });
 

@@ -24,6 +24,7 @@
  *
  *   optimistic: yes|no                     allow/deny OC for requests matching this rule
  */
+import type { LogTarget } from '@mptcp-proxy/common';
 
 /** Where a setting or rule came from, for log and error messages. */
 export interface SourcePos {
@@ -36,12 +37,8 @@ export interface ConfigWarning extends SourcePos {
   message: string;
 }
 
-/** `logoutput` / `errorlog` targets. */
-export type LogTarget =
-  | { kind: 'stderr' }
-  | { kind: 'stdout' }
-  | { kind: 'syslog'; facility: string } // `syslog` alone = facility 'daemon'
-  | { kind: 'file'; path: string };
+/** `logoutput` / `errorlog` targets (common's LogTarget; `syslog` alone = facility 'daemon'). */
+export type { LogTarget };
 
 export type AddressFamily = 'ipv4' | 'ipv6';
 

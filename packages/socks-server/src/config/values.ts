@@ -1,4 +1,5 @@
 import { isIPv4, isIPv6 } from 'node:net';
+import { parseLogTarget as parseTarget } from '@mptcp-proxy/common';
 import type { LogTarget, PortSpec, PortOperator } from './types';
 import { msg } from './dante-messages';
 import { servicePort } from './system-lookup';
@@ -64,22 +65,12 @@ export function portMatches(spec: PortSpec | undefined, port: number): boolean {
   }
 }
 
-export const SYSLOG_FACILITIES: ReadonlySet<string> = new Set([
-  'auth', 'authpriv', 'cron', 'daemon', 'ftp', 'kern', 'lpr', 'mail', 'news', 'syslog', 'user', 'uucp',
-  'local0', 'local1', 'local2', 'local3', 'local4', 'local5', 'local6', 'local7',
-]);
-
-/** One `logoutput:` word. Unknown syslog facilities are a warning in Dante, returned in `warning`. */
+/** One `logoutput:` word (common's parser, Dante syntax). Unknown syslog facilities are a warning in Dante, returned in `warning`. */
 export function parseLogTarget(s: string): { target: LogTarget; warning?: string } {
-  if (s === 'stderr') return { target: { kind: 'stderr' } };
-  if (s === 'stdout') return { target: { kind: 'stdout' } };
-  if (s === 'syslog') return { target: { kind: 'syslog', facility: 'daemon' } };
-  if (s.startsWith('syslog/')) {
-    const facility = s.slice('syslog/'.length);
-    const target: LogTarget = { kind: 'syslog', facility };
-    return SYSLOG_FACILITIES.has(facility) ? { target } : { target, warning: msg.unknownFacility(facility) };
-  }
-  return { target: { kind: 'file', path: s } };
+  const r = parseTarget(s, 'dante');
+  // Dante's syntax takes any word (a file name), so the parse cannot fail
+  if (!r.ok) throw new Error(`unreachable: ${r.problem}`);
+  return r.unknownFacility === undefined ? { target: r.target } : { target: r.target, warning: msg.unknownFacility(r.unknownFacility) };
 }
 
 export function ipFamily(s: string): 'IPv4' | 'IPv6' | undefined {

@@ -2,6 +2,7 @@
  * Dante's log line shapes, as the real danted 1.4.2 writes them (captured in
  * test/fixtures/danted-log-*.txt). Pure string builders, no I/O.
  */
+import { secUsecStamp } from '@mptcp-proxy/common';
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
 function pad2(n: number): string {
@@ -12,10 +13,8 @@ function pad2(n: number): string {
 export function danteLinePrefix(level: string, nowMs: number, pid: number, ident = 'danted'): string {
   const d = new Date(nowMs);
   const day = d.getDate();
-  const sec = Math.floor(nowMs / 1000);
-  const usec = Math.min(999_999, Math.floor((nowMs - sec * 1000) * 1000));
   const stamp = `${MONTHS[d.getMonth()]} ${day < 10 ? ` ${day}` : day} ${pad2(d.getHours())}:${pad2(d.getMinutes())}:${pad2(d.getSeconds())}`;
-  return `${stamp} (${sec}.${String(usec).padStart(6, '0')}) ${ident}[${pid}]: ${level}: `;
+  return `${stamp} (${secUsecStamp(nowMs)}) ${ident}[${pid}]: ${level}: `;
 }
 
 /** Dante joins address and port with a dot: `127.0.0.1.42530`. */

@@ -7,6 +7,8 @@ export interface DanteLog {
   info(msg: string, fields?: Record<string, unknown>): void;
   debug(msg: string, fields?: Record<string, unknown>): void;
   readonly debugEnabled: boolean;
+  /** Reopens log files (SIGHUP, logrotate). */
+  reopen(): void;
   close(): Promise<void>;
 }
 
@@ -19,5 +21,6 @@ export const nullLog: DanteLog = {
   info() {},
   debug() {},
   debugEnabled: false,
+  reopen() {},
   close: () => Promise.resolve(),
 };

@@ -1,10 +1,11 @@
 /**
- * DanteLog over the common logger factory (winston): `logoutput:` targets,
+ * DanteLog over the common logging stack (winston): `logoutput:` targets,
  * Dante's text lines (`Nov 25 17:04:21 (1795626261.585310) danted[7549]: info: ...`)
  * or one JSON object per line (`extension.logformat: json`). Syslog gets the
- * bare text; syslogd adds its own header.
+ * bare text; syslogd adds its own header. A log file that cannot be opened is warned
+ * about and skipped, as Dante does.
  */
-import { createLogger, type LogLevel, type LogMeta } from '@mptcp-proxy/common';
+import { createLogger, logClock, type LogLevel, type LogMeta } from '@mptcp-proxy/common';
 import type { LogTarget } from '../config';
 import { danteLinePrefix } from './dante-format';
 import type { DanteLog } from './dante-log';
@@ -18,36 +19,22 @@ export interface DanteLoggerOptions {
   capture?: (line: string) => void;
 }
 
-function targetString(t: LogTarget): string {
-  switch (t.kind) {
-    case 'stderr':
-    case 'stdout':
-      return t.kind;
-    case 'file':
-      return `file:${t.path}`;
-    case 'syslog':
-      return `syslog:${t.facility}`;
-  }
-}
-
 export function createDanteLogger(targets: LogTarget[], opts: DanteLoggerOptions = {}): DanteLog {
   const ident = opts.ident ?? 'danted';
   const json = opts.format === 'json';
   const debugOn = (opts.debug ?? 0) > 0;
-  const lineFormat = (level: LogLevel, msg: string): string =>
-    `${danteLinePrefix(level, performance.timeOrigin + performance.now(), process.pid, ident)}${msg}`;
-  const inner = targets.length > 0
-    ? createLogger({ targets: targets.map(targetString), ident, format: json ? 'json' : 'text', level: debugOn ? 'debug' : 'info', lineFormat })
-    : undefined;
+  const lineFormat = (level: LogLevel, msg: string): string => `${danteLinePrefix(level, logClock(), process.pid, ident)}${msg}`;
   const cap = opts.capture;
+  const inner = targets.length > 0 || cap
+    ? createLogger({
+      targets, ident, format: json ? 'json' : 'text', level: debugOn ? 'debug' : 'info', lineFormat,
+      warnOnUnopenableFile: true, capture: cap && ((line) => cap(line)),
+    })
+    : undefined;
   let closed = false;
   const emit = (level: LogLevel, msg: string, meta?: LogMeta): void => {
     if (closed) return;
     inner?.log(level, msg, meta);
-    if (cap) {
-      cap(json ? JSON.stringify({ time: new Date().toISOString(), level, ident, pid: process.pid, msg, ...meta })
-        : lineFormat(level, msg));
-    }
   };
   return {
     alert: (m, f) => emit('alert', m, f),
@@ -59,6 +46,7 @@ export function createDanteLogger(targets: LogTarget[], opts: DanteLoggerOptions
       if (debugOn) emit('debug', m, f);
     },
     debugEnabled: debugOn,
+    reopen: () => inner?.reopen(),
     close: async () => {
       if (closed) return;
       closed = true;
