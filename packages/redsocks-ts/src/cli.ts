@@ -1,12 +1,14 @@
 #!/usr/bin/env node
 /**
- * redsocks-ts: redsocks' command line (-c -t -p -v -h) and signals. SIGHUP reloads the
- * config atomically (redsocks itself dies on SIGHUP).
+ * redsocks-ts: redsocks' command line (-c -t -p -v -h) and signals, on common's daemon
+ * lifecycle (daemonize, pidfile, signals, privilege drop). SIGHUP reopens the log file and
+ * reloads the config atomically (redsocks itself dies on SIGHUP). Under systemd `daemon = on`
+ * is ignored (logged once): the daemon stays the unit's main process.
  */
-import { spawn } from 'node:child_process';
-import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ConfigError, setNofileLimit } from '@mptcp-proxy/common';
+import {
+  ConfigError, daemonize, dropPrivileges, handleSignals, removePidfile, setNofileLimit, systemdForegroundNotice, writePidfile,
+} from '@mptcp-proxy/common';
 import { checkStartable, loadRedsocksConfig, parseLogTarget, redsocksErrorText } from './config';
 import type { LoadResult, RedsocksConfig } from './config/types';
 import { startRedsocks, type RedsocksHandle } from './core/daemon';
@@ -69,12 +71,6 @@ function makeLog(config: RedsocksConfig): RedsocksLog {
   return createRedsocksLog([target], { levels: { debug: config.base.logDebug, info: config.base.logInfo } });
 }
 
-function dropPrivileges(config: RedsocksConfig): void {
-  const { group, user } = config.base;
-  if (group !== undefined && process.setgid) process.setgid(group);
-  if (user !== undefined && process.setuid) process.setuid(user);
-}
-
 async function run(args: CliArgs): Promise<number> {
   let result: LoadResult;
   try {
@@ -93,18 +89,14 @@ async function run(args: CliArgs): Promise<number> {
     process.stderr.write(`${formatConfigError(err)}\n`);
     return 1;
   }
-  if (config.base.daemon && process.env[DAEMON_ENV] !== '1') {
-    // fork + setsid; the child chdirs to / once running (paths are made absolute first)
-    const argv = [process.argv[1], '-c', path.resolve(args.conf)];
-    if (args.pidfile) argv.push('-p', path.resolve(args.pidfile));
-    const child = spawn(process.execPath, [...process.execArgv, ...argv], {
-      detached: true,
-      stdio: 'ignore',
-      env: { ...process.env, [DAEMON_ENV]: '1' },
-    });
-    child.unref();
-    return 0;
-  }
+  // fork + setsid (common's daemonize); the child chdirs to / once running (paths made absolute)
+  const mode = config.base.daemon
+    ? daemonize({
+      marker: DAEMON_ENV,
+      args: ['-c', path.resolve(args.conf), ...(args.pidfile ? ['-p', path.resolve(args.pidfile)] : [])],
+    })
+    : 'foreground';
+  if (mode === 'parent') return 0;
   let log: RedsocksLog;
   try {
     log = makeLog(config);
@@ -112,6 +104,7 @@ async function run(args: CliArgs): Promise<number> {
     process.stderr.write(`${formatConfigError(err)}\n`);
     return 1;
   }
+  if (mode === 'systemd') log.notice(systemdForegroundNotice('daemon = on'));
   if (config.base.rlimitNofile > 0) {
     try {
       setNofileLimit(config.base.rlimitNofile);
@@ -128,48 +121,39 @@ async function run(args: CliArgs): Promise<number> {
     return 1;
   }
   try {
-    dropPrivileges(config);
+    dropPrivileges({ user: config.base.user, group: config.base.group });
   } catch (err) {
     log.error(`setuid/setgid: ${(err as Error).message}`);
     await handle.close();
     return 1;
   }
-  if (args.pidfile) fs.writeFileSync(args.pidfile, `${process.pid}\n`);
-  if (process.env[DAEMON_ENV] === '1') process.chdir('/');
+  writePidfile(args.pidfile);
+  if (mode === 'child') process.chdir('/');
   log.notice(`redsocks started, conn_max=${handle.connMax}`);
 
-  let reloading = false;
-  process.on('SIGPIPE', () => undefined);
-  process.on('SIGUSR1', () => handle.dump());
-  process.on('SIGHUP', () => {
-    // logrotate moved the file away: write a new one (also while a reload is under way)
-    log.reopen();
-    if (reloading) return;
-    reloading = true;
-    void (async () => {
-      try {
-        const next = load(args.conf);
-        await handle.reload(next.config);
-        log.notice(`configuration reloaded from ${args.conf}`);
-      } catch (err) {
-        const where = err instanceof ConfigError ? err.message : `${args.conf}: ${(err as Error).message}`;
-        log.error(`reload failed, keeping the running configuration: ${where}`);
-      } finally {
-        reloading = false;
-      }
-    })();
-  });
   return new Promise<number>((resolve) => {
-    const stop = (): void => {
-      log.notice('redsocks goes down');
-      void handle.close().then(async () => {
-        await log.close();
-        if (args.pidfile) fs.rmSync(args.pidfile, { force: true });
-        resolve(0);
-      });
-    };
-    process.once('SIGTERM', stop);
-    process.once('SIGINT', stop);
+    handleSignals({
+      reopenLogs: () => log.reopen(),
+      reload: async () => {
+        try {
+          const next = load(args.conf);
+          await handle.reload(next.config);
+          log.notice(`configuration reloaded from ${args.conf}`);
+        } catch (err) {
+          const where = err instanceof ConfigError ? err.message : `${args.conf}: ${(err as Error).message}`;
+          log.error(`reload failed, keeping the running configuration: ${where}`);
+        }
+      },
+      dump: () => handle.dump(),
+      stop: () => {
+        log.notice('redsocks goes down');
+        void handle.close().then(async () => {
+          await log.close();
+          removePidfile(args.pidfile);
+          resolve(0);
+        });
+      },
+    });
   });
 }
 

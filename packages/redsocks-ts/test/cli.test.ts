@@ -7,8 +7,10 @@ import { waitFor } from '../../../tests/helpers/netns';
 import { ROOT, tsEntry } from './helpers/topology';
 
 const CLI = tsEntry('packages/redsocks-ts/src/cli.ts');
+/** Not under systemd, even when the suite itself runs in a unit (daemon = on would be ignored). */
+const NO_SYSTEMD: NodeJS.ProcessEnv = { ...process.env, INVOCATION_ID: '', NOTIFY_SOCKET: '' };
 const run = (args: string[]): { status: number | null; stdout: string; stderr: string } => {
-  const r = spawnSync(CLI[0], [...CLI.slice(1), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30000 });
+  const r = spawnSync(CLI[0], [...CLI.slice(1), ...args], { cwd: ROOT, encoding: 'utf8', timeout: 30000, env: NO_SYSTEMD });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 };
 
@@ -108,4 +110,41 @@ test('SIGHUP reopens the log file (logrotate moved it away)', async () => {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
   }
+});
+
+test('daemon = on under systemd (INVOCATION_ID set): stays in the foreground as the main process, says so once', async () => {
+  const log = path.join(dir, 'sd.log');
+  const conf = path.join(dir, 'sd.conf');
+  fs.writeFileSync(conf, GOOD(log, 'on'));
+  const child = spawn(CLI[0], [...CLI.slice(1), '-c', conf], { cwd: ROOT, stdio: 'ignore', env: { ...process.env, INVOCATION_ID: 'f00d' } });
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  try {
+    const text = (): string => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '');
+    await waitFor(() => /redsocks started/.test(text()), 20000, 'started line');
+    expect(child.exitCode).toBeNull();
+    expect(text().match(/daemon = on is ignored under systemd/g)).toHaveLength(1);
+    // the process systemd watches is the daemon itself (no detached child)
+    expect(fs.readlinkSync(`/proc/${child.pid}/cwd`)).toBe(ROOT);
+  } finally {
+    child.kill('SIGTERM');
+  }
+  expect(await exited).toBe(0);
+});
+
+test('log = stderr on the journal (JOURNAL_STREAM names it): lines carry journald priorities', async () => {
+  const errFile = path.join(dir, 'journal.txt');
+  const conf = path.join(dir, 'j.conf');
+  fs.writeFileSync(conf, GOOD('unused', 'off').replace(/log = "[^"]*"/, 'log = stderr'));
+  const fd = fs.openSync(errFile, 'w');
+  const st = fs.fstatSync(fd, { bigint: true });
+  const child = spawn(CLI[0], [...CLI.slice(1), '-c', conf], { cwd: ROOT, stdio: ['ignore', 'ignore', fd], env: { ...NO_SYSTEMD, JOURNAL_STREAM: `${st.dev}:${st.ino}` } });
+  fs.closeSync(fd);
+  const exited = new Promise((r) => child.once('exit', r));
+  const text = (): string => fs.readFileSync(errFile, 'utf8');
+  await waitFor(() => /redsocks started/.test(text()), 20000, 'started line');
+  child.kill('SIGTERM');
+  await exited;
+  // notice = 5; the rest of the line is redsocks' own
+  expect(text()).toMatch(/^<5>\d+\.\d{6} notice \S+ \S+ redsocks started, conn_max=\d+$/m);
+  expect(text()).toMatch(/^<5>\d+\.\d{6} notice .* redsocks goes down$/m);
 });

@@ -6,11 +6,13 @@
  *   -N n     n workers sharing the port (SO_REUSEPORT)
  *   -d n     debug level   -n  no TCP keepalive   -v  version   -h  help
  * Signals: SIGHUP reload (keeps the old config on error), SIGUSR1 client list,
- * SIGTERM/SIGINT drain for a bounded time, then exit 0.
+ * SIGTERM/SIGINT drain for a bounded time, then exit 0. Pidfile, -D and the signals are
+ * common's daemon lifecycle; under systemd -D is ignored (logged once).
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
-import { unlinkSync, writeFileSync } from 'node:fs';
-import { ConfigError, logClock } from '@mptcp-proxy/common';
+import { fork, type ChildProcess } from 'node:child_process';
+import {
+  ConfigError, daemonize, handleSignals, logClock, removePidfile, systemdForegroundNotice, writePidfile,
+} from '@mptcp-proxy/common';
 import { loadDantedConfig, type ConfigWarning, type DantedConfig, type LoadResult } from './config';
 import { danteLinePrefix } from './log/dante-format';
 import { createDanteLogger } from './log/dante-logger';
@@ -162,36 +164,14 @@ function makeLog(config: DantedConfig, debug: number): DanteLog {
   return createDanteLogger(config.logoutput, { format: config.ext.logFormat, debug: Math.max(debug, config.debug) });
 }
 
-function writePid(path: string | undefined): void {
-  if (path !== undefined) writeFileSync(path, `${process.pid}\n`);
-}
-
-function removePid(path: string | undefined): void {
-  if (path === undefined) return;
-  try {
-    unlinkSync(path);
-  } catch {
-    // already gone
-  }
-}
-
-/** Re-run ourselves detached without -D; the parent exits 0 (danted -D). */
-function daemonize(argv: string[]): number {
-  const args = argv.filter((a) => a !== '-D');
-  const child = spawn(process.execPath, [...childExecArgv(), process.argv[1], ...args], {
-    detached: true,
-    stdio: 'ignore',
-    env: { ...process.env, SOCKS_SERVER_DAEMON: '1' },
-  });
-  child.unref();
-  return 0;
-}
+/** danted -D: the detached child runs without -D (common's daemonize, the parent exits 0). */
+const DAEMON_ENV = 'SOCKS_SERVER_DAEMON';
 
 /** -N n: n workers, each with its own SO_REUSEPORT listeners; this process only supervises. */
 function supervise(args: Args, argv: string[]): void {
   const children: ChildProcess[] = [];
   const childArgs = argv.filter((a, i) => a !== '-N' && argv[i - 1] !== '-N' && !/^-N\d+$/.test(a) && a !== '-p' && argv[i - 1] !== '-p');
-  writePid(args.pidfile);
+  writePidfile(args.pidfile);
   let stopping = false;
   for (let i = 0; i < args.workers; i++) {
     const c = fork(process.argv[1], childArgs, {
@@ -201,7 +181,7 @@ function supervise(args: Args, argv: string[]): void {
     children.push(c);
     c.on('exit', () => {
       if (children.every((x) => x.exitCode !== null || x.signalCode !== null)) {
-        removePid(args.pidfile);
+        removePidfile(args.pidfile);
         process.exit(stopping ? 0 : 1);
       }
     });
@@ -213,7 +193,7 @@ function supervise(args: Args, argv: string[]): void {
   for (const sig of ['SIGHUP', 'SIGUSR1', 'SIGTERM', 'SIGINT'] as NodeJS.Signals[]) process.on(sig, () => forward(sig));
 }
 
-async function run(args: Args): Promise<void> {
+async function run(args: Args, underSystemd = false): Promise<void> {
   const first = load(args.file, stderrLine);
   if (first === undefined) {
     stderrLine('alert', 'mother[1/1]: shutting down');
@@ -236,16 +216,17 @@ async function run(args: Args): Promise<void> {
     await log.close();
     process.exit(1);
   }
-  if (process.env.SOCKS_SERVER_WORKER === undefined) writePid(args.pidfile);
+  if (process.env.SOCKS_SERVER_WORKER === undefined) writePidfile(args.pidfile);
   priv.drop();
   const worker = process.env.SOCKS_SERVER_WORKER ?? '1/1';
+  if (underSystemd) log.notice(systemdForegroundNotice('-D'));
   log.info(`socks-server[${worker}] v${VERSION} running`);
 
   let current = config;
   const sameLog = (a: DantedConfig, b: DantedConfig): boolean =>
     JSON.stringify([a.logoutput, a.ext.logFormat, a.debug]) === JSON.stringify([b.logoutput, b.ext.logFormat, b.debug]);
   const reload = async (): Promise<void> => {
-    // Dante re-reads its files as the privileged user.
+    // Dante re-reads its files as the privileged user (log files open synchronously, still privileged).
     const restore = priv.elevate();
     try {
       // logrotate moved the files away: write new ones (a reload with new targets opens its own)
@@ -264,7 +245,6 @@ async function run(args: Args): Promise<void> {
         log.error(`sighup(): ${configErrorText(err)}; keeping the old configuration`);
         return;
       }
-      if (!keep) await new Promise((r) => setTimeout(r, 100)); // new log files open while privileged
       log = nextLog;
       current = next.config;
       log.info(`sighup(): reloaded configuration from ${args.file}`);
@@ -272,25 +252,19 @@ async function run(args: Args): Promise<void> {
       restore();
     }
   };
-  let reloading: Promise<void> = Promise.resolve();
-  process.on('SIGHUP', () => {
-    reloading = reloading.then(reload, reload);
+  handleSignals({
+    reload,
+    dump: () => srv.dumpClients(),
+    stop: (sig, num) => {
+      log.info(`${sig === 'SIGINT' ? 'sigint' : 'sigterm'}(): exiting on signal ${num}`);
+      srv.close(DRAIN_MS).then(async () => {
+        log.alert(`mother[${worker}]: shutting down`);
+        if (process.env.SOCKS_SERVER_WORKER === undefined) priv.runPrivileged(() => removePidfile(args.pidfile));
+        await log.close();
+        process.exit(0);
+      }, () => process.exit(0));
+    },
   });
-  process.on('SIGUSR1', () => srv.dumpClients());
-  let stopping = false;
-  const stop = (sig: NodeJS.Signals, num: number): void => {
-    if (stopping) return;
-    stopping = true;
-    log.info(`${sig === 'SIGINT' ? 'sigint' : 'sigterm'}(): exiting on signal ${num}`);
-    srv.close(DRAIN_MS).then(async () => {
-      log.alert(`mother[${worker}]: shutting down`);
-      if (process.env.SOCKS_SERVER_WORKER === undefined) priv.runPrivileged(() => removePid(args.pidfile));
-      await log.close();
-      process.exit(0);
-    }, () => process.exit(0));
-  };
-  process.on('SIGTERM', () => stop('SIGTERM', 15));
-  process.on('SIGINT', () => stop('SIGINT', 2));
 }
 
 export function main(argv: string[]): void {
@@ -305,14 +279,19 @@ export function main(argv: string[]): void {
     process.exitCode = r === undefined ? 1 : 0;
     return;
   }
-  if (args.daemon && process.env.SOCKS_SERVER_DAEMON === undefined) {
+  let systemd = false;
+  if (args.daemon && process.env[DAEMON_ENV] === undefined) {
     // Refuse before forking, so the caller sees a bad config.
     if (load(args.file, stderrLine) === undefined) {
       process.exitCode = 1;
       return;
     }
-    process.exitCode = daemonize(argv);
-    return;
+    const mode = daemonize({ marker: DAEMON_ENV, args: argv.filter((a) => a !== '-D'), execArgv: childExecArgv() });
+    if (mode === 'parent') {
+      process.exitCode = 0;
+      return;
+    }
+    systemd = mode === 'systemd';
   }
   if (args.workers > 1 && process.env.SOCKS_SERVER_WORKER === undefined) {
     if (load(args.file, stderrLine) === undefined) {
@@ -322,7 +301,7 @@ export function main(argv: string[]): void {
     supervise(args, argv);
     return;
   }
-  run(args).catch((err: Error) => {
+  run(args, systemd).catch((err: Error) => {
     stderrLine('error', err.message);
     process.exit(1);
   });

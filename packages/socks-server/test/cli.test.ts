@@ -169,27 +169,54 @@ describe('socks-server daemon signals', () => {
   });
 });
 
-describe('socks-server and logrotate', () => {
-  test('SIGHUP reopens the logoutput file that was moved away', async () => {
-    const port = await freePort();
-    const logfile = join(dir, 'rotated.log');
-    const file = join(dir, 'rotated.conf');
-    const pidfile = join(dir, 'rotated.pid');
-    writeFileSync(file, conf(port, logfile));
-    const child = killOnExit(spawn(TSX, [CLI, '-f', file, '-p', pidfile], { stdio: 'ignore' }));
-    const exited = new Promise((r) => child.once('exit', r));
-    const text = (f: string): string => (existsSync(f) ? readFileSync(f, 'utf8') : '');
-    try {
-      await until(() => text(logfile).includes('running'), 30000, 'server start');
-      renameSync(logfile, `${logfile}.1`);
-      // tsx runs the script in a child node; the pidfile names the real server
-      process.kill(Number(text(pidfile).trim()), 'SIGHUP');
-      await until(() => text(logfile).includes('sighup(): reloaded configuration'), 15000, 'reload line in the new file');
-      expect(text(`${logfile}.1`)).toContain('running');
-      expect(text(`${logfile}.1`)).not.toContain('sighup()');
-    } finally {
+const textOf = (f: string): string => (existsSync(f) ? readFileSync(f, 'utf8') : '');
+
+/** A foreground server (under tsx) named `name`, running once its log says so; stop() kills it. */
+async function foregroundServer(name: string, flags: string[] = [], env: NodeJS.ProcessEnv = process.env) {
+  const logfile = join(dir, `${name}.log`);
+  const file = join(dir, `${name}.conf`);
+  const pidfile = join(dir, `${name}.pid`);
+  writeFileSync(file, conf(await freePort(), logfile));
+  const child = killOnExit(spawn(TSX, [CLI, ...flags, '-f', file, '-p', pidfile], { stdio: 'ignore', env }));
+  const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
+  await until(() => textOf(logfile).includes('running'), 30000, 'server start');
+  return {
+    child,
+    logfile,
+    // tsx runs the script in a child node; the pidfile names the real server
+    pid: Number(textOf(pidfile).trim()),
+    stop: async () => {
       killFromPidfile(pidfile);
       await exited;
+    },
+  };
+}
+
+describe('socks-server and logrotate', () => {
+  test('SIGHUP reopens the logoutput file that was moved away', async () => {
+    const srv = await foregroundServer('rotated');
+    try {
+      renameSync(srv.logfile, `${srv.logfile}.1`);
+      process.kill(srv.pid, 'SIGHUP');
+      await until(() => textOf(srv.logfile).includes('sighup(): reloaded configuration'), 15000, 'reload line in the new file');
+      expect(textOf(`${srv.logfile}.1`)).toContain('running');
+      expect(textOf(`${srv.logfile}.1`)).not.toContain('sighup()');
+    } finally {
+      await srv.stop();
+    }
+  });
+});
+
+describe('socks-server -D under systemd', () => {
+  test('NOTIFY_SOCKET set: -D is ignored, the server stays in the foreground and says so once', async () => {
+    const srv = await foregroundServer('systemd', ['-D'], { ...process.env, NOTIFY_SOCKET: '/nonexistent/notify' });
+    try {
+      expect(srv.child.exitCode).toBeNull();
+      expect(textOf(srv.logfile).match(/-D is ignored under systemd/g)).toHaveLength(1);
+      // the server is tsx's child: the pid systemd would watch stays its parent
+      expect(readFileSync(`/proc/${srv.child.pid}/task/${srv.child.pid}/children`, 'utf8').trim()).toBe(String(srv.pid));
+    } finally {
+      await srv.stop();
     }
   });
 });
@@ -204,7 +231,9 @@ describe('socks-server -D -N 2', () => {
     writeFileSync(file, conf(port, logfile));
     let workers: number[] = [];
     try {
-      const r = spawnSync(TSX, [CLI, '-D', '-N', '2', '-f', file, '-p', pidfile], { encoding: 'utf8', timeout: 30000 });
+      // not under systemd, even when the suite runs in a unit (-D would be ignored)
+      const env = { ...process.env, INVOCATION_ID: '', NOTIFY_SOCKET: '' };
+      const r = spawnSync(TSX, [CLI, '-D', '-N', '2', '-f', file, '-p', pidfile], { encoding: 'utf8', timeout: 30000, env });
       expect(r.status).toBe(0);
       const log = (): string => (existsSync(logfile) ? readFileSync(logfile, 'utf8') : '');
       await until(() => log().includes('socks-server[1/2]') && log().includes('socks-server[2/2]'), 40000, 'two workers');

@@ -1,1 +1,5 @@
 export * from './limits';
+export * from './pidfile';
+export * from './daemonize';
+export * from './signals';
+export * from './privileges';
