@@ -10,6 +10,7 @@ module.exports = {
     '^@mptcp-proxy/common$': '<rootDir>/packages/common/src/index.ts',
     '^socks-server$': '<rootDir>/packages/socks-server/src/index.ts',
     '^redsocks-ts$': '<rootDir>/packages/redsocks-ts/src/index.ts',
+    '^@mptcp-proxy/lab$': '<rootDir>/packages/lab/src/index.ts',
   },
   testTimeout: 60000,
   globalSetup: '<rootDir>/tests/helpers/global-setup.ts',

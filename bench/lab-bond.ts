@@ -20,12 +20,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Lab, destroyLabsOnSignals, ROOT, IspName } from '../tests/lab/lab';
-import { PROFILES, rttMs, LabProfile } from '../tests/lab/profiles';
-import { setupLab, preferCompiled } from '../tests/lab/gateway';
-import { ModeRunner } from '../tests/lab/modes';
-import { failoverRun, linkCeilings, LinkCeiling, mptcpActivity, outageTtfb, ttfbSeries, ttfbUnderLoad, wanSplit } from '../tests/lab/scenarios';
-import { mbit, median, transfer } from '../tests/lab/traffic';
+import {
+  Lab, destroyLabsOnSignals, ROOT, IspName, PROFILES, rttMs, LabProfile, setupLab, preferCompiled,
+  ModeRunner, failoverRun, linkCeilings, LinkCeiling, mptcpActivity, outageTtfb, ttfbSeries, ttfbUnderLoad,
+  wanSplit, mbit, median, transfer,
+} from '@mptcp-proxy/lab';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);

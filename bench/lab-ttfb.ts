@@ -20,11 +20,10 @@ import { execFileSync } from 'node:child_process';
 import * as os from 'node:os';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { ADDR, IFACES, Lab, destroyLabsOnSignals, ROOT } from '../tests/lab/lab';
-import { PROFILES, rttMs } from '../tests/lab/profiles';
-import { setupLab, preferCompiled } from '../tests/lab/gateway';
-import { ModeRunner } from '../tests/lab/modes';
-import { curlSmall, median, sleep } from '../tests/lab/traffic';
+import {
+  ADDR, IFACES, Lab, destroyLabsOnSignals, ROOT, PROFILES, rttMs, setupLab, preferCompiled, ModeRunner,
+  curlSmall, median, sleep,
+} from '@mptcp-proxy/lab';
 
 const MODES = ['direct', 'c', 'ours-plain', 'ours-oc', 'ours-oc-tfo', 'ours-oc-pool'];
 

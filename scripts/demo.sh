@@ -4,4 +4,4 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/deps.sh demo
-exec npx tsx tests/lab/demo.ts "$@"
+exec npx tsx packages/lab/src/demo.ts "$@"

@@ -14,8 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfigError } from '@mptcp-proxy/common';
 import { parseDantedConfig } from 'socks-server';
-import { Netns, destroyAll, veth } from '../helpers/netns';
-import { compatExample, compatExamples } from '../helpers/fixtures';
+import { Netns, destroyAll, veth, compatExample, compatExamples } from '@mptcp-proxy/lab';
 
 const ROOT = path.resolve(__dirname, '../..');
 const VERIFY_CLI = path.join(ROOT, 'packages/socks-server/test/config/fixtures/verify-cli.ts');

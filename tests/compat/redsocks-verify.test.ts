@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { ConfigError } from '@mptcp-proxy/common';
 import { loadRedsocksConfig } from 'redsocks-ts';
 import { prng, structuredSoup, tokenSoup } from '../../packages/redsocks-ts/test/config/fuzz';
-import { compatExample, compatExamples } from '../helpers/fixtures';
+import { compatExample, compatExamples } from '@mptcp-proxy/lab';
 
 const REDSOCKS = '/usr/sbin/redsocks';
 

@@ -9,7 +9,7 @@
  * destination it sees (SO_ORIGINAL_DST for REDIRECT, getsockname for TPROXY), so the test needs
  * no daemon. Every other TCP server answers "server".
  */
-import { Netns, destroyAll, veth, waitFor } from '../helpers/netns';
+import { Netns, destroyAll, veth, waitFor } from '@mptcp-proxy/lab';
 
 const PROXY_PORT = 12345; // the files' define; namespaces make it private to this test
 const ROOT = `${__dirname}/../..`;

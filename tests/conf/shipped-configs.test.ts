@@ -12,10 +12,10 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { EXTENSION_DEFAULTS, loadRedsocksConfig, type RedsocksConfig } from 'redsocks-ts';
-import { loadDantedConfig, matchRule, type DantedConfig, type Rule } from 'socks-server';
-import type { MatchContext, RuleAddress } from '../../packages/socks-server/src/config/types';
-import { loadPasswordFile } from '../../packages/socks-server/src/auth/password-file';
-import { Netns, destroyAll } from '../helpers/netns';
+import {
+  loadDantedConfig, loadPasswordFile, matchRule, type DantedConfig, type MatchContext, type Rule, type RuleAddress,
+} from 'socks-server';
+import { Netns, destroyAll } from '@mptcp-proxy/lab';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CONF = path.join(ROOT, 'conf');

@@ -17,7 +17,7 @@ import { spawnSync, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { Netns, destroyAll, veth, waitFor } from '../helpers/netns';
+import { Netns, destroyAll, veth, waitFor } from '@mptcp-proxy/lab';
 
 const ROOT = path.resolve(__dirname, '../..');
 const CLI = {

@@ -1,6 +1,5 @@
 /** The two-ISP lab itself: it comes up, its links carry and cut traffic, it tears down cleanly. */
-import { sh, waitFor } from '../helpers/netns';
-import { Lab, ADDR, NODES } from '../lab/lab';
+import { sh, waitFor, Lab, ADDR, NODES } from '@mptcp-proxy/lab';
 
 describe('two-ISP lab', () => {
   let lab: Lab;

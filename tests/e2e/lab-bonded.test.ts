@@ -4,12 +4,10 @@
  * while either ISP is down, and a running download survives a cut. Functional only: no timing
  * asserts (the numbers are in bench/lab-bond.ts).
  */
-import { Lab, IFACES } from '../lab/lab';
-import { LabProfile } from '../lab/profiles';
-import { setupLab } from '../lab/gateway';
-import { Daemon, oursBuilt, startOurRedsocks, startOurServer, stopAll } from '../lab/daemons';
-import { curlSmall, transfer } from '../lab/traffic';
-import { failoverRun, linkCeilings, outageTtfb, wanSplit } from '../lab/scenarios';
+import {
+  Lab, IFACES, LabProfile, setupLab, type Started, oursBuilt, startOurRedsocks, startOurServer, stopAll,
+  curlSmall, transfer, failoverRun, linkCeilings, outageTtfb, wanSplit,
+} from '@mptcp-proxy/lab';
 
 const link = { delayMs: 5, rateMbit: 50, lossPct: 0, queuePkts: 100 };
 const E2E: LabProfile = {
@@ -21,7 +19,7 @@ const E2E: LabProfile = {
 
 describe('redsocks-ts + socks-server over the two-ISP lab', () => {
   let lab: Lab;
-  let daemons: Daemon[] = [];
+  let daemons: Started[] = [];
 
   beforeAll(async () => {
     const built = oursBuilt();

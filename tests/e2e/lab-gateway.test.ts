@@ -3,9 +3,7 @@
  * setup is idempotent; --dry-run changes nothing; --undo reverses.
  */
 import * as path from 'node:path';
-import { waitFor } from '../helpers/netns';
-import { Lab, ADDR } from '../lab/lab';
-import { gatewayCli, labSetupArgs, REDSOCKS_PORT, SOCKS_PORT } from '../lab/gateway';
+import { waitFor, Lab, ADDR, gatewayCli, labSetupArgs, REDSOCKS_PORT, SOCKS_PORT } from '@mptcp-proxy/lab';
 
 interface Finding {
   id: string;

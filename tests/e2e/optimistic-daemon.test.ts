@@ -6,27 +6,14 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { dantedConf, stopProcess } from '../helpers/daemons';
-import { waitFor } from '../helpers/netns';
 import {
-  ORIGIN_IP,
-  PROXY_IP,
-  makeTopology,
-  originScript,
-  redirectRules,
-  redsocksBase,
-  redsocksInstance,
-  spawnIn,
-  tsEntry,
-  waitListening,
-  writeFile,
-  type Daemon,
-  type Topology,
-} from '../../packages/redsocks-ts/test/helpers/topology';
+  dantedConf, stopProcess, waitFor, ORIGIN_IP, PROXY_IP, makeTopology, originScript, redirectRules,
+  redsocksBase, redsocksSection, spawnIn, tsEntry, waitListening, writeFile, type Daemon, type Triangle,
+} from '@mptcp-proxy/lab';
 
 jest.setTimeout(90000);
 
-let topo: Topology;
+let topo: Triangle;
 let rs: Daemon;
 let logFile: string;
 let sinkFile: string;
@@ -66,7 +53,7 @@ beforeAll(async () => {
   logFile = path.join(dir, 'redsocks-ts.log');
   const conf =
     redsocksBase(logFile) +
-    redsocksInstance(12001, 1080, 'socks5', '  mptcp = on;\n  optimistic = on;\n  pool_size = 2;\n  pool_idle_timeout = 60;\n');
+    redsocksSection(12001, 1080, 'socks5', '  mptcp = on;\n  optimistic = on;\n  pool_size = 2;\n  pool_idle_timeout = 60;\n');
   rs = spawnIn(gw, [...tsEntry('packages/redsocks-ts/src/cli.ts'), '-c', writeFile(dir, 'rs.conf', conf)]);
   await waitListening(gw, 12001, 20000).catch((e) => {
     throw new Error(`redsocks-ts did not start: ${e.message}\n${rs.output()}\n${log()}`);

@@ -7,8 +7,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { canConnect, dantedConf, killOnExit, removeTempDir, stopProcess, tempDir } from '../helpers/daemons';
-import { waitFor } from '../helpers/netns';
+import { canConnect, dantedConf, killOnExit, removeTempDir, stopProcess, tempDir, waitFor } from '@mptcp-proxy/lab';
 import { ServerCapabilities, Upstreams, serverKey, type RedsocksSection, type UpstreamProtocol } from 'redsocks-ts';
 import {
   appData,

@@ -4,7 +4,7 @@
  * The first connection fetches the cookie; the next ones carry the SOCKS handshake in the SYN,
  * and a TLS ClientHello (replay-safe) rides along in the same SYN.
  */
-import { Netns, veth, destroyAll, waitFor } from '../helpers/netns';
+import { Netns, veth, destroyAll, waitFor } from '@mptcp-proxy/lab';
 import { NsProc } from '../../packages/redsocks-ts/test/dial/netns-rpc';
 
 jest.setTimeout(90000);

@@ -5,24 +5,11 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { dantedConf, stopProcess, tempSystemUser, tinyproxyConf, type TempUser } from '../helpers/daemons';
-import { waitFor } from '../helpers/netns';
 import {
-  CLIENT_IP,
-  makeTopology,
-  ORIGIN_IP,
-  originScript,
-  PROXY_IP,
-  redirectRules,
-  redsocksBase,
-  redsocksInstance,
-  spawnIn,
-  tsEntry,
-  waitListening,
-  writeFile,
-  type Daemon,
-  type Topology,
-} from '../../packages/redsocks-ts/test/helpers/topology';
+  dantedConf, stopProcess, tempSystemUser, tinyproxyConf, type TempUser, waitFor, CLIENT_IP, makeTopology,
+  ORIGIN_IP, originScript, PROXY_IP, redirectRules, redsocksBase, redsocksSection, spawnIn, tsEntry,
+  waitListening, writeFile, type Daemon, type Triangle,
+} from '@mptcp-proxy/lab';
 
 const PASS = 'rts-pass-1';
 let user: TempUser;
@@ -32,7 +19,7 @@ type Impl = 'redsocks-ts' | 'redsocks';
 const IMPLS: Impl[] = ['redsocks-ts', 'redsocks'];
 
 function redsocksConf(log: string): string {
-  const inst = redsocksInstance;
+  const inst = redsocksSection;
   return (
     redsocksBase(log) +
     inst(12001, 1080, 'socks5') +
@@ -82,7 +69,7 @@ srv.useAuth(socks.auth.None());
 srv.listen(1083, '${PROXY_IP}');
 `;
 
-let topo: Topology;
+let topo: Triangle;
 const servers: Daemon[] = [];
 
 beforeAll(async () => {

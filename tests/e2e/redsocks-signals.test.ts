@@ -5,33 +5,20 @@
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { dantedConf, stopProcess } from '../helpers/daemons';
-import { waitFor } from '../helpers/netns';
 import {
-  CLIENT_IP,
-  makeTopology,
-  ORIGIN_IP,
-  originScript,
-  PROXY_IP,
-  redirectRules,
-  redsocksBase,
-  redsocksInstance,
-  spawnIn,
-  tsEntry,
-  waitListening,
-  writeFile,
-  type Daemon,
-  type Topology,
-} from '../../packages/redsocks-ts/test/helpers/topology';
+  dantedConf, stopProcess, waitFor, CLIENT_IP, makeTopology, ORIGIN_IP, originScript, PROXY_IP,
+  redirectRules, redsocksBase, redsocksSection, spawnIn, tsEntry, waitListening, writeFile, type Daemon,
+  type Triangle,
+} from '@mptcp-proxy/lab';
 
 type Impl = 'redsocks-ts' | 'redsocks';
 const IMPLS: Impl[] = ['redsocks-ts', 'redsocks'];
 
 function conf(log: string, instances: Array<[number, number]>, base = '', extra = ''): string {
-  return redsocksBase(log, base) + instances.map(([lp, up]) => redsocksInstance(lp, up, 'socks5', extra)).join('');
+  return redsocksBase(log, base) + instances.map(([lp, up]) => redsocksSection(lp, up, 'socks5', extra)).join('');
 }
 
-let topo: Topology;
+let topo: Triangle;
 
 beforeAll(async () => {
   topo = makeTopology('rsig');

@@ -6,23 +6,12 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { dantedConf, stopProcess } from '../helpers/daemons';
-import { waitFor } from '../helpers/netns';
 import {
-  CLIENT_IP,
-  makeTopology,
-  ORIGIN_IP,
-  originScript,
-  PROXY_IP,
-  redsocksInstance,
-  spawnIn,
-  tsEntry,
-  waitListening,
-  writeFile,
-  type Topology,
-} from '../../packages/redsocks-ts/test/helpers/topology';
+  dantedConf, stopProcess, waitFor, CLIENT_IP, makeTopology, ORIGIN_IP, originScript, PROXY_IP,
+  redsocksSection, spawnIn, tsEntry, waitListening, writeFile, type Triangle,
+} from '@mptcp-proxy/lab';
 
-let topo: Topology;
+let topo: Triangle;
 
 beforeAll(async () => {
   topo = makeTopology('rtp');
@@ -52,7 +41,7 @@ describe.each(['redsocks-ts', 'redsocks'] as const)('%s', (impl) => {
       topo.dir,
       `${impl}.conf`,
       `base {\n  log_info = on;\n  log = "file:${logFile}";\n  redirector = generic;\n}\n` +
-        redsocksInstance(12001, 1080),
+        redsocksSection(12001, 1080),
     );
     const argv = impl === 'redsocks' ? ['redsocks', '-c', conf] : [...tsEntry('packages/redsocks-ts/src/cli.ts'), '-c', conf];
     const rs = spawnIn(topo.gw, argv);

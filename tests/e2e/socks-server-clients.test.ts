@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { serverFrom, type Fixture } from '../../packages/socks-server/test/helpers/fixture';
-import { removeTempDir, tempDir, tempSystemUser, type TempUser } from '../helpers/daemons';
+import { removeTempDir, tempDir, tempSystemUser, type TempUser } from '@mptcp-proxy/lab';
 
 const run = promisify(execFile);
 const dir = tempDir('socks-e2e-');

@@ -6,8 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChildProcess } from 'node:child_process';
-import { Netns, veth, waitFor } from '../helpers/netns';
-import { removeTempDir, tempDir } from '../helpers/daemons';
+import { Netns, veth, waitFor, removeTempDir, tempDir } from '@mptcp-proxy/lab';
 
 const ROOT = join(__dirname, '..', '..');
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');

@@ -7,7 +7,8 @@ import { randomBytes } from 'node:crypto';
 import * as net from 'node:net';
 import { Relay, SpliceBudget } from '@mptcp-proxy/common';
 import { spliceStatus } from 'mptcp-native';
-import { collect, connect, listen, portOf, rig, sha, waitFor } from './helpers/loopback';
+import { collect, connect, listen, portOf, rig, sha } from './helpers/loopback';
+import { waitFor } from '@mptcp-proxy/lab';
 
 /** The process' fd budget for spliced relays (one per daemon in the product). */
 const budget = new SpliceBudget();
@@ -41,7 +42,7 @@ test('a reply queued below the highWaterMark (peer buffer full) does not strand 
     const atClient = collect(g.client);
     const atTarget = collect(g.target);
     g.client.resume();
-    await waitFor(() => r.mode === 'splice', 'relay.mode === splice');
+    await waitFor(() => r.mode === 'splice', 10000, 'relay.mode === splice');
     g.target.end('reply');
     g.client.end('request');
     const [c, t, res] = await Promise.all([atClient, atTarget, r.done]);
@@ -87,7 +88,7 @@ test('bytes Node read but did not pass on go first; the FIN still in the kernel 
     // 'early' sits in b's readable buffer, libuv no longer reads: the FIN stays in the kernel.
     g.b.pause();
     g.target.write('early;');
-    await waitFor(() => g.b.readableLength === 6, 'early bytes buffered in Node');
+    await waitFor(() => g.b.readableLength === 6, 10000, 'early bytes buffered in Node');
     handleOf(g.b).readStop();
     handleOf(g.b).reading = false;
     g.target.end('late');
@@ -111,7 +112,7 @@ test('a FIN libuv already read before the switch keeps the relay on the JS path,
   try {
     g.b.pause();
     g.target.end('reply-then-fin');
-    await waitFor(() => (g.b as unknown as { _readableState: { ended: boolean } })._readableState.ended, 'EOF seen by Node');
+    await waitFor(() => (g.b as unknown as { _readableState: { ended: boolean } })._readableState.ended, 10000, 'EOF seen by Node');
     const atClient = collect(g.client);
     const r = new Relay(g.a, g.b, { splice: budget });
     r.startAtoB();

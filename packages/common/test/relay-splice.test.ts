@@ -3,15 +3,16 @@ import { readdirSync } from 'node:fs';
 import * as net from 'node:net';
 import { Relay, RelayError, SpliceBudget, relay } from '@mptcp-proxy/common';
 import { connect as mpConnect, isMptcp, listen as mpListen, spliceStatus } from 'mptcp-native';
-import { collect, connect, listen, portOf, rig, sha, waitFor, type Rig } from './helpers/loopback';
+import { collect, connect, listen, portOf, rig, sha, type Rig } from './helpers/loopback';
+import { waitFor } from '@mptcp-proxy/lab';
 
 /** The process' fd budget for spliced relays (one per daemon in the product). */
 const budget = new SpliceBudget();
 
 const fdCount = (): number => readdirSync('/proc/self/fd').length;
 
-function spliced(r: Relay): Promise<void> {
-  return waitFor(() => r.mode === 'splice', 'relay.mode === splice');
+async function spliced(r: Relay): Promise<void> {
+  await waitFor(() => r.mode === 'splice', 10000, 'relay.mode === splice');
 }
 
 /** A rig with a Relay already switched to splice; the rig is closed afterwards. */
@@ -75,7 +76,7 @@ test('slow reader: backpressure stays in the kernel, nothing buffers in JS', asy
     const data = randomBytes(64 << 20);
     g.client.end(data);
     // The client's own queue backs up because nothing downstream reads.
-    await waitFor(() => g.client.writableLength > 0 && r.aToB > 0, 'client backpressure');
+    await waitFor(() => g.client.writableLength > 0 && r.aToB > 0, 10000, 'client backpressure');
     await new Promise((res) => setTimeout(res, 200));
     expect(g.client.writableLength).toBeGreaterThan(0);
     expect(r.aToB).toBeLessThan(data.length);
@@ -106,7 +107,7 @@ test('head bytes and bytes Node already buffered are relayed first, in order', a
   try {
     g.client.write('early-client;');
     g.target.write('early-target;');
-    await waitFor(() => g.a.readableLength > 0 && g.b.readableLength > 0, 'Node-side buffering');
+    await waitFor(() => g.a.readableLength > 0 && g.b.readableLength > 0, 10000, 'Node-side buffering');
     const r = new Relay(g.a, g.b, { splice: budget });
     r.startAtoB(Buffer.from('headA;'));
     r.startBtoA(Buffer.from('headB;'));
@@ -145,7 +146,7 @@ test('idle timeout and onBytes work on the splice path', async () => {
     r.startBtoA();
     await spliced(r);
     g.client.write('x'.repeat(1000));
-    await waitFor(() => r.aToB === 1000, 'bytes counted');
+    await waitFor(() => r.aToB === 1000, 10000, 'bytes counted');
     const err = (await r.done.then(() => null, (e: RelayError) => e)) as RelayError;
     expect(err.code).toBe('ERELAY_IDLE');
     expect(err.aToB).toBe(1000);
@@ -212,7 +213,7 @@ test('no fd leak over 500 spliced relays', async () => {
     }
     await Promise.all(pending);
     expect(pending.length).toBe(500);
-    await waitFor(() => fdCount() <= before, `fd count back to ${before} (now ${fdCount()})`);
+    await waitFor(() => fdCount() <= before, 10000, `fd count back to ${before} (now ${fdCount()})`);
     expect(fdCount()).toBeLessThanOrEqual(before);
   } finally {
     tSrv.close();
@@ -228,7 +229,7 @@ test('an MPTCP socket spliced to a plain TCP socket', async () => {
   const client = await mpConnect({ host: '127.0.0.1', port: portOf(mSrv), mptcp: 'on' });
   const b = await connect(portOf(tSrv));
   try {
-    await waitFor(() => a !== undefined && target !== undefined, 'accepts');
+    await waitFor(() => a !== undefined && target !== undefined, 10000, 'accepts');
     a.allowHalfOpen = true;
     client.allowHalfOpen = true;
     expect(isMptcp(a)).toBe(true);
@@ -315,7 +316,7 @@ test('spliceAfterBytes: a short exchange stays on the JS path, a bulk one switch
     const atTarget = collect(bulk.target);
     const atClient = collect(bulk.client);
     bulk.client.write(up);
-    await waitFor(() => r.mode === 'splice', 'relay.mode === splice');
+    await waitFor(() => r.mode === 'splice', 10000, 'relay.mode === splice');
     bulk.client.end();
     bulk.target.end();
     const [t, c, res] = await Promise.all([atTarget, atClient, r.done]);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { Relay, RelayError, pipe, relay, startPipe } from '@mptcp-proxy/common';
-import { collect, rig, sha, waitFor } from './helpers/loopback';
+import { collect, rig, sha } from './helpers/loopback';
+import { waitFor } from '@mptcp-proxy/lab';
 
 describe('relay on loopback', () => {
   test('bulk transfer both directions is byte-exact', async () => {
@@ -78,7 +79,7 @@ describe('relay on loopback', () => {
       const payload = randomBytes(total);
       r.client.end(payload);
       // the relay must stop reading from `a` once `b` stops draining
-      await waitFor(() => r.a.isPaused() && r.b.writableLength > 0, 'source paused');
+      await waitFor(() => r.a.isPaused() && r.b.writableLength > 0, 10000, 'source paused');
       const stalledAt = rel.aToB;
       expect(stalledAt).toBeLessThan(total);
       expect(r.b.writableLength).toBeLessThanOrEqual(r.b.writableHighWaterMark + maxChunk);
@@ -164,7 +165,7 @@ describe('relay on loopback', () => {
       r.target.end();
       expect((await gotAtTarget).toString()).toBe('early data');
       expect(Buffer.concat(copy).toString()).toBe('early data');
-      await waitFor(() => r.b.readableLength > 0 || r.b.readableEnded || r.b.bytesRead > 0, 'downstream bytes');
+      await waitFor(() => r.b.readableLength > 0 || r.b.readableEnded || r.b.bytesRead > 0, 10000, 'downstream bytes');
       expect(rel.bToAStarted).toBe(false);
       rel.startBtoA(Buffer.from('HEAD'));
       expect((await gotAtClient).toString()).toBe('HEAD-tail');
@@ -203,13 +204,13 @@ describe('pipe on loopback', () => {
       r.target.on('data', (c: Buffer) => gotAtTarget.push(c));
       const p = startPipe(r.a, r.b);
       r.client.write('abc');
-      await waitFor(() => Buffer.concat(gotAtTarget).length === 3, 'abc');
+      await waitFor(() => Buffer.concat(gotAtTarget).length === 3, 10000, 'abc');
       p.stop();
       expect(await p.done).toEqual({ bytes: 3, stopped: true });
       expect(r.a.isPaused()).toBe(true);
       r.client.write('def');
       // bytes after stop() stay in `a` for the new owner
-      await waitFor(() => r.a.readableLength === 3, 'def buffered in a');
+      await waitFor(() => r.a.readableLength === 3, 10000, 'def buffered in a');
       expect(r.a.read(3).toString()).toBe('def');
     } finally {
       r.close();

@@ -2,7 +2,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { ChildProcess, execFileSync } from 'node:child_process';
-import { Netns, waitFor } from '../../../tests/helpers/netns';
+import { Netns, waitFor } from '@mptcp-proxy/lab';
 
 export const ROOT = path.resolve(__dirname, '../../..');
 const PEER = path.join(__dirname, 'fixtures', 'peer.js');

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { connect, isMptcp, listen, mptcpInfo, socketProtocol } from 'mptcp-native';
-import { waitFor } from '../../../tests/helpers/netns';
+import { waitFor } from '@mptcp-proxy/lab';
 import { recordFacts } from './helpers';
 
 const run = promisify(execFile);

@@ -3,7 +3,7 @@
  * with per-source policy routing and a `subflow` endpoint on the client.
  */
 import { ChildProcess } from 'node:child_process';
-import { Netns, veth, waitFor, destroyAll } from '../../../tests/helpers/netns';
+import { Netns, veth, waitFor, destroyAll } from '@mptcp-proxy/lab';
 import { Json, recordFacts, runClient, runClientFull, startServer } from './helpers';
 
 const SRV = '10.1.1.2';

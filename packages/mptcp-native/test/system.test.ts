@@ -4,7 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
 import { cryptHash, openSyslog, verifySystemPassword } from 'mptcp-native';
-import { sh, waitFor } from '../../../tests/helpers/netns';
+import { sh, waitFor } from '@mptcp-proxy/lab';
 
 const PY = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 

@@ -10,3 +10,4 @@ export { ServerCapabilities, serverKey, type ServerVerdict } from './upstream/se
 export type * from './upstream/upstream';
 export { createDialer } from './dial';
 export type { Dialer, DialerOptions, PathView, PoolStats } from './dial';
+export { parseNetstat, readMptcpCounters } from './gateway';

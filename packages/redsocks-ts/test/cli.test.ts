@@ -3,8 +3,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { waitFor } from '../../../tests/helpers/netns';
-import { ROOT, tsEntry } from './helpers/topology';
+import { waitFor, ROOT, tsEntry } from '@mptcp-proxy/lab';
 
 const CLI = tsEntry('packages/redsocks-ts/src/cli.ts');
 /** Not under systemd, even when the suite itself runs in a unit (daemon = on would be ignored). */

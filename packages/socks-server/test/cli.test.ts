@@ -6,8 +6,8 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as net from 'node:net';
-import { killOnExit, removeTempDir, tempDir, tempSystemUser, type TempUser } from '../../../tests/helpers/daemons';
-import { RawClient, ipv4Request, sink, until, type Sink } from './helpers/fixture';
+import { killOnExit, removeTempDir, tempDir, tempSystemUser, type TempUser, waitFor } from '@mptcp-proxy/lab';
+import { RawClient, ipv4Request, sink, type Sink } from './helpers/fixture';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const CLI = join(ROOT, 'packages', 'socks-server', 'src', 'cli.ts');
@@ -99,7 +99,7 @@ describe('socks-server daemon signals', () => {
     user = tempSystemUser('ssc', 'Cli-pass9');
     sysUser = user.name;
     child = killOnExit(spawn(TSX, [CLI, '-f', file, '-p', pidfile], { stdio: ['ignore', 'ignore', 'pipe'] }));
-    await until(() => logText().includes('running'), 30000, 'server start');
+    await waitFor(() => logText().includes('running'), 30000, 'server start');
   }, 40000);
 
   afterAll(async () => {
@@ -136,10 +136,10 @@ describe('socks-server daemon signals', () => {
     const before = accepts();
     const idle = await RawClient.connect(port);
     idle.write([5]);
-    await until(() => accepts() > before);
+    await waitFor(() => accepts() > before);
     const pid = Number(readFileSync(pidfile, 'utf8').trim());
     process.kill(pid, 'SIGUSR1');
-    await until(() => /client 127\.0\.0\.1\.\d+ on 127\.0\.0\.1\.\d+: greeting/.test(logText()), 10000, 'client list');
+    await waitFor(() => /client 127\.0\.0\.1\.\d+ on 127\.0\.0\.1\.\d+: greeting/.test(logText()), 10000, 'client list');
     expect(logText()).toMatch(/sockd: \d+ clients?/);
     idle.destroy();
   });
@@ -147,7 +147,7 @@ describe('socks-server daemon signals', () => {
   test('SIGHUP with a broken config keeps the old one and says where', async () => {
     writeFileSync(file, `${conf(port, logfile, '', PRIVS)}\nthis is not dante\n`);
     process.kill(serverPid(), 'SIGHUP');
-    await until(() => logText().includes('keeping the old configuration'), 15000, 'reload failure');
+    await waitFor(() => logText().includes('keeping the old configuration'), 15000, 'reload failure');
     expect(logText()).toMatch(/error: .*run\.conf: problem on line \d+ near token/);
     expect(await connectThrough()).toBe(0);
   });
@@ -156,7 +156,7 @@ describe('socks-server daemon signals', () => {
     const blockRule = `socks block {\n  from: 0/0 to: 127.0.0.1/32 port = ${dest.port}\n  log: connect error\n}\n`;
     writeFileSync(file, conf(port, logfile, blockRule, PRIVS));
     process.kill(serverPid(), 'SIGHUP');
-    await until(() => logText().includes('sighup(): reloaded configuration'), 15000, 'reload');
+    await waitFor(() => logText().includes('sighup(): reloaded configuration'), 15000, 'reload');
     expect(await connectThrough()).toBe(2);
   });
 
@@ -179,7 +179,7 @@ async function foregroundServer(name: string, flags: string[] = [], env: NodeJS.
   writeFileSync(file, conf(await freePort(), logfile));
   const child = killOnExit(spawn(TSX, [CLI, ...flags, '-f', file, '-p', pidfile], { stdio: 'ignore', env }));
   const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
-  await until(() => textOf(logfile).includes('running'), 30000, 'server start');
+  await waitFor(() => textOf(logfile).includes('running'), 30000, 'server start');
   return {
     child,
     logfile,
@@ -198,7 +198,7 @@ describe('socks-server and logrotate', () => {
     try {
       renameSync(srv.logfile, `${srv.logfile}.1`);
       process.kill(srv.pid, 'SIGHUP');
-      await until(() => textOf(srv.logfile).includes('sighup(): reloaded configuration'), 15000, 'reload line in the new file');
+      await waitFor(() => textOf(srv.logfile).includes('sighup(): reloaded configuration'), 15000, 'reload line in the new file');
       expect(textOf(`${srv.logfile}.1`)).toContain('running');
       expect(textOf(`${srv.logfile}.1`)).not.toContain('sighup()');
     } finally {
@@ -236,7 +236,7 @@ describe('socks-server -D -N 2', () => {
       const r = spawnSync(TSX, [CLI, '-D', '-N', '2', '-f', file, '-p', pidfile], { encoding: 'utf8', timeout: 30000, env });
       expect(r.status).toBe(0);
       const log = (): string => (existsSync(logfile) ? readFileSync(logfile, 'utf8') : '');
-      await until(() => log().includes('socks-server[1/2]') && log().includes('socks-server[2/2]'), 40000, 'two workers');
+      await waitFor(() => log().includes('socks-server[1/2]') && log().includes('socks-server[2/2]'), 40000, 'two workers');
       const supervisor = Number(readFileSync(pidfile, 'utf8').trim());
       workers = readFileSync(`/proc/${supervisor}/task/${supervisor}/children`, 'utf8').trim().split(/\s+/).map(Number);
       expect(workers.length).toBe(2);
@@ -247,7 +247,7 @@ describe('socks-server -D -N 2', () => {
         c.destroy();
       }
       process.kill(supervisor, 'SIGTERM');
-      await until(() => !existsSync(pidfile) && workers.every((w) => !existsSync(`/proc/${w}`)), 20000, 'shutdown');
+      await waitFor(() => !existsSync(pidfile) && workers.every((w) => !existsSync(`/proc/${w}`)), 20000, 'shutdown');
     } finally {
       // a failed run must not leave the daemon behind
       if (existsSync(pidfile)) killFromPidfile(pidfile);

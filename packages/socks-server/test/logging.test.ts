@@ -7,8 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
-import { RawClient, ipv4Request, serverFrom, sink, until, type Sink } from './helpers/fixture';
-import { removeTempDir, tempDir } from '../../../tests/helpers/daemons';
+import { RawClient, ipv4Request, serverFrom, sink, type Sink } from './helpers/fixture';
+import { removeTempDir, tempDir, waitFor } from '@mptcp-proxy/lab';
 
 const dir = tempDir('socks-log-');
 afterAll(() => removeTempDir(dir));
@@ -92,10 +92,10 @@ user.privileged: root
 user.unprivileged: nobody
 ${rules(dest.port)}`);
     danted = spawn('danted', ['-f', join(dir, 'danted.conf'), '-p', join(dir, 'danted.pid')], { stdio: 'ignore' });
-    await until(() => existsSync(dlog) && readFileSync(dlog, 'utf8').includes('running'), 10000, 'danted');
+    await waitFor(() => existsSync(dlog) && readFileSync(dlog, 'utf8').includes('running'), 10000, 'danted');
     await traffic(dport, closeDest, dest.port);
     const want = ['tcp/accept [', 'tcp/connect [', 'tcp/connect ]', 'tcp/accept ]: N', 'blocked by higher-level'];
-    await until(() => {
+    await waitFor(() => {
       const t = readFileSync(dlog, 'utf8');
       return want.every((w) => shape(t).includes(w.replace(/\d+/g, 'N')));
     }, 10000, 'danted log lines');
@@ -108,7 +108,7 @@ socksmethod: none
 clientmethod: none
 ${rules(dest.port)}`);
     await traffic(fx.port, closeDest, dest.port);
-    await until(() => fx.lines.filter((l) => /: (pass|block)\(/.test(l)).length >= theirs.length, 10000, 'our log lines');
+    await waitFor(() => fx.lines.filter((l) => /: (pass|block)\(/.test(l)).length >= theirs.length, 10000, 'our log lines');
     const ours = fx.lines.filter((l) => /: (pass|block)\(/.test(l)).map(shape);
     await fx.close();
     expect(ours.sort()).toEqual(theirs.sort());
@@ -130,7 +130,7 @@ socks pass { from: 0/0 to: 0/0
   c.write(Buffer.concat([Buffer.from([5, 1, 0]), ipv4Request(1, '127.0.0.1', dest.port), Buffer.from('x')]));
   await c.read(13);
   c.sock.end();
-  await until(() => fx.lines.some((l) => l.includes('"disconnect"')));
+  await waitFor(() => fx.lines.some((l) => l.includes('"disconnect"')));
   const objs = fx.lines.map((l) => JSON.parse(l) as Record<string, unknown>);
   const connect = objs.find((o) => o.event === 'connect')!;
   expect(connect.level).toBe('info');

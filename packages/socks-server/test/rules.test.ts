@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RawClient, ipv4Request, serverFrom, sink, userPass, type Fixture, type Sink } from './helpers/fixture';
-import { removeTempDir, tempDir } from '../../../tests/helpers/daemons';
+import { removeTempDir, tempDir } from '@mptcp-proxy/lab';
 
 const dir = tempDir('socks-rules-');
 afterAll(() => removeTempDir(dir));

@@ -6,8 +6,8 @@
 import { execFileSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { RawClient, Sink, Fixture, ipv4Request, serverFrom, sink, sleep, until, userPass } from './helpers/fixture';
-import { removeTempDir, tempDir } from '../../../tests/helpers/daemons';
+import { RawClient, Sink, Fixture, ipv4Request, serverFrom, sink, sleep, userPass } from './helpers/fixture';
+import { removeTempDir, tempDir, waitFor } from '@mptcp-proxy/lab';
 
 const dir = tempDir('socks-bytes-');
 afterAll(() => removeTempDir(dir));
@@ -133,7 +133,7 @@ describe('plain SOCKS5 framing', () => {
     const c = await RawClient.connect(fx.port);
     c.write([5, 1, 0x80]);
     expect([...(await c.untilEnd())]).toEqual([5, 0xff]);
-    await until(() => fx.lines.some((l) => l.includes('client offered no acceptable authentication method')));
+    await waitFor(() => fx.lines.some((l) => l.includes('client offered no acceptable authentication method')));
   });
 
   test('a client sending one byte per second is cut by timeout.negotiate', async () => {
@@ -146,7 +146,7 @@ describe('plain SOCKS5 framing', () => {
     await c.untilEnd(15000);
     clearInterval(trickle);
     expect(sent).toBeLessThan(bytes.length);
-    await until(() => fx.lines.some((l) => /tcp\/accept \]: .*negotiate timeout after \d+ seconds/.test(l)), 5000, 'log line');
+    await waitFor(() => fx.lines.some((l) => /tcp\/accept \]: .*negotiate timeout after \d+ seconds/.test(l)), 5000, 'log line');
   });
 });
 
@@ -158,7 +158,7 @@ describe('optimistic connect (A5/A6)', () => {
     const head = await c.read(2 + OK_REPLY_LEN);
     expect([...head.subarray(0, 4)]).toEqual([5, 0xa5, 5, 0]);
     expect((await c.read(early.length)).equals(early)).toBe(true);
-    await until(() => dest.total().length === early.length);
+    await waitFor(() => dest.total().length === early.length);
     expect(dest.total().equals(early)).toBe(true);
     c.destroy();
   });
@@ -250,7 +250,7 @@ socks pass { from: 0/0 to: 0/0
     c.write(Buffer.concat([Buffer.from([5, 1, 0]), ipv4Request(1, '127.0.0.1', d.port), Buffer.from('a')]));
     expect((await c.read(12))[3]).toBe(0);
     await c.untilEnd(10000);
-    await until(() => f.lines.some((l) => /tcp\/connect \]: 0 -> .* -> 1, 1 -> .*: i\/o timeout\./.test(l)));
+    await waitFor(() => f.lines.some((l) => /tcp\/connect \]: 0 -> .* -> 1, 1 -> .*: i\/o timeout\./.test(l)));
     await f.close();
     await d.close();
   });
@@ -277,7 +277,7 @@ socks pass { from: 0/0 to: 0/0 }
     // Whichever came second while the other was pending is refused; if they did not overlap, both pass.
     expect(reps[0]).toBe(0);
     expect([0, 1]).toContain(reps[1]);
-    await until(() => d.total().length >= (reps[1] === 0 ? 2 : 1));
+    await waitFor(() => d.total().length >= (reps[1] === 0 ? 2 : 1));
     expect(['A', 'B', 'AB', 'BA']).toContain(d.total().toString());
     if (reps[1] === 1) expect(d.total().length).toBe(1);
     a.destroy();
@@ -308,7 +308,7 @@ socks pass { from: 0/0 to: 0/0
   expect(head[3]).toBe(0);
   expect(head[5]).toBe(4); // BND is IPv6
   expect((await c.read(3)).toString()).toBe('six');
-  await until(() => f.lines.some((l) => l.includes(`-> ::1.`) && l.includes(`::1.${d.port}`)));
+  await waitFor(() => f.lines.some((l) => l.includes(`-> ::1.`) && l.includes(`::1.${d.port}`)));
   c.destroy();
   await f.close();
   await d.close();

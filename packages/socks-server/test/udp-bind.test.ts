@@ -3,7 +3,8 @@ import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { once } from 'node:events';
 import { encodeUdpDatagram, parseUdpDatagram } from '@mptcp-proxy/common';
-import { RawClient, ipv4Request, serverFrom, until, type Fixture } from './helpers/fixture';
+import { RawClient, ipv4Request, serverFrom, type Fixture } from './helpers/fixture';
+import { waitFor } from '@mptcp-proxy/lab';
 
 let fx: Fixture;
 
@@ -57,7 +58,7 @@ describe('UDP ASSOCIATE', () => {
     // A fragment first: must be dropped, never forwarded.
     u.send(encodeUdpDatagram(dst, Buffer.from('frag'), 1), relayPort, relayIp);
     u.send(encodeUdpDatagram(dst, Buffer.from('ping')), relayPort, relayIp);
-    await until(() => replies.length >= 1);
+    await waitFor(() => replies.length >= 1);
     const d = parseUdpDatagram(replies[0]);
     expect(d.frag).toBe(0);
     expect(d.address).toEqual({ type: 'ipv4', host: '127.0.0.1', port: echoPort });
@@ -70,13 +71,13 @@ describe('UDP ASSOCIATE', () => {
     await once(other, 'listening');
     other.send(encodeUdpDatagram(dst, Buffer.from('intruder')), relayPort, relayIp);
     u.send(encodeUdpDatagram(dst, Buffer.from('ping2')), relayPort, relayIp);
-    await until(() => replies.length >= 2);
+    await waitFor(() => replies.length >= 2);
     expect(seen.map((b) => b.toString())).toEqual(['ping', 'ping2']);
     other.close();
 
     const before = fx.srv.sessions.size;
     ctl.destroy();
-    await until(() => fx.srv.sessions.size < before);
+    await waitFor(() => fx.srv.sessions.size < before);
     expect(fx.lines.some((l) => /pass\(1\): udp\/udpassociate \]: .*local client closed/.test(l))).toBe(true);
     u.close();
   });
@@ -109,11 +110,11 @@ describe('BIND (FTP active mode)', () => {
     const got: Buffer[] = [];
     data.on('data', (b) => got.push(b));
     ctl.write(Buffer.from('thanks'));
-    await until(() => Buffer.concat(got).toString() === 'thanks');
+    await waitFor(() => Buffer.concat(got).toString() === 'thanks');
     data.end();
     await ctl.untilEnd();
     ctl.sock.end();
-    await until(() => fx.lines.filter((l) => /tcp\/bind \]: .*remote peer closed/.test(l)).length >= (socks4 ? 2 : 1));
+    await waitFor(() => fx.lines.filter((l) => /tcp\/bind \]: .*remote peer closed/.test(l)).length >= (socks4 ? 2 : 1));
     data.destroy();
   }
 

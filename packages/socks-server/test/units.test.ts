@@ -8,7 +8,7 @@ import { namesPeers, negotiateTimeoutFor } from '../src/server';
 import { parseDantedConfig } from '../src/config';
 import { SharedState } from '../src/runtime';
 import { loadPasswordFile } from '../src/auth/password-file';
-import { removeTempDir, tempDir } from '../../../tests/helpers/daemons';
+import { removeTempDir, tempDir } from '@mptcp-proxy/lab';
 
 const policy = (p: Partial<MethodPolicy>): MethodPolicy => ({
   socksMethods: ['none'], ocMethod: 0xa5, ocAuthMethod: 0xa6, ocNoAuthAllowed: false, ocAuthAllowed: true, ...p,

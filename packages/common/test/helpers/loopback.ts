@@ -1,16 +1,10 @@
 /** Loopback rigs shared by the relay tests: client <-> [a relay b] <-> target. */
 import { createHash } from 'node:crypto';
 import * as net from 'node:net';
+import { waitFor } from '@mptcp-proxy/lab';
 
 export const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 
-export async function waitFor(fn: () => boolean, what: string, ms = 10000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
-}
 
 export function listen(onConn: (s: net.Socket) => void): Promise<net.Server> {
   const srv = net.createServer({ allowHalfOpen: true }, onConn);
@@ -51,7 +45,7 @@ export async function rig(): Promise<Rig> {
   const pSrv = await listen((s) => (a = s));
   const client = await connect(portOf(pSrv));
   const b = await connect(portOf(tSrv));
-  await waitFor(() => a !== undefined && target !== undefined, 'accepts');
+  await waitFor(() => a !== undefined && target !== undefined, 10000, 'accepts');
   return {
     client,
     target,

@@ -5,4 +5,5 @@ export type { Step, Snapshot } from './plan';
 export { nftRules } from './nft-rules';
 export { setup, undo, snapshot } from './setup';
 export { doctor, formatFindings } from './doctor';
+export { parseNetstat, readMptcpCounters } from './system';
 export type { Finding, DoctorOptions } from './doctor';

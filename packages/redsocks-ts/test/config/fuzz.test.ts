@@ -2,7 +2,7 @@ import * as fs from 'node:fs';
 import { ConfigError } from '@mptcp-proxy/common';
 import { prng, structuredSoup, tokenSoup } from './fuzz';
 import { parse } from './helpers';
-import { compatExample } from '../../../../tests/helpers/fixtures';
+import { compatExample } from '@mptcp-proxy/lab';
 
 
 /** Parses and reports the outcome; anything but a ConfigError escaping is a bug. */

@@ -4,7 +4,7 @@
  * changes reach the redsocks log.
  */
 import * as net from 'node:net';
-import { waitFor } from '../../../../tests/helpers/netns';
+import { waitFor } from '@mptcp-proxy/lab';
 import { startRedsocks, type RedsocksHandle } from '../../src/core/daemon';
 import { dialerDumpLines } from '../../src/dial';
 import { createRedsocksLog } from '../../src/log/redsocks-log';

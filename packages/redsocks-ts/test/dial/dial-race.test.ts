@@ -7,7 +7,7 @@ import * as net from 'node:net';
 import { connect as realConnect } from 'mptcp-native';
 import { createDialer, type Dialer } from '../../src/dial';
 import type { ConnectLike } from '../../src/dial/path-health';
-import { waitFor } from '../../../../tests/helpers/netns';
+import { waitFor } from '@mptcp-proxy/lab';
 import { testSection } from './fixtures';
 
 const timeoutErr = (): Error => Object.assign(new Error('connect ETIMEDOUT'), { code: 'ETIMEDOUT' });

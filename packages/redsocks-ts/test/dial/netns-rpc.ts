@@ -2,7 +2,7 @@
 import * as path from 'node:path';
 import * as readline from 'node:readline';
 import type { ChildProcess } from 'node:child_process';
-import type { Netns } from '../../../../tests/helpers/netns';
+import { type Netns } from '@mptcp-proxy/lab';
 
 const ROOT = path.resolve(__dirname, '../../../..');
 const TSX = path.join(ROOT, 'node_modules/.bin/tsx');

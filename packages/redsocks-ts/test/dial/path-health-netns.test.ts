@@ -4,7 +4,7 @@
  * SOCKS peer answers on one address. Cutting path 1 at the server (nft drop) must leave 5/5
  * new upstream connections working via path 2; restoring it brings path 1 back.
  */
-import { Netns, veth, destroyAll } from '../../../../tests/helpers/netns';
+import { Netns, veth, destroyAll } from '@mptcp-proxy/lab';
 import { NsProc } from './netns-rpc';
 
 jest.setTimeout(120000);

@@ -8,7 +8,7 @@ import { fdOf, loadNative } from 'mptcp-native';
 import { createDialer, type Dialer } from '../../src/dial';
 import { socks5Upstream } from '../../src/upstream/socks5';
 import type { RedsocksSection } from '../../src/config/types';
-import { waitFor } from '../../../../tests/helpers/netns';
+import { waitFor } from '@mptcp-proxy/lab';
 import { OK_REPLY, ScriptedServer, appData, connectBytes, harness, hex, testSection, type Harness, type PeerConn } from './fixtures';
 
 const DEST = { address: '192.0.2.7', port: 80 };

@@ -5,7 +5,7 @@
  */
 import { createDialer, type Dialer } from '../../src/dial';
 import { socks5Upstream } from '../../src/upstream/socks5';
-import { waitFor } from '../../../../tests/helpers/netns';
+import { waitFor } from '@mptcp-proxy/lab';
 import { OK_REPLY, ScriptedServer, appData, harness, testSection, type Harness, type PeerConn } from './fixtures';
 
 let server: ScriptedServer;

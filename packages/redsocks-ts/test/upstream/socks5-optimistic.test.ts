@@ -2,7 +2,7 @@
  * socks5 upstream, optimistic connect and the `auto` probe (docs/optimistic-connect.md), byte level,
  * against a real loopback peer that records what arrived before each answer.
  */
-import { waitFor } from '../../../../tests/helpers/netns';
+import { waitFor } from '@mptcp-proxy/lab';
 import { socks5Upstream } from '../../src/upstream/socks5';
 import { ServerCapabilities, serverKey } from '../../src/upstream/server-capabilities';
 import { earlyDataIsIdempotent, earlyDataMayRideSyn } from '../../src/upstream/fastopen-policy';

@@ -1,7 +1,7 @@
 import * as fs from 'node:fs';
 import { ConfigError } from '@mptcp-proxy/common';
 import { DANTED_ERROR_CODES, parseDantedConfig } from '../../src/config';
-import { compatExample, compatExamples } from '../../../../tests/helpers/fixtures';
+import { compatExample, compatExamples } from '@mptcp-proxy/lab';
 
 
 /** Deterministic PRNG (mulberry32) so a failure can be replayed. */

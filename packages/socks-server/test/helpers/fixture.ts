@@ -163,13 +163,3 @@ export function userPass(user: string, pass: string): Buffer {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** Polls until `fn` is truthy (no timing assertions: only a generous upper bound). */
-export async function until<T>(fn: () => T, ms = 5000, what = 'condition'): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await sleep(20);
-  }
-}

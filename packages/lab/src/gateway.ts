@@ -2,7 +2,8 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { spawnSync } from 'node:child_process';
-import { Lab, ADDR, IFACES, ROOT, TSX, NodeName } from './lab';
+import { Lab, ADDR, IFACES, NodeName } from './lab';
+import { ROOT, TSX } from './paths';
 
 export const REDSOCKS_PORT = 12345;
 export const SOCKS_PORT = 1080;

@@ -5,7 +5,8 @@
  */
 import { Lab, ADDR } from './lab';
 import { gatewayCli, labSetupArgs, preferCompiled } from './gateway';
-import { C_REDSOCKS_PORT, Daemon, OUR_REDSOCKS_PORT, startCPair, startOurRedsocks, startOurServer, stopAll } from './daemons';
+import { stopAll, type Started } from './daemons';
+import { C_REDSOCKS_PORT, OUR_REDSOCKS_PORT, startCPair, startOurRedsocks, startOurServer } from './pairs';
 import { Source } from './scenarios';
 
 export const OUR_MODES: Record<string, { label: string; keys: Record<string, string> }> = {
@@ -25,7 +26,7 @@ export interface Mode {
 
 /** Keeps our socks-server running across modes of one lab. */
 export class ModeRunner {
-  private server?: Daemon;
+  private server?: Started;
   constructor(private lab: Lab, private staleLossCnt?: number) {}
 
   private redirectTo(port: number): void {
@@ -44,7 +45,7 @@ export class ModeRunner {
     }
     const m = OUR_MODES[name];
     if (!m) throw new Error(`unknown mode ${name}`);
-    if (!this.server || this.server.child.exitCode !== null) this.server = await startOurServer(this.lab);
+    if (!this.server || this.server.proc.exitCode !== null) this.server = await startOurServer(this.lab);
     const rs = await startOurRedsocks(this.lab, m.keys);
     this.redirectTo(OUR_REDSOCKS_PORT);
     return { name, label: m.label, src: { node: 'lan' }, stop: () => rs.stop() };

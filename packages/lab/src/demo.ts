@@ -7,14 +7,15 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Lab, ADDR, destroyLabsOnSignals, ROOT } from './lab';
+import { Lab, ADDR, destroyLabsOnSignals } from './lab';
+import { ROOT } from './paths';
 import { failoverRun, FailoverResult, outageTtfb } from './scenarios';
 import { PROFILES, rttMs } from './profiles';
 import { gatewayCli, labSetupArgs } from './gateway';
+import { stopAll, type Started as Daemon } from './daemons';
 import {
-  C_REDSOCKS_PORT, C_SOCKS_PORT, Daemon, OUR_REDSOCKS_PORT, OUR_SOCKS_PORT, oursBuilt,
-  startCPair, startOurRedsocks, startOurServer, stopAll,
-} from './daemons';
+  C_REDSOCKS_PORT, C_SOCKS_PORT, OUR_REDSOCKS_PORT, OUR_SOCKS_PORT, oursBuilt, startCPair, startOurRedsocks, startOurServer,
+} from './pairs';
 import { LiveView, sparkPlot } from './live-view';
 import { curlSmall, median, mbit, transfer, TransferResult } from './traffic';
 

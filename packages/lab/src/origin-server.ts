@@ -3,7 +3,7 @@
  *   GET /small         a short page-like body
  *   GET /bytes/N       N bytes of payload
  *   POST /upload       consumes the body, answers {"bytes":N}
- * Usage: tsx tests/lab/origin-server.ts PORT
+ * Usage: tsx packages/lab/src/origin-server.ts PORT
  */
 import * as http from 'node:http';
 

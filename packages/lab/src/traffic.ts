@@ -1,7 +1,8 @@
 /** Traffic generators for the demo and the benches: curl timings and the measuring client. */
 import { execFile } from 'node:child_process';
 import * as path from 'node:path';
-import { Lab, NodeName, TSX, ADDR } from './lab';
+import { Lab, NodeName, ADDR } from './lab';
+import { TSX } from './paths';
 
 export const ORIGIN = `http://${ADDR.origin}:${ADDR.originPort}`;
 

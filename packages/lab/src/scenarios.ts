@@ -1,6 +1,6 @@
 /** Measured scenarios shared by the demo and the benches (they print; nothing here asserts). */
-import { parseNetstat } from '../../packages/redsocks-ts/src/gateway/system';
-import { waitFor } from '../helpers/netns';
+import { parseNetstat } from 'redsocks-ts';
+import { waitFor } from './wait';
 import { Lab, IFACES, IspName, NodeName } from './lab';
 import { curlSmall, CurlTiming, mbit, sleep, transfer, TransferResult } from './traffic';
 

@@ -1,7 +1,7 @@
 /**
  * Check that each emulated link delivers its configured delay and rate:
  * ping (RTT) and iperf3 up/down from the gateway to the ISP router on that link.
- *   npx tsx tests/lab/measure.ts [profile]
+ *   npx tsx packages/lab/src/measure.ts [profile]
  */
 import { Lab, ADDR, IspName, destroyLabsOnSignals } from './lab';
 import { rttMs } from './profiles';

@@ -153,17 +153,6 @@ export function sweepStale(): void {
   }
 }
 
-/** Wait until `fn` returns truthy, polling; throws after `ms`. */
-export async function waitFor<T>(fn: () => T | Promise<T>, ms = 5000, what = 'condition'): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 export function quote(s: string): string {
   return `'${s.replace(/'/g, `'\\''`)}'`;
 }

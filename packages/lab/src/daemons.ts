@@ -1,15 +1,87 @@
 /**
- * Peers and fixtures shared by the e2e, compat and package tests: danted.conf text (for
- * Debian's danted and our socks-server alike), tinyproxy.conf text, temporary system users,
- * temporary directories, and stopping a spawned daemon. Everything made here is also
- * removed when the process exits, so a failed or interrupted test leaves nothing behind.
+ * The one daemons helper of the tests, the benches and the lab: start a daemon (in a
+ * namespace or not) with its output captured, wait until it listens, stop it; config text for
+ * the peers (danted.conf for Debian's danted and our socks-server alike, tinyproxy.conf,
+ * redsocks.conf sections); temporary system users and directories. Everything made here is
+ * also removed when the process exits, so a failed or interrupted run leaves nothing behind.
  */
 import type { ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { sh, waitFor } from './netns';
+import { sh, type Netns } from './netns';
+import { ROOT } from './paths';
+import { PROXY_IP } from './topology';
+import { waitFor } from './wait';
+
+export interface Daemon {
+  proc: ChildProcess;
+  /** Everything it wrote to stdout and stderr so far. */
+  output: () => string;
+}
+
+/** Spawns `argv` inside `ns` (killed when the namespace goes) with its output captured. */
+export function spawnIn(ns: Netns, argv: string[], opts: { cwd?: string } = {}): Daemon {
+  const proc = ns.spawn(argv, { cwd: opts.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  // the last 1 MB: enough for any failure message, bounded for a long bench
+  const keep = (d: Buffer): void => void (out = (out + d.toString()).slice(-1 << 20));
+  proc.stdout?.on('data', keep);
+  proc.stderr?.on('data', keep);
+  return { proc, output: () => out };
+}
+
+/** Waits until something listens on TCP `port` inside `ns`. */
+export async function waitListening(ns: Netns, port: number, ms = 15000): Promise<void> {
+  await waitFor(() => ns.exec(`ss -Htln 'sport = :${port}'`, { allowFail: true }).trim().length > 0, ms, `listener on :${port} in ${ns.name}`);
+}
+
+export interface Started extends Daemon {
+  name: string;
+  /** SIGTERM, then SIGKILL if it has not exited within `ms`. */
+  stop: (ms?: number) => Promise<void>;
+}
+
+/** spawnIn, then wait until it listens on `port`; a daemon that exits or never listens throws with its output. */
+export async function startDaemon(ns: Netns, name: string, argv: string[], port: number, ms = 15000): Promise<Started> {
+  const d = spawnIn(ns, argv);
+  const { proc } = d;
+  const listening = (): boolean => ns.exec(`ss -ltnH 'sport = :${port}'`, { allowFail: true }).trim() !== '';
+  try {
+    await waitFor(() => proc.exitCode !== null || listening(), ms, `${name} to listen on :${port}`);
+  } catch (e) {
+    proc.kill('SIGKILL');
+    throw new Error(`${name} did not start: ${String(e)}\n${d.output()}`);
+  }
+  if (proc.exitCode !== null) throw new Error(`${name} exited with ${proc.exitCode}:\n${d.output()}`);
+  return { ...d, name, stop: (stopMs = 3000) => stopProcess(proc, stopMs) };
+}
+
+export async function stopAll(ds: Started[]): Promise<void> {
+  for (const d of [...ds].reverse()) await d.stop();
+}
+
+/** Writes `text` to `dir/name` and returns the path. */
+export function writeFile(dir: string, name: string, text: string): string {
+  const f = path.join(dir, name);
+  fs.writeFileSync(f, text);
+  return f;
+}
+
+/** The `base {}` the e2e suites share: debug+info logging to `file:LOG`, iptables redirector. */
+export function redsocksBase(log: string, extra = ''): string {
+  return `base {\n  log_debug = on;\n  log_info = on;\n  log = "file:${log}";\n  daemon = off;\n  redirector = iptables;\n${extra}}\n`;
+}
+
+/** One `redsocks {}` section on 0.0.0.0:localPort to PROXY_IP:upPort; `extra` holds indented key lines. */
+export function redsocksSection(localPort: number, upPort: number, type = 'socks5', extra = ''): string {
+  return `redsocks {\n  local_ip = 0.0.0.0;\n  local_port = ${localPort};\n  ip = ${PROXY_IP};\n  port = ${upPort};\n  type = ${type};\n${extra}}\n`;
+}
+
+export function userExists(name: string): boolean {
+  return sh(`getent passwd ${name}`, { allowFail: true }).trim().length > 0;
+}
 
 export interface DantedBlock {
   /** `to:` address, e.g. `10.77.2.3/32`. */

@@ -13,19 +13,19 @@
  */
 import * as fs from 'node:fs';
 import * as net from 'node:net';
-import * as os from 'node:os';
 import * as path from 'node:path';
 import * as crypto from 'node:crypto';
 import { ChildProcess, SpawnOptions } from 'node:child_process';
-import { Netns, veth, sh, waitFor } from '../helpers/netns';
+import { Netns, sh } from './netns';
+import { TSX } from './paths';
 import { DirParams, LabProfile, profile as namedProfile } from './profiles';
+import { buildTopology, type Link, type Topology } from './topology';
+import { waitFor } from './wait';
 
 export type NodeName = 'lan' | 'gw' | 'isp1' | 'isp2' | 'remote' | 'origin';
 export type IspName = 'isp1' | 'isp2';
 export const NODES: NodeName[] = ['lan', 'gw', 'isp1', 'isp2', 'remote', 'origin'];
 
-export const ROOT = path.resolve(__dirname, '../..');
-export const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
 
 /** The lab's fixed address plan (every namespace is private, so runs never collide). */
 export const ADDR = {
@@ -43,6 +43,19 @@ export const ADDR = {
 } as const;
 
 export const IFACES = { lan: 'lan0', wan1: 'wan1', wan2: 'wan2' } as const;
+
+/** Namespace name tags of the nodes (Netns.create adds the unique part). */
+const NODE_TAGS: Record<NodeName, string> = { lan: 'lan', gw: 'gw', isp1: 'isp1', isp2: 'isp2', remote: 'rem', origin: 'org' };
+
+/** The wires: each ISP namespace is an L2 bridge between the gateway's WAN and the remote router. */
+const LINKS: ReadonlyArray<Link<NodeName>> = [
+  { a: 'lan', aDev: 'eth0', aAddr: `${ADDR.lanClient}/24`, b: 'gw', bDev: IFACES.lan, bAddr: `${ADDR.gwLan}/24` },
+  { a: 'gw', aDev: IFACES.wan1, aAddr: `${ADDR.wan1}/24`, b: 'isp1', bDev: 'gwside' },
+  { a: 'isp1', aDev: 'remside', b: 'remote', bDev: 'r1', bAddr: `${ADDR.gw1}/24` },
+  { a: 'gw', aDev: IFACES.wan2, aAddr: `${ADDR.wan2}/24`, b: 'isp2', bDev: 'gwside' },
+  { a: 'isp2', aDev: 'remside', b: 'remote', bDev: 'r2', bAddr: `${ADDR.gw2}/24` },
+  { a: 'remote', aDev: 'o0', aAddr: `${ADDR.remoteOriginSide}/24`, b: 'origin', bDev: 'eth0', bAddr: `${ADDR.origin}/24` },
+];
 
 /** Partial per-direction settings; flat keys apply to both directions, `up`/`down` override. */
 export interface LinkChange extends Partial<DirParams> {
@@ -69,11 +82,11 @@ export interface LinkStats {
 
 const OFFLOADS_OFF = 'tso off gso off gro off tx off rx off';
 
-/** Compile wan-bridge.c once per source version into a cache dir; returns the binary path. */
+/** Compile wan-bridge.c once per source version into packages/lab/build/; returns the binary path. */
 export function buildBridge(): string {
   const src = path.join(__dirname, 'wan-bridge.c');
   const hash = crypto.createHash('sha1').update(fs.readFileSync(src)).digest('hex').slice(0, 12);
-  const dir = path.join(process.env.XDG_CACHE_HOME ?? path.join(os.homedir(), '.cache'), 'rts-lab');
+  const dir = path.join(__dirname, '..', 'build');
   const bin = path.join(dir, `wan-bridge-${hash}`);
   if (fs.existsSync(bin)) return bin;
   fs.mkdirSync(dir, { recursive: true });
@@ -129,32 +142,23 @@ export class Lab {
   private bridges: Partial<Record<IspName, ChildProcess>> = {};
   private destroyed = false;
 
-  private constructor(ns: Record<NodeName, Netns>, prof: LabProfile, dir: string) {
-    this.ns = ns;
+  private constructor(private readonly topo: Topology<NodeName>, prof: LabProfile) {
+    this.ns = topo.ns;
     this.profile = prof;
-    this.dir = dir;
+    this.dir = topo.dir;
   }
 
   static async create(prof: string | LabProfile = 'equal-20', opts: { origin?: boolean } = {}): Promise<Lab> {
     const p = typeof prof === 'string' ? namedProfile(prof) : prof;
     const bridgeBin = buildBridge();
-    const made: Partial<Record<NodeName, Netns>> = {};
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rts-lab-'));
-    let lab: Lab | undefined;
+    const lab = new Lab(buildTopology(NODE_TAGS, LINKS, 'lab'), p);
+    liveLabs.add(lab);
+    const ns = lab.ns;
+    const dir = lab.dir;
     try {
-      for (const n of NODES) made[n] = Netns.create(n === 'remote' ? 'rem' : n === 'origin' ? 'org' : n);
-      const ns = made as Record<NodeName, Netns>;
-      lab = new Lab(ns, p, dir);
-      liveLabs.add(lab);
       for (const n of NODES) {
         ns[n].exec('sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1');
       }
-      veth(ns.lan, 'eth0', `${ADDR.lanClient}/24`, ns.gw, IFACES.lan, `${ADDR.gwLan}/24`);
-      veth(ns.gw, IFACES.wan1, `${ADDR.wan1}/24`, ns.isp1, 'gwside', '');
-      veth(ns.isp1, 'remside', '', ns.remote, 'r1', `${ADDR.gw1}/24`);
-      veth(ns.gw, IFACES.wan2, `${ADDR.wan2}/24`, ns.isp2, 'gwside', '');
-      veth(ns.isp2, 'remside', '', ns.remote, 'r2', `${ADDR.gw2}/24`);
-      veth(ns.remote, 'o0', `${ADDR.remoteOriginSide}/24`, ns.origin, 'eth0', `${ADDR.origin}/24`);
       for (const isp of ['isp1', 'isp2'] as const) {
         ns[isp].exec(`ethtool -K gwside ${OFFLOADS_OFF} && ethtool -K remside ${OFFLOADS_OFF}`);
       }
@@ -194,8 +198,7 @@ export class Lab {
       if (opts.origin !== false) await lab.startOrigin();
       return lab;
     } catch (e) {
-      if (lab) lab.destroy();
-      else for (const n of Object.values(made)) n?.destroy();
+      lab.destroy();
       throw e;
     }
   }
@@ -267,8 +270,7 @@ export class Lab {
     if (this.destroyed) return;
     this.destroyed = true;
     for (const b of Object.values(this.bridges)) b?.kill('SIGKILL');
-    for (const n of NODES) this.ns[n]?.destroy();
-    fs.rmSync(this.dir, { recursive: true, force: true });
+    this.topo.destroy();
     liveLabs.delete(this);
   }
 }

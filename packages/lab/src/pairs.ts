@@ -1,0 +1,51 @@
+/**
+ * Start the SOCKS pair in the lab: the C baseline (redsocks 0.5 + Dante 1.4 under mptcpize,
+ * exactly as deployed today) or ours (redsocks-ts + socks-server, compiled CLIs).
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { startDaemon, type Started } from './daemons';
+import type { Lab } from './lab';
+import { ROOT } from './paths';
+
+export const CONF_DIR = path.join(ROOT, 'conf/lab');
+export const C_REDSOCKS_PORT = 12346;
+export const C_SOCKS_PORT = 1081;
+export const OUR_REDSOCKS_PORT = 12345;
+export const OUR_SOCKS_PORT = 1080;
+
+/** Write a config into the lab dir, optionally rewriting `key = value;` lines (redsocks syntax). */
+export function labConf(lab: Lab, file: string, overrides: Record<string, string> = {}): string {
+  let text = fs.readFileSync(path.join(CONF_DIR, file), 'utf8');
+  for (const [k, v] of Object.entries(overrides)) {
+    const re = new RegExp(`^(\\s*)${k}\\s*=.*;\\s*$`, 'm');
+    text = re.test(text) ? text.replace(re, `$1${k} = ${v};`) : text.replace(/(redsocks\s*\{)/, `$1\n  ${k} = ${v};`);
+  }
+  const out = path.join(lab.dir, `${path.basename(file, '.conf')}-${Object.values(overrides).join('-').replace(/[^\w.-]/g, '_') || 'base'}.conf`);
+  fs.writeFileSync(out, text);
+  return out;
+}
+
+export async function startCPair(lab: Lab): Promise<Started[]> {
+  const dante = await startDaemon(lab.ns.remote, 'danted (C)', ['mptcpize', 'run', 'danted', '-f', labConf(lab, 'danted-c.conf')], C_SOCKS_PORT);
+  const rs = await startDaemon(lab.ns.gw, 'redsocks (C)', ['mptcpize', 'run', 'redsocks', '-c', labConf(lab, 'redsocks-c.conf')], C_REDSOCKS_PORT);
+  return [dante, rs];
+}
+
+export function oursBuilt(): { ok: boolean; why?: string } {
+  for (const p of ['packages/socks-server/dist/cli.js', 'packages/redsocks-ts/dist/cli.js']) {
+    if (!fs.existsSync(path.join(ROOT, p))) return { ok: false, why: `${p} is missing (run npm run build)` };
+  }
+  return { ok: true };
+}
+
+export async function startOurServer(lab: Lab): Promise<Started> {
+  return startDaemon(lab.ns.remote, 'socks-server', ['node', path.join(ROOT, 'packages/socks-server/dist/cli.js'), '-f', labConf(lab, 'danted.conf')], OUR_SOCKS_PORT);
+}
+
+/** redsocks-ts with optional key overrides (e.g. { optimistic: 'off', fastopen: 'off' }). */
+export async function startOurRedsocks(lab: Lab, overrides: Record<string, string> = {}, port = OUR_REDSOCKS_PORT): Promise<Started> {
+  const o = { ...overrides };
+  if (port !== OUR_REDSOCKS_PORT) o.local_port = String(port);
+  return startDaemon(lab.ns.gw, 'redsocks-ts', ['node', path.join(ROOT, 'packages/redsocks-ts/dist/cli.js'), '-c', labConf(lab, 'redsocks.conf', o)], port);
+}

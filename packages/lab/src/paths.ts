@@ -1,0 +1,11 @@
+/** Where things are in the repository (the lab runs from source, through tsx). */
+import * as path from 'node:path';
+
+export const ROOT = path.resolve(__dirname, '../../..');
+export const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
+export const TSCONFIG = path.join(ROOT, 'tsconfig.test.json');
+
+/** Argv that runs a TypeScript entry point of this repository from source (`rel` from ROOT). */
+export function tsEntry(rel: string): string[] {
+  return ['env', `TSX_TSCONFIG_PATH=${TSCONFIG}`, 'node', '--import', 'tsx', path.join(ROOT, rel)];
+}
