@@ -3,7 +3,7 @@
 # Not part of `npm test` (a fresh run takes a few minutes). Run as root from anywhere:
 #   bash scripts/docker-smoke.sh            # KEEP=1 keeps the images (and containers.conf)
 #
-# It follows shared/docs/containers.md: podman + runc, a Debian base image made locally with
+# It follows docs/packaging.md ("Building and testing the images"): podman + runc, a Debian base image made locally with
 # debootstrap, and a node:20-bookworm-slim stand-in built from the host's Node (no registry is
 # reachable here). Then it
 #   1. builds both targets of docker/Dockerfile unchanged;

@@ -1,7 +1,7 @@
 /**
  * Optimistic connect against a real Dante 1.4.2 (Debian's danted, temp config on loopback):
  * a plain RFC 1928 server. It picks 00 for the pipelined {A5,00} greeting and parses greeting +
- * CONNECT + early data from one buffer, so OC works as pipelining (machine-facts.md). Failures
+ * CONNECT + early data from one buffer, so OC works as pipelining (docs/optimistic-connect.md §1). Failures
  * still reset the LAN client and leave nothing at the destination.
  */
 import { spawn, type ChildProcess } from 'node:child_process';

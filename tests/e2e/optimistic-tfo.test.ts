@@ -1,5 +1,5 @@
 /**
- * TCP Fast Open over MPTCP for the upstream leg (zero-rtt.md §3.7), shown by kernel counters in a
+ * TCP Fast Open over MPTCP for the upstream leg (docs/optimistic-connect.md §7), shown by kernel counters in a
  * namespace pair: client net.ipv4.tcp_fastopen=1 (0x1 client), server =2 (0x2 server), cookies on.
  * The first connection fetches the cookie; the next ones carry the SOCKS handshake in the SYN,
  * and a TLS ClientHello (replay-safe) rides along in the same SYN.

@@ -162,7 +162,7 @@ describe('coalesced client handshakes (greeting + auth + request + early data)',
       });
     }
   }
-  test('bytes of the OC no-auth handshake match zero-rtt.md §3.3', () => {
+  test('bytes of the OC no-auth handshake match docs/optimistic-connect.md §3', () => {
     const b = encodeOptimisticHandshake({ method: 0xa5, address: addrs[0], earlyData: Buffer.from('hi') });
     expect(b.toString('hex')).toBe('0502a500' + '05010001c0000221' + '01bb' + '6869');
     const a = encodeOptimisticHandshake({ method: 0xa6, auth: { user: 'u', pass: 'p' }, address: addrs[0] });

@@ -7,7 +7,7 @@ import type { Authenticator } from './auth/authenticator';
 import type { DanteLog } from './log/dante-log';
 import type { MethodPolicy } from './session/method-select';
 
-/** Limits of the optimistic-connect extension (zero-rtt.md §3.5(6)). */
+/** Limits of the optimistic-connect extension (docs/optimistic-connect.md §5.6). */
 export interface OcLimits {
   /** Concurrent OC connects still pending, per client IP. */
   maxPendingPerClient: number;

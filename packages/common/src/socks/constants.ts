@@ -12,7 +12,7 @@ export enum Method {
   NoAcceptable = 0xff,
 }
 
-/** Private-range methods for optimistic connect (zero-rtt.md §3.2); configurable in 0x80..0xfe. */
+/** Private-range methods for optimistic connect (docs/optimistic-connect.md §2); configurable in 0x80..0xfe. */
 export const DEFAULT_OC_METHOD = 0xa5;
 export const DEFAULT_OC_AUTH_METHOD = 0xa6;
 

@@ -1,5 +1,5 @@
 /**
- * Optimistic connect (zero-rtt.md §3.3) and plain pipelining, client side.
+ * Optimistic connect (docs/optimistic-connect.md §3) and plain pipelining, client side.
  *
  * Client, one write:  05 N M.. | [01 ULEN USER PLEN PASS] | 05 CMD 00 ATYP ADDR PORT | early data
  * Server answers:     05 M | [01 STATUS] | 05 REP 00 ATYP ADDR PORT | downstream data

@@ -1,5 +1,5 @@
 /**
- * A warm pool of idle, already-established MPTCP connections to the proxy (zero-rtt.md §3.8).
+ * A warm pool of idle, already-established MPTCP connections to the proxy (docs/optimistic-connect.md §8).
  * Each connection carries exactly one SOCKS stream: `take()` removes it for good and a
  * replacement is opened in the background. Idle connections are closed after
  * `pool_idle_timeout`, which must stay below the server's negotiate timeout.
