@@ -8,7 +8,7 @@ bash scripts/deps.sh || exit 1
 npx tsc -p tsconfig.test.json --noEmit || exit 1
 mkdir -p bench/out
 report="$PWD/bench/out/jest-report.json"
-npx jest --runInBand --forceExit --json --outputFile="$report" "$@"
+npx jest --runInBand --json --outputFile="$report" "$@"
 rc=$?
 # Restate jest's totals as a plain closing line: "jest: N passed, N failed, N skipped".
 node -e '

@@ -204,7 +204,8 @@ describe('generated broken variants: both reject; ours names file:line and the t
       }
       throw new Error('no error');
     })();
-    expect(err.message.startsWith(`${file}:${v.line}: `)).toBe(true);
+    // file:line, then the token's column when the error names a token on that line
+    expect(err.message.startsWith(err.column === undefined ? `${file}:${v.line}: ` : `${file}:${v.line}:${err.column}: `)).toBe(true);
     if (v.token) expect(err.message).toContain(`"${v.token}"`);
   });
 });

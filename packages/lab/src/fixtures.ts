@@ -5,8 +5,9 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
+import { ROOT } from './paths';
 
-export const COMPAT_EXAMPLES = path.resolve(__dirname, '../fixtures/compat-examples');
+export const COMPAT_EXAMPLES = path.join(ROOT, 'tests/fixtures/compat-examples');
 
 /**
  * The example configs whose names match `pattern`, sorted. Throws when the folder is missing or
