@@ -13,7 +13,7 @@ import {
   testSection,
   type Destination,
   type Harness,
-} from '../../packages/redsocks-ts/test/dial/fixtures';
+} from '../../packages/redsocks-ts/test/helpers/upstream';
 
 /** The daemon's per-process state, fresh for each test: the server-capabilities cache and its socks5 protocol. */
 let caps = new ServerCapabilities();

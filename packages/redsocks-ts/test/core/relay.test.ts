@@ -1,6 +1,6 @@
 import * as net from 'node:net';
 import { Relay } from '@mptcp-proxy/common';
-import { socketPair } from '../helpers/loopback';
+import { lanPair } from '../helpers/upstream';
 
 function readAll(s: net.Socket): Promise<Buffer> {
   return new Promise((resolve) => {
@@ -13,20 +13,20 @@ function readAll(s: net.Socket): Promise<Buffer> {
 /** The relay contract the core relies on (common's Relay, as client.ts drives it). */
 describe('relay', () => {
   test('half-close travels both ways: client FIN first, then the upstream answers and FINs', async () => {
-    const a = await socketPair(); // a.outer = LAN client, a.inner = accepted
-    const b = await socketPair(); // b.inner = "upstream" socket held by redsocks, b.outer = proxy side
+    const a = await lanPair(); // a.app = LAN client, a.client = accepted
+    const b = await lanPair(); // b.client = "upstream" socket held by redsocks, b.app = proxy side
     const eofs: string[] = [];
     let doneErr: unknown = 'not done';
-    const r = new Relay(a.inner, b.inner);
+    const r = new Relay(a.client, b.client);
     r.startAtoB(Buffer.from('early:')).done.then(() => eofs.push('client'));
     r.startBtoA().done.then(() => eofs.push('relay'));
     r.done.then(() => (doneErr = undefined), (e) => (doneErr = e));
-    const atProxy = readAll(b.outer);
-    a.outer.end('request');
+    const atProxy = readAll(b.app);
+    a.app.end('request');
     expect((await atProxy).toString()).toBe('early:request');
     // the client's write half is closed, its read half still works
-    const atClient = readAll(a.outer);
-    b.outer.end('response');
+    const atClient = readAll(a.app);
+    b.app.end('response');
     expect((await atClient).toString()).toBe('response');
     while (doneErr === 'not done') await new Promise((r) => setTimeout(r, 10));
     expect(eofs).toEqual(['client', 'relay']);
@@ -36,19 +36,19 @@ describe('relay', () => {
   });
 
   test('backpressure: a reader that does not read stops the sender; data arrives intact later', async () => {
-    const a = await socketPair();
-    const b = await socketPair();
-    const r = new Relay(a.inner, b.inner);
+    const a = await lanPair();
+    const b = await lanPair();
+    const r = new Relay(a.client, b.client);
     r.startAtoB();
     r.startBtoA();
-    b.outer.pause(); // the proxy side reads nothing
+    b.app.pause(); // the proxy side reads nothing
     const total = 32 * 1024 * 1024;
     const chunk = Buffer.alloc(1024 * 1024, 7);
     let written = 0;
     let blocked = false;
     while (written < total) {
       written += chunk.length;
-      if (!a.outer.write(chunk)) {
+      if (!a.app.write(chunk)) {
         blocked = true;
         break;
       }
@@ -56,15 +56,15 @@ describe('relay', () => {
     expect(blocked).toBe(true);
     await new Promise((r) => setTimeout(r, 200));
     // the relay holds at most about one read chunk plus the socket's write buffer
-    expect(b.inner.writableLength).toBeLessThanOrEqual(1024 * 1024);
+    expect(b.client.writableLength).toBeLessThanOrEqual(1024 * 1024);
     let got = 0;
     const all = new Promise<void>((resolve) => {
-      b.outer.on('data', (d) => {
+      b.app.on('data', (d) => {
         got += d.length;
         if (got >= written) resolve();
       });
     });
-    b.outer.resume();
+    b.app.resume();
     await all;
     expect(got).toBe(written);
     a.close();

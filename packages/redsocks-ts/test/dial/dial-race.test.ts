@@ -8,7 +8,7 @@ import { connect as realConnect } from 'mptcp-native';
 import { createDialer, type Dialer } from '../../src/dial';
 import type { ConnectLike } from '../../src/dial/path-health';
 import { waitFor } from '@mptcp-proxy/lab';
-import { testSection } from './fixtures';
+import { testSection } from '../helpers/upstream';
 
 const timeoutErr = (): Error => Object.assign(new Error('connect ETIMEDOUT'), { code: 'ETIMEDOUT' });
 

@@ -9,7 +9,7 @@ import * as readline from 'node:readline';
 import type { RedsocksSection } from '../../src/config/types';
 import { createDialer } from '../../src/dial';
 import { socks5Upstream } from '../../src/upstream/socks5';
-import { appData, harness, testSection } from './fixtures';
+import { appData, harness, testSection } from '../helpers/upstream';
 
 const section = testSection(JSON.parse(process.argv[2] ?? '{}') as Partial<RedsocksSection>);
 const out = (o: object): void => void process.stdout.write(`${JSON.stringify(o)}\n`);

@@ -9,7 +9,7 @@ import { createDialer, type Dialer } from '../../src/dial';
 import { socks5Upstream } from '../../src/upstream/socks5';
 import type { RedsocksSection } from '../../src/config/types';
 import { waitFor } from '@mptcp-proxy/lab';
-import { OK_REPLY, ScriptedServer, appData, connectBytes, harness, hex, testSection, type Harness, type PeerConn } from './fixtures';
+import { OK_REPLY, ScriptedServer, appData, connectBytes, harness, hex, testSection, type Harness, type PeerConn } from '../helpers/upstream';
 
 const DEST = { address: '192.0.2.7', port: 80 };
 const GREETING = [5, 2, 0xa5, 0];

@@ -6,7 +6,7 @@
 import { createDialer, type Dialer } from '../../src/dial';
 import { socks5Upstream } from '../../src/upstream/socks5';
 import { waitFor } from '@mptcp-proxy/lab';
-import { OK_REPLY, ScriptedServer, appData, harness, testSection, type Harness, type PeerConn } from './fixtures';
+import { OK_REPLY, ScriptedServer, appData, harness, testSection, type Harness, type PeerConn } from '../helpers/upstream';
 
 let server: ScriptedServer;
 let dialer: Dialer | undefined;

@@ -16,7 +16,7 @@ import {
   testSection,
   type Harness,
   type PeerConn,
-} from '../dial/fixtures';
+} from '../helpers/upstream';
 
 const DEST = { address: '198.51.100.9', port: 443 };
 const REQ = connectBytes(DEST.address, DEST.port);

@@ -12,7 +12,7 @@ import {
   hex,
   testSection,
   type Harness,
-} from '../dial/fixtures';
+} from '../helpers/upstream';
 
 const DEST = { address: '192.0.2.7', port: 8080 };
 

@@ -1,14 +1,16 @@
 /**
- * Test fixtures for the socks5 upstream and the dialer: a scripted SOCKS peer on loopback that
- * records every byte, a real LAN client socket pair, and an UpstreamContext wired like the core's.
+ * The upstream protocols' test rig, on real loopback sockets: a scripted peer that records every
+ * byte (ScriptedServer, and fakeProxy on top of it), a LAN client socket pair accepted as the
+ * daemon accepts (lanPair), the UpstreamContext the core builds (upstreamContext), and a harness
+ * that runs a protocol and relays like the core (harness).
  */
 import * as net from 'node:net';
 import { EXTENSION_DEFAULTS } from '../../src/config/extensions';
 import type { RedsocksSection } from '../../src/config/types';
 import { ReceiveBuffer } from '@mptcp-proxy/common';
 import { EARLY_DATA_LIMIT } from '../../src/core/client';
-import { section } from '../helpers/config';
-import type { DialOptions, Dialed, Tunnel, UpstreamContext, UpstreamProtocol } from '../../src/upstream/upstream';
+import { section } from './config';
+import type { ConnLogger, DialOptions, Dialed, Tunnel, UpstreamContext, UpstreamProtocol } from '../../src/upstream/upstream';
 
 /** A parsed `redsocks {}` section with the extension keys at their shipped defaults. */
 export function testSection(over: Partial<RedsocksSection> = {}): RedsocksSection {
@@ -71,6 +73,11 @@ export class PeerConn {
     return this.received.subarray(0, n);
   }
 
+  /** Waits until more than `have` bytes arrived, or EOF/close (whichever first). */
+  async more(have: number): Promise<void> {
+    await until(() => this.received.length > have || this.ended || this.closed, this.subscribe);
+  }
+
   /** Waits for EOF or close. */
   async eof(): Promise<void> {
     await until(() => this.ended || this.closed, this.subscribe);
@@ -125,9 +132,12 @@ export class ScriptedServer {
   }
 }
 
-/** A real LAN-side pair: `app` is the LAN application, `client` the gateway's accepted socket. */
+/**
+ * A real LAN-side pair: `app` is the LAN application, `client` the gateway's accepted socket,
+ * accepted paused as the daemon's listener accepts (pauseOnConnect).
+ */
 export async function lanPair(): Promise<{ app: net.Socket; client: net.Socket; close(): void }> {
-  const srv = net.createServer({ allowHalfOpen: true });
+  const srv = net.createServer({ allowHalfOpen: true, pauseOnConnect: true });
   await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
   const accepted = new Promise<net.Socket>((r) => srv.once('connection', r));
   const app = net.connect({ port: (srv.address() as net.AddressInfo).port, host: '127.0.0.1', allowHalfOpen: true });
@@ -135,6 +145,7 @@ export async function lanPair(): Promise<{ app: net.Socket; client: net.Socket; 
   const client = await accepted;
   client.on('error', () => undefined);
   srv.close();
+  await new Promise<void>((r) => (app.connecting ? app.once('connect', () => r()) : r()));
   return {
     app,
     client,
@@ -161,19 +172,81 @@ export interface Harness {
   close(): void;
 }
 
+/** A plain TCP connection to the section's proxy, as a Dialed. */
+function connectTo(section: RedsocksSection): Promise<Dialed> {
+  return new Promise<Dialed>((resolve, reject) => {
+    const c = net.connect({ host: section.ip, port: section.port, allowHalfOpen: true });
+    c.once('connect', () => resolve({ socket: c }));
+    c.once('error', reject);
+  });
+}
+
+export interface TestLog extends ConnLogger {
+  lines: string[];
+}
+
+export function testLog(): TestLog {
+  const lines: string[] = [];
+  return {
+    lines,
+    debug: (m) => lines.push(`debug ${m}`),
+    info: (m) => lines.push(`info ${m}`),
+    error: (m) => lines.push(`err ${m}`),
+  };
+}
+
+/**
+ * The context the core hands a protocol for the client socket `client` (accepted, paused):
+ * its early data, a log that records, and `dial` (default: a plain TCP connection to the
+ * section's proxy; every socket dialed is in `upstreams`).
+ */
+export function upstreamContext(
+  client: net.Socket,
+  section: RedsocksSection,
+  dest = { address: '10.1.2.3', port: 80 },
+  dial?: UpstreamContext['dial'],
+): UpstreamContext & { early: ReceiveBuffer; log: TestLog; upstreams: net.Socket[] } {
+  const upstreams: net.Socket[] = [];
+  return {
+    client,
+    clientAddr: { address: '192.168.1.5', port: 40000 },
+    dest,
+    section,
+    early: new ReceiveBuffer(client, { pauseAt: EARLY_DATA_LIMIT }),
+    log: testLog(),
+    upstreams,
+    dial:
+      dial ??
+      (async () => {
+        const d = await connectTo(section);
+        upstreams.push(d.socket);
+        return d;
+      }),
+    startClientToUpstream: () => undefined,
+  };
+}
+
 export async function harness(
   section: RedsocksSection,
   dest: { address: string; port: number },
   dial?: (opts: DialOptions) => Promise<Dialed>,
 ): Promise<Harness> {
   const pair = await lanPair();
-  const early = new ReceiveBuffer(pair.client, { pauseAt: EARLY_DATA_LIMIT });
   let appBytes = Buffer.alloc(0);
   pair.app.on('data', (c: Buffer) => {
     appBytes = Buffer.concat([appBytes, c]);
   });
   const sockets: net.Socket[] = [];
   let upStarted: net.Socket | undefined;
+  const base = upstreamContext(pair.client, section, dest, async (opts = {}) => {
+    h.dials.push(opts);
+    const d = dial ? await dial(opts) : await connectTo(section);
+    d.socket.on('error', () => undefined);
+    sockets.push(d.socket);
+    h.dialed.push(d);
+    return d;
+  });
+  const early = base.early;
   const h: Harness = {
     app: pair.app,
     client: pair.client,
@@ -183,29 +256,13 @@ export async function harness(
     streamedEarly: false,
     logs: [],
     ctx: {
-      client: pair.client,
+      ...base,
       clientAddr: { address: '127.0.0.1', port: pair.client.remotePort ?? 0 },
-      dest,
-      section,
       early,
       log: {
         debug: (m) => h.logs.push(m),
         info: (m) => h.logs.push(m),
         error: (m) => h.logs.push(m),
-      },
-      dial: async (opts = {}) => {
-        h.dials.push(opts);
-        const d = dial
-          ? await dial(opts)
-          : await new Promise<Dialed>((resolve, reject) => {
-              const c = net.connect({ host: section.ip, port: section.port, allowHalfOpen: true });
-              c.once('connect', () => resolve({ socket: c }));
-              c.once('error', reject);
-            });
-        d.socket.on('error', () => undefined);
-        sockets.push(d.socket);
-        h.dialed.push(d);
-        return d;
       },
       startClientToUpstream: (up) => {
         if (upStarted) return;
@@ -313,4 +370,47 @@ export async function closedPort(): Promise<number> {
   const port = (s.address() as net.AddressInfo).port;
   await new Promise<void>((r) => s.close(() => r()));
   return port;
+}
+
+export interface FakeProxy {
+  port: number;
+  /** Every byte each accepted connection sent, in accept order. */
+  readonly received: Buffer[];
+  close(): Promise<void>;
+}
+
+/**
+ * A ScriptedServer whose answer is a function of (connection index, bytes so far): it returns
+ * the bytes to answer with once it has seen enough, or null to wait for more.
+ */
+export async function fakeProxy(respond: (index: number, got: Buffer, sock: net.Socket) => Buffer | string | null): Promise<FakeProxy> {
+  const server = await ScriptedServer.start(async (c, i) => {
+    for (;;) {
+      const have = c.received.length;
+      const r = have > 0 ? respond(i, c.received, c.socket) : null;
+      if (r !== null) {
+        if (r.length) await c.write(r);
+        return;
+      }
+      if (c.ended || c.closed) return;
+      await c.more(have);
+    }
+  });
+  return {
+    port: server.port,
+    get received() {
+      return server.conns.map((c) => c.received);
+    },
+    close: () => server.close(),
+  };
+}
+
+/** Everything a socket sends until it ends or closes. */
+export function collect(sock: net.Socket): Promise<Buffer> {
+  return new Promise((resolve) => {
+    const parts: Buffer[] = [];
+    sock.on('data', (d) => parts.push(d));
+    sock.on('end', () => resolve(Buffer.concat(parts)));
+    sock.on('close', () => resolve(Buffer.concat(parts)));
+  });
 }
