@@ -57,24 +57,12 @@ export class ReceiveBuffer {
   error: Error | undefined;
   private detached = false;
   private waiters: Array<() => void> = [];
-
-  private readonly onData = (chunk: Buffer): void => {
-    this.push(chunk);
-    const limit = this.opts.pauseAt;
-    if (limit !== undefined && this.length >= limit) this.socket!.pause();
-    this.wake();
-  };
-  private readonly onEnd = (): void => {
-    this.ended = true;
-    this.wake();
-  };
-  private readonly onError = (err: Error): void => {
-    this.error = err;
-    this.wake();
-  };
-  private readonly onClose = (): void => {
-    this.closed = true;
-    this.wake();
+  /** The socket listeners (only when the buffer has a socket: push-fed buffers allocate none). */
+  private readonly on?: {
+    data: (chunk: Buffer) => void;
+    end: () => void;
+    error: (err: Error) => void;
+    close: () => void;
   };
 
   constructor(
@@ -82,11 +70,32 @@ export class ReceiveBuffer {
     private readonly opts: ReceiveBufferOptions = {},
   ) {
     if (!socket) return;
+    const on = {
+      data: (chunk: Buffer): void => {
+        this.push(chunk);
+        const limit = this.opts.pauseAt;
+        if (limit !== undefined && this.length >= limit) socket.pause();
+        this.wake();
+      },
+      end: (): void => {
+        this.ended = true;
+        this.wake();
+      },
+      error: (err: Error): void => {
+        this.error = err;
+        this.wake();
+      },
+      close: (): void => {
+        this.closed = true;
+        this.wake();
+      },
+    };
+    this.on = on;
     if (!socket.listeners('error').includes(ignoreError)) socket.on('error', ignoreError);
-    socket.on('data', this.onData);
-    socket.on('end', this.onEnd);
-    socket.on('error', this.onError);
-    socket.on('close', this.onClose);
+    socket.on('data', on.data);
+    socket.on('end', on.end);
+    socket.on('error', on.error);
+    socket.on('close', on.close);
     // accepted with pauseOnConnect or paused by a previous owner: start reading
     socket.resume();
   }
@@ -249,12 +258,13 @@ export class ReceiveBuffer {
    */
   detach(): Buffer {
     const s = this.socket;
-    if (s && !this.detached) {
+    const on = this.on;
+    if (s && on && !this.detached) {
       s.pause();
-      s.off('data', this.onData);
-      s.off('end', this.onEnd);
-      s.off('error', this.onError);
-      s.off('close', this.onClose);
+      s.off('data', on.data);
+      s.off('end', on.end);
+      s.off('error', on.error);
+      s.off('close', on.close);
     }
     this.detached = true;
     const rest = this.drain();
