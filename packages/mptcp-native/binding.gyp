@@ -11,6 +11,7 @@
         "src/native/mptcp-info.cc",
         "src/native/syslog.cc",
         "src/native/crypt.cc",
+        "src/native/privileges.cc",
         "src/native/keepalive.cc"
       ],
       "include_dirs": [

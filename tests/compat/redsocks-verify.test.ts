@@ -179,7 +179,7 @@ describe('generated variants agree with redsocks -t', () => {
 });
 
 describe('the redsocks-ts CLI: `-t -c FILE` exits like `redsocks -t -c FILE`', () => {
-  const CLI_CASES = ['minimal', 'hash is not a comment', 'bad log passes -t', 'no base section', 'two base sections', 'unknown key', 'disclose_src on socks5'];
+  const CLI_CASES = ['minimal', 'hash is not a comment', 'no base section', 'two base sections', 'unknown key', 'disclose_src on socks5'];
 
   async function cliTest(file: string): Promise<{ rc: number; stderr: string }> {
     // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -200,6 +200,18 @@ describe('the redsocks-ts CLI: `-t -c FILE` exits like `redsocks -t -c FILE`', (
     const file = compatExample(f);
     const ours = await cliTest(file);
     expect(ours.rc).toBe(runReal(file).rc);
+  });
+
+  // Deliberate difference: redsocks -t passes a log target that its start-up then refuses; ours fails -t.
+  test.each([
+    ['bad log passes -t', 'log_preopen(syslog:bogus, ...): unknown syslog facility'],
+    ['empty log file name', 'log_preopen(file:, ...): no file name'],
+  ])('variant %s: redsocks -t passes, redsocks-ts -t fails as its start-up would', async (name, text) => {
+    const file = write(`cli-${name}`, name === 'empty log file name' ? 'base { redirector = iptables; log = "file:"; }\n' : AGREE[name]!);
+    expect(runReal(file).rc).toBe(0);
+    const ours = await cliTest(file);
+    expect(ours.rc).toBe(1);
+    expect(ours.stderr).toContain(`file parsing error at line 1: ${text}`);
   });
 
   test.each(CLI_CASES)('variant %s', async (name) => {

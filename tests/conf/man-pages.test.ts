@@ -47,7 +47,7 @@ test('socks-server(8) documents every flag and every extension keyword', () => {
   const { text } = render(PAGES['socks-server']);
   for (const flag of ['-f', '-V', '-D', '-p', '-N', '-d', '-n', '-v', '-L', '-h']) expect([flag, text.includes(flag)]).toEqual([flag, true]);
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGUSR1', 'SIGHUP']) expect(text).toContain(sig);
-  const parser = fs.readFileSync(path.join(ROOT, 'packages/socks-server/src/config/parser.ts'), 'utf8');
+  const parser = fs.readFileSync(path.join(ROOT, 'packages/socks-server/src/config/settings.ts'), 'utf8');
   const keywords = [...new Set([...parser.matchAll(/'(extension\.[a-z.]+)'/g)].map((m) => m[1]))];
   expect(keywords.length).toBeGreaterThan(8);
   for (const kw of keywords) expect([kw, text.includes(`${kw}:`)]).toEqual([kw, true]);

@@ -208,6 +208,15 @@ describe('SOCKS5 malformed input', () => {
     expectCode(() => socks5.parseReply(hex('05 00 00 00')), 'ESOCKS_ATYP');
     expectCode(() => socks5.parseRequest(hex('05 01 00 03 00')), 'ESOCKS_DOMAIN');
   });
+  test('a NUL byte inside a domain name is refused, never truncated (request, UDP header, encoder)', () => {
+    // "localhost\0.example.com" would pass a .example.com rule and resolve as localhost.
+    const name = Buffer.from('localhost\0.example.com', 'latin1');
+    const req = Buffer.concat([hex('05 01 00 03'), Buffer.from([name.length]), name, hex('00 50')]);
+    expectCode(() => socks5.parseRequest(req), 'ESOCKS_DOMAIN_NUL');
+    expect(socks5.parseRequest(req.subarray(0, req.length - 1))).toBeNull(); // incomplete: still waits
+    expectCode(() => parseUdpDatagram(Buffer.concat([hex('00 00 00 03'), Buffer.from([name.length]), name, hex('00 35')])), 'ESOCKS_DOMAIN_NUL');
+    expectCode(() => encodeAddress({ type: 'domain', host: 'a\0b', port: 1 }), 'ESOCKS_DOMAIN_NUL');
+  });
   test('every strict prefix needs more bytes', () => {
     const msgs: Array<[Buffer, (b: Buffer) => unknown]> = [
       [socks5.encodeGreeting([0, 2, 0xa5]), socks5.parseGreeting],

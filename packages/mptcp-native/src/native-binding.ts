@@ -111,6 +111,19 @@ export interface NativeBinding {
   crypt(password: string, setting: string): string;
   /** passwd/shadow hash of a system account; null if the account does not exist. */
   systemPasswordHash(user: string): string | null;
+  /**
+   * On the libuv thread pool: crypt(password, hash) === hash, compared in constant time. hash ''
+   * (unknown user) is checked against `dummy` and never matches. A NUL in any string throws EINVAL.
+   */
+  cryptVerify(password: string, hash: string, dummy: string, cb: (err: NodeJS.ErrnoException | null, ok?: boolean) => void): void;
+  /** The same for a system account (getpwnam/getspnam on the thread pool too); unknown/locked = dummy. */
+  systemVerify(user: string, password: string, dummy: string, cb: (err: NodeJS.ErrnoException | null, ok?: boolean) => void): void;
+  /** crypt_gensalt(prefix, count) with random bytes from the OS ('' = the library's default scheme). */
+  cryptGensalt(prefix: string, count: number): string;
+  /** prctl(PR_SET_KEEPCAPS): keep the permitted capabilities across the next setuid (this thread). */
+  setKeepCaps(on: boolean): void;
+  /** capset(): permitted = effective = caps (capability numbers), inheritable and ambient cleared. */
+  setCapabilities(caps: number[]): void;
   /** TCP_KEEPIDLE/KEEPINTVL/KEEPCNT (each only when > 0), then SO_KEEPALIVE = enable. */
   setTcpKeepalive(fd: number, enable: boolean, idleS: number, intervalS: number, probes: number): void;
   getTcpKeepalive(fd: number): { enabled: boolean; idleS: number; intervalS: number; probes: number };

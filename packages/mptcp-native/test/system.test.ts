@@ -3,7 +3,9 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { spawn } from 'node:child_process';
-import { cryptHash, openSyslog, verifySystemPassword } from 'mptcp-native';
+import {
+  cryptGensalt, cryptHash, openSyslog, verifyPassword, verifySystemPassword, verifySystemPasswordAsync,
+} from 'mptcp-native';
 import { sh, waitFor } from '@mptcp-proxy/lab';
 
 const PY = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
@@ -85,5 +87,60 @@ describe('verifySystemPassword with a temporary system user', () => {
     sh(`echo '${user}:pw' | chpasswd -c SHA512 && usermod -L ${user}`);
     expect(verifySystemPassword(user, 'pw')).toBe(false);
     expect(verifySystemPassword(`nosuch${process.pid}`, 'pw')).toBe(false);
+  });
+
+  test('a NUL in the user name is refused, never truncated ("user\\0zzz" is not "user")', async () => {
+    sh(`usermod -U ${user} 2>/dev/null; echo '${user}:Nul-pw1' | chpasswd -c SHA512`);
+    expect(verifySystemPassword(user, 'Nul-pw1')).toBe(true);
+    expect(() => verifySystemPassword(`${user}\0zzz`, 'Nul-pw1')).toThrow(expect.objectContaining({ code: 'EINVAL' }));
+    await expect(verifySystemPasswordAsync(`${user}\0zzz`, 'Nul-pw1', cryptGensalt('$6$'))).rejects.toMatchObject({ code: 'EINVAL' });
+    await expect(verifySystemPasswordAsync(user, 'Nul-pw1\0x', cryptGensalt('$6$'))).rejects.toMatchObject({ code: 'EINVAL' });
+  });
+
+  test('verifySystemPasswordAsync: right, wrong, unknown and locked accounts, off the event loop', async () => {
+    sh(`usermod -U ${user} 2>/dev/null; echo '${user}:Async-pw1' | chpasswd -c YESCRYPT`);
+    const dummy = cryptGensalt('$y$');
+    expect(await verifySystemPasswordAsync(user, 'Async-pw1', dummy)).toBe(true);
+    expect(await verifySystemPasswordAsync(user, 'wrong', dummy)).toBe(false);
+    expect(await verifySystemPasswordAsync(`nosuch${process.pid}`, 'Async-pw1', dummy)).toBe(false);
+    sh(`usermod -L ${user}`);
+    expect(await verifySystemPasswordAsync(user, 'Async-pw1', dummy)).toBe(false);
+  });
+});
+
+describe('verifyPassword (thread pool)', () => {
+  const slow = cryptHash('pw', '$2b$12$abcdefghijklmnopqrstuu');
+
+  test('matches what crypt says; an unknown user (no hash) is checked against the dummy and never matches', async () => {
+    expect(await verifyPassword('pw', slow, slow)).toBe(true);
+    expect(await verifyPassword('nope', slow, slow)).toBe(false);
+    // Even the dummy's own password never passes for an unknown user.
+    expect(await verifyPassword('pw', undefined, slow)).toBe(false);
+    await expect(verifyPassword('p\0w', slow, slow)).rejects.toMatchObject({ code: 'EINVAL' });
+  });
+
+  test('the event loop runs while a bcrypt check does: a timer set after the call fires before it resolves', async () => {
+    const order: string[] = [];
+    const check = verifyPassword('nope', slow, slow).then(() => order.push('check'));
+    setTimeout(() => order.push('timer'), 1);
+    await check;
+    expect(order).toEqual(['timer', 'check']);
+  });
+
+  test('an unknown user costs about what a wrong password costs', async () => {
+    const time = async (hash: string | undefined): Promise<number> => {
+      const t0 = performance.now();
+      await verifyPassword('guess', hash, slow);
+      return performance.now() - t0;
+    };
+    const known = Math.min(await time(slow), await time(slow));
+    const unknown = Math.min(await time(undefined), await time(undefined));
+    expect(unknown).toBeGreaterThan(0.5 * known);
+  });
+
+  test('cryptGensalt gives a fresh setting of the scheme asked for', () => {
+    expect(cryptGensalt('$6$')).toMatch(/^\$6\$/);
+    expect(cryptGensalt('$2b$', 10)).toMatch(/^\$2b\$10\$/);
+    expect(cryptGensalt('$y$')).not.toBe(cryptGensalt('$y$'));
   });
 });

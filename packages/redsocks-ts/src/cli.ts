@@ -80,7 +80,17 @@ async function run(args: CliArgs): Promise<number> {
     return 1;
   }
   for (const w of result.warnings) process.stderr.write(`${w.file}:${w.line}: ${w.message}\n`);
-  if (args.test) return 0;
+  if (args.test) {
+    // Unlike redsocks -t, a log target that start-up would refuse fails the test too.
+    if (!result.config.base.present) return 0;
+    try {
+      parseLogTarget(result.config.base.log, result.config.file, result.config.base.line);
+    } catch (err) {
+      process.stderr.write(`${formatConfigError(err)}\n`);
+      return 1;
+    }
+    return 0;
+  }
   const config = result.config;
   try {
     // what redsocks checks at start but not at -t: a base section, a usable log target

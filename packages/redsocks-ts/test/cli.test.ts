@@ -53,7 +53,7 @@ test('-t prints every line redsocks prints for a rejected file (the cascade too)
   expect(r.stderr.startsWith('file parsing error at line 1: no `redirector` set\nfile parsing error at line 1: section->onexit failed\n')).toBe(true);
 });
 
-test('start checks -t skips: no base section, an unusable log target (exit 1, redsocks\' text)', () => {
+test('start checks: -t skips a missing base section (as redsocks) but not an unusable log target (exit 1, redsocks\' text)', () => {
   const nobase = path.join(dir, 'nobase.conf');
   fs.writeFileSync(nobase, GOOD(path.join(dir, 'n.log'), 'off').replace(/^base \{[^}]*\}\n/, ''));
   expect(run(['-t', '-c', nobase]).status).toBe(0);
@@ -62,10 +62,18 @@ test('start checks -t skips: no base section, an unusable log target (exit 1, re
   expect(r1.stderr).toContain('there is no configured instance of `base`, check config file');
   const badlog = path.join(dir, 'badlog.conf');
   fs.writeFileSync(badlog, GOOD(path.join(dir, 'b.log'), 'off').replace(/log = "[^"]*"/, 'log = "syslog:bogus"'));
-  expect(run(['-t', '-c', badlog]).status).toBe(0);
+  // redsocks -t passes it and then fails at start; redsocks-ts -t fails as its start would.
+  const t2 = run(['-t', '-c', badlog]);
+  expect(t2.status).toBe(1);
+  expect(t2.stderr).toMatch(/log_preopen\(syslog:bogus, \.\.\.\): unknown syslog facility/);
   const r2 = run(['-c', badlog]);
   expect(r2.status).toBe(1);
   expect(r2.stderr).toMatch(/syslog:bogus/);
+  const nofile = path.join(dir, 'nofile.conf');
+  fs.writeFileSync(nofile, GOOD(path.join(dir, 'b.log'), 'off').replace(/log = "[^"]*"/, 'log = "file:"'));
+  const t3 = run(['-t', '-c', nofile]);
+  expect(t3.status).toBe(1);
+  expect(t3.stderr).toContain('log_preopen(file:, ...): no file name');
 });
 
 test('daemon = on: the parent exits 0, the child writes -p PIDFILE, dumps on SIGUSR1, stops on SIGTERM', async () => {

@@ -9,7 +9,8 @@
  * SIGTERM/SIGINT drain for a bounded time, then exit 0. Pidfile, -D and the signals are
  * common's daemon lifecycle; under systemd -D is ignored (logged once).
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { accessSync, constants as fsConstants } from 'node:fs';
 import {
   ConfigError, daemonize, handleSignals, logClock, removePidfile, systemdForegroundNotice, writePidfile,
 } from '@mptcp-proxy/common';
@@ -17,8 +18,10 @@ import { loadDantedConfig, type ConfigWarning, type DantedConfig, type LoadResul
 import { danteLinePrefix } from './log/dante-format';
 import { createDanteLogger } from './log/dante-logger';
 import type { DanteLog } from './log/dante-log';
-import { startServer, type SocksServer } from './server';
-import { privilegeDropper } from './privileges';
+import { checkStartable, startServer, type SocksServer } from './server';
+import { dropPlan, dropPrivileges } from './privileges';
+import { startAuthHelper, type AuthHelperClient } from './auth/helper-client';
+import { vis } from './log/vis';
 
 const VERSION = '0.1.0';
 /**
@@ -149,10 +152,12 @@ export function warningText(w: ConfigWarning): string {
   return `${w.file}: problem on line ${w.line} near token "${w.token}": ${w.message}.  Please see the Dante manual for more information`;
 }
 
-function load(file: string, report: (level: 'warning' | 'error', text: string) => void): LoadResult | undefined {
+/** Parses the config; `startable` also runs the checks start-up would make (-V, -D, -N). */
+function load(file: string, report: (level: 'warning' | 'error', text: string) => void, startable = false): LoadResult | undefined {
   try {
     const r = loadDantedConfig(file);
     for (const w of r.warnings) report('warning', warningText(w));
+    if (startable) checkStartable(r.config);
     return r;
   } catch (err) {
     report('error', configErrorText(err));
@@ -161,7 +166,47 @@ function load(file: string, report: (level: 'warning' | 'error', text: string) =
 }
 
 function makeLog(config: DantedConfig, debug: number): DanteLog {
-  return createDanteLogger(config.logoutput, { format: config.ext.logFormat, debug: Math.max(debug, config.debug) });
+  return createDanteLogger(config.logoutput, {
+    errorTargets: config.errorlog, format: config.ext.logFormat, debug: Math.max(debug, config.debug),
+  });
+}
+
+/**
+ * After a permanent drop the server can no longer unlink a pidfile in a root-owned directory:
+ * a shell started while still root waits for the end of a pipe from us (our exit, however it
+ * happens) and then removes the pidfile if it still names us (Dante does it as its privileged user).
+ */
+function removePidfileAtExit(path: string): void {
+  const script = 'cat >/dev/null; [ "$(cat -- "$1" 2>/dev/null)" = "$2" ] && rm -f -- "$1"';
+  const child = spawn('/bin/sh', ['-c', script, 'socks-server-pidfile', path, String(process.pid)], {
+    stdio: ['pipe', 'ignore', 'ignore'],
+    detached: true,
+  });
+  child.unref();
+  (child.stdin as unknown as { unref?: () => void })?.unref?.();
+}
+
+function readable(path: string): boolean {
+  try {
+    accessSync(path, fsConstants.R_OK);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Nothing on the wire may take the daemon down: sessions catch their own exceptions (their
+ * guard logs them with the client); anything that still escapes is logged here, loudly and
+ * with its stack, and the daemon goes on serving the other clients.
+ */
+function keepServing(log: () => DanteLog): void {
+  const report = (what: string) => (e: unknown): void => {
+    const text = vis(e instanceof Error ? (e.stack ?? e.message) : String(e));
+    log().alert(`internal error (${what}), outside any session: ${text}`, { event: 'internal-error' });
+  };
+  process.on('uncaughtException', report('uncaught exception'));
+  process.on('unhandledRejection', report('unhandled rejection'));
 }
 
 /** danted -D: the detached child runs without -D (common's daemonize, the parent exits 0). */
@@ -201,39 +246,51 @@ async function run(args: Args, underSystemd = false): Promise<void> {
   }
   const config = first.config;
   let log = makeLog(config, args.debug);
-  const priv = privilegeDropper(config);
+  keepServing(() => log);
+  // Dante's user.unprivileged, for good (privileges.ts); system passwords then need the helper.
+  const plan = dropPlan(config);
+  let helper: AuthHelperClient | undefined;
+  if (plan !== undefined && config.socksMethod.includes('username') && config.ext.passwordFile === undefined) {
+    helper = startAuthHelper((why) => log.alert(`${why}: system password logins fail until socks-server is restarted`),
+      config.user.privileged);
+  }
   let srv: SocksServer;
   try {
     srv = await startServer(config, {
       log, noKeepalive: args.noKeepalive, reusePort: process.env.SOCKS_SERVER_WORKER !== undefined,
-      privileged: priv.runPrivileged,
+      authHelper: helper, unprivileged: plan !== undefined,
     });
+    if (process.env.SOCKS_SERVER_WORKER === undefined) writePidfile(args.pidfile);
+    if (plan !== undefined) {
+      if (process.env.SOCKS_SERVER_WORKER === undefined && args.pidfile !== undefined) removePidfileAtExit(args.pidfile);
+      dropPrivileges(plan);
+    }
   } catch (err) {
     const text = err instanceof ConfigError ? configErrorText(err) : (err as Error).message;
     log.error(text);
     if (config.logoutput.every((t) => t.kind !== 'stderr')) stderrLine('error', text);
     log.alert('mother[1/1]: shutting down');
+    helper?.close();
     await log.close();
     process.exit(1);
   }
-  if (process.env.SOCKS_SERVER_WORKER === undefined) writePidfile(args.pidfile);
-  priv.drop();
   const worker = process.env.SOCKS_SERVER_WORKER ?? '1/1';
   if (underSystemd) log.notice(systemdForegroundNotice('-D'));
   log.info(`socks-server[${worker}] v${VERSION} running`);
 
   let current = config;
   const sameLog = (a: DantedConfig, b: DantedConfig): boolean =>
-    JSON.stringify([a.logoutput, a.ext.logFormat, a.debug]) === JSON.stringify([b.logoutput, b.ext.logFormat, b.debug]);
+    JSON.stringify([a.logoutput, a.errorlog, a.ext.logFormat, a.debug]) === JSON.stringify([b.logoutput, b.errorlog, b.ext.logFormat, b.debug]);
   const reload = async (): Promise<void> => {
-    // Dante re-reads its files as the privileged user (log files open synchronously, still privileged).
-    const restore = priv.elevate();
-    try {
+    // Privileges are gone for good (with user.unprivileged): files are re-read and log files
+    // reopened as that user, never as root.
+    {
       // logrotate moved the files away: write new ones (a reload with new targets opens its own)
       log.reopen();
       const next = load(args.file, (level, text) => (level === 'error' ? log.error(text) : log.warn(text)));
       if (next === undefined) {
-        log.error('sighup(): keeping the old configuration');
+        const who = plan !== undefined && !readable(args.file) ? ` (files are re-read as user.unprivileged "${plan.user}")` : '';
+        log.error(`sighup(): keeping the old configuration${who}`);
         return;
       }
       const keep = sameLog(current, next.config);
@@ -248,8 +305,6 @@ async function run(args: Args, underSystemd = false): Promise<void> {
       log = nextLog;
       current = next.config;
       log.info(`sighup(): reloaded configuration from ${args.file}`);
-    } finally {
-      restore();
     }
   };
   handleSignals({
@@ -259,7 +314,8 @@ async function run(args: Args, underSystemd = false): Promise<void> {
       log.info(`${sig === 'SIGINT' ? 'sigint' : 'sigterm'}(): exiting on signal ${num}`);
       srv.close(DRAIN_MS).then(async () => {
         log.alert(`mother[${worker}]: shutting down`);
-        if (process.env.SOCKS_SERVER_WORKER === undefined) priv.runPrivileged(() => removePidfile(args.pidfile));
+        if (process.env.SOCKS_SERVER_WORKER === undefined && plan === undefined) removePidfile(args.pidfile);
+        helper?.close();
         await log.close();
         process.exit(0);
       }, () => process.exit(0));
@@ -274,7 +330,7 @@ export function main(argv: string[]): void {
     return;
   }
   if (args.verify) {
-    const r = load(args.file, stderrLine);
+    const r = load(args.file, stderrLine, true);
     if (r === undefined) stderrLine('alert', 'mother[1/1]: shutting down');
     process.exitCode = r === undefined ? 1 : 0;
     return;
@@ -282,7 +338,7 @@ export function main(argv: string[]): void {
   let systemd = false;
   if (args.daemon && process.env[DAEMON_ENV] === undefined) {
     // Refuse before forking, so the caller sees a bad config.
-    if (load(args.file, stderrLine) === undefined) {
+    if (load(args.file, stderrLine, true) === undefined) {
       process.exitCode = 1;
       return;
     }
@@ -294,7 +350,7 @@ export function main(argv: string[]): void {
     systemd = mode === 'systemd';
   }
   if (args.workers > 1 && process.env.SOCKS_SERVER_WORKER === undefined) {
-    if (load(args.file, stderrLine) === undefined) {
+    if (load(args.file, stderrLine, true) === undefined) {
       process.exitCode = 1;
       return;
     }

@@ -2,14 +2,17 @@ import { networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { lookup } from 'node:dns/promises';
 import { ProxyError, SpliceBudget } from '@mptcp-proxy/common';
-import type { DantedConfig, Rule } from './config';
+import type { DantedConfig, Rule, SystemLookups } from './config';
 import type { Authenticator } from './auth/authenticator';
+import { LoginLimiter, type FailureLimit } from './auth/login-limiter';
+import { VerifyQueue } from './auth/verify-queue';
+import { GroupLookup } from './auth/groups';
 import type { DanteLog } from './log/dante-log';
 import type { MethodPolicy } from './session/method-select';
 
 /** Limits of the optimistic-connect extension (docs/optimistic-connect.md §5.6). */
 export interface OcLimits {
-  /** Concurrent OC connects still pending, per client IP. */
+  /** Concurrent OC connects still pending, per client IP and destination. */
   maxPendingPerClient: number;
   /** Early data buffered before CONNECT completes, per client IP, in bytes. */
   maxEarlyPerClient: number;
@@ -17,16 +20,31 @@ export interface OcLimits {
 
 export const DEFAULT_OC_LIMITS: OcLimits = { maxPendingPerClient: 64, maxEarlyPerClient: 16 * 1024 * 1024 };
 
+/** Password checks at once (libuv's pool has 4 threads by default, shared with DNS) and waiting. */
+const VERIFY_CONCURRENCY = 2;
+const VERIFY_BACKLOG = 256;
+
 /** Counters that outlive a config generation (SIGHUP keeps them). */
 export class SharedState {
-  /** Concurrent sessions per rule, keyed `client#N` / `socks#N` (session.max). */
+  /**
+   * Concurrent sessions per rule, keyed `client#N` / `socks#N` (session.max), and per rule and
+   * client address, keyed `client#N 192.0.2.1` (session.state.max with session.state.key: from).
+   */
   readonly ruleSessions = new Map<string, number>();
+  /** Fixed throttle windows (session.throttle, session.state.throttle), same keys. */
+  readonly throttles = new Map<string, { start: number; count: number }>();
+  /** Pending optimistic connects, keyed `CLIENT DEST.PORT`. */
   readonly ocPending = new Map<string, number>();
   readonly earlyBytes = new Map<string, number>();
   /** Client IPs that passed RFC 1929 recently (ms timestamp), for the pool negotiate timeout. */
   readonly recentAuth = new Map<string, number>();
   /** The fds this process may spend on spliced relays. */
   readonly splice = new SpliceBudget();
+  /** Failed logins per source (extension.auth.failures). */
+  readonly logins = new LoginLimiter();
+  readonly verifyQueue = new VerifyQueue(VERIFY_CONCURRENCY, VERIFY_BACKLOG);
+  /** Users' groups for `group:` rules. */
+  readonly groups = new GroupLookup();
 
   add(map: Map<string, number>, key: string, delta: number): number {
     const v = (map.get(key) ?? 0) + delta;
@@ -49,6 +67,8 @@ export interface Externals {
 /** Everything a session needs from one config generation. */
 export interface Runtime {
   readonly config: DantedConfig;
+  /** Interface addresses for rules naming an interface (cached per generation). */
+  readonly sys: SystemLookups;
   readonly auth: Authenticator | undefined;
   readonly log: DanteLog;
   readonly policy: MethodPolicy;
@@ -64,6 +84,10 @@ export interface Runtime {
   readonly ioTcpMs: number;
   readonly ioUdpMs: number;
   readonly maxEarly: number;
+  /** extension.auth.failures */
+  readonly authFailures: FailureLimit;
+  /** Some socks-rule names a `group:`: the user's groups are looked up before the rules. */
+  readonly needsGroups: boolean;
 }
 
 function addressesOf(ifname: string): string[] | undefined {

@@ -7,19 +7,21 @@
 import type * as net from 'node:net';
 import { listen } from 'mptcp-native';
 import { ProxyError } from '@mptcp-proxy/common';
-import type { DantedConfig, MatchContext, Rule } from './config';
-import { matchRule } from './config';
-import { checkMethodsSupported, makeAuthenticator, type PrivilegedRunner } from './auth/authenticator';
+import type { DantedConfig, MatchContext, Rule, SystemLookups } from './config';
+import { HostLookups, matchRule } from './config';
+import { checkMethodsSupported, makeAuthenticator } from './auth/authenticator';
+import type { AuthHelperClient } from './auth/helper-client';
+import { loadPasswordFile } from './auth/password-file';
 import { acceptBlocked, acceptOpen, dotAddr } from './log/dante-format';
+import { vis } from './log/vis';
 import { nullLog, type DanteLog } from './log/dante-log';
 import {
-  DEFAULT_OC_LIMITS, SharedState, resolveExternals, resolveInternals, ruleKey, type OcLimits, type Runtime,
+  DEFAULT_OC_LIMITS, SharedState, resolveExternals, resolveInternals, type OcLimits, type Runtime,
 } from './runtime';
-import { ConnectHandler } from './session/connect-command';
-import { BindHandler } from './session/bind-command';
-import { UdpAssociateHandler } from './session/udp-associate';
-import { Phase, Session, type SessionHooks } from './session/session';
+import { SessionTickets, admitSession, hasSessionLimits, sweepThrottles } from './session/session-policy';
+import { Session, type SessionHooks } from './session/session';
 import { tuneSocket } from './net/dialer';
+import { checkSrcHost } from './net/srchost';
 
 export interface StartOptions {
   /** Where log lines go; default: nowhere (the CLI builds one from `logoutput`). */
@@ -29,10 +31,17 @@ export interface StartOptions {
   /** SO_REUSEPORT on the listeners (-N workers). */
   reusePort?: boolean;
   ocLimits?: Partial<OcLimits>;
-  /** Runs `fn` with root privileges after we dropped them (the CLI provides it). */
-  privileged?: PrivilegedRunner;
+  /** Checks system passwords for us once privileges are dropped (the CLI forks it while root). */
+  authHelper?: AuthHelperClient;
+  /**
+   * This process can no longer read system passwords itself (privileges dropped for good, or
+   * about to be): system passwords go through `authHelper` or are refused.
+   */
+  unprivileged?: boolean;
   /** Ticker period for deadlines, ms (default 250). */
   tickMs?: number;
+  /** Interface addresses for rules (default: this host's). */
+  lookups?: SystemLookups;
 }
 
 export interface ListenAddress {
@@ -43,13 +52,23 @@ export interface ListenAddress {
 
 const TICK_MS = 250;
 
+/**
+ * What start-up would refuse in a parsed config, checked without starting (`-V`, `-D`, `-N`):
+ * methods we cannot honour, and the password file (missing, unreadable or malformed).
+ */
+export function checkStartable(config: DantedConfig): void {
+  checkMethodsSupported(config);
+  if (config.socksMethod.includes('username') && config.ext.passwordFile !== undefined) loadPasswordFile(config.ext.passwordFile);
+}
+
 async function buildRuntime(config: DantedConfig, opts: StartOptions, shared: SharedState): Promise<Runtime> {
   checkMethodsSupported(config);
   const ext = config.ext;
   const ocNoAuthAllowed = ext.optimistic || config.socksRules.some((r) => r.optimistic === true);
   return {
     config,
-    auth: makeAuthenticator(config, opts.privileged),
+    sys: opts.lookups ?? new HostLookups(),
+    auth: makeAuthenticator(config, { queue: shared.verifyQueue, helper: opts.authHelper, unprivileged: opts.unprivileged }),
     log: opts.log ?? nullLog,
     policy: {
       socksMethods: config.socksMethod,
@@ -68,8 +87,13 @@ async function buildRuntime(config: DantedConfig, opts: StartOptions, shared: Sh
     ioTcpMs: config.timeout.ioTcp * 1000,
     ioUdpMs: config.timeout.ioUdp * 1000,
     maxEarly: ext.optimisticMaxEarly,
+    authFailures: ext.authFailures,
+    needsGroups: config.socksRules.some((r) => r.group !== undefined),
   };
 }
+
+/** How often closed throttle windows are dropped from the shared counters. */
+const SWEEP_MS = 10_000;
 
 export class SocksServer implements SessionHooks {
   readonly sessions = new Set<Session>();
@@ -97,7 +121,7 @@ export class SocksServer implements SessionHooks {
         // Half-close must survive (a client may shut down its write side after the request).
         (server as net.Server & { allowHalfOpen: boolean }).allowHalfOpen = true;
         server.on('connection', (sock: net.Socket) => srv.accept(sock));
-        server.on('error', (err) => srv.rt.log.error(`accept(): ${err.message}`));
+        server.on('error', (err) => srv.acceptError(err));
         srv.listeners.push(server);
       }
     } catch (e) {
@@ -134,13 +158,73 @@ export class SocksServer implements SessionHooks {
     }
   }
 
-  private accept(sock: net.Socket): void {
+  private readonly current = (): Runtime => this.rt;
+  /** accept() errors (EMFILE when out of descriptors) since the last line about them. */
+  private acceptErrors = { count: 0, lastLogMs: 0 };
+
+  /** accept() failed (libuv closes the pending connection): one log line a second at most. */
+  acceptError(err: Error): void {
+    const a = this.acceptErrors;
+    a.count++;
+    const now = Date.now();
+    if (now - a.lastLogMs < 1000) return;
+    this.rt.log.error(`accept(): ${err.message}${a.count > 1 ? ` (${a.count} times since the last report)` : ''}`);
+    a.count = 0;
+    a.lastLogMs = now;
+  }
+  private lastSweep = 0;
+
+  /** A new connection (`names` once srchost looked them up); a bug here closes this connection only. */
+  private accept(sock: net.Socket, names?: string[]): void {
+    try {
+      if (names === undefined) this.acceptOne(sock);
+      else this.admit(sock, names);
+    } catch (e) {
+      this.acceptFailed(sock, e);
+    }
+  }
+
+  private acceptFailed(sock: net.Socket, e: unknown): void {
+    this.rt.log.error(`internal error accepting ${dotAddr(sock.remoteAddress, sock.remotePort)}: ${vis(String((e as Error)?.stack ?? e))}`,
+      { event: 'internal-error', client: sock.remoteAddress });
+    sock.destroy();
+  }
+
+  private acceptOne(sock: net.Socket): void {
+    if (this.draining) {
+      sock.destroy();
+      return;
+    }
+    sock.on('error', noop);
+    const checks = this.rt.config.srchost.filter((c) => c !== 'checkreplyauth');
+    if (checks.length === 0) {
+      this.admit(sock, undefined);
+      return;
+    }
+    // srchost: reverse DNS before the client-rules (the socket waits, paused).
+    sock.pause();
+    const ip = sock.remoteAddress ?? '0.0.0.0';
+    checkSrcHost(ip, checks).then((v) => {
+      if (sock.destroyed) return;
+      if (v.refused !== undefined) {
+        const rt = this.rt;
+        rt.log.info(acceptBlocked(0, dotAddr(ip, sock.remotePort), dotAddr(sock.localAddress, sock.localPort), vis(v.refused)),
+          { event: 'block', stage: 'srchost', client: ip });
+        sock.destroy();
+        return;
+      }
+      sock.resume();
+      this.accept(sock, v.names);
+    }, (e) => this.acceptFailed(sock, e));
+  }
+
+  /** The client-rules and their limits, then a Session. `names`: the client's DNS names (srchost). */
+  private admit(sock: net.Socket, names: string[] | undefined): void {
     if (this.draining) {
       sock.destroy();
       return;
     }
     const rt = this.rt;
-    sock.on('error', noop);
     const ctx: MatchContext = {
       clientAddress: sock.remoteAddress ?? '0.0.0.0',
       clientPort: sock.remotePort ?? 0,
@@ -150,8 +234,9 @@ export class SocksServer implements SessionHooks {
       protocol: 'tcp',
       proxyProtocol: 'socks_v5',
       method: 'none',
+      clientHostnames: names,
     };
-    const m = matchRule(rt.config.clientRules, ctx);
+    const m = matchRule(rt.config.clientRules, ctx, rt.sys);
     const client = dotAddr(ctx.clientAddress, ctx.clientPort);
     const internal = dotAddr(ctx.serverAddress, ctx.serverPort);
     const rule = m.rule;
@@ -163,10 +248,10 @@ export class SocksServer implements SessionHooks {
       return;
     }
     const r = rule!;
-    if (r.session.max !== undefined && (this.shared.ruleSessions.get(ruleKey(r)) ?? 0) >= r.session.max) {
-      if (r.log.includes('error') || r.log.includes('connect')) {
-        rt.log.info(acceptBlocked(r.number, client, internal, `session limit of ${r.session.max} reached`));
-      }
+    const tickets = new SessionTickets(this.shared, ctx.clientAddress);
+    const over = hasSessionLimits(r) ? admitSession(this.shared, r, ctx.clientAddress, tickets, Date.now()) : undefined;
+    if (over !== undefined) {
+      if (r.log.includes('error') || r.log.includes('connect')) rt.log.info(acceptBlocked(r.number, client, internal, over));
       sock.destroy();
       return;
     }
@@ -175,40 +260,13 @@ export class SocksServer implements SessionHooks {
     }
     tuneSocket(sock, rt.noKeepalive);
     sock.removeListener('error', noop);
-    const session = new Session(rt, sock, r, this, this.negotiateMsFor(rt, ctx.clientAddress, rt.config.ext.optimistic && namesPeers(r)));
+    const negotiateMs = negotiateTimeoutFor(rt, this.shared, ctx.clientAddress, rt.config.ext.optimistic && namesPeers(r), Date.now(),
+      r.timeout.negotiate);
+    const session = new Session(sock, { current: this.current, clientRule: r, tickets, negotiateMs, hooks: this });
     this.sessions.add(session);
   }
 
-  private negotiateMsFor(rt: Runtime, ip: string, allowlisted: boolean): number {
-    return negotiateTimeoutFor(rt, this.shared, ip, allowlisted, Date.now());
-  }
-
   // SessionHooks
-  start(s: Session): void {
-    switch (s.phase) {
-      case Phase.Connecting: {
-        const h = new ConnectHandler(s);
-        s.handler = h;
-        h.start();
-        break;
-      }
-      case Phase.Bind: {
-        const h = new BindHandler(s);
-        s.handler = h;
-        h.start();
-        break;
-      }
-      case Phase.Udp: {
-        const h = new UdpAssociateHandler(s);
-        s.handler = h;
-        h.start();
-        break;
-      }
-      default:
-        s.close('internal error: unexpected phase');
-    }
-  }
-
   closed(s: Session): void {
     this.sessions.delete(s);
     if (this.draining && this.sessions.size === 0) this.drainWaiter?.();
@@ -217,7 +275,16 @@ export class SocksServer implements SessionHooks {
   private tick(): void {
     const now = Date.now();
     for (const s of this.sessions) {
-      if (s.deadline !== 0 && now >= s.deadline) s.onDeadline(now);
+      if (s.deadline === 0 || now < s.deadline) continue;
+      try {
+        s.onDeadline(now);
+      } catch (e) {
+        s.bug(e);
+      }
+    }
+    if (now - this.lastSweep >= SWEEP_MS) {
+      this.lastSweep = now;
+      sweepThrottles(this.shared, [...this.rt.config.clientRules, ...this.rt.config.socksRules], now);
     }
     const ttl = this.rt.poolNegotiateMs;
     if (this.shared.recentAuth.size > 0) {
@@ -276,18 +343,20 @@ export function namesPeers(rule: Rule): boolean {
 }
 
 /**
- * timeout.negotiate for a new client: pool peers (allowlisted: extension.optimistic
- * and a client rule naming them in `from:`; or an IP that passed RFC 1929 within the pool timeout)
- * may idle up to extension.timeout.negotiate.pool before their greeting.
+ * timeout.negotiate for a new client: the client-rule's `timeout.negotiate` if it sets one (as in
+ * Dante), else the global one. Pool peers (allowlisted: extension.optimistic and a client rule
+ * naming them in `from:`; or an IP that passed RFC 1929 within the pool timeout) may idle up to
+ * extension.timeout.negotiate.pool before their greeting.
  */
 export function negotiateTimeoutFor(rt: Pick<Runtime, 'negotiateMs' | 'poolNegotiateMs'>, shared: SharedState,
-  ip: string, allowlisted: boolean, now: number): number {
-  if (rt.negotiateMs === 0) return 0;
-  if (rt.poolNegotiateMs <= rt.negotiateMs) return rt.negotiateMs;
+  ip: string, allowlisted: boolean, now: number, ruleSeconds?: number): number {
+  const base = ruleSeconds !== undefined ? ruleSeconds * 1000 : rt.negotiateMs;
+  if (base === 0) return 0;
+  if (rt.poolNegotiateMs <= base) return base;
   if (allowlisted) return rt.poolNegotiateMs;
   const t = shared.recentAuth.get(ip);
   if (t !== undefined && now - t < rt.poolNegotiateMs) return rt.poolNegotiateMs;
-  return rt.negotiateMs;
+  return base;
 }
 
 /** Starts a socks-server for `config` (tests and embedding). */

@@ -3,7 +3,7 @@
  * SIGHUP with a broken and a good config, SIGTERM drain + exit 0.
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as net from 'node:net';
 import { killOnExit, removeTempDir, tempDir, tempSystemUser, type TempUser, waitFor } from '@mptcp-proxy/lab';
@@ -13,6 +13,8 @@ const ROOT = join(__dirname, '..', '..', '..');
 const CLI = join(ROOT, 'packages', 'socks-server', 'src', 'cli.ts');
 const TSX = join(ROOT, 'node_modules', '.bin', 'tsx');
 const dir = tempDir('socks-cli-');
+// The server re-reads its config as user.unprivileged after the drop (as from /etc/danted.conf).
+chmodSync(dir, 0o755);
 const PRIVS = 'user.privileged: root\nuser.unprivileged: nobody';
 afterAll(() => removeTempDir(dir));
 
@@ -69,6 +71,15 @@ describe('socks-server -V', () => {
     expect(missing.status).toBe(1);
     expect(missing.stderr).toContain('could not open config file');
   });
+
+  test('a missing password file fails -V (start-up would fail on it)', () => {
+    const file = join(dir, 'nopw.conf');
+    const pwfile = join(dir, 'no-such-passwd');
+    writeFileSync(file, conf(1080, join(dir, 'unused.log')).replace('clientmethod: none', `clientmethod: none\nextension.passwordfile: ${pwfile}`));
+    const r = spawnSync(TSX, [CLI, '-V', '-f', file], { encoding: 'utf8' });
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`could not open password file: ENOENT: no such file or directory, open '${pwfile}'`);
+  });
 });
 
 describe('socks-server daemon signals', () => {
@@ -109,11 +120,12 @@ describe('socks-server daemon signals', () => {
     await dest?.close();
   });
 
-  test('user.unprivileged: runs with euid nobody, still verifies system passwords as root', async () => {
+  test('user.unprivileged: every uid is nobody, no capability left; system passwords through the privileged helper', async () => {
     const status = readFileSync(`/proc/${serverPid()}/status`, 'utf8');
-    const [, real, effective] = /^Uid:\s+(\d+)\s+(\d+)/m.exec(status)!;
-    expect(real).toBe('0');
-    expect(effective).toBe('65534');
+    expect(/^Uid:\s+(.*)$/m.exec(status)![1].split(/\s+/)).toEqual(['65534', '65534', '65534', '65534']);
+    expect(/^Gid:\s+(.*)$/m.exec(status)![1].split(/\s+/)).toEqual(['65534', '65534', '65534', '65534']);
+    expect(/^CapPrm:\s+(\w+)/m.exec(status)![1]).toMatch(/^0+$/);
+    expect(/^CapEff:\s+(\w+)/m.exec(status)![1]).toMatch(/^0+$/);
     const c = await RawClient.connect(port);
     const u = Buffer.from(sysUser);
     const p = Buffer.from('Cli-pass9');
@@ -165,7 +177,8 @@ describe('socks-server daemon signals', () => {
     process.kill(serverPid(), 'SIGTERM');
     expect(await exited).toBe(0);
     expect(logText()).toContain('sigterm(): exiting on signal 15');
-    expect(existsSync(pidfile)).toBe(false);
+    // Removed by the shell the server left running as root before its privilege drop, once it is gone.
+    await waitFor(() => !existsSync(pidfile), 5000, 'the pidfile to go');
   });
 });
 

@@ -3,7 +3,7 @@
  * handshakes, optimistic connect (success and every failure), reply codes.
  * Each OC failure asserts that the destination (a real listener) got ZERO bytes.
  */
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { RawClient, Sink, Fixture, ipv4Request, serverFrom, sink, sleep, userPass } from './helpers/fixture';
@@ -285,6 +285,41 @@ socks pass { from: 0/0 to: 0/0 }
     await f.close();
     await d.close();
   });
+});
+
+test('the pending-OC cap is per destination: connects hanging on a dead one do not refuse the client elsewhere', async () => {
+  // A destination that never answers: a listener whose accept queue is full drops further SYNs.
+  const py = spawn('python3', ['-c', 'import socket,time\ns=socket.socket()\ns.bind(("127.0.0.1",0))\ns.listen(0)\n'
+    + 'print(s.getsockname()[1],flush=True)\ntime.sleep(60)'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const deadPort = Number(await new Promise<string>((r) => py.stdout!.once('data', (b: Buffer) => r(b.toString()))));
+  const fillers = [await RawClient.connect(deadPort)];
+  const d = await sink();
+  const f = await serverFrom(`internal: 127.0.0.1 port = 1080
+external: 127.0.0.1
+socksmethod: none
+extension.optimistic: yes
+client pass { from: 0/0 to: 0/0 }
+socks pass { from: 0/0 to: 0/0 }
+`, { ocLimits: { maxPendingPerClient: 1 } });
+  try {
+    const hung = await RawClient.connect(f.port);
+    hung.write(Buffer.concat([Buffer.from([5, 1, 0xa5]), ipv4Request(1, '127.0.0.1', deadPort), Buffer.from('x')]));
+    await waitFor(() => f.srv.clientList().some((l) => l.includes(': connecting')), 5000, 'the hanging connect');
+    const ok = await RawClient.connect(f.port);
+    ok.write(Buffer.concat([Buffer.from([5, 1, 0xa5]), ipv4Request(1, '127.0.0.1', d.port), Buffer.from('y')]));
+    expect([...(await ok.read(12)).subarray(0, 4)]).toEqual([5, 0xa5, 5, 0]);
+    await waitFor(() => d.total().toString() === 'y');
+    // A second connect to the dead destination is over the cap.
+    const over = await RawClient.connect(f.port);
+    over.write(Buffer.concat([Buffer.from([5, 1, 0xa5]), ipv4Request(1, '127.0.0.1', deadPort), Buffer.from('z')]));
+    expect((await over.read(4))[3]).toBe(1);
+    [hung, ok, over].forEach((c) => c.destroy());
+  } finally {
+    await f.close();
+    await d.close();
+    fillers.forEach((c) => c.destroy());
+    py.kill();
+  }
 });
 
 test('IPv6: internal ::1, external ::1, ATYP 04 CONNECT to an IPv6 destination', async () => {

@@ -25,12 +25,16 @@ export const SYSLOG_FACILITIES: readonly string[] = Object.keys(FACILITIES);
 
 export type LogTargetParse =
   | { ok: true; target: LogTarget; /** dante: a facility syslog(3) does not know (used anyway, with a warning) */ unknownFacility?: string }
-  | { ok: false; problem: 'unknown destination' | 'unknown syslog facility' };
+  | { ok: false; problem: 'unknown destination' | 'unknown syslog facility' | 'no file name' };
 
 export function parseLogTarget(spec: string, syntax: LogTargetSyntax): LogTargetParse {
   if (spec === 'stderr') return { ok: true, target: { kind: 'stderr' } };
   if (syntax === 'redsocks') {
-    if (spec.startsWith('file:')) return { ok: true, target: { kind: 'file', path: spec.slice('file:'.length) } };
+    if (spec.startsWith('file:')) {
+      // redsocks' fopen("") fails at start: refused here, so that -t says so too.
+      const path = spec.slice('file:'.length);
+      return path === '' ? { ok: false, problem: 'no file name' } : { ok: true, target: { kind: 'file', path } };
+    }
     if (spec.startsWith('syslog:')) {
       const facility = spec.slice('syslog:'.length);
       if (REDSOCKS_SYSLOG_FACILITIES.includes(facility)) return { ok: true, target: { kind: 'syslog', facility } };

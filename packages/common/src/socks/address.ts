@@ -134,6 +134,7 @@ export function writeAddress(address: SocksAddress, out: Buffer, offset: number)
       if (name.length < 1 || name.length > 255) {
         throw new ProtocolError('ESOCKS_DOMAIN', `domain name must be 1..255 bytes, got ${name.length}`);
       }
+      if (name.includes(0)) throw new ProtocolError('ESOCKS_DOMAIN_NUL', 'NUL byte in domain name');
       out[o++] = Atyp.Domain;
       out[o++] = name.length;
       name.copy(out, o);
@@ -156,7 +157,8 @@ export function encodeAddress(address: SocksAddress): Buffer {
 
 /**
  * Reads ATYP ADDR PORT at `offset`. Returns null when more bytes are needed. Unknown ATYP throws
- * ESOCKS_ATYP (as soon as the ATYP byte is there), an empty domain ESOCKS_DOMAIN.
+ * ESOCKS_ATYP (as soon as the ATYP byte is there), an empty domain ESOCKS_DOMAIN, a domain with a
+ * NUL byte ESOCKS_DOMAIN_NUL (C resolvers would stop at the NUL and look up a different name).
  */
 export function decodeAddress(buf: Buffer, offset = 0): { address: SocksAddress; length: number } | null {
   if (buf.length < offset + 1) return null;
@@ -179,6 +181,8 @@ export function decodeAddress(buf: Buffer, offset = 0): { address: SocksAddress;
       const n = buf[offset + 1];
       if (n === 0) throw new ProtocolError('ESOCKS_DOMAIN', 'empty domain name');
       if (buf.length < offset + 4 + n) return null;
+      const nul = buf.indexOf(0, offset + 2);
+      if (nul !== -1 && nul < offset + 2 + n) throw new ProtocolError('ESOCKS_DOMAIN_NUL', 'NUL byte in domain name');
       const host = buf.toString('utf8', offset + 2, offset + 2 + n);
       return { address: { type: 'domain', host, port: buf.readUInt16BE(offset + 2 + n) }, length: 4 + n };
     }

@@ -8,6 +8,7 @@
  *   ESOCKS_METHODS       NMETHODS = 0 in a greeting
  *   ESOCKS_ATYP          unknown ATYP in a request/reply (server answers REP 08)
  *   ESOCKS_DOMAIN        zero-length domain name
+ *   ESOCKS_DOMAIN_NUL    a NUL byte inside a domain name (never truncated)
  * parseRequest accepts ANY command number: a server answers REP 07 itself for ones it does not run.
  */
 import { ProtocolError } from '../errors';

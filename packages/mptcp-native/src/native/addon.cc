@@ -70,6 +70,11 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("unixDgramSend", Napi::Function::New(env, UnixDgramSend, "unixDgramSend"));
   exports.Set("crypt", Napi::Function::New(env, Crypt, "crypt"));
   exports.Set("systemPasswordHash", Napi::Function::New(env, SystemPasswordHash, "systemPasswordHash"));
+  exports.Set("cryptVerify", Napi::Function::New(env, CryptVerify, "cryptVerify"));
+  exports.Set("systemVerify", Napi::Function::New(env, SystemVerify, "systemVerify"));
+  exports.Set("cryptGensalt", Napi::Function::New(env, CryptGensalt, "cryptGensalt"));
+  exports.Set("setKeepCaps", Napi::Function::New(env, SetKeepCaps, "setKeepCaps"));
+  exports.Set("setCapabilities", Napi::Function::New(env, SetCapabilities, "setCapabilities"));
   exports.Set("setTcpKeepalive", Napi::Function::New(env, SetTcpKeepalive, "setTcpKeepalive"));
   exports.Set("getTcpKeepalive", Napi::Function::New(env, GetTcpKeepalive, "getTcpKeepalive"));
   return exports;

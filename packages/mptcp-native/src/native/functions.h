@@ -22,3 +22,8 @@ Napi::Value Crypt(const Napi::CallbackInfo &info);
 Napi::Value SystemPasswordHash(const Napi::CallbackInfo &info);
 Napi::Value SetTcpKeepalive(const Napi::CallbackInfo &info);
 Napi::Value GetTcpKeepalive(const Napi::CallbackInfo &info);
+Napi::Value CryptVerify(const Napi::CallbackInfo &info);
+Napi::Value SystemVerify(const Napi::CallbackInfo &info);
+Napi::Value CryptGensalt(const Napi::CallbackInfo &info);
+Napi::Value SetKeepCaps(const Napi::CallbackInfo &info);
+Napi::Value SetCapabilities(const Napi::CallbackInfo &info);

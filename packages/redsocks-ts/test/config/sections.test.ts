@@ -77,6 +77,7 @@ describe('log targets', () => {
     ['syslog:LOCAL0', 'log_preopen(syslog:LOCAL0, ...): unknown syslog facility'],
     ['bogus', 'log_preopen(bogus, ...): unknown destination'],
     ['STDERR', 'log_preopen(STDERR, ...): unknown destination'],
+    ['file:', 'log_preopen(file:, ...): no file name'],
   ])('%s is refused with redsocks text', (spec, detail) => {
     try {
       parseLogTarget(spec, 'f.conf', 3);

@@ -1,55 +1,78 @@
-import { timingSafeEqual } from 'node:crypto';
+/**
+ * RFC 1929 credentials for socksmethod `username`: the system accounts (passwd/shadow) or
+ * our password file. Every check runs off the event loop (mptcp-native on the libuv thread
+ * pool, or the privileged helper process), through the shared VerifyQueue; an unknown user
+ * is checked against a dummy hash of the same scheme, so it costs what a wrong password costs.
+ */
+import { readFileSync } from 'node:fs';
 import { ProxyError } from '@mptcp-proxy/common';
 import * as native from 'mptcp-native';
 import type { DantedConfig } from '../config';
+import type { AuthHelperClient } from './helper-client';
 import { loadPasswordFile } from './password-file';
+import type { VerifyQueue } from './verify-queue';
 
-/** Checks RFC 1929 credentials for socksmethod `username`. */
+export type AuthVerdict = { ok: true } | { ok: false; why: string };
+
 export interface Authenticator {
   readonly kind: 'system' | 'passwordfile';
-  verify(user: string, password: string): boolean;
+  /** Never rejects. */
+  verify(user: string, password: string): Promise<AuthVerdict>;
 }
 
-/** Runs `fn` with effective uid 0 when we dropped to an unprivileged euid (Dante's user.privileged). */
-export type PrivilegedRunner = <T>(fn: () => T) => T;
+const OK: AuthVerdict = { ok: true };
+const WRONG: AuthVerdict = { ok: false, why: 'wrong password or unknown user' };
+const BUSY: AuthVerdict = { ok: false, why: 'too many password checks in progress' };
 
-const direct: PrivilegedRunner = (fn) => fn();
-
-function sameString(a: string, b: string): boolean {
-  const x = Buffer.from(a);
-  const y = Buffer.from(b);
-  return x.length === y.length && timingSafeEqual(x, y);
+/** Runs one check through the queue; errors become a failed login with their text. */
+export function queuedCheck(queue: VerifyQueue, check: () => Promise<boolean>): Promise<AuthVerdict> {
+  return queue.run(check).then(
+    (r) => (r === 'busy' ? BUSY : r ? OK : WRONG),
+    (err: Error) => ({ ok: false, why: `password check failed: ${err.message}` }),
+  );
 }
 
-export function passwordFileAuthenticator(path: string): Authenticator {
+/** The first crypt(3) hash in passwd/shadow-style `name:hash` lines (the scheme unknown users cost). */
+export function firstHash(lines: Iterable<string>): string | undefined {
+  for (const hash of lines) if (/^\$[0-9a-z]+\$/.test(hash)) return hash;
+  return undefined;
+}
+
+/**
+ * The dummy for unknown system users: the first account's shadow hash (same scheme and cost
+ * as a real one; readable by root), else a fresh setting of libxcrypt's default scheme.
+ */
+export function systemDummyHash(shadowPath = '/etc/shadow'): string {
+  try {
+    const hashes = readFileSync(shadowPath, 'utf8').split('\n').map((l) => l.split(':')[1] ?? '');
+    const h = firstHash(hashes);
+    if (h !== undefined) return h;
+  } catch {
+    // not root, or no shadow file
+  }
+  return native.cryptGensalt('', 0);
+}
+
+export function passwordFileAuthenticator(path: string, queue: VerifyQueue): Authenticator {
   const users = loadPasswordFile(path);
+  const dummy = firstHash(users.values()) ?? native.cryptGensalt('', 0);
   return {
     kind: 'passwordfile',
-    verify(user, password) {
-      const hash = users.get(user);
-      if (hash === undefined) return false;
-      let computed: string;
-      try {
-        computed = native.cryptHash(password, hash);
-      } catch {
-        return false;
-      }
-      return sameString(computed, hash);
-    },
+    verify: (user, password) => queuedCheck(queue, () => native.verifyPassword(password, users.get(user), dummy)),
   };
 }
 
-export function systemAuthenticator(privileged: PrivilegedRunner = direct): Authenticator {
+/** In this process (when no privileged helper is needed: we never dropped root, or never had it). */
+export function systemAuthenticator(queue: VerifyQueue, dummy = systemDummyHash()): Authenticator {
   return {
     kind: 'system',
-    verify(user, password) {
-      try {
-        return privileged(() => native.verifySystemPassword(user, password));
-      } catch {
-        return false;
-      }
-    },
+    verify: (user, password) => queuedCheck(queue, () => native.verifySystemPasswordAsync(user, password, dummy)),
   };
+}
+
+/** Through the privileged helper (the serving process has no access to shadow). */
+export function helperAuthenticator(helper: AuthHelperClient): Authenticator {
+  return { kind: 'system', verify: (user, password) => helper.verify(user, password) };
 }
 
 const UNSUPPORTED: Record<string, string> = {
@@ -74,9 +97,22 @@ export function checkMethodsSupported(config: DantedConfig): void {
   }
 }
 
+export interface AuthDeps {
+  queue: VerifyQueue;
+  /** The privileged helper, when system passwords are checked outside this (unprivileged) process. */
+  helper?: AuthHelperClient;
+  /** This process can no longer read system passwords (privileges dropped for good). */
+  unprivileged?: boolean;
+}
+
 /** The authenticator for `username`, or undefined when no rule can use it. */
-export function makeAuthenticator(config: DantedConfig, privileged?: PrivilegedRunner): Authenticator | undefined {
+export function makeAuthenticator(config: DantedConfig, deps: AuthDeps): Authenticator | undefined {
   if (!config.socksMethod.includes('username')) return undefined;
-  if (config.ext.passwordFile !== undefined) return passwordFileAuthenticator(config.ext.passwordFile);
-  return systemAuthenticator(privileged);
+  if (config.ext.passwordFile !== undefined) return passwordFileAuthenticator(config.ext.passwordFile, deps.queue);
+  if (deps.helper) return helperAuthenticator(deps.helper);
+  if (deps.unprivileged) {
+    throw new ProxyError('EAUTH_HELPER', `${config.file}: socksmethod "username" checks system passwords, which needs the `
+      + 'privileged helper started with the server: restart socks-server to enable it');
+  }
+  return systemAuthenticator(deps.queue);
 }

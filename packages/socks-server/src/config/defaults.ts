@@ -16,6 +16,7 @@ export function defaultExtensions(): Extensions {
     mptcpExternal: 'off',
     timeoutNegotiatePool: 300,
     logFormat: 'text',
+    authFailures: { count: 10, seconds: 60 },
   };
 }
 

@@ -1,5 +1,5 @@
 import { bytesInCidr, ipBytes, ruleNetBytes, unmapIPv4 } from './ip';
-import { interfaceAddresses } from './system-lookup';
+import { HostLookups, type SystemLookups } from './system-lookup';
 import type { DantedConfig, MatchContext, MatchResult, Rule, RuleAddress } from './types';
 import { portMatches } from './values';
 
@@ -11,24 +11,27 @@ import { portMatches } from './values';
  * address/port the client connected to. socks rules (after the request): from = client,
  * to = the requested destination.
  */
-export function matchRule(rules: readonly Rule[], ctx: MatchContext): MatchResult {
-  const eps = endpoints(ctx);
+/** Where interface rules find the interface's current addresses (the runtime's lookups). */
+export type InterfaceLookup = Pick<SystemLookups, 'interfaceAddresses'>;
+
+export function matchRule(rules: readonly Rule[], ctx: MatchContext, sys: InterfaceLookup = new HostLookups()): MatchResult {
+  const eps = endpoints(ctx, sys);
   for (const rule of rules) {
     if (matches(rule, ctx, eps)) return { rule, pass: rule.action === 'pass' };
   }
   return { rule: undefined, pass: false };
 }
 
-export function matchClientRules(config: DantedConfig, ctx: MatchContext): MatchResult {
-  return matchRule(config.clientRules, ctx);
+export function matchClientRules(config: DantedConfig, ctx: MatchContext, sys?: InterfaceLookup): MatchResult {
+  return matchRule(config.clientRules, ctx, sys);
 }
 
-export function matchSocksRules(config: DantedConfig, ctx: MatchContext): MatchResult {
-  return matchRule(config.socksRules, ctx);
+export function matchSocksRules(config: DantedConfig, ctx: MatchContext, sys?: InterfaceLookup): MatchResult {
+  return matchRule(config.socksRules, ctx, sys);
 }
 
-export function ruleMatches(rule: Rule, ctx: MatchContext): boolean {
-  return matches(rule, ctx, endpoints(ctx));
+export function ruleMatches(rule: Rule, ctx: MatchContext, sys: InterfaceLookup = new HostLookups()): boolean {
+  return matches(rule, ctx, endpoints(ctx, sys));
 }
 
 interface Endpoints {
@@ -38,11 +41,13 @@ interface Endpoints {
 }
 
 /** The three endpoints of a match, each parsed once however many rules are tried. */
-function endpoints(ctx: MatchContext): Endpoints {
+function endpoints(ctx: MatchContext, sys: InterfaceLookup): Endpoints {
   return {
-    client: prepare({ host: unmapIPv4(ctx.clientAddress), port: ctx.clientPort, names: ctx.clientHostnames }),
-    server: prepare({ host: unmapIPv4(ctx.serverAddress), port: ctx.serverPort, iface: ctx.interfaceName }),
-    dest: ctx.dest ? prepare({ host: unmapIPv4(ctx.dest.host), port: ctx.dest.port, names: [], addresses: ctx.destAddresses }) : undefined,
+    client: prepare({ host: unmapIPv4(ctx.clientAddress), port: ctx.clientPort, names: ctx.clientHostnames }, sys),
+    server: prepare({ host: unmapIPv4(ctx.serverAddress), port: ctx.serverPort, iface: ctx.interfaceName }, sys),
+    dest: ctx.dest
+      ? prepare({ host: unmapIPv4(ctx.dest.host), port: ctx.dest.port, names: [], addresses: ctx.destAddresses }, sys)
+      : undefined,
   };
 }
 
@@ -81,21 +86,22 @@ interface Prepared {
   ips: number[][];
   names: string[];
   iface?: string;
+  sys: InterfaceLookup;
 }
 
-function prepare(ep: Endpoint): Prepared {
+function prepare(ep: Endpoint, sys: InterfaceLookup): Prepared {
   const own = ipBytes(ep.host);
-  if (own !== undefined) return { port: ep.port, ips: [own], names: ep.names ?? [], iface: ep.iface };
+  if (own !== undefined) return { port: ep.port, ips: [own], names: ep.names ?? [], iface: ep.iface, sys };
   const ips: number[][] = [];
   for (const a of ep.addresses ?? []) {
     const b = ipBytes(unmapIPv4(a));
     if (b !== undefined) ips.push(b);
   }
-  return { port: ep.port, ips, names: [ep.host, ...(ep.names ?? [])], iface: ep.iface };
+  return { port: ep.port, ips, names: [ep.host, ...(ep.names ?? [])], iface: ep.iface, sys };
 }
 
-export function addressMatches(a: RuleAddress, ep: Endpoint): boolean {
-  return preparedMatches(a, prepare(ep));
+export function addressMatches(a: RuleAddress, ep: Endpoint, sys: InterfaceLookup = new HostLookups()): boolean {
+  return preparedMatches(a, prepare(ep, sys));
 }
 
 function preparedMatches(a: RuleAddress, ep: Prepared): boolean {
@@ -118,7 +124,7 @@ function preparedMatches(a: RuleAddress, ep: Prepared): boolean {
       });
     case 'interface': {
       if (ep.iface !== undefined && ep.iface === a.name) return true;
-      const own = interfaceAddresses(a.name).map((o) => ruleNetBytes(unmapIPv4(o)));
+      const own = ep.sys.interfaceAddresses(a.name).map((o) => ruleNetBytes(unmapIPv4(o)));
       return ips.some((ip) => own.some((o) => sameBytes(o, ip)));
     }
   }

@@ -19,6 +19,9 @@
  *   extension.passwordfile: PATH           htpasswd-style `user:hash` file for socksmethod
  *                                          `username` (bcrypt, SHA-512-crypt, yescrypt), for
  *                                          containers without system users
+ *   extension.auth.failures: N/S           after N failed RFC 1929 logins within S seconds from
+ *                                          one address (IPv6: one /64), refuse its logins until
+ *                                          the oldest is S seconds old (default 10/60; 0/0 = off)
  *
  * and inside `socks pass { }` rules:
  *
@@ -162,6 +165,7 @@ export interface Extensions {
   timeoutNegotiatePool: number; // default 300
   logFormat: 'text' | 'json'; // default 'text'
   passwordFile?: string;
+  authFailures: { count: number; seconds: number }; // default 10/60
 }
 
 export interface DantedConfig {

@@ -2,7 +2,6 @@ import { isIPv4, isIPv6 } from 'node:net';
 import { parseLogTarget as parseTarget } from '@mptcp-proxy/common';
 import type { LogTarget, PortSpec, PortOperator } from './types';
 import { msg } from './dante-messages';
-import { servicePort } from './system-lookup';
 
 /**
  * Value parsers that need no parser state. Each returns a value or a string: the Dante
@@ -22,8 +21,8 @@ export function parseNumber(s: string): Parsed<number> {
   return bad('syntax error');
 }
 
-/** A port number or a service name from /etc/services. */
-export function parsePort(s: string): Parsed<number> {
+/** A port number or a service name (`servicePort`: getservbyname, from the injected lookups). */
+export function parsePort(s: string, servicePort: (name: string) => number | undefined): Parsed<number> {
   if (/^[0-9]/.test(s)) {
     const n = parseNumber(s);
     if (!n.ok) return n;

@@ -3,6 +3,7 @@
  * test/fixtures/danted-log-*.txt). Pure string builders, no I/O.
  */
 import { secUsecStamp } from '@mptcp-proxy/common';
+import { vis } from './vis';
 const MONTHS = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
 
 function pad2(n: number): string {
@@ -17,14 +18,14 @@ export function danteLinePrefix(level: string, nowMs: number, pid: number, ident
   return `${stamp} (${secUsecStamp(nowMs)}) ${ident}[${pid}]: ${level}: `;
 }
 
-/** Dante joins address and port with a dot: `127.0.0.1.42530`. */
+/** Dante joins address and port with a dot: `127.0.0.1.42530` (a peer's hostname escaped as Dante does). */
 export function dotAddr(address: string | undefined, port: number | undefined): string {
-  return `${address ?? '0.0.0.0'}.${port ?? 0}`;
+  return `${address === undefined ? '0.0.0.0' : vis(address)}.${port ?? 0}`;
 }
 
-/** `username%alice@127.0.0.1.46182` when the client authenticated. */
+/** `username%alice@127.0.0.1.46182` when the client authenticated (the name escaped as Dante does). */
 export function clientAddr(address: string | undefined, port: number | undefined, user?: string): string {
-  return user !== undefined ? `username%${user}@${dotAddr(address, port)}` : dotAddr(address, port);
+  return user !== undefined ? `username%${vis(user)}@${dotAddr(address, port)}` : dotAddr(address, port);
 }
 
 export type Verdict = 'pass' | 'block';

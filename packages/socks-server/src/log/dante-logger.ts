@@ -3,7 +3,8 @@
  * Dante's text lines (`Nov 25 17:04:21 (1795626261.585310) danted[7549]: info: ...`)
  * or one JSON object per line (`extension.logformat: json`). Syslog gets the
  * bare text; syslogd adds its own header. A log file that cannot be opened is warned
- * about and skipped, as Dante does.
+ * about and skipped, as Dante does. `errorlog:` targets get the error-level lines
+ * (Dante: "error-related logoutput", not client events, which are info lines).
  */
 import { createLogger, logClock, type LogLevel, type LogMeta } from '@mptcp-proxy/common';
 import type { LogTarget } from '../config';
@@ -11,6 +12,8 @@ import { danteLinePrefix } from './dante-format';
 import type { DanteLog } from './dante-log';
 
 export interface DanteLoggerOptions {
+  /** `errorlog:` targets: error-level lines (not client events) go there as well. */
+  errorTargets?: LogTarget[];
   format?: 'text' | 'json';
   /** -d n: debug lines on when > 0. */
   debug?: number;
@@ -31,10 +34,14 @@ export function createDanteLogger(targets: LogTarget[], opts: DanteLoggerOptions
       warnOnUnopenableFile: true, capture: cap && ((line) => cap(line)),
     })
     : undefined;
+  const errors = (opts.errorTargets ?? []).length > 0
+    ? createLogger({ targets: opts.errorTargets!, ident, format: json ? 'json' : 'text', level: 'error', lineFormat, warnOnUnopenableFile: true })
+    : undefined;
   let closed = false;
   const emit = (level: LogLevel, msg: string, meta?: LogMeta): void => {
     if (closed) return;
     inner?.log(level, msg, meta);
+    errors?.log(level, msg, meta);
   };
   return {
     alert: (m, f) => emit('alert', m, f),
@@ -46,11 +53,14 @@ export function createDanteLogger(targets: LogTarget[], opts: DanteLoggerOptions
       if (debugOn) emit('debug', m, f);
     },
     debugEnabled: debugOn,
-    reopen: () => inner?.reopen(),
+    reopen: () => {
+      inner?.reopen();
+      errors?.reopen();
+    },
     close: async () => {
       if (closed) return;
       closed = true;
-      await inner?.close();
+      await Promise.all([inner?.close(), errors?.close()]);
     },
   };
 }

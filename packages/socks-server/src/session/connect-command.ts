@@ -7,7 +7,7 @@ import type * as net from 'node:net';
 import { Rep, type Relay, Socks4Rep, addressFromHost } from '@mptcp-proxy/common';
 import { dotAddr } from '../log/dante-format';
 import { dial } from '../net/dialer';
-import { Phase, type CommandHandler, type Session } from './session';
+import type { CommandContext, CommandHandler } from './command';
 import { startStreamRelay } from './stream-relay';
 
 export class ConnectHandler implements CommandHandler {
@@ -15,36 +15,40 @@ export class ConnectHandler implements CommandHandler {
   private relay: Relay | undefined;
   private local = '0.0.0.0.0';
 
-  constructor(private readonly s: Session) {}
+  constructor(private readonly ctx: CommandContext) {}
 
   start(): void {
-    const s = this.s;
-    const req = s.request!;
-    const d = dial(s.rt, { ip: req.ip!, family: req.family!, port: req.address.port, clientLocal: s.localAddress });
+    const { rt, request, peer, session } = this.ctx;
+    const target = request.target;
+    if (target === undefined) {
+      session.failErrno('EHOSTUNREACH', 'no address to connect to');
+      return;
+    }
+    const d = dial(rt, { ip: target.ip, family: target.family, port: request.address.port, clientLocal: peer.localAddress });
     this.dest = d.socket;
-    d.done.then((sock) => this.connected(sock), (err: NodeJS.ErrnoException) => this.failed(err));
+    d.done.then(session.guard((sock: net.Socket) => this.connected(sock)), session.guard((err: NodeJS.ErrnoException) => this.failed(err)));
   }
 
   private failed(err: NodeJS.ErrnoException): void {
-    const s = this.s;
+    const s = this.ctx.session;
     this.dest = undefined;
-    if (s.phase !== Phase.Connecting) return;
+    if (s.closed) return;
     s.connectDone();
     s.failErrno(err.code, 'remote peer error');
   }
 
   private connected(sock: net.Socket): void {
-    const s = this.s;
-    if (s.phase !== Phase.Connecting) {
+    const { session: s, request } = this.ctx;
+    if (s.closed) {
       sock.destroy();
       return;
     }
     s.connectDone();
     this.dest = sock;
     this.local = dotAddr(sock.localAddress, sock.localPort);
-    startStreamRelay(s, sock, (r) => (this.relay = r), () => {
+    startStreamRelay(this.ctx, sock, (r) => (this.relay = r), () => {
       const bound = sock.localAddress !== undefined ? addressFromHost(sock.localAddress, sock.localPort ?? 0) : undefined;
-      s.reply(s.request!.version === 4 ? Socks4Rep.Granted : Rep.Succeeded, bound);
+      s.reply(request.version === 4 ? Socks4Rep.Granted : Rep.Succeeded, bound);
       s.logOpen(this.local);
     });
   }
@@ -53,13 +57,8 @@ export class ConnectHandler implements CommandHandler {
     // EOF before the connect finished: the relay passes it on once it starts.
   }
 
-  counts(): { toDest: number; fromDest: number; local: string; dest: string } {
-    return {
-      toDest: this.relay?.aToB ?? 0,
-      fromDest: this.relay?.bToA ?? 0,
-      local: this.local,
-      dest: this.s.destText,
-    };
+  counts(): { toDest: number; fromDest: number; local: string } {
+    return { toDest: this.relay?.aToB ?? 0, fromDest: this.relay?.bToA ?? 0, local: this.local };
   }
 
   dispose(): void {

@@ -5,31 +5,46 @@
  *                                            \-> Bind / Udp
  *   any -> Closed (terminal)
  *
- * Bytes after the request are early data: kept in the queue (capped; beyond the
- * cap the client socket is paused) and written to the destination only after
- * the connect succeeded. On any failure they are dropped, never re-parsed.
+ * Bytes after the request are early data: kept in the queue (accounted in early-data.ts)
+ * and written to the destination only after the connect succeeded. On any failure they are
+ * dropped, never re-parsed. Beside it: the rule and limit policy (session-policy.ts), Dante's
+ * log lines (session-log.ts), the commands (command.ts) and the socket teardown (teardown.ts).
+ *
+ * Until its socks-rule passed, a session is judged by the config generation in force when it
+ * asks (method selection, password check, socks-rules: a SIGHUP applies at once); from then on
+ * it keeps the generation that passed it. Passwords are checked off the event loop (Verifying).
+ * Every entry point (socket events, promises, the ticker, the commands' callbacks) runs under
+ * guard(): an exception is logged with the client's address and closes this session only.
  */
 import type * as net from 'node:net';
 import {
-  ReceiveBuffer, Command as SocksCommand, Method, ProtocolError, Rep, Socks4Rep, SocksAddress,
+  ReceiveBuffer, Command as SocksCommand, Method, ProtocolError, Rep, Socks4Rep, type SocksAddress,
   detectVersion, encodeMethodSelection, encodeSocks4Reply, encodeSocks5Reply, encodeUserPassReply,
   errnoToRep, parseGreeting, parseSocks4Request, parseSocks5Request, parseUserPassRequest,
   protocolErrorToRep,
 } from '@mptcp-proxy/common';
-import type { Command, MatchContext, Rule, SocksMethod } from '../config';
-import { matchRule } from '../config';
-import {
-  ByteCounts, acceptBlocked, acceptClosed, clientAddr, commandBlocked, commandClosed, commandOpen,
-  dotAddr, strerror,
-} from '../log/dante-format';
-import { ruleKey, type Runtime } from '../runtime';
+import type { Command, Rule, SocksMethod } from '../config';
+import { type ByteCounts, clientAddr, dotAddr, strerror } from '../log/dante-format';
+import type { DanteLog } from '../log/dante-log';
+import type { Runtime } from '../runtime';
+import { resolveHost, type Resolved } from '../net/resolve';
+import { vis } from '../log/vis';
+import type { AuthVerdict } from '../auth/authenticator';
+import type { CommandHandler, Peer, SessionControl } from './command';
+import { createCommand } from './commands';
+import { EarlyDataAccount } from './early-data';
 import { selectMethod, type MethodChoice } from './method-select';
-import { resolveHost } from '../net/resolve';
+import type { Request } from './request';
+import { SessionLog, type SessionFacts } from './session-log';
+import { type SessionTickets, judgeRequest } from './session-policy';
+import { closeClientSocket } from './teardown';
 
 export const enum Phase {
   Detect,
   Greeting,
   Auth,
+  /** The password is being checked (off the event loop); bytes that arrive wait in the queue. */
+  Verifying,
   Request,
   Resolving,
   Connecting,
@@ -39,98 +54,106 @@ export const enum Phase {
   Closed,
 }
 
-const PHASE_NAMES = ['detect', 'greeting', 'auth', 'request', 'resolving', 'connecting', 'established', 'bind', 'udp', 'closed'];
-
-/** Implemented by connect/bind/udp handlers that take over after the request. */
-export interface CommandHandler {
-  /** Client bytes that arrive while the handler owns the session but before a relay does. */
-  onClientData?(chunk: Buffer): void;
-  onClientEnd?(): void;
-  /** Called once from Session.close(); releases the handler's sockets. */
-  dispose(): void;
-  /** Destination-side byte counts for the log. */
-  counts?(): { toDest: number; fromDest: number; local: string; dest: string };
-}
+const PHASE_NAMES = ['detect', 'greeting', 'auth', 'verifying', 'request', 'resolving', 'connecting', 'established', 'bind', 'udp', 'closed'];
 
 export interface SessionHooks {
-  /** Starts the command after the rules passed. */
-  start(session: Session): void;
   /** Called when the session is gone (server bookkeeping). */
   closed(session: Session): void;
+}
+
+export interface SessionOptions {
+  /** The config generation in force now (the server's current one). */
+  current: () => Runtime;
+  /** The client-rule that passed the connection at accept. */
+  clientRule: Rule | undefined;
+  /** What the accept took from the shared counters (the client-rule's limits). */
+  tickets: SessionTickets;
+  /** timeout.negotiate for this client, ms (0 = none). */
+  negotiateMs: number;
+  hooks: SessionHooks;
 }
 
 const kSession = Symbol('socks-session');
 type Tagged = net.Socket & { [kSession]?: Session };
 
-// Shared listeners (no per-connection closures).
+// Shared listeners (no per-connection listener closures), each guarded.
+function withSession(sock: Tagged, call: (s: Session) => void): void {
+  const s = sock[kSession];
+  if (s === undefined) return;
+  try {
+    call(s);
+  } catch (e) {
+    s.bug(e);
+  }
+}
 function onData(this: Tagged, chunk: Buffer): void {
-  this[kSession]?.onData(chunk);
+  withSession(this, (s) => s.onData(chunk));
 }
 function onEnd(this: Tagged): void {
-  this[kSession]?.onClientEnd();
+  withSession(this, (s) => s.onClientEnd());
 }
 function onError(this: Tagged, err: Error): void {
-  const s = this[kSession];
-  // Once relaying, the relay owns errors and close.
-  if (s !== undefined && s.phase !== Phase.Established) s.onClientError(err as NodeJS.ErrnoException);
+  withSession(this, (s) => s.onClientError(err as NodeJS.ErrnoException));
 }
 function onClose(this: Tagged): void {
-  const s = this[kSession];
-  if (s !== undefined && s.phase !== Phase.Established) s.close('local client closed');
+  withSession(this, (s) => s.onClientClose());
 }
 
-export interface Request {
-  version: 4 | 5;
-  command: Command;
-  address: SocksAddress;
-  /** Resolved destination (IP) once known. */
-  ip?: string;
-  family?: 4 | 6;
+/** An exception's text for one log line (escaped: its message may quote peer data). */
+function describe(e: unknown): string {
+  return vis(e instanceof Error ? (e.stack ?? `${e.name}: ${e.message}`) : String(e));
 }
 
-export class Session {
-  phase = Phase.Detect;
+export class Session implements SessionControl, SessionFacts, Peer {
+  private phase = Phase.Detect;
   readonly client: net.Socket;
   readonly clientAddress: string;
   readonly clientPort: number;
   readonly localAddress: string;
   readonly localPort: number;
   readonly startMs = Date.now();
-  /** Absolute ms for the negotiate/connect deadline (0 = none). */
+  /** Absolute ms for the negotiate/connect/idle deadline (0 = none); the server's ticker checks it. */
   deadline = 0;
-  queue: ReceiveBuffer | null = new ReceiveBuffer();
-  choice: MethodChoice | undefined;
-  method: SocksMethod = 'none';
+  private queue: ReceiveBuffer | null = new ReceiveBuffer();
+  private readonly early: EarlyDataAccount;
+  private readonly tickets: SessionTickets;
+  private readonly logger = new SessionLog(this);
+  private choice: MethodChoice | undefined;
+  private method: SocksMethod = 'none';
+  private versionHint: 4 | 5 = 5;
   user: string | undefined;
+  /** The user's groups, looked up when a rule names a group. */
+  private groups: string[] | undefined;
   request: Request | undefined;
   socksRule: Rule | undefined;
-  handler: CommandHandler | undefined;
+  private handler: CommandHandler | undefined;
   /** Handshake bytes read from / written to the client (not data). */
-  handshakeIn = 0;
-  handshakeOut = 0;
+  private handshakeIn = 0;
+  private handshakeOut = 0;
   /** OC: method selection and auth status held back to go out with the reply. */
   private held: Buffer[] | null = null;
-  private earlyCounted = 0;
-  private ocPending = false;
-  private countedRules: string[] = [];
   private closeReason = '';
-  /** timeout.io for this session's relay, ms (0 = none). */
-  ioMs = 0;
+  /** The client's EOF came while its password was being checked. */
+  private clientEnded = false;
+  /** The generation whose socks-rules passed this session (then it is used for everything). */
+  private judgedBy: Runtime | undefined;
+  private readonly current: () => Runtime;
+  readonly clientRule: Rule | undefined;
+  private readonly hooks: SessionHooks;
 
-  constructor(
-    readonly rt: Runtime,
-    socket: net.Socket,
-    readonly clientRule: Rule | undefined,
-    private readonly hooks: SessionHooks,
-    negotiateMs: number,
-  ) {
+  constructor(socket: net.Socket, o: SessionOptions) {
     this.client = socket;
+    this.current = o.current;
+    this.clientRule = o.clientRule;
+    this.tickets = o.tickets;
+    this.hooks = o.hooks;
     this.clientAddress = socket.remoteAddress ?? '0.0.0.0';
     this.clientPort = socket.remotePort ?? 0;
     this.localAddress = socket.localAddress ?? '0.0.0.0';
     this.localPort = socket.localPort ?? 0;
-    if (negotiateMs > 0) this.deadline = this.startMs + negotiateMs;
-    if (clientRule) this.countRule(clientRule);
+    const rt = o.current();
+    this.early = new EarlyDataAccount(rt.shared, this.clientAddress, rt.maxEarly, rt.oc.maxEarlyPerClient, () => socket.pause());
+    if (o.negotiateMs > 0) this.deadline = this.startMs + o.negotiateMs;
     (socket as Tagged)[kSession] = this;
     socket.on('data', onData);
     socket.on('end', onEnd);
@@ -138,13 +161,23 @@ export class Session {
     socket.on('close', onClose);
   }
 
-  /** The relay reads the client from now on. */
-  detachInput(): void {
-    this.client.removeListener('data', onData);
+  // ---- what the log lines and the client list read ----
+
+  /** The generation in force for this session: the current one until its socks-rule passed. */
+  get rt(): Runtime {
+    return this.judgedBy ?? this.current();
+  }
+
+  get log(): DanteLog {
+    return this.rt.log;
   }
 
   get phaseName(): string {
     return PHASE_NAMES[this.phase];
+  }
+
+  get closed(): boolean {
+    return this.phase === Phase.Closed;
   }
 
   get clientText(): string {
@@ -155,13 +188,55 @@ export class Session {
     return dotAddr(this.localAddress, this.localPort);
   }
 
-  get optimistic(): boolean {
-    return this.choice?.optimistic === true;
-  }
-
   get destText(): string {
     const a = this.request?.address;
     return a ? dotAddr(a.host, a.port) : '0.0.0.0.0';
+  }
+
+  get bytesRead(): number {
+    return this.client.bytesRead;
+  }
+
+  get reason(): string {
+    return this.closeReason;
+  }
+
+  private get optimistic(): boolean {
+    return this.choice?.optimistic === true;
+  }
+
+  counts(): ByteCounts & { local: string } {
+    const h = this.handler?.counts();
+    return {
+      fromClient: Math.max(0, this.client.bytesRead - this.handshakeIn),
+      toClient: Math.max(0, this.client.bytesWritten - this.handshakeOut),
+      toDest: h?.toDest ?? 0,
+      fromDest: h?.fromDest ?? 0,
+      local: h?.local ?? '0.0.0.0.0',
+    };
+  }
+
+  // ---- guard: one session's bug never takes the others down ----
+
+  /** `fn` with exceptions logged (with the client) and this session closed; for every callback. */
+  guard<A extends unknown[]>(fn: (...args: A) => void): (...args: A) => void {
+    return (...args: A) => {
+      try {
+        fn(...args);
+      } catch (e) {
+        this.bug(e);
+      }
+    };
+  }
+
+  /** An exception escaped a handler: log it with the peer, close this session only. */
+  bug(e: unknown): void {
+    try {
+      this.log.error(`internal error in the session of client ${dotAddr(this.clientAddress, this.clientPort)} `
+        + `(${this.phaseName}): ${describe(e)}`, { event: 'internal-error', client: this.clientAddress });
+    } finally {
+      this.close('internal error');
+    }
   }
 
   // ---- input ----
@@ -174,16 +249,26 @@ export class Session {
     }
     q.push(chunk);
     if (this.phase >= Phase.Resolving) {
-      this.accountEarly(chunk.length);
+      this.early.add(chunk.length, q.length);
+      return;
+    }
+    if (this.phase === Phase.Verifying) {
+      // The request (and maybe early data) may arrive during the check: bounded, then TCP pushes back.
+      if (q.length >= this.rt.maxEarly) this.client.pause();
       return;
     }
     this.advance();
   }
 
   onClientEnd(): void {
-    if (this.phase === Phase.Closed) return;
+    if (this.phase === Phase.Closed || this.phase === Phase.Established) return;
     if (this.handler?.onClientEnd) {
       this.handler.onClientEnd();
+      return;
+    }
+    if (this.phase === Phase.Verifying) {
+      // The request may be queued already: decided once the password check is over.
+      this.clientEnded = true;
       return;
     }
     if (this.phase < Phase.Resolving) {
@@ -194,8 +279,13 @@ export class Session {
   }
 
   onClientError(err: NodeJS.ErrnoException): void {
-    if (this.phase === Phase.Closed) return;
+    // Once relaying, the relay owns errors and close.
+    if (this.phase === Phase.Closed || this.phase === Phase.Established) return;
     this.close(`local client error (${strerror(err.code)})`);
+  }
+
+  onClientClose(): void {
+    if (this.phase !== Phase.Established) this.close('local client closed');
   }
 
   /** Runs the parsers over whatever is queued until one needs more bytes. */
@@ -223,9 +313,8 @@ export class Session {
       }
     } catch (e) {
       if (this.phase === Phase.Closed) return;
-      const err = e as ProtocolError;
-      if (err instanceof ProtocolError) this.protocolError(err);
-      else this.close(`internal error: ${(err as Error).message}`);
+      if (e instanceof ProtocolError) this.protocolError(e);
+      else this.bug(e);
     }
   }
 
@@ -236,8 +325,6 @@ export class Session {
     this.request = undefined;
     if (v === 4) this.versionHint = 4;
   }
-
-  private versionHint: 4 | 5 = 5;
 
   private stepGreeting(): void {
     const q = this.queue!;
@@ -264,21 +351,49 @@ export class Session {
     if (a === null) return;
     q.consume(a.length);
     this.handshakeIn += a.length;
+    const rt = this.rt;
     const user = a.username.toString('utf8');
-    const ok = this.rt.auth !== undefined && this.rt.auth.verify(user, a.password.toString('utf8'));
+    const password = a.password.toString('utf8');
+    const nul = a.username.includes(0) || a.password.includes(0);
     a.password.fill(0);
-    if (!ok) {
-      this.sendHeld(encodeUserPassReply(1));
-      const what = this.rt.auth?.kind === 'passwordfile' ? 'password file' : 'system password';
-      this.negotiationError(`${what} authentication failed for user "${user}"`);
+    const what = rt.auth?.kind === 'passwordfile' ? 'password file' : 'system password';
+    // C would stop at a NUL ("root\0zzz" is root): refused, never truncated, never looked up.
+    if (nul) {
+      this.loginFailed(`${what} authentication failed for user "${vis(user)}": NUL byte in the user name or password`, false);
       return;
     }
-    this.user = user;
-    this.rt.shared.recentAuth.set(this.clientAddress, Date.now());
-    const reply = encodeUserPassReply(0);
-    if (this.held) this.held.push(reply);
-    else this.sendRaw(reply);
-    this.phase = Phase.Request;
+    if (rt.auth === undefined) {
+      this.loginFailed(`${what} authentication failed for user "${vis(user)}": no authenticator`, false);
+      return;
+    }
+    if (!rt.shared.logins.allowed(this.clientAddress, rt.authFailures)) {
+      this.loginFailed(`${what} authentication refused for user "${vis(user)}": too many failed logins from ${this.clientAddress}`, false);
+      return;
+    }
+    this.phase = Phase.Verifying;
+    rt.auth.verify(user, password).then(this.guard((v: AuthVerdict) => {
+      if (this.phase !== Phase.Verifying) return;
+      if (!v.ok) {
+        this.loginFailed(`${what} authentication failed for user "${vis(user)}": ${v.why}`, true);
+        return;
+      }
+      this.user = user;
+      rt.shared.recentAuth.set(this.clientAddress, Date.now());
+      const reply = encodeUserPassReply(0);
+      if (this.held) this.held.push(reply);
+      else this.sendRaw(reply);
+      this.phase = Phase.Request;
+      this.client.resume();
+      this.advance();
+      if (this.clientEnded && this.phase < Phase.Resolving) this.negotiationError('eof from local client');
+    }));
+  }
+
+  /** RFC 1929 status 1, then the negotiation ends; `counts`: a failure against the source's limit. */
+  private loginFailed(text: string, counts: boolean): void {
+    if (counts) this.rt.shared.logins.failed(this.clientAddress, this.rt.authFailures);
+    this.sendHeld(encodeUserPassReply(1));
+    this.negotiationError(text);
   }
 
   private stepRequest(): void {
@@ -290,7 +405,8 @@ export class Session {
       q.consume(r.length);
       this.handshakeIn += r.length;
       const command: Command | undefined = r.command === 1 ? 'connect' : r.command === 2 ? 'bind' : undefined;
-      this.request = { version: 4, command: command ?? 'connect', address: r.address };
+      req = { version: 4, command: command ?? 'connect', address: r.address };
+      this.request = req;
       if (command === undefined) {
         this.fail(Socks4Rep.Rejected, `unknown SOCKS4 command ${r.command}`);
         return;
@@ -299,7 +415,6 @@ export class Session {
         this.fail(Socks4Rep.Rejected, 'SOCKS4 request, but method "none" is not enabled');
         return;
       }
-      req = this.request;
     } else {
       const r = parseSocks5Request(q.peek());
       if (r === null) return;
@@ -309,130 +424,115 @@ export class Session {
         r.command === SocksCommand.Connect ? 'connect'
           : r.command === SocksCommand.Bind ? 'bind'
             : r.command === SocksCommand.UdpAssociate ? 'udpassociate' : undefined;
-      this.request = { version: 5, command: command ?? 'connect', address: r.address };
+      req = { version: 5, command: command ?? 'connect', address: r.address };
+      this.request = req;
       if (command === undefined) {
         this.fail(Rep.CommandNotSupported, `unknown command ${r.command}`);
         return;
       }
-      req = this.request;
     }
     this.phase = Phase.Resolving;
     // Everything still queued is early data from here on.
-    this.accountEarly(q.length);
+    this.early.add(q.length, q.length);
     this.deadline = this.rt.connectMs > 0 ? Date.now() + this.rt.connectMs : 0;
     if (req.address.type === 'domain' && req.command !== 'udpassociate') {
       resolveHost(req.address.host, this.rt.connectMs).then(
-        (r) => {
+        this.guard((r: Resolved) => {
           if (this.phase !== Phase.Resolving) return;
-          req.ip = r.address;
-          req.family = r.family;
-          this.checkRules();
-        },
-        (err: NodeJS.ErrnoException) => {
+          req.target = { ip: r.address, family: r.family };
+          this.checkRules(req);
+        }),
+        this.guard((err: NodeJS.ErrnoException) => {
           if (this.phase !== Phase.Resolving) return;
-          this.failErrno(err.code, `could not resolve ${req.address.host}`);
-        },
+          this.failErrno(err.code, `could not resolve ${vis(req.address.host)}`);
+        }),
       );
     } else {
-      if (req.address.type !== 'domain') {
-        req.ip = req.address.host;
-        req.family = req.address.type === 'ipv6' ? 6 : 4;
-      }
-      this.checkRules();
+      if (req.address.type !== 'domain') req.target = { ip: req.address.host, family: req.address.type === 'ipv6' ? 6 : 4 };
+      this.checkRules(req);
     }
   }
 
-  /** socks-rules after the request: command, destination, user, method. */
-  private checkRules(): void {
-    const req = this.request!;
-    const ctx: MatchContext = {
-      clientAddress: this.clientAddress,
-      clientPort: this.clientPort,
-      serverAddress: this.localAddress,
-      serverPort: this.localPort,
-      command: req.command,
-      protocol: req.command === 'udpassociate' ? 'udp' : 'tcp',
-      proxyProtocol: req.version === 4 ? 'socks_v4' : 'socks_v5',
-      method: this.method,
-      user: this.user,
-      dest: { host: req.address.host, port: req.address.port },
-      destAddresses: req.ip !== undefined && req.ip !== req.address.host ? [req.ip] : undefined,
-    };
-    const m = matchRule(this.rt.config.socksRules, ctx);
-    this.socksRule = m.rule;
-    if (!m.pass) {
-      this.logBlocked(m.rule);
-      this.fail(req.version === 4 ? Socks4Rep.Rejected : Rep.NotAllowed, undefined, false);
+  /** socks-rules after the request (session-policy.ts), then the command. */
+  private checkRules(req: Request): void {
+    const rt = this.current();
+    if (rt.needsGroups && this.user !== undefined && this.groups === undefined) {
+      rt.shared.groups.get(this.user).then(this.guard((g: string[]) => {
+        if (this.phase !== Phase.Resolving) return;
+        this.groups = g;
+        this.checkRules(req);
+      }));
       return;
     }
-    const rule = m.rule!;
-    if (this.optimistic && !this.ocAllowedBy(rule)) {
-      this.logBlocked(rule, 'optimistic connect not allowed by this rule');
-      this.fail(Rep.NotAllowed, undefined, false);
+    // The generation in force now judges the request, and stays with the session from here on.
+    this.judgedBy = rt;
+    const j = judgeRequest(rt, {
+      clientAddress: this.clientAddress, clientPort: this.clientPort, localAddress: this.localAddress, localPort: this.localPort,
+      method: this.method, user: this.user, groups: this.groups, optimistic: this.optimistic, request: req,
+    }, this.clientRule, this.tickets);
+    this.socksRule = j.rule;
+    if (j.verdict === 'block') {
+      this.logger.blocked(req, j.rule, j.extra);
+      this.fail(j.rep, undefined, false);
       return;
     }
-    if (rule.session.max !== undefined && (this.rt.shared.ruleSessions.get(ruleKey(rule)) ?? 0) >= rule.session.max) {
-      this.logBlocked(rule, `session limit of ${rule.session.max} reached`);
-      this.fail(req.version === 4 ? Socks4Rep.Rejected : Rep.NotAllowed, undefined, false);
+    if (j.verdict === 'fail') {
+      this.fail(j.rep, j.why);
       return;
     }
-    if (this.optimistic) {
-      const n = this.rt.shared.add(this.rt.shared.ocPending, this.clientAddress, 1);
-      this.ocPending = true;
-      if (n > this.rt.oc.maxPendingPerClient) {
-        this.fail(Rep.GeneralFailure, `too many pending optimistic connects from ${this.clientAddress}`);
-        return;
-      }
-    }
-    this.countRule(rule);
-    const ruleIo = req.command === 'udpassociate' ? rule.timeout.ioUdp : rule.timeout.ioTcp;
-    this.ioMs = ruleIo !== undefined ? ruleIo * 1000 : req.command === 'udpassociate' ? this.rt.ioUdpMs : this.rt.ioTcpMs;
-    if (rule.timeout.connect !== undefined && this.deadline !== 0) {
-      this.deadline = rule.timeout.connect > 0 ? Date.now() + rule.timeout.connect * 1000 : 0;
-    }
+    if (j.connectMs !== undefined && this.deadline !== 0) this.deadline = j.connectMs > 0 ? Date.now() + j.connectMs : 0;
     this.phase = req.command === 'connect' ? Phase.Connecting : req.command === 'bind' ? Phase.Bind : Phase.Udp;
-    this.hooks.start(this);
+    const handler = createCommand({
+      rt, request: req, rule: j.rule, peer: this, method: this.method, user: this.user, groups: this.groups,
+      ioMs: j.ioMs, finWaitMs: j.finWaitMs,
+      session: this,
+    });
+    this.handler = handler;
+    handler.start();
   }
 
-  private ocAllowedBy(rule: Rule): boolean {
-    if (rule.optimistic !== undefined) return rule.optimistic;
-    return this.user !== undefined || this.rt.config.ext.optimistic;
-  }
+  // ---- SessionControl: what the command may do ----
 
-  // ---- early data accounting ----
-
-  private accountEarly(n: number): void {
-    if (n === 0) return;
-    this.earlyCounted += n;
-    const total = this.rt.shared.add(this.rt.shared.earlyBytes, this.clientAddress, n);
-    if ((this.queue !== null && this.queue.length >= this.rt.maxEarly) || total >= this.rt.oc.maxEarlyPerClient) {
-      // Stop reading: TCP flow control pushes back; overflow is never an error.
-      this.client.pause();
-    }
-  }
-
-  private releaseEarly(): void {
-    if (this.earlyCounted > 0) {
-      this.rt.shared.add(this.rt.shared.earlyBytes, this.clientAddress, -this.earlyCounted);
-      this.earlyCounted = 0;
-    }
-  }
-
-  /** Hands the queued early data over (once); the session stops buffering. */
   takeEarly(): Buffer {
     const q = this.queue;
     this.queue = null;
-    this.releaseEarly();
+    this.early.release();
     return q === null || q.length === 0 ? Buffer.alloc(0) : q.drain();
   }
 
-  /** The connect finished (either way): release the OC pending slot. */
   connectDone(): void {
-    if (this.ocPending) {
-      this.ocPending = false;
-      this.rt.shared.add(this.rt.shared.ocPending, this.clientAddress, -1);
-    }
+    this.tickets.releaseOcSlot();
     this.deadline = 0;
+  }
+
+  established(): void {
+    this.phase = Phase.Established;
+    this.client.removeListener('data', onData);
+  }
+
+  idleIn(ms: number): void {
+    this.deadline = ms > 0 ? Date.now() + ms : 0;
+  }
+
+  debug(text: string): void {
+    if (this.log.debugEnabled) this.log.debug(`${dotAddr(this.clientAddress, this.clientPort)}: ${text}`);
+  }
+
+  logOpen(local: string, proto: 'tcp' | 'udp' = 'tcp'): void {
+    this.logger.open(local, proto);
+  }
+
+  reply(rep: number, bound?: SocksAddress): void {
+    if (this.versionHint === 4) this.sendHeld(encodeSocks4Reply(rep, bound));
+    else this.sendHeld(encodeSocks5Reply(rep, bound));
+  }
+
+  sendReplyBytes(buf: Buffer): void {
+    this.sendRaw(buf);
+  }
+
+  failErrno(code: string | undefined, why: string): void {
+    this.fail(this.repFor(code), `${why} (${strerror(code)})`);
   }
 
   // ---- output ----
@@ -452,41 +552,25 @@ export class Session {
     } else this.sendRaw(buf);
   }
 
-  /** The success (or any) reply for the request, coalesced with held OC bytes. */
-  reply(rep: number, bound?: SocksAddress): void {
-    if (this.versionHint === 4) this.sendHeld(encodeSocks4Reply(rep, bound));
-    else this.sendHeld(encodeSocks5Reply(rep, bound));
-  }
-
-  /** Writes `buf` to the client as handshake bytes (BIND's second reply). */
-  sendReplyBytes(buf: Buffer): void {
-    this.sendRaw(buf);
-  }
-
   /** REP from a Node error code; 09 for timeouts only under OC. */
-  repFor(code: string | undefined): number {
+  private repFor(code: string | undefined): number {
     if (this.request?.version === 4) return Socks4Rep.Rejected;
     return errnoToRep(code, this.optimistic ? { timeoutRep: Rep.Timeout } : {});
   }
 
-  /** Reply with REP from an errno and close; early data is dropped. */
-  failErrno(code: string | undefined, why: string): void {
-    this.fail(this.repFor(code), `${why} (${strerror(code)})`);
-  }
-
   /** Reply REP (SOCKS4 CD) and close; early data is dropped, never parsed. */
-  fail(rep: number, why?: string, logIt = true): void {
+  private fail(rep: number, why?: string, logIt = true): void {
     if (this.phase === Phase.Closed) return;
     this.dropEarly();
     this.reply(rep);
-    if (logIt && why !== undefined) this.logError(why);
+    if (logIt && why !== undefined) this.logger.error(why);
     this.close(why ?? 'blocked', true);
   }
 
   private dropEarly(): void {
     if (this.queue) {
       this.queue = null;
-      this.releaseEarly();
+      this.early.release();
     }
   }
 
@@ -502,96 +586,30 @@ export class Session {
     this.negotiationError(err.message);
   }
 
-  /** Dante: `block(N): tcp/accept ]: C S: error after reading N bytes in S seconds: TEXT`. */
-  negotiationError(text: string): void {
+  private negotiationError(text: string): void {
     if (this.phase === Phase.Closed) return;
-    const secs = Math.floor((Date.now() - this.startMs) / 1000);
-    const read = this.client.bytesRead;
-    if (this.wantsLog(this.clientRule, 'error') || this.wantsLog(this.clientRule, 'connect')) {
-      this.rt.log.info(acceptBlocked(this.clientRule?.number ?? 0, this.clientText, this.internalText,
-        `error after reading ${read} bytes in ${secs} second${secs === 1 ? '' : 's'}: ${text}`),
-      { event: 'negotiate-error', client: this.clientAddress, reason: text });
-    }
+    this.logger.negotiationError(text);
     this.dropEarly();
     this.close(text, true);
   }
 
-  /** The deadline passed (negotiate or connect). */
+  /** The deadline passed (negotiate, connect or UDP idle). */
   onDeadline(now: number): void {
     if (this.phase < Phase.Resolving) {
-      if (this.wantsLog(this.clientRule, 'error') || this.wantsLog(this.clientRule, 'connect')) {
-        const secs = Math.round((now - this.startMs) / 1000);
-        this.rt.log.info(acceptBlocked(this.clientRule?.number ?? 0, this.clientText, this.internalText,
-          `negotiate timeout after ${secs} seconds`), { event: 'negotiate-timeout', client: this.clientAddress });
-      }
+      this.logger.negotiateTimeout(now);
       this.dropEarly();
       this.close('negotiate timeout', true);
     } else if (this.phase === Phase.Resolving || this.phase === Phase.Connecting) {
       this.failErrno('ETIMEDOUT', 'connect timed out');
     } else if (this.phase === Phase.Udp) {
       this.close('i/o timeout');
+    } else if (this.phase === Phase.Established) {
+      // Only a half-closed relay arms it (timeout.tcp_fin_wait).
+      this.close('tcp_fin_wait timeout');
     }
-  }
-
-  // ---- logging ----
-
-  wantsLog(rule: Rule | undefined, ev: 'connect' | 'disconnect' | 'error' | 'data' | 'iooperation'): boolean {
-    return rule === undefined ? ev !== 'data' && ev !== 'iooperation' : rule.log.includes(ev);
-  }
-
-  private logBlocked(rule: Rule | undefined, extra?: string): void {
-    if (!this.wantsLog(rule, 'connect') && !this.wantsLog(rule, 'error')) return;
-    const req = this.request!;
-    const proto = req.command === 'udpassociate' ? 'udp' : 'tcp';
-    const n = rule?.number ?? 0;
-    this.rt.log.info(commandBlocked(n, proto, req.command, this.clientText, this.internalText, this.destText)
-      + (extra ? `: ${extra}` : ''), { event: 'block', rule: n, client: this.clientAddress, dest: this.destText });
-    if (this.wantsLog(this.clientRule, 'connect') || this.wantsLog(this.clientRule, 'error')) {
-      this.rt.log.info(acceptBlocked(this.clientRule?.number ?? 0, this.clientText, this.internalText,
-        `blocked by higher-level socks-rule #${n}`));
-    }
-  }
-
-  private logError(why: string): void {
-    const secs = Math.round((Date.now() - this.startMs) / 1000);
-    const c = this.counts();
-    if (this.socksRule && (this.wantsLog(this.socksRule, 'error') || this.wantsLog(this.socksRule, 'disconnect'))) {
-      const req = this.request!;
-      this.rt.log.info(commandClosed('pass', this.socksRule.number, req.command === 'udpassociate' ? 'udp' : 'tcp',
-        req.command, this.clientText, this.internalText, c.local, this.destText, c, why, secs),
-      { event: 'error', client: this.clientAddress, dest: this.destText, reason: why });
-    }
-    if (this.wantsLog(this.clientRule, 'disconnect') || this.wantsLog(this.clientRule, 'error')) {
-      this.logAcceptClosed(why, c, secs);
-    }
-  }
-
-  /** `pass(N): tcp/connect [: ...` once the command is up. */
-  logOpen(local: string, proto = 'tcp'): void {
-    const rule = this.socksRule;
-    if (!rule || !this.wantsLog(rule, 'connect')) return;
-    this.rt.log.info(commandOpen('pass', rule.number, proto, this.request!.command, this.clientText,
-      this.internalText, local, this.destText), { event: 'connect', rule: rule.number, client: this.clientAddress, dest: this.destText, user: this.user });
-  }
-
-  counts(): ByteCounts & { local: string } {
-    const h = this.handler?.counts?.();
-    return {
-      fromClient: Math.max(0, this.client.bytesRead - this.handshakeIn),
-      toClient: Math.max(0, this.client.bytesWritten - this.handshakeOut),
-      toDest: h?.toDest ?? 0,
-      fromDest: h?.fromDest ?? 0,
-      local: h?.local ?? '0.0.0.0.0',
-    };
   }
 
   // ---- teardown ----
-
-  private countRule(rule: Rule): void {
-    const k = ruleKey(rule);
-    this.rt.shared.add(this.rt.shared.ruleSessions, k, 1);
-    this.countedRules.push(k);
-  }
 
   /** Terminal. `quiet` skips the disconnect lines (negotiation failures log their own). */
   close(reason: string, quiet = false): void {
@@ -601,44 +619,12 @@ export class Session {
     this.closeReason = reason;
     this.connectDone();
     this.dropEarly();
-    for (const k of this.countedRules) this.rt.shared.add(this.rt.shared.ruleSessions, k, -1);
-    this.countedRules = [];
-    if (!quiet && wasUp) this.logClosed(reason);
-    else if (!quiet && this.wantsLog(this.clientRule, 'disconnect')) this.logAcceptClosed(reason);
+    this.tickets.releaseAll();
+    if (!quiet && wasUp) this.logger.closed(reason);
+    else if (!quiet) this.logger.acceptClosedIfWanted(reason);
     this.handler?.dispose();
-    const s = this.client as Tagged;
-    s[kSession] = undefined;
-    // Flush a pending failure reply, then close; destroy if the peer is gone.
-    if (!s.destroyed) {
-      if (s.writableLength > 0 && !s.writableEnded) {
-        // Let the failure reply drain, keep reading (and dropping) so the peer's FIN is seen.
-        s.end();
-        s.resume();
-        s.setTimeout(10_000, () => s.destroy());
-      } else s.destroy();
-    }
+    (this.client as Tagged)[kSession] = undefined;
+    closeClientSocket(this.client);
     this.hooks.closed(this);
-  }
-
-  get reason(): string {
-    return this.closeReason;
-  }
-
-  private logClosed(reason: string): void {
-    const rule = this.socksRule;
-    const secs = Math.round((Date.now() - this.startMs) / 1000);
-    const c = this.counts();
-    if (rule && this.wantsLog(rule, 'disconnect')) {
-      const req = this.request!;
-      this.rt.log.info(commandClosed('pass', rule.number, req.command === 'udpassociate' ? 'udp' : 'tcp', req.command,
-        this.clientText, this.internalText, c.local, this.destText, c, reason, secs),
-      { event: 'disconnect', rule: rule.number, client: this.clientAddress, dest: this.destText, ...c, reason, seconds: secs });
-    }
-    if (this.wantsLog(this.clientRule, 'disconnect')) this.logAcceptClosed(reason, c, secs);
-  }
-
-  private logAcceptClosed(reason: string, c: ByteCounts = this.counts(), secs = Math.round((Date.now() - this.startMs) / 1000)): void {
-    this.rt.log.info(acceptClosed('pass', this.clientRule?.number ?? 0, dotAddr(this.clientAddress, this.clientPort),
-      this.internalText, c, reason, secs));
   }
 }

@@ -7,7 +7,7 @@ import type * as net from 'node:net';
 import { Relay, type RelayError } from '@mptcp-proxy/common';
 import { strerror } from '../log/dante-format';
 import { tuneSocket } from '../net/dialer';
-import { Phase, type Session } from './session';
+import type { CommandContext } from './command';
 
 const SPLICE_AFTER_BYTES = 64 * 1024;
 
@@ -25,19 +25,19 @@ export function relayCloseReason(err: RelayError): string {
  * (before any reply, so a handler's counts and dispose see it); `afterEarly` runs once the
  * early data is queued to `dest` and before anything flows back (CONNECT replies there).
  */
-export function startStreamRelay(s: Session, dest: net.Socket, onRelay: (r: Relay) => void, afterEarly?: () => void): Relay {
-  tuneSocket(dest, s.rt.noKeepalive);
+export function startStreamRelay(ctx: CommandContext, dest: net.Socket, onRelay: (r: Relay) => void, afterEarly?: () => void): Relay {
+  const s = ctx.session;
+  tuneSocket(dest, ctx.rt.noKeepalive);
   const early = s.takeEarly();
   // splice(2) moves the bytes in the kernel once 64 KiB went through (short sessions never pay
   // for the switch); the JS pipes carry everything before, or when splice cannot be had.
   const relay = new Relay(s.client, dest, {
     splice: s.rt.shared.splice,
     spliceAfterBytes: SPLICE_AFTER_BYTES,
-    ...(s.ioMs > 0 ? { idleTimeoutMs: s.ioMs } : {}),
+    ...(ctx.ioMs > 0 ? { idleTimeoutMs: ctx.ioMs } : {}),
   });
   onRelay(relay);
-  s.phase = Phase.Established;
-  s.detachInput();
+  s.established();
   // Early data goes to the destination before any later client byte.
   const up = relay.startAtoB(early);
   afterEarly?.();
@@ -45,12 +45,24 @@ export function startStreamRelay(s: Session, dest: net.Socket, onRelay: (r: Rela
   // Which side ended first, from the pipes (socket 'end' events do not fire under splice).
   let destFirst = false;
   let upEnded = false;
-  up.done.then(() => (upEnded = true), () => undefined);
-  down.done.then(() => (destFirst = !upEnded), () => undefined);
+  let downEnded = false;
+  // timeout.tcp_fin_wait: once one direction has ended, the other has this long to end too.
+  const halfClosed = (): void => {
+    if (ctx.finWaitMs > 0 && upEnded !== downEnded) s.idleIn(ctx.finWaitMs);
+  };
+  up.done.then(s.guard(() => {
+    upEnded = true;
+    halfClosed();
+  }), () => undefined);
+  down.done.then(s.guard(() => {
+    downEnded = true;
+    destFirst = !upEnded;
+    halfClosed();
+  }), () => undefined);
   s.client.resume();
   relay.done.then(
-    () => s.close(destFirst ? 'remote peer closed' : 'local client closed'),
-    (err: RelayError) => s.close(relayCloseReason(err)),
+    s.guard(() => s.close(destFirst ? 'remote peer closed' : 'local client closed')),
+    s.guard((err: RelayError) => s.close(relayCloseReason(err))),
   );
   return relay;
 }

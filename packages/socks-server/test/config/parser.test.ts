@@ -31,6 +31,7 @@ describe('danted.conf settings', () => {
     expect(config.ext).toEqual({
       optimistic: false, optimisticMethod: 0xa5, optimisticAuthMethod: 0xa6, optimisticMaxEarly: 65536,
       fastOpen: 0, mptcp: 'auto', mptcpExternal: 'off', timeoutNegotiatePool: 300, logFormat: 'text',
+      authFailures: { count: 10, seconds: 60 },
     });
     expect(warnings.map((w) => w.message)).toContainEqual(expect.stringContaining('no socks authentication methods enabled'));
   });
@@ -108,14 +109,14 @@ describe('danted.conf settings', () => {
         'extension.optimistic: yes', 'extension.optimistic.method: 0xa7', 'extension.optimistic.authmethod: 0xa8',
         'extension.optimistic.maxearly: 4096', 'extension.fastopen: 256', 'extension.mptcp: on',
         'extension.mptcp.external: auto', 'extension.timeout.negotiate.pool: 600', 'extension.logformat: json',
-        'extension.passwordfile: /etc/socks-server/passwd',
+        'extension.passwordfile: /etc/socks-server/passwd', 'extension.auth.failures: 5/30',
         'socks pass { from: 0/0 to: 0/0 optimistic: no }',
       ].join('\n'),
     );
     expect(config.ext).toEqual({
       optimistic: true, optimisticMethod: 0xa7, optimisticAuthMethod: 0xa8, optimisticMaxEarly: 4096,
       fastOpen: 256, mptcp: 'on', mptcpExternal: 'auto', timeoutNegotiatePool: 600, logFormat: 'json',
-      passwordFile: '/etc/socks-server/passwd',
+      passwordFile: '/etc/socks-server/passwd', authFailures: { count: 5, seconds: 30 },
     });
     expect(config.socksRules[0].optimistic).toBe(false);
   });

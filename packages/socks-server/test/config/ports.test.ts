@@ -1,6 +1,7 @@
 import { ConfigError } from '@mptcp-proxy/common';
 import { parseDantedConfig, type PortSpec } from '../../src/config';
 import { parsePort, portMatches } from '../../src/config/values';
+import { HostLookups } from '../../src/config/system-lookup';
 
 const HEAD = 'logoutput: stderr\ninternal: 127.0.0.1 port = 1080\nexternal: 127.0.0.1\nsocksmethod: none\n';
 
@@ -69,9 +70,11 @@ describe('port operators', () => {
   });
 
   it('looks service names up in /etc/services', () => {
-    expect(parsePort('ssh')).toEqual({ ok: true, value: 22 });
-    expect(parsePort('domain')).toEqual({ ok: true, value: 53 });
-    expect(parsePort('65535')).toEqual({ ok: true, value: 65535 });
-    expect(parsePort('-1')).toEqual({ ok: false, detail: 'syntax error' });
+    const host = new HostLookups();
+    const services = (n: string): number | undefined => host.servicePort(n);
+    expect(parsePort('ssh', services)).toEqual({ ok: true, value: 22 });
+    expect(parsePort('domain', services)).toEqual({ ok: true, value: 53 });
+    expect(parsePort('65535', services)).toEqual({ ok: true, value: 65535 });
+    expect(parsePort('-1', services)).toEqual({ ok: false, detail: 'syntax error' });
   });
 });
