@@ -190,7 +190,7 @@ describe('parsed, then refused or warned about (file:line)', () => {
       parseDantedConfig(`${HEAD}libwrap.hosts_access: yes\n`, 'lw.conf');
     } catch (e) {
       expect(e).toBeInstanceOf(ConfigError);
-      expect((e as ConfigError).message).toMatch(/^lw\.conf:4: libwrap/);
+      expect((e as ConfigError).message).toMatch(/^lw\.conf:4:23: libwrap/);
     }
   });
 

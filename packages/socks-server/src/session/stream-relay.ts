@@ -32,7 +32,7 @@ export function startStreamRelay(ctx: CommandContext, dest: net.Socket, onRelay:
   // splice(2) moves the bytes in the kernel once 64 KiB went through (short sessions never pay
   // for the switch); the JS pipes carry everything before, or when splice cannot be had.
   const relay = new Relay(s.client, dest, {
-    splice: s.rt.shared.splice,
+    splice: ctx.rt.shared.splice,
     spliceAfterBytes: SPLICE_AFTER_BYTES,
     ...(ctx.ioMs > 0 ? { idleTimeoutMs: ctx.ioMs } : {}),
   });
