@@ -1,24 +1,18 @@
 /**
  * Dante's user.unprivileged, for good: once the listeners are up the serving process switches
  * its real, effective and saved ids to that user (initgroups, setgid, setuid) and keeps only
- * the capabilities it still uses (prctl(PR_SET_KEEPCAPS) + capset through mptcp-native). It
+ * the capabilities it still uses (common's dropForGood: prctl(PR_SET_KEEPCAPS) + capset through
+ * mptcp-native). This file is the policy: which user, which capabilities. It
  * can never become root again: SIGHUP re-reads files as that user, and system passwords are
  * checked by the privileged helper (auth/privileged-helper.ts), forked before the drop.
  */
 import { execFileSync } from 'node:child_process';
-import { ProxyError } from '@mptcp-proxy/common';
-import { CAP, processCredentials, setCapabilities, setKeepCaps } from 'mptcp-native';
+import { dropForGood, type PermanentDrop } from '@mptcp-proxy/common';
+import { CAP } from 'mptcp-native';
 import type { DantedConfig } from './config';
 
-export interface DropPlan {
-  user: string;
-  uid: number;
-  gid: number;
-  /** The user's groups (initgroups(3), from id -G). */
-  groups: number[];
-  /** Capability numbers kept after the switch. */
-  keepCaps: number[];
-}
+/** Who to become and which capabilities to keep (common's PermanentDrop). */
+export type DropPlan = PermanentDrop;
 
 function idOf(flag: '-u' | '-g' | '-G', user: string): number[] {
   return execFileSync('id', [flag, '--', user], { encoding: 'utf8' }).trim().split(/\s+/).map(Number);
@@ -47,19 +41,7 @@ export function dropPlan(config: DantedConfig): DropPlan | undefined {
   return planFor(config.user.unprivileged, capabilitiesNeeded(config));
 }
 
-/** The switch itself; checks the result in /proc/self/status and throws if anything stayed. */
+/** The switch itself (common's dropForGood: the ids, the capabilities kept, checked in /proc). */
 export function dropPrivileges(plan: DropPlan): void {
-  setKeepCaps(plan.keepCaps.length > 0);
-  process.setgroups!(plan.groups);
-  process.setgid!(plan.gid);
-  process.setuid!(plan.uid);
-  setCapabilities(plan.keepCaps);
-  setKeepCaps(false);
-  const c = processCredentials();
-  const want = plan.keepCaps.reduce((m, cap) => m | (1n << BigInt(cap)), 0n);
-  if (c.uid.some((u) => u !== plan.uid) || c.gid.some((g) => g !== plan.gid) || c.groups.includes(0)
-    || c.capPrm !== want || c.capEff !== want) {
-    throw new ProxyError('EPRIVDROP', `privilege drop to ${plan.user} incomplete: uid ${c.uid.join('/')} gid ${c.gid.join('/')} `
-      + `CapPrm ${c.capPrm.toString(16)} CapEff ${c.capEff.toString(16)}`);
-  }
+  dropForGood(plan);
 }
