@@ -139,8 +139,8 @@ async function run(args: CliArgs): Promise<number> {
   }
   writePidfile(args.pidfile);
   if (mode === 'child') process.chdir('/');
-  log.notice(`redsocks started, conn_max=${handle.connMax}`);
-
+  // Handlers first, then the line that tells a supervisor (or a test) it may signal us: before
+  // process.on('SIGUSR1'), Node's own SIGUSR1 action (the inspector) would swallow a dump.
   return new Promise<number>((resolve) => {
     handleSignals({
       reopenLogs: () => log.reopen(),
@@ -164,6 +164,7 @@ async function run(args: CliArgs): Promise<number> {
         });
       },
     });
+    log.notice(`redsocks started, conn_max=${handle.connMax}`);
   });
 }
 

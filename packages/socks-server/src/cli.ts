@@ -276,7 +276,6 @@ async function run(args: Args, underSystemd = false): Promise<void> {
   }
   const worker = process.env.SOCKS_SERVER_WORKER ?? '1/1';
   if (underSystemd) log.notice(systemdForegroundNotice('-D'));
-  log.info(`socks-server[${worker}] v${VERSION} running`);
 
   let current = config;
   const sameLog = (a: DantedConfig, b: DantedConfig): boolean =>
@@ -321,6 +320,9 @@ async function run(args: Args, underSystemd = false): Promise<void> {
       }, () => process.exit(0));
     },
   });
+  // After the handlers: the line tells a supervisor (or a test) it may signal us, and before
+  // process.on('SIGUSR1') Node's own SIGUSR1 action (the inspector) would swallow a dump.
+  log.info(`socks-server[${worker}] v${VERSION} running`);
 }
 
 export function main(argv: string[]): void {
