@@ -2,7 +2,8 @@
  * The shipped configs, run as shipped: a LAN client's curl goes through
  * conf/nftables/gateway-redirect.nft -> redsocks-ts with conf/redsocks.conf -> MPTCP over two
  * WAN links -> socks-server with conf/danted.conf -> a web server. Only the password file path
- * differs from the shipped files (a test must not write /etc); the namespaces use the very
+ * (a test must not write /etc) and the password differ from the shipped files: redsocks-ts
+ * refuses to start with the samples' placeholder `CHANGE-ME`. The namespaces use the very
  * addresses and interface names the files name (wan1/wan2, 192.0.2.10, 198.51.100.20,
  * 203.0.113.10, eth0), so the test also proves the placeholders are consistent with each other.
  *
@@ -25,6 +26,8 @@ const CLI = {
   socks: path.join(ROOT, 'packages/socks-server/dist/cli.js'),
 };
 const PAGE = 'shipped configs work\n';
+/** Replaces the samples' placeholder password, which redsocks-ts refuses to start with. */
+const PASSWORD = 'Shipped-e2e-9';
 
 let tmp: string;
 let client: Netns;
@@ -82,7 +85,7 @@ beforeAll(async () => {
   server.spawn(['/usr/bin/python3', '-m', 'http.server', '--bind', '203.0.113.80', '--directory', tmp, '8080']);
 
   // redsocks.conf's credentials, in the password file danted.conf points at.
-  const hash = spawnSync('openssl', ['passwd', '-6', 'CHANGE-ME'], { encoding: 'utf8' }).stdout.trim();
+  const hash = spawnSync('openssl', ['passwd', '-6', PASSWORD], { encoding: 'utf8' }).stdout.trim();
   fs.writeFileSync(path.join(tmp, 'passwd'), `gateway:${hash}\n`);
   const danted = fs.readFileSync(path.join(ROOT, 'conf/danted.conf'), 'utf8');
   expect(danted).toContain('extension.passwordfile: /etc/socks-server/passwd');
@@ -92,7 +95,10 @@ beforeAll(async () => {
   const socks = start(server, 'socks', [CLI.socks, '-f', path.join(tmp, 'danted.conf')]);
   await listening(server, 8080);
   await listening(server, 1080, socks, 'socks');
-  const redsocks = start(gw, 'redsocks', [CLI.redsocks, '-c', path.join(ROOT, 'conf/redsocks.conf')]);
+  const redsocksConf = fs.readFileSync(path.join(ROOT, 'conf/redsocks.conf'), 'utf8');
+  expect(redsocksConf).toContain('password = "CHANGE-ME";');
+  fs.writeFileSync(path.join(tmp, 'redsocks.conf'), redsocksConf.replace('password = "CHANGE-ME";', `password = "${PASSWORD}";`));
+  const redsocks = start(gw, 'redsocks', [CLI.redsocks, '-c', path.join(tmp, 'redsocks.conf')]);
   await listening(gw, 12345, redsocks, 'redsocks');
 }, 60000);
 
@@ -102,7 +108,7 @@ afterAll(() => {
   if (tmp) fs.rmSync(tmp, { recursive: true, force: true });
 });
 
-test('a LAN client reaches the web through redsocks-ts and socks-server, unchanged configs', () => {
+test('a LAN client reaches the web through redsocks-ts and socks-server, the shipped configs', () => {
   const r = curl(client, 'http://203.0.113.80:8080/index.html');
   expect([r.status, r.out, logs]).toEqual([0, PAGE, logs]);
   expect(curl(client, 'http://203.0.113.80:8080/index.html').out).toBe(PAGE);
@@ -138,7 +144,7 @@ test('the upstream connection is MPTCP and joins the second WAN', async () => {
 
 test('socks-server refuses what the shipped config forbids', async () => {
   // From the gateway itself (an allowlisted WAN address), with the right password:
-  const via = (url: string, user = 'gateway:CHANGE-ME', from = '192.0.2.10'): { status: number | null; out: string } => {
+  const via = (url: string, user = `gateway:${PASSWORD}`, from = '192.0.2.10'): { status: number | null; out: string } => {
     const r = spawnSync('ip', ['netns', 'exec', gw.name, 'curl', '-sS', '--max-time', '10', '--interface', from,
       '--socks5-hostname', `${user}@203.0.113.10:1080`, url], { encoding: 'utf8' });
     return { status: r.status, out: `${r.stdout}${r.stderr}` };
@@ -152,7 +158,7 @@ test('socks-server refuses what the shipped config forbids', async () => {
   }
   // A client outside the allowlist (the gateway's LAN address is not on it) is refused at accept.
   const lan = spawnSync('ip', ['netns', 'exec', gw.name, 'curl', '-sS', '--max-time', '10', '--interface', '10.77.0.1',
-    '--socks5-hostname', 'gateway:CHANGE-ME@203.0.113.10:1080', 'http://203.0.113.80:8080/'], { encoding: 'utf8' });
+    '--socks5-hostname', `gateway:${PASSWORD}@203.0.113.10:1080`, 'http://203.0.113.80:8080/'], { encoding: 'utf8' });
   expect([lan.status, lan.stdout]).toEqual([97, '']);
   expect(lan.stderr).toMatch(/reset|closed/i);
   await waitFor(() => /block\(\d+\): tcp\/accept \]: 10\.77\.0\.1\.\d+ /.test(logs.socks), 5000, 'the client-rule block log line');

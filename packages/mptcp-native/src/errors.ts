@@ -30,6 +30,8 @@ export class MptcpNativeError extends Error {
 /** Stable codes for conditions that are not an errno. */
 export const ErrorCodes = {
   UNAVAILABLE: 'EMPTCP_UNAVAILABLE',
+  /** A configuration uses a feature that only the addon provides, and it is not loaded. */
+  ADDON_REQUIRED: 'EMPTCP_ADDON_REQUIRED',
   INVALID_OPTION: 'ERR_INVALID_ARG_VALUE',
   NOT_A_SOCKET: 'EMPTCP_NO_FD',
   ORIGINAL_DST_MPTCP: 'EMPTCP_ORIGINAL_DST',

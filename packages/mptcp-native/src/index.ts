@@ -26,3 +26,5 @@ export { candidatePaths, loadNative } from './loader';
 export type { LoadResult } from './loader';
 export { spliceRelay, spliceStatus, DEFAULT_PIPE_SIZE } from './splice';
 export type { SpliceHandle, SpliceStats, SpliceCallback, SpliceError } from './splice';
+export { unmetAddonNeeds, addonFix } from './addon-needs';
+export type { AddonNeed } from './addon-needs';

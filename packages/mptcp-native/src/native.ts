@@ -13,25 +13,27 @@ export function warnOnce(key: string, message: string): void {
   process.emitWarning(message, { code: key });
 }
 
-export function native(): NativeBinding | null {
-  if (!state) {
-    state = loadNative();
-    if (!state.binding) {
-      warnOnce('MPTCP_NATIVE_UNAVAILABLE', `mptcp-native: falling back to plain TCP (net): ${state.reason}`);
-    }
-  }
-  return state.binding;
+function loaded(): LoadResult {
+  state ??= loadNative();
+  return state;
 }
 
+/** The binding for a feature that falls back to plain `net` without it (with one warning). */
+export function native(): NativeBinding | null {
+  const s = loaded();
+  if (!s.binding) warnOnce('MPTCP_NATIVE_UNAVAILABLE', `mptcp-native: falling back to plain TCP (net): ${s.reason}`);
+  return s.binding;
+}
+
+/** Whether the addon loaded, and from where or why not (no warning: nothing falls back here). */
 export function addonStatus(): { loaded: boolean; reason?: string; path?: string; tried: string[] } {
-  native();
-  const s = state as LoadResult;
+  const s = loaded();
   return s.binding ? { loaded: true, path: s.path, tried: s.tried } : { loaded: false, reason: s.reason, tried: s.tried };
 }
 
 /** The binding, or an EMPTCP_UNAVAILABLE error naming the feature and why the addon is missing. */
 export function requireNative(feature: string): NativeBinding {
-  const b = native();
-  if (b) return b;
-  throw new MptcpNativeError({ code: ErrorCodes.UNAVAILABLE }, `${feature} needs the mptcp-native addon, which is not loaded: ${state?.reason}`);
+  const s = loaded();
+  if (s.binding) return s.binding;
+  throw new MptcpNativeError({ code: ErrorCodes.UNAVAILABLE }, `${feature} needs the mptcp-native addon, which is not loaded: ${s.reason}`);
 }

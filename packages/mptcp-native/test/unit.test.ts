@@ -2,7 +2,7 @@
 import * as net from 'node:net';
 import * as path from 'node:path';
 import { once } from 'node:events';
-import { connect, listen, formatSyslog, syslogTimestamp, candidatePaths, loadNative, ErrorCodes } from 'mptcp-native';
+import { connect, listen, formatSyslog, syslogTimestamp, candidatePaths, loadNative, ErrorCodes, unmetAddonNeeds } from 'mptcp-native';
 
 describe('option validation', () => {
   test.each([
@@ -64,6 +64,16 @@ describe('loader', () => {
   });
 });
 
+describe('unmetAddonNeeds', () => {
+  test('null when the addon is loaded (both files), or when nothing needs it', () => {
+    expect(unmetAddonNeeds([])).toBeNull();
+    expect(unmetAddonNeeds([
+      { where: 'x.conf:3', setting: 'a = on', why: 'A' },
+      { where: 'x.conf:4', setting: 'splice = on', why: 'splice(2)', module: 'splice' },
+    ])).toBeNull();
+  });
+});
+
 describe('degrade path (addon absent)', () => {
   type Api = typeof import('../src/index');
   let api: Api;
@@ -89,6 +99,21 @@ describe('degrade path (addon absent)', () => {
     await api.connect({ host: '127.0.0.1', port: 9 }).catch(() => undefined);
     const msgs = warn.mock.calls.map((c) => String(c[0])).filter((m) => m.includes('falling back to plain TCP'));
     expect(msgs).toHaveLength(1);
+  });
+
+  test('unmetAddonNeeds names each setting, what it needs, the alternative and the fix', () => {
+    const err = api.unmetAddonNeeds([
+      { where: 'x.conf:3', setting: 'mptcp = on', why: 'IPPROTO_MPTCP sockets', instead: 'mptcp = auto' },
+      { where: 'x.conf:9', setting: 'splice = on', why: 'splice(2)', module: 'splice' },
+    ]);
+    expect(err).toMatchObject({ code: 'EMPTCP_ADDON_REQUIRED' });
+    expect(err!.message.split('\n').slice(0, 4)).toEqual([
+      'this configuration needs the mptcp-native addon:',
+      '  x.conf:3: mptcp = on (IPPROTO_MPTCP sockets); or set mptcp = auto',
+      '  x.conf:9: splice = on (splice(2))',
+      `mptcp_native.node is not loaded: native addon not loaded; tried /nonexistent/mptcp-${process.pid}/mptcp_native.node: not found`,
+    ]);
+    expect(err!.message).toContain(`cd ${path.resolve(__dirname, '..')} && npm run build`);
   });
 
   test("mptcp: 'on' fails saying why; 'auto' uses plain net", async () => {

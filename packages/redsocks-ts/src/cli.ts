@@ -9,7 +9,8 @@ import * as path from 'node:path';
 import {
   ConfigError, daemonize, dropPrivileges, handleSignals, removePidfile, setNofileLimit, systemdForegroundNotice, writePidfile,
 } from '@mptcp-proxy/common';
-import { checkStartable, loadRedsocksConfig, parseLogTarget, redsocksErrorText } from './config';
+import { unmetAddonNeeds } from 'mptcp-native';
+import { checkPlaceholders, checkStartable, loadRedsocksConfig, parseLogTarget, redsocksAddonNeeds, redsocksErrorText } from './config';
 import type { LoadResult, RedsocksConfig } from './config/types';
 import { startRedsocks, type RedsocksHandle } from './core/daemon';
 import { createRedsocksLog, type RedsocksLog } from './log/redsocks-log';
@@ -58,7 +59,10 @@ export function parseArgs(argv: string[]): CliArgs {
 
 /** redsocks' stderr form of a config error (every line redsocks prints, plus our hint). */
 export function formatConfigError(err: unknown): string {
-  if (err instanceof ConfigError) return err.line > 0 ? redsocksErrorText(err).trimEnd() : err.detail;
+  if (err instanceof ConfigError) {
+    if (err.code === 'ECONFIG_PLACEHOLDER') return err.message; // ours, not a redsocks parse error
+    return err.line > 0 ? redsocksErrorText(err).trimEnd() : err.detail;
+  }
   return (err as Error).message ?? String(err);
 }
 
@@ -80,6 +84,12 @@ async function run(args: CliArgs): Promise<number> {
     return 1;
   }
   for (const w of result.warnings) process.stderr.write(`${w.file}:${w.line}: ${w.message}\n`);
+  // A config that needs the addon fails here, at -t too, rather than failing every connection.
+  const refusal = unmetAddonNeeds(redsocksAddonNeeds(result));
+  if (refusal) {
+    process.stderr.write(`${refusal.message}\n`);
+    return 1;
+  }
   if (args.test) {
     // Unlike redsocks -t, a log target that start-up would refuse fails the test too.
     if (!result.config.base.present) return 0;
@@ -93,8 +103,10 @@ async function run(args: CliArgs): Promise<number> {
   }
   const config = result.config;
   try {
-    // what redsocks checks at start but not at -t: a base section, a usable log target
+    // what redsocks checks at start but not at -t: a base section, a usable log target,
+    // and (ours) no password left at the sample's placeholder
     checkStartable(config);
+    checkPlaceholders(result);
   } catch (err) {
     process.stderr.write(`${formatConfigError(err)}\n`);
     return 1;
@@ -147,6 +159,9 @@ async function run(args: CliArgs): Promise<number> {
       reload: async () => {
         try {
           const next = load(args.conf);
+          const refused = unmetAddonNeeds(redsocksAddonNeeds(next));
+          if (refused) throw refused;
+          checkPlaceholders(next);
           await handle.reload(next.config);
           log.notice(`configuration reloaded from ${args.conf}`);
         } catch (err) {

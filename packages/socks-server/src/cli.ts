@@ -14,6 +14,8 @@ import { accessSync, constants as fsConstants } from 'node:fs';
 import {
   ConfigError, daemonize, handleSignals, logClock, removePidfile, systemdForegroundNotice, writePidfile,
 } from '@mptcp-proxy/common';
+import { unmetAddonNeeds } from 'mptcp-native';
+import { dantedAddonNeeds } from './config/addon-needs';
 import { loadDantedConfig, type ConfigWarning, type DantedConfig, type LoadResult } from './config';
 import { danteLinePrefix } from './log/dante-format';
 import { createDanteLogger } from './log/dante-logger';
@@ -152,12 +154,20 @@ export function warningText(w: ConfigWarning): string {
   return `${w.file}: problem on line ${w.line} near token "${w.token}": ${w.message}.  Please see the Dante manual for more information`;
 }
 
-/** Parses the config; `startable` also runs the checks start-up would make (-V, -D, -N). */
-function load(file: string, report: (level: 'warning' | 'error', text: string) => void, startable = false): LoadResult | undefined {
+/**
+ * Parses the config; `startable` also runs the checks start-up would make (-V, -D, -N), and a
+ * config that needs the addon fails here, at -V too, rather than failing every login.
+ */
+function load(file: string, report: (level: 'warning' | 'error', text: string) => void, startable = false, workers = 1): LoadResult | undefined {
   try {
     const r = loadDantedConfig(file);
     for (const w of r.warnings) report('warning', warningText(w));
     if (startable) checkStartable(r.config);
+    const refusal = unmetAddonNeeds(dantedAddonNeeds(r, { workers }));
+    if (refusal) {
+      report('error', refusal.message);
+      return undefined;
+    }
     return r;
   } catch (err) {
     report('error', configErrorText(err));
@@ -332,7 +342,7 @@ export function main(argv: string[]): void {
     return;
   }
   if (args.verify) {
-    const r = load(args.file, stderrLine, true);
+    const r = load(args.file, stderrLine, true, args.workers);
     if (r === undefined) stderrLine('alert', 'mother[1/1]: shutting down');
     process.exitCode = r === undefined ? 1 : 0;
     return;
@@ -340,7 +350,7 @@ export function main(argv: string[]): void {
   let systemd = false;
   if (args.daemon && process.env[DAEMON_ENV] === undefined) {
     // Refuse before forking, so the caller sees a bad config.
-    if (load(args.file, stderrLine, true) === undefined) {
+    if (load(args.file, stderrLine, true, args.workers) === undefined) {
       process.exitCode = 1;
       return;
     }
@@ -352,7 +362,7 @@ export function main(argv: string[]): void {
     systemd = mode === 'systemd';
   }
   if (args.workers > 1 && process.env.SOCKS_SERVER_WORKER === undefined) {
-    if (load(args.file, stderrLine, true) === undefined) {
+    if (load(args.file, stderrLine, true, args.workers) === undefined) {
       process.exitCode = 1;
       return;
     }

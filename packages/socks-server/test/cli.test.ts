@@ -5,9 +5,8 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import * as net from 'node:net';
 import { killOnExit, removeTempDir, tempDir, tempSystemUser, type TempUser, waitFor } from '@mptcp-proxy/lab';
-import { RawClient, ipv4Request, sink, type Sink } from './helpers/fixture';
+import { RawClient, ipv4Request, sink, type Sink, freePort } from './helpers/fixture';
 
 const ROOT = join(__dirname, '..', '..', '..');
 const CLI = join(ROOT, 'packages', 'socks-server', 'src', 'cli.ts');
@@ -25,15 +24,6 @@ function killFromPidfile(pidfile: string): void {
   } catch {
     // gone already
   }
-}
-
-function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => res(p));
-    });
-  });
 }
 
 function conf(port: number, logfile: string, extraSocks = '', privileges = ''): string {

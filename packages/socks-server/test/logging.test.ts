@@ -7,20 +7,11 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import * as net from 'node:net';
 import { join } from 'node:path';
-import { RawClient, ipv4Request, serverFrom, sink, type Sink } from './helpers/fixture';
+import { RawClient, ipv4Request, serverFrom, sink, type Sink, freePort } from './helpers/fixture';
 import { removeTempDir, tempDir, waitFor } from '@mptcp-proxy/lab';
 
 const dir = tempDir('socks-log-');
 afterAll(() => removeTempDir(dir));
-
-function freePort(): Promise<number> {
-  return new Promise((res) => {
-    const s = net.createServer().listen(0, '127.0.0.1', () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => res(p));
-    });
-  });
-}
 
 const rules = (blockPort: number): string => `
 client pass {

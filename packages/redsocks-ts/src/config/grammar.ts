@@ -19,6 +19,7 @@ export const CONFIG_ERROR_CODES = {
 interface Active {
   spec: SectionSpec<unknown>;
   target: unknown;
+  line: number;
 }
 
 /** True when `tail` holds nothing but blanks and comments. */
@@ -111,7 +112,7 @@ export function runGrammar(
           fail(CONFIG_ERROR_CODES.unknownSection, [`unknown section <${name}>`], unknownSectionHint(name), name, onErrorLine(sectionCol, sectionLine));
           return;
         }
-        section = { spec, target: spec.create(ctx.line) };
+        section = { spec, target: spec.create(ctx.line), line: ctx.line };
         try {
           spec.onEnter?.(builder);
         } catch (err) {
@@ -177,6 +178,7 @@ export function runGrammar(
     }
     try {
       parser(active.target, v, ctx);
+      builder.keyLines.push({ section: active.spec.name, sectionLine: active.line, key: k, line: ctx.line });
     } catch (err) {
       if (!(err instanceof ConfigValueError)) throw err;
       fail(CONFIG_ERROR_CODES.value, [err.message, `value <${v}> can't be parsed for key <${k}>`], err.hint, v, onErrorLine(valueCol, valueLine));

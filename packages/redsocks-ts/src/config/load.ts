@@ -8,7 +8,7 @@ import { baseSection, defaultBase, toBase } from './sections/base';
 import { dnstcSection } from './sections/dnstc';
 import { redsocksSection } from './sections/redsocks';
 import { redudpSection } from './sections/redudp';
-import type { ConfigWarning, LoadResult } from './types';
+import type { ConfigWarning, KeyLine, LoadResult } from './types';
 
 export interface ParseOptions {
   /** Parse-time host lookup for `ip = name;` (default: glibc via getent, as redsocks does). */
@@ -27,6 +27,7 @@ export function parseRedsocksConfig(text: string, file: string, options: ParseOp
   const builder: ConfigBuilder = {
     config: { file, base: toBase(defaultBase()), redsocks: [], redudp: [], dnstc: [] },
     baseSeen: false,
+    keyLines: [],
   };
   const ctx: ParseContext & { line: number } = {
     file,
@@ -48,7 +49,14 @@ export function parseRedsocksConfig(text: string, file: string, options: ParseOp
       warnings.push({ file, line: config.base.line, message: (err as ConfigError).detail });
     }
   }
-  return { config, warnings };
+  return { config, warnings, keyLines: builder.keyLines };
+}
+
+/** The line of the last assignment of `key` in the section opened at `sectionLine`. */
+export function keyLineOf(keyLines: readonly KeyLine[], sectionLine: number, key: string): number | undefined {
+  let line: number | undefined;
+  for (const k of keyLines) if (k.sectionLine === sectionLine && k.key === key) line = k.line;
+  return line;
 }
 
 const STRERROR: Record<string, string> = {

@@ -1,5 +1,5 @@
 import type { HostResolver } from './resolver';
-import type { RedsocksConfig } from './types';
+import type { KeyLine, RedsocksConfig } from './types';
 
 /** What a value parser or section check may use while the file is being read. */
 export interface ParseContext {
@@ -17,6 +17,8 @@ export type KeyParser<T> = (target: T, value: string, ctx: ParseContext) => void
 export interface ConfigBuilder {
   config: RedsocksConfig;
   baseSeen: boolean;
+  /** Filled by the grammar: where each key was assigned. */
+  keyLines: KeyLine[];
 }
 
 /**

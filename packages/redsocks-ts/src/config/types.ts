@@ -133,7 +133,17 @@ export interface RedsocksConfig {
   dnstc: DnstcSection[];
 }
 
+/** Where a key was assigned: `section` opened at `sectionLine`, the assignment ended at `line`. */
+export interface KeyLine {
+  section: string;
+  sectionLine: number;
+  key: string;
+  line: number;
+}
+
 export interface LoadResult {
   config: RedsocksConfig;
   warnings: ConfigWarning[];
+  /** Every assignment's line, in file order (for messages about a setting). */
+  keyLines: KeyLine[];
 }

@@ -35,7 +35,7 @@ export function parseDantedConfig(text: string, file: string, options: ParseOpti
       else settings.setting(t);
     }
     checkConfig(c, config);
-    return { config, warnings: c.warnings };
+    return { config, warnings: c.warnings, settingLines: settings.lines };
   } catch (err) {
     if (err instanceof ConfigError) throw err;
     throw new ConfigError(E.internal, file, 0, `internal parser error: ${(err as Error).message}`);

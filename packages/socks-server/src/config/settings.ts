@@ -22,6 +22,8 @@ export function ignored(what: string, why: string): string {
  */
 export class SettingsTable {
   private readonly table: Record<string, SettingHandler>;
+  /** The line of each setting's last occurrence (for messages about a setting). */
+  readonly lines: Record<string, number> = {};
 
   constructor(
     private readonly c: TokenCursor,
@@ -36,7 +38,11 @@ export class SettingsTable {
     const name = kw.text.slice(0, -1);
     const vals = c.values();
     const handler = this.table[name];
-    if (handler) return handler(kw, vals);
+    if (handler) {
+      handler(kw, vals);
+      this.lines[name] = kw.line;
+      return;
+    }
     if (isSocketOption(name) || /^cpu\.(mask|schedule)\./.test(name) || /^(internal|external)\.log\./.test(name)) {
       if (vals.length === 0) c.syntax(c.peek());
       c.warn(kw, `"${name}" is accepted but ignored by socks-server`);

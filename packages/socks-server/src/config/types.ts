@@ -226,4 +226,6 @@ export interface MatchResult {
 export interface LoadResult {
   config: DantedConfig;
   warnings: ConfigWarning[];
+  /** The line of each setting's last occurrence (`socksmethod`, `extension.mptcp`, ...). */
+  settingLines: Record<string, number>;
 }

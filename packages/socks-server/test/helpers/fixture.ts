@@ -163,3 +163,13 @@ export function userPass(user: string, pass: string): Buffer {
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
+
+/** A loopback TCP port that was free a moment ago (for configs that cannot say port 0). */
+export function freePort(): Promise<number> {
+  return new Promise((res) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as net.AddressInfo).port;
+      s.close(() => res(p));
+    });
+  });
+}
