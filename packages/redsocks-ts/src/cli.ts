@@ -14,8 +14,8 @@ import { checkPlaceholders, checkStartable, loadRedsocksConfig, parseLogTarget, 
 import type { LoadResult, RedsocksConfig } from './config/types';
 import { startRedsocks, type RedsocksHandle } from './core/daemon';
 import { createRedsocksLog, type RedsocksLog } from './log/redsocks-log';
+import { VERSION } from './version';
 
-const VERSION = '0.1.0';
 const DAEMON_ENV = 'REDSOCKS_TS_DAEMONIZED';
 
 export const USAGE = [

@@ -4,9 +4,13 @@
  *                      [--proxy IP:PORT] [--tproxy] [--stale-loss-cnt N] [--state FILE] [--dry-run] [--undo]
  * mptcp-gateway setup  --role server [--dry-run] [--undo]
  * mptcp-gateway doctor [--role gateway|server] [--server IP:PORT] [--redsocks-port N] [--listen IP:PORT] [--json]
+ * mptcp-gateway --version | --help
+ * No arguments, an unknown option or a WAN/LAN interface or address missing here: exit 2.
  */
 import { ProxyError } from '@mptcp-proxy/common';
-import { defaultSpec, GatewaySpec, parseHostPort, parseLan, parseWan, validate } from './spec';
+import { defaultSpec, GatewaySpec, missingOnHost, parseHostPort, parseLan, parseWan, validate } from './spec';
+import { interfaceAddrs, interfaceNames } from './system';
+import { VERSION } from '../version';
 import { formatStep, setup, undo } from './setup';
 import { doctor, DoctorOptions, formatFindings } from './doctor';
 
@@ -14,7 +18,8 @@ const USAGE = `usage:
   mptcp-gateway setup --wan NAME=IFACE,ADDR,GW[,backup] [--wan ...] [--lan IFACE|CIDR --redsocks-port N]
                       [--proxy IP:PORT] [--tproxy] [--stale-loss-cnt N] [--state FILE] [--dry-run] [--undo]
   mptcp-gateway setup --role server [--stale-loss-cnt N] [--dry-run] [--undo]
-  mptcp-gateway doctor [--role gateway|server] [--server IP:PORT] [--redsocks-port N] [--listen IP:PORT] [--json]`;
+  mptcp-gateway doctor [--role gateway|server] [--server IP:PORT] [--redsocks-port N] [--listen IP:PORT] [--json]
+  mptcp-gateway --version | --help`;
 
 interface Args {
   cmd: string;
@@ -22,26 +27,55 @@ interface Args {
   bools: Set<string>;
 }
 
-const BOOL_FLAGS = new Set(['dry-run', 'undo', 'tproxy', 'json', 'help']);
+/** Each command's options: true = a switch, false = takes a value. */
+const OPTIONS: Record<string, Record<string, boolean>> = {
+  setup: {
+    wan: false, lan: false, 'redsocks-port': false, proxy: false, tproxy: true, 'stale-loss-cnt': false,
+    state: false, role: false, 'dry-run': true, undo: true, help: true,
+  },
+  doctor: { role: false, server: false, 'redsocks-port': false, listen: false, json: true, help: true },
+};
 
-function parseArgs(argv: string[]): Args {
-  const [cmd = 'help', ...rest] = argv;
+function usageError(msg: string): never {
+  throw new ProxyError('EGATEWAY_ARGS', msg);
+}
+
+/** Edit distance, for "did you mean" on a mistyped option. */
+function distance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+export function parseArgs(argv: string[]): Args {
+  const [cmd = '', ...rest] = argv;
   const flags = new Map<string, string[]>();
   const bools = new Set<string>();
+  const known = OPTIONS[cmd];
+  if (!known) return { cmd, flags, bools };
   for (let i = 0; i < rest.length; i++) {
     const a = rest[i];
-    if (!a.startsWith('--')) throw new ProxyError('EGATEWAY_ARGS', `unexpected argument "${a}"`);
+    if (!a.startsWith('--')) usageError(`${cmd}: unexpected argument "${a}"`);
     let name = a.slice(2);
     let val: string | undefined;
     const eq = name.indexOf('=');
     if (eq > 0) [name, val] = [name.slice(0, eq), name.slice(eq + 1)];
-    if (BOOL_FLAGS.has(name)) {
+    if (!(name in known)) {
+      const near = Object.keys(known).filter((k) => distance(k, name) <= 2);
+      usageError(`${cmd}: unknown option --${name}${near.length ? ` (did you mean --${near.join(' or --')}?)` : ''}`);
+    }
+    if (known[name]) {
+      if (val !== undefined) usageError(`${cmd}: --${name} takes no value`);
       bools.add(name);
       continue;
     }
     if (val === undefined) {
       val = rest[++i];
-      if (val === undefined) throw new ProxyError('EGATEWAY_ARGS', `--${name} needs a value`);
+      if (val === undefined) usageError(`${cmd}: --${name} needs a value`);
     }
     flags.set(name, [...(flags.get(name) ?? []), val]);
   }
@@ -49,7 +83,17 @@ function parseArgs(argv: string[]): Args {
 }
 
 function one(a: Args, name: string): string | undefined {
-  return a.flags.get(name)?.at(-1);
+  const v = a.flags.get(name);
+  if (v && v.length > 1) usageError(`${a.cmd}: --${name} given ${v.length} times`);
+  return v?.[0];
+}
+
+/** An integer option in [min, max], or undefined when absent. */
+function intArg(a: Args, name: string, min: number, max: number): number | undefined {
+  const v = one(a, name);
+  if (v === undefined) return undefined;
+  if (!/^\d+$/.test(v) || Number(v) < min || Number(v) > max) usageError(`${a.cmd}: --${name} "${v}" is not a number from ${min} to ${max}`);
+  return Number(v);
 }
 
 function role(a: Args): 'gateway' | 'server' {
@@ -66,11 +110,9 @@ export function specFromArgs(a: Args): GatewaySpec {
   if (lan) spec.lan = parseLan(lan);
   const proxy = one(a, 'proxy');
   if (proxy) spec.proxy = parseHostPort(proxy, '--proxy');
-  const rp = one(a, 'redsocks-port');
-  if (rp) spec.redsocksPort = Number(rp);
+  spec.redsocksPort = intArg(a, 'redsocks-port', 1, 65535);
   spec.tproxy = a.bools.has('tproxy');
-  const st = one(a, 'stale-loss-cnt');
-  if (st) spec.staleLossCnt = Number(st);
+  spec.staleLossCnt = intArg(a, 'stale-loss-cnt', 1, 255) ?? spec.staleLossCnt;
   const state = one(a, 'state');
   if (state) spec.statePath = state;
   if (spec.role === 'server' && spec.statePath === defaultSpec().statePath) spec.statePath = '/var/lib/mptcp-gateway/server-state.json';
@@ -79,6 +121,14 @@ export function specFromArgs(a: Args): GatewaySpec {
 }
 
 export async function main(argv: string[]): Promise<number> {
+  if (argv.length === 0) {
+    process.stderr.write(`${USAGE}\n`);
+    return 2;
+  }
+  if (argv[0] === '--version') {
+    process.stdout.write(`mptcp-gateway/${VERSION} (redsocks-ts)\n`);
+    return 0;
+  }
   const a = parseArgs(argv);
   if (a.cmd === 'help' || a.bools.has('help') || a.cmd === '-h' || a.cmd === '--help') {
     process.stdout.write(USAGE + '\n');
@@ -87,6 +137,11 @@ export async function main(argv: string[]): Promise<number> {
   if (a.cmd === 'setup') {
     const spec = specFromArgs(a);
     const dry = a.bools.has('dry-run');
+    // --undo works from the saved state, even when a WAN has gone away since.
+    if (!a.bools.has('undo')) {
+      const missing = missingOnHost(spec, interfaceNames(), interfaceAddrs());
+      if (missing.length) usageError(`setup: not on this machine:\n  ${missing.join('\n  ')}`);
+    }
     const r = a.bools.has('undo') ? undo(spec, { dryRun: dry }) : setup(spec, { dryRun: dry });
     if (r.steps.length === 0) process.stdout.write('nothing to do: the system already matches\n');
     for (const s of r.steps) process.stdout.write((dry ? formatStep(s) : `done: ${s.what}`) + '\n');
@@ -98,8 +153,7 @@ export async function main(argv: string[]): Promise<number> {
     if (srv) opts.server = parseHostPort(srv, '--server');
     const listen = one(a, 'listen');
     if (listen) opts.listen = parseHostPort(listen, '--listen');
-    const rp = one(a, 'redsocks-port');
-    if (rp) opts.redsocksPort = Number(rp);
+    opts.redsocksPort = intArg(a, 'redsocks-port', 1, 65535);
     const f = await doctor(opts);
     if (a.bools.has('json')) process.stdout.write(JSON.stringify(f, null, 2) + '\n');
     else process.stdout.write(formatFindings(f) + '\n');
@@ -107,7 +161,7 @@ export async function main(argv: string[]): Promise<number> {
     if (!a.bools.has('json')) process.stdout.write(fails ? `\n${fails} problem(s) found\n` : '\nno problems found\n');
     return fails ? 1 : 0;
   }
-  process.stderr.write(`unknown command "${a.cmd}"\n${USAGE}\n`);
+  process.stderr.write(`mptcp-gateway: unknown command "${a.cmd}"\n${USAGE}\n`);
   return 2;
 }
 

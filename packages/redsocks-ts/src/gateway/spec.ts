@@ -76,3 +76,23 @@ export function validate(spec: GatewaySpec): void {
   if (spec.lan && !spec.redsocksPort) bad('--lan needs --redsocks-port (where REDIRECT sends LAN connections)');
   if (spec.redsocksPort !== undefined && !(spec.redsocksPort > 0 && spec.redsocksPort < 65536)) bad('bad --redsocks-port');
 }
+
+/**
+ * What the spec names that this machine lacks: each WAN's interface and its address on it, and
+ * the LAN interface. One line per problem, empty when everything is there.
+ */
+export function missingOnHost(spec: GatewaySpec, links: ReadonlySet<string>, addrs: ReadonlyMap<string, readonly string[]>): string[] {
+  const problems: string[] = [];
+  for (const w of spec.wans) {
+    if (!links.has(w.iface)) {
+      problems.push(`--wan ${w.name}: interface ${w.iface} does not exist`);
+      continue;
+    }
+    const have = addrs.get(w.iface) ?? [];
+    if (!have.includes(w.addr)) {
+      problems.push(`--wan ${w.name}: ${w.addr} is not an address of ${w.iface} (${have.length ? `it has ${have.join(', ')}` : 'it has no IPv4 address'})`);
+    }
+  }
+  if (spec.lan?.iface !== undefined && !links.has(spec.lan.iface)) problems.push(`--lan: interface ${spec.lan.iface} does not exist`);
+  return problems;
+}

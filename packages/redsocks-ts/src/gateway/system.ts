@@ -114,6 +114,14 @@ export function readRoutes(table: string | number): Route[] {
   }));
 }
 
+/** Every link of this network namespace, with or without addresses. */
+export function interfaceNames(): Set<string> {
+  const r = run('ip -j link show');
+  if (r.code !== 0 || !r.out.trim()) return new Set();
+  return new Set((JSON.parse(r.out) as Array<{ ifname: string }>).map((l) => l.ifname));
+}
+
+/** IPv4 addresses by interface (interfaces without one are absent). */
 export function interfaceAddrs(): Map<string, string[]> {
   const r = run('ip -j -4 addr show');
   const m = new Map<string, string[]>();
