@@ -14,7 +14,16 @@ export interface ListenSpec {
 
 export async function openListener(spec: ListenSpec, onConnection: (s: net.Socket) => void): Promise<net.Server> {
   if (spec.transparent) {
-    return listen({ host: spec.host, port: spec.port, backlog: spec.backlog, transparent: true, mptcp: 'off' }, onConnection);
+    try {
+      return await listen({ host: spec.host, port: spec.port, backlog: spec.backlog, transparent: true, mptcp: 'off' }, onConnection);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      if (err.code === 'EPERM') {
+        err.message = `IP_TRANSPARENT on ${spec.host}:${spec.port} (redirector = generic): EPERM: it needs CAP_NET_ADMIN ` +
+          '(under systemd: conf/systemd/redsocks-ts.service.d/tproxy.conf; in Docker: --cap-add NET_ADMIN)';
+      }
+      throw err;
+    }
   }
   const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, onConnection);
   await new Promise<void>((resolve, reject) => {
