@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The npm tarballs, into pack/: one per package, each installable on its own with
 # `npm install -g ./pack/NAME-VERSION.tgz` on a machine without build tools.
-#   bash scripts/pack.sh [x64] [arm64] [none]      (default: x64 arm64 on an x86_64 host)
+#   bash scripts/pack.sh [x64] [arm64] [none]   (default: x64 and arm64 on an x86_64 host, else the host's)
 # The arguments choose the prebuilt addons to build and ship (scripts/prebuild.sh); `none`
 # ships none, and the install then compiles the addon (python3 make g++ libcrypt-dev).
 #
@@ -17,10 +17,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 OUT=$ROOT/pack
-prebuilds=("$@")
-if [ ${#prebuilds[@]} -eq 0 ]; then
-  if [ "$(uname -m)" = x86_64 ]; then prebuilds=(x64 arm64); else prebuilds=(none); fi
-fi
+prebuilds=("$@") # empty: scripts/prebuild.sh's default (both on x86_64, else the host's)
 
 # What each daemon package ships from conf/ (conf/lab/ is the test lab's, not shipped).
 REDSOCKS_CONF=(redsocks.conf redsocks-tproxy.conf nftables/gateway-redirect.nft nftables/gateway-tproxy.nft
@@ -32,7 +29,7 @@ SOCKS_CONF=(danted.conf danted-plain.conf socks-server.passwd.example sysctl.d/9
 [ -d node_modules ] || npm ci --ignore-scripts --no-audit --no-fund
 npx tsc -b
 rm -rf packages/mptcp-native/prebuilds
-if [ "${prebuilds[*]}" != none ]; then bash scripts/prebuild.sh "${prebuilds[@]}"; fi
+if [ "${prebuilds[*]:-}" != none ]; then bash scripts/prebuild.sh "${prebuilds[@]}"; fi
 
 STAGE=$(mktemp -d /tmp/pack-stage.XXXXXX)
 trap 'rm -rf "$STAGE"' EXIT
@@ -65,6 +62,7 @@ bundle common mptcp-native="$STAGE/native"
 bundle socks-server @mptcp-proxy/common="$STAGE/common" mptcp-native="$STAGE/native"
 bundle redsocks-ts @mptcp-proxy/common="$STAGE/common" mptcp-native="$STAGE/native"
 
+OUT=${PACK_OUT:-$OUT}
 rm -rf "$OUT" && mkdir -p "$OUT"
 for d in native common socks-server redsocks-ts; do
   (cd "$STAGE/$d" && npm pack --silent --ignore-scripts --pack-destination "$OUT" >/dev/null)

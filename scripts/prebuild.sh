@@ -2,10 +2,10 @@
 # Prebuilt mptcp-native addons (both files: mptcp_native.node and mptcp_splice.node) for the
 # npm tarballs, into packages/mptcp-native/prebuilds/linux-<arch>/. The install hook
 # (packages/mptcp-native/install.js) loads them before it would compile anything.
-#   bash scripts/prebuild.sh [x64] [arm64]       (default: both; run as root on x64 Debian)
+#   bash scripts/prebuild.sh [x64] [arm64]       (default: both on an x86_64 host, else the host's)
 #
-# - x64: node-gyp with the host's g++, in a clean copy of the addon's sources.
-# - arm64 (glibc): Debian's g++-aarch64-linux-gnu. libcrypt for arm64 comes from an arm64
+# - The host's architecture: node-gyp with the host's g++, in a clean copy of the addon's sources.
+# - arm64 (glibc) on an x86_64 host: Debian's g++-aarch64-linux-gnu. libcrypt for arm64 comes from an arm64
 #   Debian root made by `debootstrap --foreign` (cached in $ARM64_ROOT), which also carries
 #   Debian's nodejs:arm64: the new .node files are then loaded by that Node, under
 #   qemu-aarch64-static, chrooted into that root (a machine without build tools), and the
@@ -18,9 +18,9 @@ PKG=$ROOT/packages/mptcp-native
 OUT=$PKG/prebuilds
 ARM64_ROOT=${ARM64_ROOT:-/var/cache/mptcp-proxy/arm64-bookworm}
 SUITE=bookworm
+case "$(uname -m)" in x86_64) HOST=x64 ;; aarch64) HOST=arm64 ;; *) HOST=other ;; esac
 arches=("$@")
-[ ${#arches[@]} -gt 0 ] || arches=(x64 arm64)
-[ "$(uname -m)" = x86_64 ] || { echo "prebuild: run on an x86_64 host" >&2; exit 1; }
+[ ${#arches[@]} -gt 0 ] || { [ $HOST = x64 ] && arches=(x64 arm64); } || arches=("$HOST")
 
 need_pkgs() {
   local missing=()
@@ -77,9 +77,12 @@ arm64_root() {
 
 for arch in "${arches[@]}"; do
   case "$arch" in
-    x64)
+    "$HOST")
+      # The host's own architecture (x64, or arm64 on an arm64 host): no cross toolchain.
       need_pkgs g++ make python3 libcrypt-dev binutils
-      STRIP=strip build x64
+      STRIP=strip build "$arch"
+      node -e 'for (const f of ["mptcp_native", "mptcp_splice"]) require(`${process.argv[1]}/${f}.node`);' "$OUT/linux-$arch"
+      echo "prebuild: $arch load check: Node $(node -v): both files load"
       ;;
     arm64)
       need_pkgs g++-aarch64-linux-gnu binutils-aarch64-linux-gnu
@@ -106,6 +109,6 @@ for arch in "${arches[@]}"; do
         console.log(`prebuild: arm64 load check: Node ${process.version} ${process.arch}: mptcp_native (${Object.keys(a).length} exports, crypt("x","$6$ab") = ${a.crypt("x", "$6$ab").slice(0, 12)}...), mptcp_splice (${Object.keys(s).join(", ")})`);'
       rm -rf "$ARM64_ROOT/opt/check"
       ;;
-    *) echo "usage: scripts/prebuild.sh [x64] [arm64]" >&2; exit 2 ;;
+    *) echo "usage: scripts/prebuild.sh [x64] [arm64] (x64 only on an x86_64 host)" >&2; exit 2 ;;
   esac
 done

@@ -14,19 +14,19 @@ import { parseArgs } from '../../src/gateway/cli';
 const CLI = tsEntry('packages/redsocks-ts/src/gateway/cli.ts');
 const VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'packages/redsocks-ts/package.json'), 'utf8')) as { version: string }).version;
 
-function run(args: string[], ns?: Netns): { status: number | null; stdout: string; stderr: string } {
+function gateway(args: string[], ns?: Netns): { status: number | null; stdout: string; stderr: string } {
   const argv = ns ? ['ip', 'netns', 'exec', ns.name, ...CLI, ...args] : [...CLI, ...args];
   const r = spawnSync(argv[0], argv.slice(1), { cwd: ROOT, encoding: 'utf8', timeout: 30000 });
   return { status: r.status, stdout: r.stdout, stderr: r.stderr };
 }
 
 test('--version prints the package version; no arguments print the usage and exit 2', () => {
-  expect(run(['--version'])).toEqual({ status: 0, stdout: `mptcp-gateway/${VERSION} (redsocks-ts)\n`, stderr: '' });
-  const r = run([]);
+  expect(gateway(['--version'])).toEqual({ status: 0, stdout: `mptcp-gateway/${VERSION} (redsocks-ts)\n`, stderr: '' });
+  const r = gateway([]);
   expect(r.status).toBe(2);
   expect(r.stdout).toBe('');
   expect(r.stderr).toMatch(/^usage:\n {2}mptcp-gateway setup --wan /);
-  expect(run(['--help']).status).toBe(0);
+  expect(gateway(['--help']).status).toBe(0);
 });
 
 test('unknown, repeated and malformed options are errors (exit 2), never ignored', () => {
@@ -41,10 +41,10 @@ test('unknown, repeated and malformed options are errors (exit 2), never ignored
     [['setup', ...wan, '--proxy'], 'mptcp-gateway: setup: --proxy needs a value'],
   ];
   for (const [args, msg] of cases) {
-    const r = run(args);
+    const r = gateway(args);
     expect([args.join(' '), r.status, r.stderr.trim()]).toEqual([args.join(' '), 2, msg]);
   }
-  const u = run(['frobnicate']);
+  const u = gateway(['frobnicate']);
   expect(u.status).toBe(2);
   expect(u.stderr).toMatch(/^mptcp-gateway: unknown command "frobnicate"\nusage:/);
 });
@@ -79,22 +79,22 @@ describe('in a namespace with wan1 but no wan2 or lan0', () => {
     '--lan', 'lan0', '--redsocks-port', '12345', '--proxy', '203.0.113.10:1080', '--dry-run'];
 
   test('setup (even --dry-run) refuses, naming every missing interface', () => {
-    const r = run(ARGS, gw);
+    const r = gateway(ARGS, gw);
     expect(r.status).toBe(2);
     expect(r.stdout).toBe('');
     expect(r.stderr).toBe('mptcp-gateway: setup: not on this machine:\n  --wan isp2: interface wan2 does not exist\n  --lan: interface lan0 does not exist\n');
   });
 
   test('a WAN address that is not on its interface is named with the ones it has', () => {
-    const r = run(['setup', '--wan', 'isp1=wan1,192.0.2.99,192.0.2.1', '--dry-run'], gw);
+    const r = gateway(['setup', '--wan', 'isp1=wan1,192.0.2.99,192.0.2.1', '--dry-run'], gw);
     expect([r.status, r.stderr]).toEqual([2, 'mptcp-gateway: setup: not on this machine:\n  --wan isp1: 192.0.2.99 is not an address of wan1 (it has 192.0.2.10)\n']);
   });
 
   test('with everything present, --dry-run prints the plan; --undo does not need the interfaces', () => {
-    const ok = run(['setup', '--wan', 'isp1=wan1,192.0.2.10,192.0.2.1', '--dry-run'], gw);
+    const ok = gateway(['setup', '--wan', 'isp1=wan1,192.0.2.10,192.0.2.1', '--dry-run'], gw);
     expect(ok.status).toBe(0);
     expect(ok.stdout).toContain('ip mptcp endpoint add 192.0.2.10 dev wan1 subflow');
-    const undo = run([...ARGS, '--undo', '--state', '/nonexistent/mptcp-gateway-state.json'], gw);
+    const undo = gateway([...ARGS, '--undo', '--state', '/nonexistent/mptcp-gateway-state.json'], gw);
     expect([undo.status, undo.stderr]).toEqual([0, '']);
   });
 });
