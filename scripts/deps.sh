@@ -1,18 +1,21 @@
 #!/usr/bin/env bash
 # Install what the tests, the benches or the demo need, on a fresh Debian machine as root, from
 # scripts/programs.tsv. Idempotent and quick when nothing changed.
-#   bash scripts/deps.sh [test|bench|demo]     (default: test)
+#   bash scripts/deps.sh [test|bench|demo|demo-c ...]     (default: test; demo-c: the demo's --pair c)
 # Debian's packages of the interop peers (danted, redsocks, squid, tinyproxy) start and enable
 # their services on a machine with systemd: a policy-rc.d keeps them from starting during the
 # install, and their units are disabled afterwards. Nothing is killed by name.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-role="${1:-test}"
-case "$role" in test | bench | demo) ;; *) echo "usage: scripts/deps.sh [test|bench|demo]" >&2; exit 2 ;; esac
+roles=("$@")
+[ ${#roles[@]} -gt 0 ] || roles=(test)
+for role in "${roles[@]}"; do
+  case "$role" in test | bench | demo | demo-c) ;; *) echo "usage: scripts/deps.sh [test|bench|demo|demo-c ...]" >&2; exit 2 ;; esac
+done
 
-# programs.tsv rows needed by this role: "program package"
-mapfile -t rows < <(awk -F'\t' -v r="$role" '!/^#/ && NF >= 3 { n = split($3, who, ","); for (i = 1; i <= n; i++) if (who[i] == r) { print $1 " " $2; break } }' scripts/programs.tsv)
-[ ${#rows[@]} -gt 0 ] || { echo "deps: scripts/programs.tsv lists nothing for '$role'" >&2; exit 1; }
+# programs.tsv rows needed by these roles: "program package"
+mapfile -t rows < <(awk -F'\t' -v r=" ${roles[*]} " '!/^#/ && NF >= 3 { n = split($3, who, ","); for (i = 1; i <= n; i++) if (index(r, " " who[i] " ")) { print $1 " " $2; break } }' scripts/programs.tsv)
+[ ${#rows[@]} -gt 0 ] || { echo "deps: scripts/programs.tsv lists nothing for '${roles[*]}'" >&2; exit 1; }
 
 declare -A want=()
 for r in "${rows[@]}"; do pkg="${r#* }"; [ "$pkg" = - ] || want[$pkg]=1; done

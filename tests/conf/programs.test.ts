@@ -39,8 +39,8 @@ const CALL = /(?:\b\w*[sS]pawn\w*|\bexecFile|\bexecFileSync|\bexecSync|\bexec|\b
 const NOT_PROGRAMS = new Set(['gw', 'lan', 'remote', 'origin', 'isp1', 'isp2', 'cd', 'netns', 'run', 'policy',
   'ahostsv4', 'import']);
 
-/** Program names found at command positions in the repository's TypeScript. */
-function spawnedPrograms(): Map<string, Set<string>> {
+/** Program names found at command positions in the repository's TypeScript (or in `files`). */
+function spawnedPrograms(files = ['packages', 'tests', 'bench'].flatMap((d) => sources(path.join(ROOT, d)))): Map<string, Set<string>> {
   const found = new Map<string, Set<string>>();
   const add = (w: string, f: string): void => {
     const name = w.replace(/^\/(usr\/)?s?bin\//, '');
@@ -48,10 +48,11 @@ function spawnedPrograms(): Map<string, Set<string>> {
     if (!found.has(name)) found.set(name, new Set());
     found.get(name)!.add(path.relative(ROOT, f));
   };
-  const files = ['packages', 'tests', 'bench'].flatMap((d) => sources(path.join(ROOT, d)));
   for (const f of files) {
     const src = fs.readFileSync(f, 'utf8');
     for (const m of src.matchAll(/['"`](\/usr\/s?bin\/[\w.+-]+)/g)) add(m[1], f);
+    // an argv built before the call: `const argv = ['curl', ...]`
+    for (const m of src.matchAll(/\b(?:argv|cmd|command)\s*=\s*\[\s*(['"`])([a-z][\w.+-]*)\1/g)) add(m[2], f);
     for (const m of src.matchAll(CALL)) {
       for (const lit of [m[2], m[4] ?? '']) {
         for (const seg of lit.split(/\|\||&&|[|;]|\$\(/)) {
@@ -93,4 +94,44 @@ test('every program the tests need is installed', () => {
     .filter(([p]) => spawnSync('bash', ['-c', `command -v ${p}`], { env: { ...process.env, PATH: `${process.env.PATH}:/usr/sbin:/sbin:${bin}` } }).status !== 0)
     .map(([p, l]) => `${p} (Debian package ${l.pkg})`);
   expect(missing).toEqual([]);
+});
+
+/** The TypeScript files `entry` imports, directly or not (relative imports only). */
+function importClosure(entry: string): string[] {
+  const seen = new Set<string>();
+  const todo = [entry];
+  while (todo.length) {
+    const f = todo.pop()!;
+    if (seen.has(f)) continue;
+    seen.add(f);
+    for (const m of fs.readFileSync(f, 'utf8').matchAll(/(?:from|import|require)\s*\(?\s*'(\.{1,2}\/[^']+)'/g)) {
+      const base = path.resolve(path.dirname(f), m[1]);
+      const hit = [`${base}.ts`, path.join(base, 'index.ts')].find((c) => fs.existsSync(c));
+      if (hit) todo.push(hit);
+    }
+  }
+  return [...seen];
+}
+
+test('the demo column is what `npm run demo` runs: no more, no less', () => {
+  // The demo's own code, plus the daemons and mptcp-gateway it starts (the product packages' src).
+  const product = ['mptcp-native', 'common', 'socks-server', 'redsocks-ts'].flatMap((p) => sources(path.join(ROOT, 'packages', p, 'src')));
+  const files = [...importClosure(path.join(ROOT, 'packages/lab/src/demo.ts')), ...product];
+  const runs = spawnedPrograms(files);
+  // `--pair c` alone starts the C pair (redsocks + Dante under mptcpize): scripts/demo.sh
+  // installs those (role demo-c) only then.
+  const cPair = ['danted', 'mptcpize', 'redsocks'];
+  // Run by scripts/demo.sh and scripts/deps.sh rather than from TypeScript: the shell, Node,
+  // tsx, and the addon's build (npm run build: node-gyp with make, cc and python3).
+  // rm: in socks-server's pidfile-removal `sh -c` script, held in a variable the scan does not read.
+  const indirect = ['bash', 'cc', 'make', 'node', 'npx', 'python3', 'rm', 'tsx'];
+  const demo = [...listed].filter(([, l]) => l.who.includes('demo')).map(([p]) => p).sort();
+  const demoC = [...listed].filter(([, l]) => l.who.includes('demo-c')).map(([p]) => p).sort();
+  expect(demoC).toEqual(cPair);
+  // In a module the demo imports (packages/lab/src/daemons.ts: the tests' temporary users),
+  // but never called by the demo.
+  const besideDemo = ['chpasswd', 'useradd', 'userdel'];
+  const needed = [...runs.keys()].filter((p) => !cPair.includes(p) && !besideDemo.includes(p));
+  expect(needed.filter((p) => !demo.includes(p)).map((p) => `${p} (run in ${[...runs.get(p)!].join(', ')})`)).toEqual([]);
+  expect(demo.filter((p) => !needed.includes(p) && !indirect.includes(p))).toEqual([]);
 });
