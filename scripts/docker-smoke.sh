@@ -51,7 +51,10 @@ cleanup() {
   ip netns del "$NS" 2>/dev/null
   if [ "${KEEP:-0}" != 1 ]; then
     podman rmi -f "$SOCKS_IMG" "$REDSOCKS_IMG" >/dev/null 2>&1
-    podman image prune -f >/dev/null 2>&1 # this run's build stages
+    # this run's build stages (dangling images made since it started; nobody else's)
+    for id in $(podman images -q --filter dangling=true 2>/dev/null); do
+      [ "$(podman image inspect --format '{{.Created.Unix}}' "$id" 2>/dev/null || echo 0)" -ge "$START" ] && podman rmi -f "$id" >/dev/null 2>&1
+    done
     [ $made_conf = 1 ] && rm -f /etc/containers/containers.conf
   fi
   rm -rf "$WORK"
