@@ -118,7 +118,7 @@ if ! podman run --rm "$NODE_IMG" node -v >/dev/null 2>&1; then
 FROM $BASE_IMG
 COPY fs/ /
 # Node's official binary needs libatomic1, which node:*-slim installs too.
-RUN apt-get update -qq && apt-get install -y -qq --no-install-recommends libatomic1 >/dev/null && rm -rf /var/lib/apt/lists/*
+RUN apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends libatomic1 >/dev/null && rm -rf /var/lib/apt/lists/*
 RUN groupadd --gid 1000 node && useradd --uid 1000 --gid node --shell /bin/bash --create-home node
 ENV NODE_VERSION=$("$WORK/package/bin/node" -p 'process.versions.node') NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt
 CMD ["node"]
