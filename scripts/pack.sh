@@ -27,7 +27,7 @@ SOCKS_CONF=(danted.conf danted-plain.conf socks-server.passwd.example sysctl.d/9
   systemd/socks-server.service sysusers.d/socks-server.conf logrotate.d/socks-server)
 
 [ -d node_modules ] || npm ci --ignore-scripts --no-audit --no-fund
-npx tsc -b
+npx tsc -b packages/socks-server packages/redsocks-ts # and, by reference, common and mptcp-native
 rm -rf packages/mptcp-native/prebuilds
 if [ "${prebuilds[*]:-}" != none ]; then bash scripts/prebuild.sh "${prebuilds[@]}"; fi
 

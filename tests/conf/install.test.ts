@@ -16,7 +16,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as os from 'node:os';
 import * as path from 'node:path';
-import { waitFor } from '../helpers/netns';
+import { waitFor } from '@mptcp-proxy/lab';
 
 const ROOT = path.resolve(__dirname, '../..');
 const VERSION = (JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
