@@ -120,9 +120,15 @@ describe('npm install -g of one tarball at a time, offline', () => {
     const bin = path.join(r.prefix, 'bin/socks-server');
     expect(run([bin, '-v']).out).toBe(`socks-server v${VERSION} (a drop-in for Dante v1.4.2's danted)\n`);
     const conf = path.join(r.prefix, 'lib/node_modules/socks-server/conf/danted.conf');
-    // external: eth0 in the sample: check it as a copy naming this host's loopback instead
+    // external: eth0 in the sample: check it as a copy naming this host's loopback instead, and
+    // give it the password file it names (-V fails on a missing one, as the start would)
     const copy = path.join(tmp, 'danted.conf');
-    fs.writeFileSync(copy, fs.readFileSync(conf, 'utf8').replace(/^external: eth0$/m, 'external: lo').replace(/to: eth0/g, 'to: lo'));
+    const pw = path.join(tmp, 'passwd');
+    fs.writeFileSync(pw, 'gateway:$6$saltsalt$8RWsOfwR6M6PpnoeQiEiWzNTPo1f0HjVYjDnLZhGx16aBFRkeqiHAzfXP/LgrOWMBMXqiU2pLrXsSOHNUyUm91\n');
+    const sample = fs.readFileSync(conf, 'utf8');
+    expect(sample).toContain('extension.passwordfile: /etc/socks-server/passwd');
+    fs.writeFileSync(copy, sample.replace(/^external: eth0$/m, 'external: lo').replace(/to: eth0/g, 'to: lo')
+      .replace('/etc/socks-server/passwd', pw));
     expect(run([bin, '-V', '-f', copy])).toMatchObject({ status: 0 });
     expect(fs.existsSync(path.join(r.prefix, 'share/man/man8/socks-server.8'))).toBe(true);
   });
