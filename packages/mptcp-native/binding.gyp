@@ -12,7 +12,8 @@
         "src/native/syslog.cc",
         "src/native/crypt.cc",
         "src/native/privileges.cc",
-        "src/native/keepalive.cc"
+        "src/native/keepalive.cc",
+        "src/native/udp.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

@@ -28,3 +28,5 @@ export { spliceRelay, spliceStatus, DEFAULT_PIPE_SIZE } from './splice';
 export type { SpliceHandle, SpliceStats, SpliceCallback, SpliceError } from './splice';
 export { unmetAddonNeeds, addonFix } from './addon-needs';
 export type { AddonNeed } from './addon-needs';
+export { UdpSocket } from './udp';
+export type { UdpSocketOptions, UdpMessageInfo } from './udp';

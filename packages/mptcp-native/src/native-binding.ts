@@ -22,6 +22,9 @@ export interface NativeConstants {
   readonly IPV6_V6ONLY: number;
   readonly IPV6_TRANSPARENT: number;
   readonly IPV6_FREEBIND: number;
+  readonly IP_RECVORIGDSTADDR: number;
+  readonly IPV6_RECVORIGDSTADDR: number;
+  readonly SO_RCVBUF: number;
   readonly TCP_NODELAY: number;
   readonly TCP_FASTOPEN: number;
   readonly TCP_FASTOPEN_CONNECT: number;
@@ -127,6 +130,27 @@ export interface NativeBinding {
   /** TCP_KEEPIDLE/KEEPINTVL/KEEPCNT (each only when > 0), then SO_KEEPALIVE = enable. */
   setTcpKeepalive(fd: number, enable: boolean, idleS: number, intervalS: number, probes: number): void;
   getTcpKeepalive(fd: number): { enabled: boolean; idleS: number; intervalS: number; probes: number };
+  /** socket(AF_INET|AF_INET6, SOCK_DGRAM|SOCK_NONBLOCK|SOCK_CLOEXEC, 0) */
+  dgramSocket(family: 4 | 6): number;
+  /**
+   * recvmsg() one datagram into buf; null when none is queued (EAGAIN). `to` is its original
+   * destination when the socket set IP_RECVORIGDSTADDR / IPV6_RECVORIGDSTADDR (TPROXY), else null.
+   */
+  recvFrom(fd: number, buf: Buffer): NativeDatagram | null;
+  /** sendto() the first `length` bytes of buf; returns the bytes sent, throws errno errors. */
+  sendTo(fd: number, buf: Buffer, length: number, address: string, port: number): number;
+  /** uv_poll for readability on the main loop; cb runs each time fd is readable. Returns a watch id. */
+  watchReadable(fd: number, cb: (err: NodeJS.ErrnoException | null) => void, ref: boolean): number;
+  /** Stops a watch at once (the fd may be closed right after); unknown ids are ignored. */
+  unwatch(id: number): void;
+}
+
+export interface NativeDatagram {
+  length: number;
+  /** The datagram was longer than the buffer (cut to `length`). */
+  truncated: boolean;
+  from: NativeSockaddr | null;
+  to: NativeSockaddr | null;
 }
 
 /** The second addon file, mptcp_splice.node (see splice.ts). */

@@ -21,6 +21,12 @@
 #ifndef IPV6_TRANSPARENT
 #define IPV6_TRANSPARENT 75
 #endif
+#ifndef IP_RECVORIGDSTADDR
+#define IP_RECVORIGDSTADDR 20
+#endif
+#ifndef IPV6_RECVORIGDSTADDR
+#define IPV6_RECVORIGDSTADDR 74
+#endif
 
 static Napi::Object Constants(Napi::Env env) {
   Napi::Object c = Napi::Object::New(env);
@@ -41,6 +47,9 @@ static Napi::Object Constants(Napi::Env env) {
   c.Set("IPV6_V6ONLY", Napi::Number::New(env, static_cast<int>(IPV6_V6ONLY)));
   c.Set("IPV6_TRANSPARENT", Napi::Number::New(env, static_cast<int>(IPV6_TRANSPARENT)));
   c.Set("IPV6_FREEBIND", Napi::Number::New(env, static_cast<int>(IPV6_FREEBIND)));
+  c.Set("IP_RECVORIGDSTADDR", Napi::Number::New(env, static_cast<int>(IP_RECVORIGDSTADDR)));
+  c.Set("IPV6_RECVORIGDSTADDR", Napi::Number::New(env, static_cast<int>(IPV6_RECVORIGDSTADDR)));
+  c.Set("SO_RCVBUF", Napi::Number::New(env, static_cast<int>(SO_RCVBUF)));
   c.Set("TCP_NODELAY", Napi::Number::New(env, static_cast<int>(TCP_NODELAY)));
   c.Set("TCP_FASTOPEN", Napi::Number::New(env, static_cast<int>(TCP_FASTOPEN)));
   c.Set("TCP_FASTOPEN_CONNECT", Napi::Number::New(env, static_cast<int>(TCP_FASTOPEN_CONNECT)));
@@ -77,6 +86,11 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("setCapabilities", Napi::Function::New(env, SetCapabilities, "setCapabilities"));
   exports.Set("setTcpKeepalive", Napi::Function::New(env, SetTcpKeepalive, "setTcpKeepalive"));
   exports.Set("getTcpKeepalive", Napi::Function::New(env, GetTcpKeepalive, "getTcpKeepalive"));
+  exports.Set("dgramSocket", Napi::Function::New(env, DgramSocket, "dgramSocket"));
+  exports.Set("recvFrom", Napi::Function::New(env, RecvFrom, "recvFrom"));
+  exports.Set("sendTo", Napi::Function::New(env, SendTo, "sendTo"));
+  exports.Set("watchReadable", Napi::Function::New(env, WatchReadable, "watchReadable"));
+  exports.Set("unwatch", Napi::Function::New(env, Unwatch, "unwatch"));
   return exports;
 }
 

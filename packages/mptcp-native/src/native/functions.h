@@ -27,3 +27,8 @@ Napi::Value SystemVerify(const Napi::CallbackInfo &info);
 Napi::Value CryptGensalt(const Napi::CallbackInfo &info);
 Napi::Value SetKeepCaps(const Napi::CallbackInfo &info);
 Napi::Value SetCapabilities(const Napi::CallbackInfo &info);
+Napi::Value DgramSocket(const Napi::CallbackInfo &info);
+Napi::Value RecvFrom(const Napi::CallbackInfo &info);
+Napi::Value SendTo(const Napi::CallbackInfo &info);
+Napi::Value WatchReadable(const Napi::CallbackInfo &info);
+Napi::Value Unwatch(const Napi::CallbackInfo &info);
