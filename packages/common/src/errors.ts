@@ -4,10 +4,11 @@
  * through casts. mptcp-native keeps its own Node-style errno errors (it sits below this package).
  *
  * Codes by class:
- * - ProtocolError (a peer's malformed SOCKS/HTTP bytes): ESOCKS_VERSION, ESOCKS_METHODS,
+ * - ProtocolError (a peer's malformed SOCKS/HTTP/DNS bytes): ESOCKS_VERSION, ESOCKS_METHODS,
  *   ESOCKS_AUTH_VERSION, ESOCKS_AUTH_LENGTH, ESOCKS_ATYP, ESOCKS_DOMAIN, ESOCKS_PORT,
  *   ESOCKS_ADDRESS, ESOCKS_VALUE, ESOCKS4_USERID, ESOCKS_UDP_TRUNCATED,
- *   ESOCKS_METHOD_UNEXPECTED, EHTTPLINE, EHTTPHEAD, EHTTPREQUEST.
+ *   ESOCKS_METHOD_UNEXPECTED, EHTTPLINE, EHTTPHEAD, EHTTPREQUEST, EDNS_SHORT, EDNS_NAME,
+ *   EDNS_RECORD (redsocks-ts's DNS codec).
  * - ReceiveError (a ReceiveBuffer gave up waiting): EPEER_EOF, EPEER_TIMEOUT, EPEER_TOOLONG.
  * - RelayError: ERELAY_SOCKET, ERELAY_CLOSED, ERELAY_IDLE, ERELAY_ABORTED, ERELAY_STATE.
  * - UpstreamError (redsocks-ts could not build a tunnel): ESOCKS5_STATUS, ESOCKS5_METHOD,
@@ -80,7 +81,7 @@ export class ConfigValueError extends ProxyError {
   }
 }
 
-/** A malformed SOCKS/HTTP message from a peer. */
+/** A malformed SOCKS/HTTP/DNS message from a peer. */
 export class ProtocolError extends ProxyError {}
 
 /** A ReceiveBuffer stopped waiting: the peer closed (EPEER_EOF), was silent or sent too much. */
