@@ -1,13 +1,18 @@
 import { ConfigValueError } from '@mptcp-proxy/common';
 import type { KeyParser } from './section-spec';
 import { strtoul } from './strtoul';
-import type { MptcpMode, RedsocksSection } from './types';
+import type { DialKeys, MptcpMode, RedsocksSection } from './types';
 import { parseBool, parseUint16, parseUint32 } from './values';
 import { parseWanPaths } from './wan-paths';
 
-/** Defaults of the keys redsocks 0.5 does not have. */
+/** Defaults of the DialKeys (`mptcp`, `paths`, the path probes). */
+export function dialDefaults(): DialKeys {
+  return { mptcp: 'auto', paths: [], pathProbeInterval: 1000, pathProbeTimeout: 1000 };
+}
+
+/** Defaults of the keys redsocks 0.5 does not have (in `redsocks {}`). */
 export const EXTENSION_DEFAULTS = {
-  mptcp: 'auto' as MptcpMode,
+  ...dialDefaults(),
   optimistic: 'off' as MptcpMode,
   optimisticMaxEarly: 65536,
   optimisticGatherMs: 5,
@@ -18,9 +23,6 @@ export const EXTENSION_DEFAULTS = {
   fastopenDataPorts: [] as number[],
   poolSize: 0,
   poolIdleTimeout: 20,
-  paths: [],
-  pathProbeInterval: 1000,
-  pathProbeTimeout: 1000,
 };
 
 /** on|off|auto, plus redsocks' other boolean spellings. */
@@ -53,13 +55,21 @@ function parsePortList(v: string): number[] {
   return ports;
 }
 
-function positive(key: string, n: number): number {
+export function positive(key: string, n: number): number {
   if (n === 0) throw new ConfigValueError(`\`${key}\` must be positive`);
   return n;
 }
 
-export const extensionKeys: ReadonlyArray<[string, KeyParser<RedsocksSection>]> = [
+/** How a section reaches its SOCKS server: in `redsocks {}`, `redudp {}` and `dns {}`. */
+export const dialKeys: ReadonlyArray<[string, KeyParser<DialKeys>]> = [
   ['mptcp', (t, v) => void (t.mptcp = parseMode('mptcp', v))],
+  ['paths', (t, v) => void (t.paths = parseWanPaths(v))],
+  ['path_probe_interval', (t, v) => void (t.pathProbeInterval = positive('path_probe_interval', parseUint32(v)))],
+  ['path_probe_timeout', (t, v) => void (t.pathProbeTimeout = positive('path_probe_timeout', parseUint32(v)))],
+];
+
+export const extensionKeys: ReadonlyArray<[string, KeyParser<RedsocksSection>]> = [
+  ...dialKeys,
   ['optimistic', (t, v) => void (t.optimistic = parseMode('optimistic', v))],
   ['optimistic_max_early', (t, v) => void (t.optimisticMaxEarly = parseUint32(v))],
   ['optimistic_gather_ms', (t, v) => void (t.optimisticGatherMs = parseUint16(v))],
@@ -70,9 +80,6 @@ export const extensionKeys: ReadonlyArray<[string, KeyParser<RedsocksSection>]> 
   ['fastopen_data_ports', (t, v) => void (t.fastopenDataPorts = parsePortList(v))],
   ['pool_size', (t, v) => void (t.poolSize = parseUint16(v))],
   ['pool_idle_timeout', (t, v) => void (t.poolIdleTimeout = positive('pool_idle_timeout', parseUint32(v)))],
-  ['paths', (t, v) => void (t.paths = parseWanPaths(v))],
-  ['path_probe_interval', (t, v) => void (t.pathProbeInterval = positive('path_probe_interval', parseUint32(v)))],
-  ['path_probe_timeout', (t, v) => void (t.pathProbeTimeout = positive('path_probe_timeout', parseUint32(v)))],
 ];
 
 /** Cross-key checks of the extensions, run at the section's `}`. */

@@ -5,6 +5,7 @@ import { parseLogTarget } from './log-target';
 import { systemResolver, type HostResolver } from './resolver';
 import type { ConfigBuilder, ParseContext, SectionSpec } from './section-spec';
 import { baseSection, defaultBase, toBase } from './sections/base';
+import { dnsSection } from './sections/dns';
 import { dnstcSection } from './sections/dnstc';
 import { redsocksSection } from './sections/redsocks';
 import { redudpSection } from './sections/redudp';
@@ -15,8 +16,8 @@ export interface ParseOptions {
   resolve?: HostResolver;
 }
 
-/** The sections compiled into redsocks 0.5 on Linux. */
-const SECTIONS = [baseSection, redsocksSection, redudpSection, dnstcSection] as ReadonlyArray<SectionSpec<unknown>>;
+/** The sections compiled into redsocks 0.5 on Linux, and our extension section `dns {}`. */
+const SECTIONS = [baseSection, redsocksSection, redudpSection, dnstcSection, dnsSection] as ReadonlyArray<SectionSpec<unknown>>;
 
 /**
  * Parses redsocks.conf text with redsocks 0.5's grammar and its parse-time checks (what
@@ -25,7 +26,7 @@ const SECTIONS = [baseSection, redsocksSection, redudpSection, dnstcSection] as 
 export function parseRedsocksConfig(text: string, file: string, options: ParseOptions = {}): LoadResult {
   const warnings: ConfigWarning[] = [];
   const builder: ConfigBuilder = {
-    config: { file, base: toBase(defaultBase()), redsocks: [], redudp: [], dnstc: [] },
+    config: { file, base: toBase(defaultBase()), redsocks: [], redudp: [], dnstc: [], dns: [] },
     baseSeen: false,
     keyLines: [],
   };

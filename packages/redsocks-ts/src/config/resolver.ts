@@ -1,4 +1,5 @@
 import { execFileSync } from 'node:child_process';
+import { isIPv6 } from 'node:net';
 
 /** The outcome of redsocks' parse-time getaddrinfo(AF_INET, SOCK_STREAM, AI_ADDRCONFIG). */
 export type ResolveResult = { addresses: string[] } | { error: string };
@@ -14,7 +15,9 @@ const EAI_ADDRFAMILY = 'getaddrinfo error -9 (Address family for hostname not su
  * glibc through `getent ahostsv4` (same NSS configuration, same /etc/hosts).
  */
 export const systemResolver: HostResolver = (host) => {
-  if (host.includes(':')) return { error: EAI_ADDRFAMILY };
+  // an IPv6 literal is refused for AF_INET; any other name with a colon is looked up (and not found)
+  if (isIPv6(host)) return { error: EAI_ADDRFAMILY };
+  if (host.includes(':')) return { error: EAI_NONAME };
   if (host === '' || host.includes('\0')) return { error: EAI_NONAME };
   let out: string;
   try {

@@ -57,7 +57,21 @@ export interface WanPath {
   backup: boolean;
 }
 
-export interface RedsocksSection {
+/**
+ * The extension keys that say how a section reaches its SOCKS server: MPTCP, the WAN paths and
+ * their probes. `redsocks {}`, `redudp {}` and `dns {}` have them.
+ */
+export interface DialKeys {
+  mptcp: MptcpMode;
+  /** Empty = let the kernel / MPTCP path manager pick. */
+  paths: WanPath[];
+  /** ms */
+  pathProbeInterval: number;
+  /** ms */
+  pathProbeTimeout: number;
+}
+
+export interface RedsocksSection extends DialKeys {
   /** Line of `redsocks {` in the file. */
   line: number;
   localIp: string;
@@ -74,7 +88,6 @@ export interface RedsocksSection {
   onProxyFail: OnProxyFail;
 
   // ---- extensions (not in redsocks 0.5) ----
-  mptcp: MptcpMode;
   optimistic: OptimisticMode;
   /** Bytes of client data sent before the SOCKS reply arrives. */
   optimisticMaxEarly: number;
@@ -93,15 +106,10 @@ export interface RedsocksSection {
   poolSize: number;
   /** Seconds; must stay below the server's negotiate timeout. */
   poolIdleTimeout: number;
-  /** Empty = let the kernel / MPTCP path manager pick. */
-  paths: WanPath[];
-  /** ms */
-  pathProbeInterval: number;
-  /** ms */
-  pathProbeTimeout: number;
 }
 
-export interface RedudpSection {
+/** redsocks 0.5's `redudp {}`; IPv6 addresses and the DialKeys are our extensions. */
+export interface RedudpSection extends DialKeys {
   line: number;
   localIp: string;
   localPort: number;
@@ -124,6 +132,34 @@ export interface DnstcSection {
   localPort: number;
 }
 
+/**
+ * Extension section `dns {}` (not in redsocks 0.5): a DNS forwarder for the LAN on UDP and
+ * TCP that sends every query as DNS over TCP through a SOCKS5 tunnel to `resolver_ip`.
+ */
+export interface DnsSection extends DialKeys {
+  line: number;
+  localIp: string;
+  localPort: number;
+  /** The SOCKS5 server. */
+  ip: string;
+  port: number;
+  login?: string;
+  password?: string;
+  /** The resolver reached through the tunnel. */
+  resolverIp: string;
+  resolverPort: number;
+  /** Tunnels kept open to the resolver. */
+  connections: number;
+  /** Queries outstanding on one tunnel at most (RFC 7766 pipelining). */
+  maxInflight: number;
+  /** ms a query may take before it is given up (the client then retries). */
+  queryTimeout: number;
+  /** Answers kept (by TTL); 0 = no cache. */
+  cacheSize: number;
+  /** The largest UDP answer sent to an EDNS client (RFC 6891; DNS flag day 2020: 1232). */
+  udpSize: number;
+}
+
 export interface RedsocksConfig {
   /** The file name used in messages. */
   file: string;
@@ -131,6 +167,8 @@ export interface RedsocksConfig {
   redsocks: RedsocksSection[];
   redudp: RedudpSection[];
   dnstc: DnstcSection[];
+  /** Extension sections `dns {}`. */
+  dns: DnsSection[];
 }
 
 /** Where a key was assigned: `section` opened at `sectionLine`, the assignment ended at `line`. */

@@ -1,5 +1,6 @@
 import { inetAton } from './inet-aton';
-import { ConfigValueError } from '@mptcp-proxy/common';
+import { isIPv6 } from 'node:net';
+import { ConfigValueError, addressFromHost } from '@mptcp-proxy/common';
 import type { ParseContext } from './section-spec';
 import { strtoul } from './strtoul';
 
@@ -28,10 +29,15 @@ export function parseUint32(token: string): number {
   return Number(r.value & 0xffffffffn);
 }
 
-/** redsocks' pt_in_addr: inet_aton, else a parse-time IPv4 lookup. */
+/**
+ * redsocks' pt_in_addr: inet_aton, else a parse-time IPv4 lookup. An IPv6 literal is our
+ * extension (redsocks 0.5 has no IPv6: its lookup fails with EAI_ADDRFAMILY); see
+ * docs/redsocks-compat.md.
+ */
 export function parseInAddr(token: string, ctx: ParseContext): string {
   const direct = inetAton(token);
   if (direct !== null) return direct;
+  if (isIPv6(token) && !token.includes('%')) return addressFromHost(token, 0).host;
   const r = ctx.resolve(token);
   if ('error' in r) throw new ConfigValueError(`unable to resolve ${token}, ${r.error}`);
   const chosen = r.addresses[0]!;

@@ -11,6 +11,7 @@ import { secUsec } from './client';
 import { listenKey, Instance, type InstanceHost } from './instance';
 import { keepaliveLimitation } from '../net/keepalive';
 import { SpliceBudget, nofileSoftLimit } from '@mptcp-proxy/common';
+import { startServices, reloadServices, type Service, type ServiceKind } from './services';
 
 export interface StartOptions {
   log: RedsocksLog;
@@ -27,6 +28,10 @@ export interface ClientInfo {
 export interface RedsocksHandle {
   /** Bound port of each instance, in config order (local_port = 0 gets an ephemeral one). */
   ports(): number[];
+  /** Bound ports of the `redudp`, `dnstc` and `dns` sections, in config order. */
+  servicePorts(kind: ServiceKind): number[];
+  /** The running `redudp`, `dnstc` and `dns` sections. */
+  services(): readonly Service[];
   clients(): ClientInfo[];
   /** Logs the SIGUSR1 dump of every instance. */
   dump(): void;
@@ -45,16 +50,11 @@ export function initWarnings(config: RedsocksConfig, log: RedsocksLog, upstreams
   }
   const ka = keepaliveLimitation(config.base);
   if (ka) log.warning(ka);
-  for (const u of config.redudp) {
-    log.notice(`redudp at ${u.localIp}:${u.localPort} is configured but not running yet (not implemented in redsocks-ts)`);
-  }
-  for (const d of config.dnstc) {
-    log.notice(`dnstc at ${d.localIp}:${d.localPort} is configured but not running yet (not implemented in redsocks-ts)`);
-  }
 }
 
 class Daemon implements InstanceHost {
   instances: Instance[] = [];
+  services: Service[] = [];
   count = 0;
   connMax = 0;
   private backoffMs = 0;
@@ -78,6 +78,7 @@ class Daemon implements InstanceHost {
         await inst.listen();
         built.push(inst);
       }
+      this.services = await startServices(this.config, this.log);
     } catch (err) {
       for (const inst of built) await inst.close();
       throw err;
@@ -195,6 +196,12 @@ class Daemon implements InstanceHost {
       // kept instances were not touched yet
       throw err;
     }
+    const svc = await reloadServices(this.services, config, this.log);
+    this.services = svc.services;
+    if (svc.error !== undefined) {
+      for (const inst of fresh) await inst.close();
+      throw svc.error;
+    }
     for (const inst of old.values()) await inst.closeListener();
     for (let i = 0; i < next.length; i++) {
       if (!fresh.includes(next[i])) next[i].update(config.redsocks[i], config.base);
@@ -209,6 +216,7 @@ class Daemon implements InstanceHost {
     this.closing = true;
     if (this.backoffTimer) clearTimeout(this.backoffTimer);
     for (const inst of this.instances) await inst.close();
+    for (const svc of this.services) await svc.close();
   }
 }
 
@@ -227,6 +235,8 @@ export async function startRedsocks(config: RedsocksConfig, opts: StartOptions):
   await d.start();
   return {
     ports: () => d.instances.map((inst) => inst.port),
+    servicePorts: (kind) => d.services.filter((x) => x.kind === kind).map((x) => x.port),
+    services: () => d.services,
     clients: () => d.clients(),
     dump: () => d.dump(),
     reload: (c) => d.reload(c),

@@ -7,11 +7,17 @@
 import type * as net from 'node:net';
 import { debuglog } from 'node:util';
 import * as mptcpNative from 'mptcp-native';
-import type { BaseSection, RedsocksSection } from '../config/types';
+import type { BaseSection, DialKeys, RedsocksSection } from '../config/types';
 import { applyTcpKeepalive } from '../net/keepalive';
 import type { DialOptions, Dialed } from '../upstream/upstream';
 import { PathHealth, isPathFailure, type ConnectLike, type HealthLog, type PathView } from './path-health';
 import { WarmPool, type PoolStats, type PooledConn } from './warm-pool';
+
+/**
+ * What a dialer needs from its section: the proxy, the DialKeys, and (for `redsocks {}`) the
+ * warm pool's keys. `redudp {}` and `dns {}` have no pool.
+ */
+export type DialSection = DialKeys & Pick<RedsocksSection, 'ip' | 'port'> & Partial<Pick<RedsocksSection, 'poolSize' | 'poolIdleTimeout'>>;
 
 export interface Dialer {
   /** A connection to section.ip:port (from the pool when allowed and available). */
@@ -24,6 +30,12 @@ export interface Dialer {
   poolReady(): Promise<void>;
   /** Runs one probe round now (tests, the demo's refresh). */
   probePaths(): Promise<void>;
+  /**
+   * The path a datagram flow should leave on now: the first live candidate of the path health
+   * (undefined without paths, or when none is live). redudp pins its UDP socket to it and
+   * moves when the health view says it went down ('change' events on `health`).
+   */
+  bestPath(): PathView | undefined;
   readonly health: PathHealth | undefined;
   close(): void;
 }
@@ -83,7 +95,7 @@ function expectedWithoutPaths(socket: net.Socket): number {
   }
 }
 
-export function createDialer(section: RedsocksSection, base?: BaseSection, opts: DialerOptions = {}): Dialer {
+export function createDialer(section: DialSection, base?: BaseSection, opts: DialerOptions = {}): Dialer {
   const connect = opts.connect ?? mptcpNative.connect;
   const log = opts.log ?? debugLog;
   const target = { host: section.ip, port: section.port };
@@ -238,11 +250,12 @@ export function createDialer(section: RedsocksSection, base?: BaseSection, opts:
     return conn;
   };
 
+  const poolSize = section.poolSize ?? 0;
   const pool =
-    section.poolSize > 0
+    poolSize > 0
       ? new WarmPool({
-          size: section.poolSize,
-          idleTimeoutMs: section.poolIdleTimeout * 1000,
+          size: poolSize,
+          idleTimeoutMs: (section.poolIdleTimeout ?? 0) * 1000,
           open: openPooled,
           settle,
           log,
@@ -325,6 +338,7 @@ export function createDialer(section: RedsocksSection, base?: BaseSection, opts:
     paths: () => health?.view() ?? [],
     poolReady: () => pool?.whenFull() ?? Promise.resolve(),
     probePaths: () => health?.probeAll() ?? Promise.resolve(),
+    bestPath: () => health?.candidates().find((p) => p.up),
     close(): void {
       if (watcher) clearInterval(watcher);
       live.clear();

@@ -33,6 +33,7 @@ import {
   parseUserPassReply,
   parseReply,
   repText,
+  type Socks5Reply,
 } from '@mptcp-proxy/common';
 import type { RedsocksSection } from '../config/types';
 import type { Dialed, Tunnel, UpstreamContext, UpstreamProtocol } from './upstream';
@@ -49,7 +50,7 @@ interface Credentials {
 }
 
 /** redsocks' socks5_instance_init: both or none, each at most 255 bytes. */
-export function socks5Credentials(section: RedsocksSection): Credentials | undefined {
+export function socks5Credentials(section: { login?: string; password?: string }): Credentials | undefined {
   const { login, password } = section;
   if (login === undefined || password === undefined) return undefined;
   if (Buffer.byteLength(login) > 255 || Buffer.byteLength(password) > 255) return undefined;
@@ -160,10 +161,10 @@ async function readAuthStatus(reader: ReceiveBuffer, resetClient: boolean): Prom
   if (status !== 0) throw failure('ESOCKS5_AUTH', `Socks5 auth failure, status ${status}`, resetClient, { status });
 }
 
-async function readConnectReply(reader: ReceiveBuffer, resetClient: boolean, timeoutMs = 0): Promise<void> {
-  let rep: number;
+async function readConnectReply(reader: ReceiveBuffer, resetClient: boolean, timeoutMs = 0): Promise<Socks5Reply> {
+  let reply: Socks5Reply;
   try {
-    rep = (await receive(reader, parseReply, timeoutMs)).rep;
+    reply = await receive(reader, parseReply, timeoutMs);
   } catch (err) {
     // Some servers send only `05 REP` and close on failure (tokio-socks #58).
     const partial = err instanceof ReceiveError && err.code === 'EPEER_EOF' ? peekStatus(reader.peek()) : null;
@@ -177,12 +178,18 @@ async function readConnectReply(reader: ReceiveBuffer, resetClient: boolean, tim
     }
     throw err;
   }
-  if (rep !== Rep.Succeeded) throw statusFailure(rep, resetClient);
+  if (reply.rep !== Rep.Succeeded) throw statusFailure(reply.rep, resetClient);
+  return reply;
 }
 
-/** redsocks' socks5.c, message by message. */
-async function plainExchange(ctx: UpstreamContext, upstream: net.Socket, reader: ReceiveBuffer): Promise<void> {
-  const creds = socks5Credentials(ctx.section);
+/**
+ * redsocks' socks5.c, message by message: greeting, RFC 1929 auth when the server asks for it
+ * and we have credentials, then `request` (CONNECT, or UDP ASSOCIATE for redudp); resolves with
+ * the server's reply (REP 0), rejects with an UpstreamError carrying redsocks' text.
+ */
+export async function socks5Exchange(
+  upstream: net.Socket, reader: ReceiveBuffer, creds: Credentials | undefined, request: Buffer,
+): Promise<Socks5Reply> {
   write(upstream, encodeGreeting(creds ? [Method.NoAuth, Method.UserPass] : [Method.NoAuth]));
   const method = await readMethod(reader);
   if (method === Method.NoAcceptable) {
@@ -195,15 +202,15 @@ async function plainExchange(ctx: UpstreamContext, upstream: net.Socket, reader:
     write(upstream, encodeUserPassRequest(creds.login, creds.password));
     await readAuthStatus(reader, false);
   }
-  write(upstream, connectRequest(ctx));
-  await readConnectReply(reader, false);
+  write(upstream, request);
+  return readConnectReply(reader, false);
 }
 
 async function plain(ctx: UpstreamContext, replay?: Buffer): Promise<Tunnel> {
   const upstream = await ungreeted(ctx, await ctx.dial({ fastOpen: ctx.section.fastopen }), ctx.section.fastopen);
   const reader = new ReceiveBuffer(upstream);
   try {
-    await plainExchange(ctx, upstream, reader);
+    await socks5Exchange(upstream, reader, socks5Credentials(ctx.section), connectRequest(ctx));
   } catch (err) {
     reader.detach();
     upstream.destroy();

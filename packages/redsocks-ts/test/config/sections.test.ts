@@ -190,7 +190,11 @@ describe('redsocks section', () => {
 describe('redudp and dnstc', () => {
   test('redudp defaults and keys', () => {
     const { config } = parse(`${BASE}redudp { }\nredudp { local_port = 10053; ip = proxy.lan; port = 1080; login = a; password = b; dest_ip = 8.8.8.8; dest_port = 53; udp_timeout = 10; udp_timeout_stream = 10; }\n`);
-    expect(config.redudp[0]).toEqual({ line: 2, localIp: '127.0.0.1', localPort: 0, ip: '127.0.0.1', port: 0, destIp: '0.0.0.0', destPort: 0, udpTimeout: 30, udpTimeoutStream: 180 });
+    expect(config.redudp[0]).toEqual({
+      line: 2, localIp: '127.0.0.1', localPort: 0, ip: '127.0.0.1', port: 0, destIp: '0.0.0.0', destPort: 0, udpTimeout: 30, udpTimeoutStream: 180,
+      // extensions: how the association reaches the server
+      mptcp: 'auto', paths: [], pathProbeInterval: 1000, pathProbeTimeout: 1000,
+    });
     expect(config.redudp[1]).toMatchObject({ localPort: 10053, ip: '10.9.9.9', port: 1080, login: 'a', password: 'b', destIp: '8.8.8.8', destPort: 53, udpTimeout: 10, udpTimeoutStream: 10 });
   });
 
@@ -203,6 +207,42 @@ describe('redudp and dnstc', () => {
   test('dnstc', () => {
     expect(parse(`${BASE}dnstc { local_port = 5300; }\n`).config.dnstc).toEqual([{ line: 2, localIp: '127.0.0.1', localPort: 5300 }]);
     expect(reject(`${BASE}dnstc { ip = 1.2.3.4; }\n`).detail).toBe('assignment with unknown key <ip>');
+  });
+});
+
+describe('extension section dns {} and IPv6 addresses', () => {
+  test('dns defaults, every key, the dial keys', () => {
+    const { config } = parse(`${BASE}dns { resolver_ip = 10.9.0.53; }\ndns { local_ip = 0.0.0.0; local_port = 5353; ip = 10.9.0.1; port = 1081; login = u; password = p; resolver_ip = "fd09::53"; resolver_port = 5353; connections = 3; max_inflight = 8; query_timeout = 2500; cache_size = 0; udp_size = 4096; mptcp = on; paths = "a 10.0.1.2, b 10.0.2.2"; path_probe_interval = 200; path_probe_timeout = 300; }\n`);
+    expect(config.dns[0]).toEqual({
+      line: 2, localIp: '127.0.0.1', localPort: 53, ip: '127.0.0.1', port: 1080, resolverIp: '10.9.0.53', resolverPort: 53,
+      connections: 2, maxInflight: 64, queryTimeout: 4000, cacheSize: 10000, udpSize: 1232,
+      mptcp: 'auto', paths: [], pathProbeInterval: 1000, pathProbeTimeout: 1000,
+    });
+    expect(config.dns[1]).toMatchObject({
+      line: 3, localIp: '0.0.0.0', localPort: 5353, ip: '10.9.0.1', port: 1081, login: 'u', password: 'p', resolverIp: 'fd09::53', resolverPort: 5353,
+      connections: 3, maxInflight: 8, queryTimeout: 2500, cacheSize: 0, udpSize: 4096, mptcp: 'on', pathProbeInterval: 200, pathProbeTimeout: 300,
+    });
+    expect(config.dns[1]!.paths.map((p) => p.name)).toEqual(['a', 'b']);
+  });
+
+  test('dns checks name file:line', () => {
+    expect(reject(`${BASE}dns { }\n`).detail).toBe('no `resolver_ip` for dns');
+    expect(reject(`${BASE}dns { resolver_ip = 1.1.1.1; port = 0; }\n`).detail).toBe("no `port` for dns (the SOCKS5 server's)");
+    expect(reject(`${BASE}dns { resolver_ip = 1.1.1.1; udp_size = 100; }\n`).detail).toBe('udp_size <100> is below 512, the size every DNS client accepts');
+    expect(reject(`${BASE}dns { resolver_ip = 1.1.1.1; login = u; }\n`).detail).toBe('dns needs either both login and password or none of them');
+    const e = reject(`${BASE}dns {\n resolver_ip = 1.1.1.1;\n connections = 0;\n}\n`);
+    expect([e.line, e.detail]).toEqual([4, '`connections` must be positive']);
+    expect(reject(`${BASE}dns { resolver_ip = 1.1.1.1; fastopen = on; }\n`).detail).toBe('assignment with unknown key <fastopen>');
+  });
+
+  test('IPv6 literals in local_ip / ip / dest_ip (an extension: redsocks 0.5 has no IPv6)', () => {
+    const { config } = parse(`${BASE}redsocks { local_ip = "::"; ip = "FD09:0:0::1"; type = socks5; }\nredudp { local_ip = "::"; ip = "fd09::1"; dest_ip = "2001:db8::53"; dest_port = 53; }\ndnstc { local_ip = "::1"; }\n`);
+    expect(config.redsocks[0]).toMatchObject({ localIp: '::', ip: 'fd09::1' });
+    expect(config.redudp[0]).toMatchObject({ localIp: '::', ip: 'fd09::1', destIp: '2001:db8::53' });
+    expect(config.dnstc[0]).toMatchObject({ localIp: '::1' });
+    // a zone id or brackets are not addresses here
+    expect(reject(`${BASE}redsocks { ip = "fe80::1%eth0"; type = socks5; }\n`).detail).toMatch(/unable to resolve fe80::1%eth0/);
+    expect(reject(`${BASE}redsocks { ip = "[::1]"; type = socks5; }\n`).detail).toMatch(/unable to resolve \[::1\]/);
   });
 });
 

@@ -38,5 +38,5 @@ export function section(over: Partial<RedsocksSection> = {}): RedsocksSection {
 }
 
 export function config(redsocks: RedsocksSection[], base: Partial<BaseSection> = {}): RedsocksConfig {
-  return { file: 'test.conf', base: baseSection(base), redsocks, redudp: [], dnstc: [] };
+  return { file: 'test.conf', base: baseSection(base), redsocks, redudp: [], dnstc: [], dns: [] };
 }

@@ -1,4 +1,4 @@
-import { EXTENSION_DEFAULTS, checkExtensions, extensionKeys } from '../extensions';
+import { EXTENSION_DEFAULTS, checkExtensions, dialDefaults, extensionKeys } from '../extensions';
 import { ConfigValueError } from '@mptcp-proxy/common';
 import type { KeyParser, ParseContext, SectionSpec } from '../section-spec';
 import type { DiscloseSrc, OnProxyFail, RedsocksSection, UpstreamType } from '../types';
@@ -53,8 +53,8 @@ export function defaultRedsocks(line: number): RedsocksDraft {
     discloseSrc: 'false',
     onProxyFail: 'close',
     ...EXTENSION_DEFAULTS,
+    ...dialDefaults(),
     fastopenDataPorts: [],
-    paths: [],
   };
 }
 

@@ -1,4 +1,5 @@
 import { ConfigValueError } from '@mptcp-proxy/common';
+import { dialDefaults, dialKeys } from '../extensions';
 import type { KeyParser, SectionSpec } from '../section-spec';
 import type { RedudpSection } from '../types';
 import { parseInAddr, parseUint16 } from '../values';
@@ -14,6 +15,8 @@ const keys = new Map<string, KeyParser<RedudpSection>>([
   ['dest_port', (t, v) => void (t.destPort = parseUint16(v))],
   ['udp_timeout', (t, v) => void (t.udpTimeout = parseUint16(v))],
   ['udp_timeout_stream', (t, v) => void (t.udpTimeoutStream = parseUint16(v))],
+  // extensions: how the association reaches the server (MPTCP, WAN paths)
+  ...dialKeys,
 ]);
 
 export const redudpSection: SectionSpec<RedudpSection> = {
@@ -29,6 +32,7 @@ export const redudpSection: SectionSpec<RedudpSection> = {
     destPort: 0,
     udpTimeout: 30,
     udpTimeoutStream: 180,
+    ...dialDefaults(),
   }),
   onExit(t) {
     if (t.udpTimeoutStream < t.udpTimeout) {
