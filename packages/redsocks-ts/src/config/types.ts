@@ -108,15 +108,23 @@ export interface RedsocksSection extends DialKeys {
   poolIdleTimeout: number;
 }
 
-/** redsocks 0.5's `redudp {}`; IPv6 addresses and the DialKeys are our extensions. */
-export interface RedudpSection extends DialKeys {
+/** Where a section listens (`local_ip`, `local_port`). */
+export interface ListenKeys {
   line: number;
   localIp: string;
   localPort: number;
+}
+
+/** The SOCKS server a section uses (`ip`, `port`, `login`, `password`). */
+export interface ProxyKeys {
   ip: string;
   port: number;
   login?: string;
   password?: string;
+}
+
+/** redsocks 0.5's `redudp {}`; IPv6 addresses and the DialKeys are our extensions. */
+export interface RedudpSection extends ListenKeys, ProxyKeys, DialKeys {
   /** '0.0.0.0' = TPROXY mode. */
   destIp: string;
   destPort: number;
@@ -126,25 +134,13 @@ export interface RedudpSection extends DialKeys {
   udpTimeoutStream: number;
 }
 
-export interface DnstcSection {
-  line: number;
-  localIp: string;
-  localPort: number;
-}
+export type DnstcSection = ListenKeys;
 
 /**
  * Extension section `dns {}` (not in redsocks 0.5): a DNS forwarder for the LAN on UDP and
  * TCP that sends every query as DNS over TCP through a SOCKS5 tunnel to `resolver_ip`.
  */
-export interface DnsSection extends DialKeys {
-  line: number;
-  localIp: string;
-  localPort: number;
-  /** The SOCKS5 server. */
-  ip: string;
-  port: number;
-  login?: string;
-  password?: string;
+export interface DnsSection extends ListenKeys, ProxyKeys, DialKeys {
   /** The resolver reached through the tunnel. */
   resolverIp: string;
   resolverPort: number;

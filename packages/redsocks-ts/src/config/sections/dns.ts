@@ -5,6 +5,7 @@
 import { ConfigValueError } from '@mptcp-proxy/common';
 import { dialDefaults, dialKeys, positive } from '../extensions';
 import type { KeyParser, SectionSpec } from '../section-spec';
+import { listenKeys, proxyKeys } from './shared-keys';
 import type { DnsSection } from '../types';
 import { parseInAddr, parseUint16, parseUint32 } from '../values';
 
@@ -12,12 +13,8 @@ import { parseInAddr, parseUint16, parseUint32 } from '../values';
 export const DEFAULT_DNS_UDP_SIZE = 1232;
 
 const keys = new Map<string, KeyParser<DnsSection>>([
-  ['local_ip', (t, v, ctx) => void (t.localIp = parseInAddr(v, ctx))],
-  ['local_port', (t, v) => void (t.localPort = parseUint16(v))],
-  ['ip', (t, v, ctx) => void (t.ip = parseInAddr(v, ctx))],
-  ['port', (t, v) => void (t.port = parseUint16(v))],
-  ['login', (t, v) => void (t.login = v)],
-  ['password', (t, v) => void (t.password = v)],
+  ...listenKeys,
+  ...proxyKeys,
   ['resolver_ip', (t, v, ctx) => void (t.resolverIp = parseInAddr(v, ctx))],
   ['resolver_port', (t, v) => void (t.resolverPort = positive('resolver_port', parseUint16(v)))],
   ['connections', (t, v) => void (t.connections = positive('connections', parseUint16(v)))],

@@ -1,10 +1,9 @@
 import type { KeyParser, SectionSpec } from '../section-spec';
+import { listenKeys } from './shared-keys';
 import type { DnstcSection } from '../types';
-import { parseInAddr, parseUint16 } from '../values';
 
 const keys = new Map<string, KeyParser<DnstcSection>>([
-  ['local_ip', (t, v, ctx) => void (t.localIp = parseInAddr(v, ctx))],
-  ['local_port', (t, v) => void (t.localPort = parseUint16(v))],
+  ...listenKeys,
 ]);
 
 export const dnstcSection: SectionSpec<DnstcSection> = {

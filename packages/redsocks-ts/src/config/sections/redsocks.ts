@@ -2,7 +2,8 @@ import { EXTENSION_DEFAULTS, checkExtensions, dialDefaults, extensionKeys } from
 import { ConfigValueError } from '@mptcp-proxy/common';
 import type { KeyParser, ParseContext, SectionSpec } from '../section-spec';
 import type { DiscloseSrc, OnProxyFail, RedsocksSection, UpstreamType } from '../types';
-import { parseBool, parseInAddr, parseUint16 } from '../values';
+import { parseBool, parseUint16 } from '../values';
+import { listenKeys, proxyKeys } from './shared-keys';
 
 /** SOMAXCONN of current glibc/Linux headers, redsocks' `listenq` default. */
 export const SOMAXCONN = 4096;
@@ -59,13 +60,9 @@ export function defaultRedsocks(line: number): RedsocksDraft {
 }
 
 const keys = new Map<string, KeyParser<RedsocksDraft>>([
-  ['local_ip', (t, v, ctx) => void (t.localIp = parseInAddr(v, ctx))],
-  ['local_port', (t, v) => void (t.localPort = parseUint16(v))],
-  ['ip', (t, v, ctx) => void (t.ip = parseInAddr(v, ctx))],
-  ['port', (t, v) => void (t.port = parseUint16(v))],
+  ...listenKeys,
+  ...proxyKeys,
   ['type', (t, v) => void (t.rawType = v)],
-  ['login', (t, v) => void (t.login = v)],
-  ['password', (t, v) => void (t.password = v)],
   ['listenq', (t, v) => void (t.listenq = parseUint16(v))],
   ['splice', (t, v) => void (t.splice = parseBool(v))],
   ['disclose_src', (t, v) => void (t.discloseSrc = parseDisclose(v))],

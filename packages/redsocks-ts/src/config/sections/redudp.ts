@@ -1,16 +1,13 @@
 import { ConfigValueError } from '@mptcp-proxy/common';
 import { dialDefaults, dialKeys } from '../extensions';
 import type { KeyParser, SectionSpec } from '../section-spec';
+import { listenKeys, proxyKeys } from './shared-keys';
 import type { RedudpSection } from '../types';
 import { parseInAddr, parseUint16 } from '../values';
 
 const keys = new Map<string, KeyParser<RedudpSection>>([
-  ['local_ip', (t, v, ctx) => void (t.localIp = parseInAddr(v, ctx))],
-  ['local_port', (t, v) => void (t.localPort = parseUint16(v))],
-  ['ip', (t, v, ctx) => void (t.ip = parseInAddr(v, ctx))],
-  ['port', (t, v) => void (t.port = parseUint16(v))],
-  ['login', (t, v) => void (t.login = v)],
-  ['password', (t, v) => void (t.password = v)],
+  ...listenKeys,
+  ...proxyKeys,
   ['dest_ip', (t, v, ctx) => void (t.destIp = parseInAddr(v, ctx))],
   ['dest_port', (t, v) => void (t.destPort = parseUint16(v))],
   ['udp_timeout', (t, v) => void (t.udpTimeout = parseUint16(v))],
