@@ -16,3 +16,4 @@ export * from './traffic';
 export * from './scenarios';
 export * from './measure';
 export * from './live-view';
+export * from './dns';
