@@ -1,14 +1,15 @@
 #!/usr/bin/env node
 /**
  * mptcp-gateway setup  --wan NAME=IFACE,ADDR,GW[,backup] ... [--lan IFACE|CIDR --redsocks-port N]
- *                      [--proxy IP:PORT] [--tproxy] [--stale-loss-cnt N] [--state FILE] [--dry-run] [--undo]
+ *                      [--proxy IP:PORT] [--tproxy] [--dns-port N] [--udp-port N] [--quic reject|direct|redudp]
+ *                      [--ipv4-only] [--stale-loss-cnt N] [--state FILE] [--dry-run] [--undo]
  * mptcp-gateway setup  --role server [--dry-run] [--undo]
  * mptcp-gateway doctor [--role gateway|server] [--server IP:PORT] [--redsocks-port N] [--listen IP:PORT] [--json]
  * mptcp-gateway --version | --help
  * No arguments, an unknown option or a WAN/LAN interface or address missing here: exit 2.
  */
 import { ProxyError } from '@mptcp-proxy/common';
-import { defaultSpec, GatewaySpec, missingOnHost, parseHostPort, parseLan, parseWan, validate } from './spec';
+import { defaultSpec, GatewaySpec, missingOnHost, parseHostPort, parseLan, parseQuic, parseWan, validate } from './spec';
 import { interfaceAddrs, interfaceNames } from './system';
 import { VERSION } from '../version';
 import { formatStep, setup, undo } from './setup';
@@ -16,7 +17,8 @@ import { doctor, DoctorOptions, formatFindings } from './doctor';
 
 const USAGE = `usage:
   mptcp-gateway setup --wan NAME=IFACE,ADDR,GW[,backup] [--wan ...] [--lan IFACE|CIDR --redsocks-port N]
-                      [--proxy IP:PORT] [--tproxy] [--stale-loss-cnt N] [--state FILE] [--dry-run] [--undo]
+                      [--proxy IP:PORT] [--tproxy] [--dns-port N] [--udp-port N] [--quic reject|direct|redudp]
+                      [--ipv4-only] [--stale-loss-cnt N] [--state FILE] [--dry-run] [--undo]
   mptcp-gateway setup --role server [--stale-loss-cnt N] [--dry-run] [--undo]
   mptcp-gateway doctor [--role gateway|server] [--server IP:PORT] [--redsocks-port N] [--listen IP:PORT] [--json]
   mptcp-gateway --version | --help`;
@@ -30,8 +32,8 @@ interface Args {
 /** Each command's options: true = a switch, false = takes a value. */
 const OPTIONS: Record<string, Record<string, boolean>> = {
   setup: {
-    wan: false, lan: false, 'redsocks-port': false, proxy: false, tproxy: true, 'stale-loss-cnt': false,
-    state: false, role: false, 'dry-run': true, undo: true, help: true,
+    wan: false, lan: false, 'redsocks-port': false, proxy: false, tproxy: true, 'dns-port': false, 'udp-port': false,
+    quic: false, 'ipv4-only': true, 'stale-loss-cnt': false, state: false, role: false, 'dry-run': true, undo: true, help: true,
   },
   doctor: { role: false, server: false, 'redsocks-port': false, listen: false, json: true, help: true },
 };
@@ -112,6 +114,11 @@ export function specFromArgs(a: Args): GatewaySpec {
   if (proxy) spec.proxy = parseHostPort(proxy, '--proxy');
   spec.redsocksPort = intArg(a, 'redsocks-port', 1, 65535);
   spec.tproxy = a.bools.has('tproxy');
+  spec.ipv6 = !a.bools.has('ipv4-only');
+  spec.dnsPort = intArg(a, 'dns-port', 1, 65535);
+  spec.udpPort = intArg(a, 'udp-port', 1, 65535);
+  const quic = one(a, 'quic');
+  if (quic) spec.quic = parseQuic(quic);
   spec.staleLossCnt = intArg(a, 'stale-loss-cnt', 1, 255) ?? spec.staleLossCnt;
   const state = one(a, 'state');
   if (state) spec.statePath = state;

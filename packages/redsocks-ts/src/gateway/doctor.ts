@@ -3,6 +3,7 @@
  * in plain words with the command that fixes it.
  */
 import * as net from 'node:net';
+import { familyOf } from './spec';
 import { interfaceAddrs, nftRuleset, readEndpoints, readLimits, readMptcpCounters, readRoutes, readRules, readSysctl, run } from './system';
 
 export type Level = 'ok' | 'warn' | 'fail';
@@ -125,13 +126,13 @@ export async function doctor(opts: DoctorOptions): Promise<Finding[]> {
     out.push({ id: 'limits', level: 'fail', title: 'MPTCP limits too low', detail: `ip mptcp limits: subflows ${lim?.subflows ?? '?'} — the kernel will not open the extra subflow(s) for the other ISP(s).`, fix: `ip mptcp limits set subflow ${Math.max(2, subflowEps.length)} add_addr_accepted ${Math.max(2, subflowEps.length)}` });
   } else out.push({ id: 'limits', level: 'ok', title: `MPTCP limits: subflows ${lim.subflows}, add_addr_accepted ${lim.addAddrAccepted}` });
 
-  const rules = readRules();
+  const rules = [...readRules(4), ...readRules(6)];
   const addrs = interfaceAddrs();
   for (const ep of subflowEps) {
-    const rule = rules.find((r) => r.src === ep.address || r.src === `${ep.address}/32`);
+    const rule = rules.find((r) => r.src === ep.address || r.src === `${ep.address}/32` || r.src === `${ep.address}/128`);
     const dev = ep.dev ?? [...addrs.entries()].find(([, a]) => a.includes(ep.address))?.[0];
     const table = rule?.table;
-    const def = table ? readRoutes(table).find((r) => r.dst === 'default') : undefined;
+    const def = table ? readRoutes(table, familyOf(ep.address)).find((r) => r.dst === 'default') : undefined;
     if (!rule || !def) {
       out.push({
         id: 'endpoint-route', level: 'fail',

@@ -2,9 +2,9 @@
  * Pure planning: from the wanted gateway (spec) and what the system has now (snapshot),
  * the commands that make it so. Each step says why, so --dry-run reads as an explanation.
  */
-import { GatewaySpec } from './spec';
+import { familyOf, GatewaySpec } from './spec';
 import { Endpoint, Route, Rule } from './system';
-import { NFT_FAMILY, NFT_TABLE, nftRules } from './nft-rules';
+import { LEGACY_NFT_FAMILY, NFT_FAMILY, NFT_TABLE, loadedHash, nftRules } from './nft-rules';
 
 export interface Step {
   what: string;
@@ -18,9 +18,15 @@ export interface Snapshot {
   sysctls: Record<string, string | undefined>;
   limits?: { subflows: number; addAddrAccepted: number };
   endpoints: Endpoint[];
+  /** IPv4 and IPv6 rules. */
   rules: Rule[];
+  /** The routes of each table setup uses, in the family it uses them for. */
   routes: Record<number, Route[]>;
+  /** IPv6 routes of the TPROXY table. */
+  routes6?: Record<number, Route[]>;
   nftTable?: string;
+  /** `ip mptcp_gateway`, as setup wrote it before it steered IPv6 (removed on upgrade). */
+  legacyNftTable?: string;
 }
 
 /** What setup remembers so that --undo can put things back. */
@@ -42,6 +48,16 @@ export const TPROXY_TABLE = 99;
 
 export function tableOf(spec: GatewaySpec, i: number): number {
   return spec.tableBase + i + 1;
+}
+
+/** `ip` or `ip -6`, for an address. */
+export function ipCmd(addr: string): string {
+  return familyOf(addr) === 6 ? 'ip -6' : 'ip';
+}
+
+/** TPROXY needs marked packets delivered locally: when TCP is TPROXY'd or UDP goes to redudp. */
+export function usesTproxy(spec: GatewaySpec): boolean {
+  return Boolean(spec.lan && (spec.tproxy || spec.udpPort));
 }
 
 export function wantedSysctls(spec: GatewaySpec, current: Record<string, string | undefined>): SysctlWant[] {
@@ -139,12 +155,13 @@ export function planSetup(spec: GatewaySpec, snap: Snapshot): Step[] {
       });
     }
     const table = tableOf(spec, i);
+    const ip = ipCmd(wan.addr);
     const routes = snap.routes[table] ?? [];
     if (!routes.some((r) => r.dst === 'default' && r.gateway === wan.gw && r.dev === wan.iface)) {
       steps.push({
         what: `routing table ${table}: default via ${wan.gw} dev ${wan.iface}`,
         why: `packets sourced from ${wan.addr} must leave through ${wan.name}, whose ISP would drop them elsewhere`,
-        cmd: `ip route replace default via ${wan.gw} dev ${wan.iface} table ${table}`,
+        cmd: `${ip} route replace default via ${wan.gw} dev ${wan.iface} table ${table}`,
       });
     }
     const prio = spec.rulePrio + i;
@@ -152,34 +169,55 @@ export function planSetup(spec: GatewaySpec, snap: Snapshot): Step[] {
       steps.push({
         what: `policy rule: from ${wan.addr} lookup ${table}`,
         why: `without it the ${wan.name} subflow follows the main table's default route out the wrong ISP`,
-        cmd: `ip rule add from ${wan.addr} lookup ${table} priority ${prio}`,
+        cmd: `${ip} rule add from ${wan.addr} lookup ${table} priority ${prio}`,
       });
     }
   });
 
-  if (spec.tproxy && spec.lan) {
+  if (usesTproxy(spec)) {
     const mark = `0x${spec.tproxyMark.toString(16)}`;
-    if (!snap.rules.some((r) => r.fwmark !== undefined && r.table === String(TPROXY_TABLE))) {
-      steps.push({
-        what: `policy rule: fwmark ${mark} lookup ${TPROXY_TABLE}`,
-        why: 'TPROXY-marked LAN packets must be delivered locally to the transparent listener',
-        cmd: `ip rule add fwmark ${mark} lookup ${TPROXY_TABLE} priority ${spec.rulePrio - 1}`,
-      });
-    }
-    if (!(snap.routes[TPROXY_TABLE] ?? []).some((r) => r.type === 'local')) {
-      steps.push({
-        what: `routing table ${TPROXY_TABLE}: local 0.0.0.0/0 dev lo`,
-        why: 'the TPROXY table treats every destination as local',
-        cmd: `ip route replace local 0.0.0.0/0 dev lo table ${TPROXY_TABLE}`,
-      });
+    const families: Array<[4 | 6, string, Route[]]> = [[4, 'ip', snap.routes[TPROXY_TABLE] ?? []]];
+    if (spec.ipv6) families.push([6, 'ip -6', snap.routes6?.[TPROXY_TABLE] ?? []]);
+    for (const [family, ip, routes] of families) {
+      const any = family === 6 ? '::/0' : '0.0.0.0/0';
+      if (!snap.rules.some((r) => r.family === family && r.fwmark !== undefined && r.table === String(TPROXY_TABLE))) {
+        steps.push({
+          what: `policy rule (IPv${family}): fwmark ${mark} lookup ${TPROXY_TABLE}`,
+          why: 'TPROXY-marked LAN packets must be delivered locally to the transparent listener',
+          cmd: `${ip} rule add fwmark ${mark} lookup ${TPROXY_TABLE} priority ${spec.rulePrio - 1}`,
+        });
+      }
+      if (!routes.some((r) => r.type === 'local')) {
+        steps.push({
+          what: `routing table ${TPROXY_TABLE}: local ${any} dev lo`,
+          why: 'the TPROXY table treats every destination as local',
+          cmd: `${ip} route replace local ${any} dev lo table ${TPROXY_TABLE}`,
+        });
+      }
     }
   }
 
-  const rules = nftRules(spec);
-  if (rules && normalize(snap.nftTable ?? '') !== normalize(rules)) {
+  if (snap.legacyNftTable !== undefined) {
     steps.push({
-      what: `nftables table ${NFT_FAMILY} ${NFT_TABLE} (${spec.tproxy ? 'TPROXY' : 'REDIRECT'} LAN TCP to :${spec.redsocksPort})`,
-      why: 'send the LAN\'s TCP connections to redsocks-ts; the proxy address and the gateway itself are excluded',
+      what: `delete nftables table ${LEGACY_NFT_FAMILY} ${NFT_TABLE}`,
+      why: `an earlier mptcp-gateway wrote it; table ${NFT_FAMILY} ${NFT_TABLE} replaces it and steers IPv6 too`,
+      cmd: `nft delete table ${LEGACY_NFT_FAMILY} ${NFT_TABLE}`,
+    });
+  }
+  const rules = nftRules(spec);
+  if (rules && loadedHash(snap.nftTable) !== loadedHash(rules)) {
+    const steered = [
+      `${spec.tproxy ? 'TPROXY' : 'REDIRECT'} LAN TCP to :${spec.redsocksPort}`,
+      ...(spec.dnsPort ? [`DNS to :${spec.dnsPort}`] : []),
+      ...(spec.udpPort ? [`TPROXY LAN UDP to :${spec.udpPort}`] : []),
+      `QUIC ${spec.quic === 'reject' ? 'rejected' : spec.quic === 'direct' ? 'direct' : 'to redudp'}`,
+      ...(spec.ipv6 ? [] : ['IPv4 only']),
+    ];
+    steps.push({
+      what: `nftables table ${NFT_FAMILY} ${NFT_TABLE} (${steered.join(', ')})`,
+      why:
+        'send the LAN\'s flows to the daemons: private, local and proxy destinations bypass, only redirected ' +
+        'or TPROXY\'d connections reach the listeners, the gateway\'s own traffic is never touched',
       cmd: 'nft -f -',
       // Declaring then deleting the table makes the replacement atomic and idempotent.
       stdin: `table ${NFT_FAMILY} ${NFT_TABLE}\ndelete table ${NFT_FAMILY} ${NFT_TABLE}\n${rules}`,
@@ -188,40 +226,38 @@ export function planSetup(spec: GatewaySpec, snap: Snapshot): Step[] {
   return steps;
 }
 
-/** Compare nft tables ignoring whitespace and the handle/comment noise `nft list` adds. */
-function normalize(s: string): string {
-  return s
-    .replace(/#.*$/gm, '')
-    .replace(/\s+/g, ' ')
-    .replace(/0x([0-9a-f]+)/gi, (_m, h: string) => String(parseInt(h, 16)))
-    .trim();
-}
-
 export function planUndo(st: SavedState, snap: Snapshot): Step[] {
   const spec = st.spec;
   const steps: Step[] = [];
   if (snap.nftTable !== undefined) {
     steps.push({ what: `delete nftables table ${NFT_FAMILY} ${NFT_TABLE}`, why: 'stop redirecting the LAN', cmd: `nft delete table ${NFT_FAMILY} ${NFT_TABLE}` });
   }
+  if (snap.legacyNftTable !== undefined) {
+    steps.push({ what: `delete nftables table ${LEGACY_NFT_FAMILY} ${NFT_TABLE}`, why: 'stop redirecting the LAN', cmd: `nft delete table ${LEGACY_NFT_FAMILY} ${NFT_TABLE}` });
+  }
   spec.wans.forEach((wan, i) => {
     const table = tableOf(spec, i);
+    const ip = ipCmd(wan.addr);
     for (const r of snap.rules.filter((x) => x.src === wan.addr && x.table === String(table))) {
-      steps.push({ what: `delete rule from ${wan.addr} lookup ${table}`, why: 'undo', cmd: `ip rule del from ${wan.addr} lookup ${table} priority ${r.priority}` });
+      steps.push({ what: `delete rule from ${wan.addr} lookup ${table}`, why: 'undo', cmd: `${ip} rule del from ${wan.addr} lookup ${table} priority ${r.priority}` });
     }
     if ((snap.routes[table] ?? []).length) {
-      steps.push({ what: `flush routing table ${table}`, why: 'undo', cmd: `ip route flush table ${table}` });
+      steps.push({ what: `flush routing table ${table}`, why: 'undo', cmd: `${ip} route flush table ${table}` });
     }
     const ep = snap.endpoints.find((e) => e.address === wan.addr);
     if (ep && st.endpoints.includes(wan.addr)) {
       steps.push({ what: `delete MPTCP endpoint ${wan.addr}`, why: 'undo', cmd: `ip mptcp endpoint delete id ${ep.id}` });
     }
   });
-  if (spec.tproxy) {
+  if (spec.tproxy || spec.udpPort) {
     for (const r of snap.rules.filter((x) => x.fwmark !== undefined && x.table === String(TPROXY_TABLE))) {
-      steps.push({ what: `delete fwmark rule`, why: 'undo', cmd: `ip rule del priority ${r.priority}` });
+      steps.push({ what: `delete fwmark rule (IPv${r.family})`, why: 'undo', cmd: `${r.family === 6 ? 'ip -6' : 'ip'} rule del priority ${r.priority}` });
     }
     if ((snap.routes[TPROXY_TABLE] ?? []).length) {
       steps.push({ what: `flush routing table ${TPROXY_TABLE}`, why: 'undo', cmd: `ip route flush table ${TPROXY_TABLE}` });
+    }
+    if ((snap.routes6?.[TPROXY_TABLE] ?? []).length) {
+      steps.push({ what: `flush routing table ${TPROXY_TABLE} (IPv6)`, why: 'undo', cmd: `ip -6 route flush table ${TPROXY_TABLE}` });
     }
   }
   if (st.limits) {

@@ -5,23 +5,26 @@ import { spawnSync } from 'node:child_process';
 import { ProxyError } from '@mptcp-proxy/common';
 import { GatewaySpec } from './spec';
 import { planSetup, planUndo, SavedState, Snapshot, Step, tableOf, TPROXY_TABLE, wantedSysctls } from './plan';
+import { familyOf } from './spec';
 import { nftTable, readEndpoints, readLimits, readRoutes, readRules, readSysctl } from './system';
-import { NFT_FAMILY, NFT_TABLE } from './nft-rules';
+import { LEGACY_NFT_FAMILY, NFT_FAMILY, NFT_TABLE } from './nft-rules';
 
 export function snapshot(spec: GatewaySpec): Snapshot {
   const sysctls: Record<string, string | undefined> = {};
   const keys = wantedSysctls(spec, { 'net.ipv4.tcp_fastopen': '0' }).map((s) => s.key);
   for (const k of keys) sysctls[k] = readSysctl(k);
   const routes: Record<number, ReturnType<typeof readRoutes>> = {};
-  spec.wans.forEach((_w, i) => (routes[tableOf(spec, i)] = readRoutes(tableOf(spec, i))));
+  spec.wans.forEach((w, i) => (routes[tableOf(spec, i)] = readRoutes(tableOf(spec, i), familyOf(w.addr))));
   routes[TPROXY_TABLE] = readRoutes(TPROXY_TABLE);
   return {
     sysctls,
     limits: readLimits(),
     endpoints: readEndpoints(),
-    rules: readRules(),
+    rules: [...readRules(4), ...readRules(6)],
     routes,
+    routes6: { [TPROXY_TABLE]: readRoutes(TPROXY_TABLE, 6) },
     nftTable: nftTable(NFT_FAMILY, NFT_TABLE),
+    legacyNftTable: nftTable(LEGACY_NFT_FAMILY, NFT_TABLE),
   };
 }
 
@@ -56,7 +59,7 @@ export function setup(spec: GatewaySpec, opts: { dryRun?: boolean } = {}): Setup
   for (const s of steps) {
     const m = /^sysctl -qw ([^=]+)=/.exec(s.cmd);
     if (m && snap.sysctls[m[1]] !== undefined && !(m[1] in st.sysctls)) st.sysctls[m[1]] = snap.sysctls[m[1]] as string;
-    const ep = / endpoint add ([\d.]+) /.exec(s.cmd);
+    const ep = / endpoint add ([\d.a-f:]+) /.exec(s.cmd);
     if (ep && !st.endpoints.includes(ep[1])) st.endpoints.push(ep[1]);
   }
   for (const s of steps) exec(s);

@@ -79,16 +79,19 @@ export function readLimits(): { subflows: number; addAddrAccepted: number } | un
 }
 
 export interface Rule {
+  family: 4 | 6;
   priority: number;
   src?: string;
   table: string;
   fwmark?: string;
 }
 
-export function readRules(): Rule[] {
-  const r = run('ip -j rule show');
-  if (r.code !== 0) return [];
+/** `ip rule` of one family (IPv4 by default). */
+export function readRules(family: 4 | 6 = 4): Rule[] {
+  const r = run(`ip ${family === 6 ? '-6 ' : ''}-j rule show`);
+  if (r.code !== 0 || !r.out.trim()) return [];
   return (JSON.parse(r.out) as Array<Record<string, unknown>>).map((x) => ({
+    family,
     priority: Number(x.priority),
     src: x.src === undefined || x.src === 'all' ? undefined : String(x.src),
     table: String(x.table),
@@ -103,8 +106,9 @@ export interface Route {
   type?: string;
 }
 
-export function readRoutes(table: string | number): Route[] {
-  const r = run(`ip -j route show table ${table}`);
+/** The routes of one table and family (IPv4 by default). */
+export function readRoutes(table: string | number, family: 4 | 6 = 4): Route[] {
+  const r = run(`ip ${family === 6 ? '-6 ' : ''}-j route show table ${table}`);
   if (r.code !== 0 || !r.out.trim()) return [];
   return (JSON.parse(r.out) as Array<Record<string, unknown>>).map((x) => ({
     dst: String(x.dst),
@@ -123,7 +127,7 @@ export function interfaceNames(): Set<string> {
 
 /** IPv4 addresses by interface (interfaces without one are absent). */
 export function interfaceAddrs(): Map<string, string[]> {
-  const r = run('ip -j -4 addr show');
+  const r = run('ip -j addr show');
   const m = new Map<string, string[]>();
   if (r.code !== 0) return m;
   for (const l of JSON.parse(r.out) as Array<{ ifname: string; addr_info: Array<{ local: string }> }>) {
