@@ -11,7 +11,7 @@ import { logClock, secUsecStamp } from '@mptcp-proxy/common';
 import { createRedsocksLog } from 'redsocks-ts';
 
 const LINES = Number(process.env.LINES ?? 200_000);
-const MSG = '[192.168.77.2:51234->10.9.1.2:80]: accepted';
+const MSG = '[192.168.77.2:51234->198.51.100.2:80]: accepted';
 const WHERE = 'redsocks.c:0 redsocks_log_write_plain(...)';
 
 function measure(name: string, write: () => void): { name: string; nsPerLine: number } {

@@ -11,9 +11,9 @@ import { waitFor } from './wait';
 
 /** Names the lab's resolver knows (zone `lab.`): an A record, a short TTL, a big TXT, an AAAA. */
 export const LAB_RECORDS = [
-  'www.lab. 300 IN A 10.9.1.2',
-  'short.lab. 1 IN A 10.9.1.3',
-  'v6.lab. 300 IN AAAA fd09:1::2',
+  'www.lab. 300 IN A 198.51.100.2',
+  'short.lab. 1 IN A 198.51.100.3',
+  'v6.lab. 300 IN AAAA 2001:db8:9::2',
   // 12 strings of 200 bytes: an answer of about 2.5 kB (truncated at 512 or 1232 bytes over UDP)
   ...Array.from({ length: 12 }, (_, i) => `big.lab. 300 IN TXT "${String.fromCharCode(97 + i).repeat(200)}"`),
 ];
@@ -85,7 +85,7 @@ export interface DigResult {
   status: string;
   /** Header flags, e.g. ['qr', 'rd', 'ra', 'tc']. */
   flags: string[];
-  /** The answer section's data fields (`10.9.1.2`, a TXT string ...). */
+  /** The answer section's data fields (`198.51.100.2`, a TXT string ...). */
   answers: string[];
   /** dig's "Query time", ms. */
   ms: number;

@@ -17,7 +17,15 @@ export function gatewayCliArgv(compiled = false): string[] {
     : [TSX, path.join(ROOT, 'packages/redsocks-ts/src/gateway/cli.ts')];
 }
 
-export function labSetupArgs(lab: Lab, opts: { backup2?: boolean; redsocksPort?: number; staleLossCnt?: number } = {}): string[] {
+export interface LabSetupOptions {
+  backup2?: boolean;
+  redsocksPort?: number;
+  staleLossCnt?: number;
+  /** More setup flags (--dns-port, --udp-port, --quic, --ipv4-only, more --wan ...). */
+  extra?: string[];
+}
+
+export function labSetupArgs(lab: Lab, opts: LabSetupOptions = {}): string[] {
   return [
     'setup',
     ...(opts.staleLossCnt !== undefined ? ['--stale-loss-cnt', String(opts.staleLossCnt)] : []),
@@ -27,6 +35,7 @@ export function labSetupArgs(lab: Lab, opts: { backup2?: boolean; redsocksPort?:
     '--proxy', `${ADDR.server}:${SOCKS_PORT}`,
     '--redsocks-port', String(opts.redsocksPort ?? REDSOCKS_PORT),
     '--state', path.join(lab.dir, 'gw-state.json'),
+    ...(opts.extra ?? []),
   ];
 }
 
@@ -61,7 +70,7 @@ export function gatewayCli(lab: Lab, node: NodeName, args: string[], compiled = 
 }
 
 /** Configure the gateway (and the server host's sysctls) the way the README says. */
-export function setupLab(lab: Lab, opts: { compiled?: boolean; backup2?: boolean; redsocksPort?: number; staleLossCnt?: number } = {}): void {
+export function setupLab(lab: Lab, opts: LabSetupOptions & { compiled?: boolean } = {}): void {
   const g = gatewayCli(lab, 'gw', labSetupArgs(lab, opts), opts.compiled);
   if (g.code !== 0) throw new Error(`mptcp-gateway setup failed in gw: ${g.err || g.out}`);
   const s = gatewayCli(lab, 'remote', ['setup', '--role', 'server', '--state', path.join(lab.dir, 'srv-state.json'), ...(opts.staleLossCnt !== undefined ? ['--stale-loss-cnt', String(opts.staleLossCnt)] : [])], opts.compiled);

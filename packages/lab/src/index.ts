@@ -17,3 +17,4 @@ export * from './scenarios';
 export * from './measure';
 export * from './live-view';
 export * from './dns';
+export * from './flows';

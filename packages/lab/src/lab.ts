@@ -27,7 +27,11 @@ export type IspName = 'isp1' | 'isp2';
 export const NODES: NodeName[] = ['lan', 'gw', 'isp1', 'isp2', 'remote', 'origin'];
 
 
-/** The lab's fixed address plan (every namespace is private, so runs never collide). */
+/**
+ * The lab's fixed address plan (every namespace is private, so runs never collide). The origin
+ * stands for the internet, so it has a public-looking address (TEST-NET-2, RFC 5737): private
+ * destinations bypass the proxy in the table mptcp-gateway writes.
+ */
 export const ADDR = {
   lanClient: '192.168.77.2',
   gwLan: '192.168.77.1',
@@ -37,12 +41,33 @@ export const ADDR = {
   wan2: '10.0.2.2',
   gw2: '10.0.2.1',
   server: '10.9.0.1',
-  remoteOriginSide: '10.9.1.1',
-  origin: '10.9.1.2',
+  remoteOriginSide: '198.51.100.1',
+  origin: '198.51.100.2',
   originPort: 80,
 } as const;
 
 export const IFACES = { lan: 'lan0', wan1: 'wan1', wan2: 'wan2' } as const;
+
+/**
+ * The IPv6 plan of a dual-stack lab (`Lab.create(p, { ipv6 })`; every lab is IPv4-only
+ * otherwise). 'lan': the LAN and the destination side have IPv6, the WANs do not (a home whose
+ * ISPs give no IPv6). 'dual': the WANs and the server host too.
+ */
+export const ADDR6 = {
+  lanClient: 'fd77::2',
+  gwLan: 'fd77::1',
+  lanCidr: 'fd77::/64',
+  wan1: 'fd00:1::2',
+  gw1: 'fd00:1::1',
+  wan2: 'fd00:2::2',
+  gw2: 'fd00:2::1',
+  server: 'fd09::1',
+  // the internet: documentation space (RFC 3849), not a bypassed ULA
+  remoteOriginSide: '2001:db8:9::1',
+  origin: '2001:db8:9::2',
+} as const;
+
+export type Ipv6Mode = 'off' | 'lan' | 'dual';
 
 /** Namespace name tags of the nodes (Netns.create adds the unique part). */
 const NODE_TAGS: Record<NodeName, string> = { lan: 'lan', gw: 'gw', isp1: 'isp1', isp2: 'isp2', remote: 'rem', origin: 'org' };
@@ -148,7 +173,10 @@ export class Lab {
     this.dir = topo.dir;
   }
 
-  static async create(prof: string | LabProfile = 'equal-20', opts: { origin?: boolean } = {}): Promise<Lab> {
+  /** IPv6 as the lab was made with ('off' unless asked for). */
+  ipv6: Ipv6Mode = 'off';
+
+  static async create(prof: string | LabProfile = 'equal-20', opts: { origin?: boolean; ipv6?: Ipv6Mode } = {}): Promise<Lab> {
     const p = typeof prof === 'string' ? namedProfile(prof) : prof;
     const bridgeBin = buildBridge();
     const lab = new Lab(buildTopology(NODE_TAGS, LINKS, 'lab'), p);
@@ -159,6 +187,7 @@ export class Lab {
       for (const n of NODES) {
         ns[n].exec('sysctl -qw net.ipv6.conf.all.disable_ipv6=1 net.ipv6.conf.default.disable_ipv6=1');
       }
+      if (opts.ipv6 && opts.ipv6 !== 'off') lab.addIpv6(opts.ipv6);
       for (const isp of ['isp1', 'isp2'] as const) {
         ns[isp].exec(`ethtool -K gwside ${OFFLOADS_OFF} && ethtool -K remside ${OFFLOADS_OFF}`);
       }
@@ -200,6 +229,33 @@ export class Lab {
     } catch (e) {
       lab.destroy();
       throw e;
+    }
+  }
+
+  /** Static IPv6 addresses and routes (no RA, no DAD), per ADDR6. */
+  private addIpv6(mode: Exclude<Ipv6Mode, 'off'>): void {
+    this.ipv6 = mode;
+    const ns = this.ns;
+    const on = (n: NodeName): void => void ns[n].exec('sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0 net.ipv6.conf.all.accept_ra=0');
+    for (const n of ['lan', 'gw', 'remote', 'origin'] as const) on(n);
+    const a = ADDR6;
+    const add = (n: NodeName, dev: string, cidr: string): void => void ns[n].exec(`sysctl -qw net.ipv6.conf.${dev}.disable_ipv6=0 && ip -6 addr add ${cidr} dev ${dev} nodad`);
+    add('lan', 'eth0', `${a.lanClient}/64`);
+    add('gw', IFACES.lan, `${a.gwLan}/64`);
+    add('remote', 'o0', `${a.remoteOriginSide}/64`);
+    add('origin', 'eth0', `${a.origin}/64`);
+    ns.lan.exec(`ip -6 route add default via ${a.gwLan}`);
+    ns.origin.exec(`ip -6 route add default via ${a.remoteOriginSide}`);
+    ns.gw.exec('sysctl -qw net.ipv6.conf.all.forwarding=1');
+    ns.remote.exec('sysctl -qw net.ipv6.conf.all.forwarding=1');
+    if (mode === 'dual') {
+      add('gw', IFACES.wan1, `${a.wan1}/64`);
+      add('gw', IFACES.wan2, `${a.wan2}/64`);
+      add('remote', 'r1', `${a.gw1}/64`);
+      add('remote', 'r2', `${a.gw2}/64`);
+      ns.remote.exec(`ip -6 addr add ${a.server}/128 dev lo nodad`);
+      // what a home router gets from a dual-stack ISP: addresses and a default route via isp1
+      ns.gw.exec(`ip -6 route add default via ${a.gw1} dev ${IFACES.wan1}`);
     }
   }
 

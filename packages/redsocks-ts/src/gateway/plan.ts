@@ -27,6 +27,8 @@ export interface Snapshot {
   nftTable?: string;
   /** `ip mptcp_gateway`, as setup wrote it before it steered IPv6 (removed on upgrade). */
   legacyNftTable?: string;
+  /** false when this host has IPv6 switched off (no IPv6 routes can be added then). */
+  ipv6?: boolean;
 }
 
 /** What setup remembers so that --undo can put things back. */
@@ -177,7 +179,7 @@ export function planSetup(spec: GatewaySpec, snap: Snapshot): Step[] {
   if (usesTproxy(spec)) {
     const mark = `0x${spec.tproxyMark.toString(16)}`;
     const families: Array<[4 | 6, string, Route[]]> = [[4, 'ip', snap.routes[TPROXY_TABLE] ?? []]];
-    if (spec.ipv6) families.push([6, 'ip -6', snap.routes6?.[TPROXY_TABLE] ?? []]);
+    if (spec.ipv6 && snap.ipv6 !== false) families.push([6, 'ip -6', snap.routes6?.[TPROXY_TABLE] ?? []]);
     for (const [family, ip, routes] of families) {
       const any = family === 6 ? '::/0' : '0.0.0.0/0';
       if (!snap.rules.some((r) => r.family === family && r.fwmark !== undefined && r.table === String(TPROXY_TABLE))) {

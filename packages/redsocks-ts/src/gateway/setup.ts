@@ -25,6 +25,7 @@ export function snapshot(spec: GatewaySpec): Snapshot {
     routes6: { [TPROXY_TABLE]: readRoutes(TPROXY_TABLE, 6) },
     nftTable: nftTable(NFT_FAMILY, NFT_TABLE),
     legacyNftTable: nftTable(LEGACY_NFT_FAMILY, NFT_TABLE),
+    ipv6: readSysctl('net.ipv6.conf.lo.disable_ipv6') === '0',
   };
 }
 

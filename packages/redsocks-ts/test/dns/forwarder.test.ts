@@ -83,10 +83,10 @@ afterAll(async () => {
 test('UDP and TCP queries are answered through the tunnel; the second one from the cache, TTL aged', async () => {
   const r = await digAsync(null, '127.0.0.1', port, 'www.lab');
   expect(r.status).toBe('NOERROR');
-  expect(r.answers).toEqual(['10.9.1.2']);
+  expect(r.answers).toEqual(['198.51.100.2']);
   const t = await digAsync(null, '127.0.0.1', port, 'v6.lab', { type: 'AAAA', tcp: true });
   expect(t.status).toBe('NOERROR');
-  expect(t.answers).toEqual(['fd09:1::2']);
+  expect(t.answers).toEqual(['2001:db8:9::2']);
   const nx = await digAsync(null, '127.0.0.1', port, 'nope.lab');
   expect(nx.status).toBe('NXDOMAIN');
   await waitFor(() => events.length >= 3, 2000, 'query events');
@@ -97,7 +97,7 @@ test('UDP and TCP queries are answered through the tunnel; the second one from t
   ]);
   await new Promise((res) => setTimeout(res, 1100));
   const again = await digAsync(null, '127.0.0.1', port, 'www.lab');
-  expect(again.answers).toEqual(['10.9.1.2']);
+  expect(again.answers).toEqual(['198.51.100.2']);
   expect(again.output).toMatch(/www\.lab\.\s+299\s+IN\s+A/); // one second in the cache
   await waitFor(() => events.length >= 4, 2000, 'cached query event');
   expect(events[3]).toMatchObject({ name: 'www.lab.', cached: true });

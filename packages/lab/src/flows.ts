@@ -1,0 +1,119 @@
+/**
+ * The lab's non-TCP flows: a UDP echo at the origin, the LAN's UDP ping-pong client, the
+ * resolver at the server's site (unbound in the origin namespace), and the redsocks-ts config
+ * with `redudp {}` and `dns {}` the lab tests and benches start.
+ */
+import * as fs from 'node:fs';
+import * as path from 'node:path';
+import { spawnIn, type Started, startDaemon, stopProcess } from './daemons';
+import { startUnbound } from './dns';
+import { ADDR, type Lab, type NodeName } from './lab';
+import { ROOT, TSX } from './paths';
+import { waitFor } from './wait';
+
+export const UDP_ECHO_PORT = 7;
+export const REDUDP_PORT = 10000;
+export const DNS_PORT = 5353;
+export const RESOLVER_PORT = 53;
+
+export interface PingPongResult {
+  sent: number;
+  received: number;
+  lost: number;
+  /** The longest stretch without an answer, ms, and when it began (ms after the first send). */
+  maxGapMs: number;
+  gapStartMs: number;
+  rttP50Ms: number | null;
+}
+
+/** A UDP echo on `host` (the origin's address by default) inside the origin namespace. */
+export async function startUdpEcho(lab: Lab, host: string = ADDR.origin, port = UDP_ECHO_PORT): Promise<Started> {
+  const d = spawnIn(lab.ns.origin, [TSX, path.join(__dirname, 'udp-echo.ts'), host, String(port)]);
+  await waitFor(() => d.output().includes('listening') || d.proc.exitCode !== null, 15000, 'udp echo');
+  if (d.proc.exitCode !== null) throw new Error(`udp echo exited: ${d.output()}`);
+  return { ...d, name: 'udp-echo', stop: (ms = 3000) => stopProcess(d.proc, ms) };
+}
+
+/** Runs the ping-pong client in `node` (the LAN by default); resolves with its summary. */
+export async function udpPingPong(lab: Lab, host: string, port: number, intervalMs: number, durationMs: number, node: NodeName = 'lan'): Promise<PingPongResult> {
+  const d = spawnIn(lab.ns[node], [TSX, path.join(__dirname, 'udp-pingpong.ts'), host, String(port), String(intervalMs), String(durationMs)]);
+  await waitFor(() => d.proc.exitCode !== null, durationMs + 20000, 'the ping-pong client');
+  const line = d.output().split('\n').find((l) => l.startsWith('{'));
+  if (!line) throw new Error(`ping-pong printed no result: ${d.output()}`);
+  return JSON.parse(line) as PingPongResult;
+}
+
+/** unbound at the server's site: the origin namespace, on the origin's address, port 53. */
+export function startLabResolver(lab: Lab, address: string = ADDR.origin): Promise<Started> {
+  return startUnbound(lab.ns.origin, { address, port: RESOLVER_PORT, dir: lab.dir });
+}
+
+export interface FlowConfOptions {
+  /** The SOCKS server (ours on 1080 by default; Dante on 1081). */
+  socksPort?: number;
+  /** Extra key lines for `redudp {}` / `dns {}`. */
+  redudp?: string;
+  dns?: string | false;
+  /** Path probes, ms (the lab's default: every 500, timeout 1000). */
+  probeInterval?: number;
+  probeTimeout?: number;
+  resolver?: string;
+}
+
+/** redsocks.conf for redsocks-ts in the lab: the TCP section plus `redudp {}` and `dns {}` on both WAN paths. */
+export function flowConf(o: FlowConfOptions = {}): string {
+  const socks = o.socksPort ?? 1080;
+  const dial = [
+    '  mptcp = on;',
+    `  paths = "isp1 ${ADDR.wan1} dev wan1, isp2 ${ADDR.wan2} dev wan2";`,
+    `  path_probe_interval = ${o.probeInterval ?? 500};`,
+    `  path_probe_timeout = ${o.probeTimeout ?? 1000};`,
+  ].join('\n');
+  return [
+    'base {',
+    '  log_debug = off;',
+    '  log_info = on;',
+    '  log = stderr;',
+    '  daemon = off;',
+    '  redirector = iptables;',
+    '}',
+    'redsocks {',
+    '  local_ip = "::";',
+    '  local_port = 12345;',
+    `  ip = ${ADDR.server};`,
+    `  port = ${socks};`,
+    '  type = socks5;',
+    dial,
+    '}',
+    'redudp {',
+    '  local_ip = "::";',
+    `  local_port = ${REDUDP_PORT};`,
+    `  ip = ${ADDR.server};`,
+    `  port = ${socks};`,
+    '  udp_timeout = 30;',
+    dial,
+    o.redudp ?? '',
+    '}',
+    ...(o.dns === false
+      ? []
+      : [
+          'dns {',
+          '  local_ip = "::";',
+          `  local_port = ${DNS_PORT};`,
+          `  ip = ${ADDR.server};`,
+          `  port = ${socks};`,
+          `  resolver_ip = ${o.resolver ?? ADDR.origin};`,
+          dial,
+          o.dns ?? '',
+          '}',
+        ]),
+    '',
+  ].join('\n');
+}
+
+/** redsocks-ts (compiled) in the gateway with `conf` (written into the lab dir). */
+export async function startFlowRedsocks(lab: Lab, conf: string, name = 'redsocks-flows.conf'): Promise<Started> {
+  const file = path.join(lab.dir, name);
+  fs.writeFileSync(file, conf);
+  return startDaemon(lab.ns.gw, 'redsocks-ts', ['node', path.join(ROOT, 'packages/redsocks-ts/dist/cli.js'), '-c', file], 12345);
+}
