@@ -101,6 +101,8 @@ export interface DigOptions {
   edns?: number | false;
   /** +ignore: keep a truncated UDP answer (no TCP retry). */
   ignoreTc?: boolean;
+  /** +noadflag: a query without the AD bit (redsocks' dnstc answers nothing else). */
+  noAdFlag?: boolean;
   /** Seconds per try, and tries (default 2 s, 1 try). */
   time?: number;
   tries?: number;
@@ -113,6 +115,7 @@ export function digArgs(server: string, port: number, name: string, o: DigOption
     ...(o.tcp ? ['+tcp'] : []),
     ...(o.edns === false ? ['+noedns'] : o.edns !== undefined ? [`+bufsize=${o.edns}`] : []),
     ...(o.ignoreTc ? ['+ignore'] : []),
+    ...(o.noAdFlag ? ['+noadflag'] : []),
   ];
 }
 

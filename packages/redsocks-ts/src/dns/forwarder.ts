@@ -23,7 +23,7 @@ import type { RedsocksLog } from '../log/redsocks-log';
 import { DnsCache } from './cache';
 import { frame, parseFramed } from './framing';
 import { CLASSIC_UDP_SIZE, Rcode, errorAnswer, ednsOf, parseHeader, parseQuestion, truncated } from './message';
-import { TunnelPool } from './tunnel-pool';
+import { HEDGE_MS, TunnelPool } from './tunnel-pool';
 import { DnsTunnel } from './tunnel';
 
 export const dnsChannel = diagnosticsChannel.channel('redsocks-ts:dns');
@@ -45,6 +45,7 @@ export interface DnsQueryEvent {
 /** A LAN TCP client idle this long (no query outstanding) is closed (RFC 7766 §6.2.3). */
 const TCP_IDLE_MS = 10_000;
 const WHERE = 'dns.c:0 dns_forward(...)';
+const MIN_HEDGE_MS = 250;
 
 export class DnsForwarder {
   readonly dialer: Dialer;
@@ -70,6 +71,7 @@ export class DnsForwarder {
           maxInflight: cfg.maxInflight,
         }),
       log: plog,
+      hedgeMs: () => this.hedgeDelay(),
     });
     this.dialer.health?.on('change', (ev: { path: { name: string; state: string }; previous: string }) => {
       if (ev.previous === 'unknown' && ev.path.state === 'up') return;
@@ -179,6 +181,16 @@ export class DnsForwarder {
         this.log.debug(`[${client}->${this.key}]: ${transport} ${what}: ${ev.error ?? `rcode ${ev.rcode}`}${ev.cached ? ', cached' : ''}${ev.truncated ? ', truncated' : ''}, ${ev.ms.toFixed(1)} ms`, WHERE);
       }
     }
+  }
+
+  /**
+   * A query is also sent on a second tunnel after 4 x the slowest live path's connect RTT (at
+   * least 250 ms): long enough for a normal answer, short enough to beat MPTCP's own recovery
+   * from a dead subflow (its RTOs, then the stale mark). HEDGE_MS without RTT samples.
+   */
+  private hedgeDelay(): number {
+    const rtts = this.dialer.paths().filter((p) => p.up && p.rttMs !== null).map((p) => p.rttMs!);
+    return rtts.length === 0 ? HEDGE_MS : Math.max(MIN_HEDGE_MS, Math.ceil(4 * Math.max(...rtts)));
   }
 
   /** RFC 6891 §6.2.5: the client's EDNS size capped by ours; 512 without EDNS. */

@@ -3,20 +3,22 @@
  * closed one, e.g. by the resolver's idle timeout, is replaced at once, with a back-off while
  * opening fails). A query goes to the open tunnel with the fewest queries outstanding; if
  * that tunnel closes under it the query moves to another one, and a query still unanswered
- * after HEDGE_MS is also sent on a second tunnel (the first answer wins). When a WAN path
+ * after the hedge delay is also sent on a second tunnel (the first answer wins). When a WAN path
  * goes down or comes back, the tunnels are replaced one by one so that each new MPTCP
  * connection starts on a live path and gets a subflow over every live path.
  */
 import { ProxyError, errorCode } from '@mptcp-proxy/common';
 import type { DnsTunnel } from './tunnel';
 
-/** A query unanswered this long is sent on a second tunnel too. */
+/** A query unanswered this long is sent on a second tunnel too (when no WAN RTT is known). */
 export const HEDGE_MS = 1000;
 const MAX_BACKOFF_MS = 5000;
 
 export interface TunnelPoolOptions {
   size: number;
   open(): Promise<DnsTunnel>;
+  /** How long a query waits before it is also sent on a second tunnel, ms (default HEDGE_MS). */
+  hedgeMs?: () => number;
   log: { info(msg: string): void; error(msg: string): void };
 }
 
@@ -112,7 +114,7 @@ export class TunnelPool {
         if (done || !this.tunnels.some((t) => t.ready && !used.has(t))) return;
         this.counters.hedged++;
         void attempt(new Set(used));
-      }, Math.min(HEDGE_MS, Math.max(0, deadline - Date.now())));
+      }, Math.min(this.opts.hedgeMs?.() ?? HEDGE_MS, Math.max(0, deadline - Date.now())));
       hedge.unref();
       void attempt(new Set());
     });
