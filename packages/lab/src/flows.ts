@@ -58,14 +58,18 @@ export interface FlowConfOptions {
   probeInterval?: number;
   probeTimeout?: number;
   resolver?: string;
+  /** The SOCKS server's address (ADDR.server), and the WAN paths (isp1/isp2 by their IPv4 addresses). */
+  server?: string;
+  paths?: string;
 }
 
 /** redsocks.conf for redsocks-ts in the lab: the TCP section plus `redudp {}` and `dns {}` on both WAN paths. */
 export function flowConf(o: FlowConfOptions = {}): string {
   const socks = o.socksPort ?? 1080;
+  const server = o.server ?? ADDR.server;
   const dial = [
     '  mptcp = on;',
-    `  paths = "isp1 ${ADDR.wan1} dev wan1, isp2 ${ADDR.wan2} dev wan2";`,
+    `  paths = "${o.paths ?? `isp1 ${ADDR.wan1} dev wan1, isp2 ${ADDR.wan2} dev wan2`}";`,
     `  path_probe_interval = ${o.probeInterval ?? 500};`,
     `  path_probe_timeout = ${o.probeTimeout ?? 1000};`,
   ].join('\n');
@@ -80,7 +84,7 @@ export function flowConf(o: FlowConfOptions = {}): string {
     'redsocks {',
     '  local_ip = "::";',
     '  local_port = 12345;',
-    `  ip = ${ADDR.server};`,
+    `  ip = "${server}";`,
     `  port = ${socks};`,
     '  type = socks5;',
     dial,
@@ -88,7 +92,7 @@ export function flowConf(o: FlowConfOptions = {}): string {
     'redudp {',
     '  local_ip = "::";',
     `  local_port = ${REDUDP_PORT};`,
-    `  ip = ${ADDR.server};`,
+    `  ip = "${server}";`,
     `  port = ${socks};`,
     '  udp_timeout = 30;',
     dial,
@@ -100,7 +104,7 @@ export function flowConf(o: FlowConfOptions = {}): string {
           'dns {',
           '  local_ip = "::";',
           `  local_port = ${DNS_PORT};`,
-          `  ip = ${ADDR.server};`,
+          `  ip = "${server}";`,
           `  port = ${socks};`,
           `  resolver_ip = ${o.resolver ?? ADDR.origin};`,
           dial,

@@ -43,6 +43,8 @@ const server = http.createServer((req, res) => {
   res.end('<html><body>small page from the lab origin</body></html>\n');
 });
 server.keepAliveTimeout = 1000;
-server.listen(Number(process.argv[2] ?? 80), '0.0.0.0', () => {
-  process.stdout.write('listening\n');
-});
+// IPv4 and IPv6 (a dual-stack lab); IPv4 only where IPv6 is switched off.
+const port = Number(process.argv[2] ?? 80);
+const ready = (): void => void process.stdout.write('listening\n');
+server.once('error', () => server.listen(port, '0.0.0.0', ready));
+server.listen(port, '::', ready);
