@@ -125,7 +125,7 @@ export function missingOnHost(spec: GatewaySpec, links: ReadonlySet<string>, add
     }
     const have = addrs.get(w.iface) ?? [];
     if (!have.includes(w.addr)) {
-      problems.push(`--wan ${w.name}: ${w.addr} is not an address of ${w.iface} (${have.length ? `it has ${have.join(', ')}` : 'it has no IPv4 address'})`);
+      problems.push(`--wan ${w.name}: ${w.addr} is not an address of ${w.iface} (${have.length ? `it has ${have.join(', ')}` : 'it has no address'})`);
     }
   }
   if (spec.lan?.iface !== undefined && !links.has(spec.lan.iface)) problems.push(`--lan: interface ${spec.lan.iface} does not exist`);

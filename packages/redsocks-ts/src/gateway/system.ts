@@ -125,13 +125,16 @@ export function interfaceNames(): Set<string> {
   return new Set((JSON.parse(r.out) as Array<{ ifname: string }>).map((l) => l.ifname));
 }
 
-/** IPv4 addresses by interface (interfaces without one are absent). */
+/**
+ * IPv4 and IPv6 addresses by interface, link-local ones left out (a WAN address is never one);
+ * an interface with none maps to [].
+ */
 export function interfaceAddrs(): Map<string, string[]> {
   const r = run('ip -j addr show');
   const m = new Map<string, string[]>();
   if (r.code !== 0) return m;
-  for (const l of JSON.parse(r.out) as Array<{ ifname: string; addr_info: Array<{ local: string }> }>) {
-    m.set(l.ifname, l.addr_info.map((a) => a.local));
+  for (const l of JSON.parse(r.out) as Array<{ ifname: string; addr_info: Array<{ local: string; scope?: string }> }>) {
+    m.set(l.ifname, l.addr_info.filter((a) => a.scope !== 'link').map((a) => a.local));
   }
   return m;
 }

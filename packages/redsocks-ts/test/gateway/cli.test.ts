@@ -38,6 +38,11 @@ test('unknown, repeated and malformed options are errors (exit 2), never ignored
     [['setup', ...wan, '--dry-run=yes'], 'mptcp-gateway: setup: --dry-run takes no value'],
     [['setup', ...wan, '--redsocks-port', '12a45'], 'mptcp-gateway: setup: --redsocks-port "12a45" is not a number from 1 to 65535'],
     [['setup', ...wan, 'extra'], 'mptcp-gateway: setup: unexpected argument "extra"'],
+    [['setup', ...wan, '--dns-port', '0'], 'mptcp-gateway: setup: --dns-port "0" is not a number from 1 to 65535'],
+    [['setup', ...wan, '--udp-port', '70000'], 'mptcp-gateway: setup: --udp-port "70000" is not a number from 1 to 65535'],
+    [['setup', ...wan, '--ipv4-only=1'], 'mptcp-gateway: setup: --ipv4-only takes no value'],
+    [['setup', ...wan, '--quic', 'maybe'], 'mptcp-gateway: --quic "maybe": expected reject, direct or redudp'],
+    [['setup', ...wan, '--quic', 'redudp'], 'mptcp-gateway: --quic redudp needs --udp-port (where redudp listens)'],
     [['setup', ...wan, '--proxy'], 'mptcp-gateway: setup: --proxy needs a value'],
   ];
   for (const [args, msg] of cases) {
@@ -60,7 +65,7 @@ test('missingOnHost names each absent interface and each address not on its inte
   expect(missingOnHost(spec, new Set(['wan1', 'wan2', 'lan0']), new Map([['wan1', ['192.0.2.10']], ['wan2', ['198.51.100.20']]]))).toEqual([]);
   expect(missingOnHost(spec, new Set(['wan1', 'wan2']), new Map([['wan1', ['10.0.0.5', '10.0.0.6']]]))).toEqual([
     '--wan isp1: 192.0.2.10 is not an address of wan1 (it has 10.0.0.5, 10.0.0.6)',
-    '--wan isp2: 198.51.100.20 is not an address of wan2 (it has no IPv4 address)',
+    '--wan isp2: 198.51.100.20 is not an address of wan2 (it has no address)',
     '--lan: interface lan0 does not exist',
   ]);
 });
