@@ -34,13 +34,28 @@ export async function startUdpEcho(lab: Lab, host: string = ADDR.origin, port = 
   return { ...d, name: 'udp-echo', stop: (ms = 3000) => stopProcess(d.proc, ms) };
 }
 
-/** Runs the ping-pong client in `node` (the LAN by default); resolves with its summary. */
-export async function udpPingPong(lab: Lab, host: string, port: number, intervalMs: number, durationMs: number, node: NodeName = 'lan'): Promise<PingPongResult> {
+export interface PingPongRun {
+  /** The first datagram has left (the client's time origin for gapStartMs). */
+  sending: Promise<void>;
+  result: Promise<PingPongResult>;
+}
+
+/** Starts the ping-pong client in `node` (the LAN by default). */
+export function startUdpPingPong(lab: Lab, host: string, port: number, intervalMs: number, durationMs: number, node: NodeName = 'lan'): PingPongRun {
   const d = spawnIn(lab.ns[node], [TSX, path.join(__dirname, 'udp-pingpong.ts'), host, String(port), String(intervalMs), String(durationMs)]);
-  await waitFor(() => d.proc.exitCode !== null, durationMs + 20000, 'the ping-pong client');
-  const line = d.output().split('\n').find((l) => l.startsWith('{'));
-  if (!line) throw new Error(`ping-pong printed no result: ${d.output()}`);
-  return JSON.parse(line) as PingPongResult;
+  const sending = waitFor(() => d.output().includes('sending') || d.proc.exitCode !== null, 20000, 'the ping-pong client to start').then(() => undefined);
+  const result = (async () => {
+    await waitFor(() => d.proc.exitCode !== null, durationMs + 20000, 'the ping-pong client');
+    const line = d.output().split('\n').find((l) => l.startsWith('{'));
+    if (!line) throw new Error(`ping-pong printed no result: ${d.output()}`);
+    return JSON.parse(line) as PingPongResult;
+  })();
+  return { sending, result };
+}
+
+/** Runs the ping-pong client in `node` (the LAN by default); resolves with its summary. */
+export function udpPingPong(lab: Lab, host: string, port: number, intervalMs: number, durationMs: number, node: NodeName = 'lan'): Promise<PingPongResult> {
+  return startUdpPingPong(lab, host, port, intervalMs, durationMs, node).result;
 }
 
 /** unbound at the server's site: the origin namespace, on the origin's address, port 53. */

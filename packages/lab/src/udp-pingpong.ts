@@ -1,8 +1,9 @@
 /**
  * A UDP ping-pong client for the lab (a game or a call in miniature): one datagram every
  * `interval` ms to an echo server for `duration` ms, each carrying its sequence number. Prints
- * one JSON line: sent, received, lost, the longest stretch without any answer (maxGapMs) and
- * when it began (gapStartMs, from the first send), and the median round trip.
+ * "sending" when the first datagram leaves (the time origin), then one JSON line: sent, received,
+ * lost, the longest stretch without any answer (maxGapMs) and when it began (gapStartMs, from the
+ * first send), and the median round trip.
  *   tsx udp-pingpong.ts HOST PORT INTERVAL_MS DURATION_MS
  */
 import * as dgram from 'node:dgram';
@@ -14,6 +15,7 @@ const sentAt = new Map<number, number>();
 const rtts: number[] = [];
 const arrivals: number[] = [];
 let seq = 0;
+process.stdout.write('sending\n');
 const t0 = performance.now();
 
 sock.on('message', (msg) => {
