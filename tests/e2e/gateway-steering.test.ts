@@ -73,23 +73,25 @@ if len(sys.argv) > 3 and sys.argv[3] == 'tcp': threading.Thread(target=tcp, daem
 threading.Event().wait()
 `;
 
-/** One datagram: "reply <data> from <addr>", "refused <ms>" (ICMP unreachable) or "timeout". */
+/** One datagram (or COUNT, back to back): "reply <data> from <addr>", "refused <ms>" (ICMP unreachable) or "timeout" each. */
 const UDP_PROBE = String.raw`
 import socket, sys, time
 host, port, msg = sys.argv[1], int(sys.argv[2]), sys.argv[3]
 fam = socket.AF_INET6 if ':' in host else socket.AF_INET
-s = socket.socket(fam, socket.SOCK_DGRAM)
-s.settimeout(1.0)
-s.connect((host, port))
-t0 = time.monotonic()
-s.send(msg.encode())
-try:
-    d, a = s.recvfrom(65535)
-    print('reply %s from %s' % (d.decode(), a[0]))
-except ConnectionRefusedError:
-    print('refused %.3f' % ((time.monotonic() - t0) * 1000))
-except socket.timeout:
-    print('timeout')
+for i in range(int(sys.argv[4]) if len(sys.argv) > 4 else 1):
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.settimeout(1.0)
+    s.connect((host, port))
+    t0 = time.monotonic()
+    s.send(msg.encode())
+    try:
+        d, a = s.recvfrom(65535)
+        print('reply %s from %s' % (d.decode(), a[0]))
+    except ConnectionRefusedError:
+        print('refused %.3f' % ((time.monotonic() - t0) * 1000))
+    except socket.timeout:
+        print('timeout')
+    s.close()
 `;
 
 let client: Netns;
@@ -205,6 +207,12 @@ describe('UDP and QUIC', () => {
     }
     expect(Math.max(...times)).toBeLessThan(20);
     expect(udp(client, '192.168.50.1', 443, 'lan-quic')).toBe('reply lan-quic from 192.168.50.1');
+  });
+
+  test('a burst of QUIC attempts is refused every time (setup lifts the kernel\'s per-host ICMP limit: 1/s, burst 6)', () => {
+    expect(gw.exec('sysctl -n net.ipv4.icmp_ratelimit net.ipv6.icmp.ratelimit').split('\n').map((l) => l.trim()).filter(Boolean)).toEqual(['0', '0']);
+    const out = client.exec(`python3 ${probe} 203.0.113.5 443 burst 20`);
+    expect(out.trim().split('\n').map((l) => l.split(' ')[0])).toEqual(Array(20).fill('refused'));
   });
 
   test('--quic direct lets QUIC out as it is; --quic redudp sends it to redudp; setup twice changes nothing', () => {

@@ -7,8 +7,8 @@
  * Functional only (the query times are measured by bench/dns-bench.ts).
  */
 import {
-  ADDR, C_SOCKS_PORT, DNS_PORT, Lab, digAsync, flowConf, labConf, oursBuilt, profile, setupLab, startDaemon,
-  startFlowRedsocks, startLabResolver, startOurServer, stopAll, writeFile, type IspName, type Started,
+  ADDR, C_REDSOCKS_PORT, DNS_PORT, Lab, digAsync, flowConf, oursBuilt, profile, setupLab, startCDante, startCRedsocks,
+  startFlowRedsocks, startLabResolver, startOurServer, stopAll, type IspName, type Started,
 } from '@mptcp-proxy/lab';
 
 let lab: Lab;
@@ -84,17 +84,10 @@ describe('dnstc (redsocks 0.5): TC over UDP, then the query over TCP through the
   });
 
   test('the C redsocks 0.5 with Dante: the same', async () => {
-    const dante = await startDaemon(lab.ns.remote, 'danted (C)', ['mptcpize', 'run', 'danted', '-f', labConf(lab, 'danted-c.conf')], C_SOCKS_PORT);
-    daemons.push(dante);
-    const conf = writeFile(lab.dir, 'redsocks-c-dnstc.conf', [
-      'base { log_debug = off; log_info = on; log = stderr; daemon = off; redirector = iptables; }',
-      `redsocks { local_ip = 0.0.0.0; local_port = 12346; ip = ${ADDR.server}; port = ${C_SOCKS_PORT}; type = socks5; }`,
-      `dnstc { local_ip = 0.0.0.0; local_port = ${DNSTC_PORT + 1}; }`,
-      '',
-    ].join('\n'));
-    const c = await startDaemon(lab.ns.gw, 'redsocks (C)', ['mptcpize', 'run', 'redsocks', '-c', conf], 12346);
+    daemons.push(await startCDante(lab));
+    const c = await startCRedsocks(lab, 'redsocks-c-dnstc.conf', [`dnstc { local_ip = 0.0.0.0; local_port = ${DNSTC_PORT + 1}; }`], { logInfo: true });
     daemons.push(c);
-    setupLab(lab, { redsocksPort: 12346 });
+    setupLab(lab, { redsocksPort: C_REDSOCKS_PORT });
     redirectUdp53(DNSTC_PORT + 1);
     const r = await digAsync(lab.ns.lan, ADDR.origin, 53, 'www.lab', { edns: false, noAdFlag: true });
     expect(r.retriedTcp).toBe(true);

@@ -7,23 +7,13 @@
  */
 
 import {
-  ADDR, C_SOCKS_PORT, Lab, REDUDP_PORT, UDP_ECHO_PORT, flowConf, labConf, oursBuilt, profile, setupLab, startDaemon,
-  startFlowRedsocks, startOurServer, startUdpEcho, startUdpPingPong, stopAll, udpPingPong, writeFile, type IspName, type Started,
+  ADDR, C_SOCKS_PORT, Lab, OUR_SOCKS_PORT, REDUDP_PORT, UDP_ECHO_PORT, flowConf, oursBuilt, profile, setupLab, startCDante,
+  startCRedsocks, startFlowRedsocks, startOurServer, startUdpEcho, startUdpPingPong, stopAll, udpPathOf, udpPingPong, type Started,
 } from '@mptcp-proxy/lab';
 
 let lab: Lab;
 const daemons: Started[] = [];
 let redsocks: Started | undefined;
-
-/** The ISP whose source address the association's UDP socket uses (ss in the gateway). */
-function associationIsp(): IspName | undefined {
-  // a socket pinned to a path shows as ADDR%DEV:PORT
-  const out = lab.exec('gw', 'ss -Huan');
-  for (const [isp, addr] of [['isp1', ADDR.wan1], ['isp2', ADDR.wan2]] as const) {
-    if (new RegExp(`\\s${addr.replace(/\./g, '\\.')}(%\\w+)?:\\d+\\s`).test(out)) return isp;
-  }
-  return undefined;
-}
 
 beforeAll(async () => {
   const built = oursBuilt();
@@ -48,7 +38,7 @@ test('a UDP ping-pong through redudp keeps going when its ISP is cut', async () 
   const running = startUdpPingPong(lab, ADDR.origin, UDP_ECHO_PORT, 20, 6000);
   await running.sending;
   await new Promise((r) => setTimeout(r, 1500));
-  const isp = associationIsp();
+  const isp = udpPathOf(lab);
   expect(isp).toBeDefined();
   await lab.cut(isp!);
   try {
@@ -59,7 +49,7 @@ test('a UDP ping-pong through redudp keeps going when its ISP is cut', async () 
     expect(r.gapStartMs).toBeGreaterThan(1000);
     expect(r.maxGapMs).toBeLessThan(4000);
     expect(redsocks.output()).toMatch(/moved to path isp[12]/);
-    expect(associationIsp()).not.toBe(isp);
+    expect(udpPathOf(lab)).not.toBe(isp);
   } finally {
     await lab.restore(isp!);
   }
@@ -67,8 +57,7 @@ test('a UDP ping-pong through redudp keeps going when its ISP is cut', async () 
 
 test("interop: redudp through Dante's UDP ASSOCIATE", async () => {
   await redsocks?.stop();
-  const dante = await startDaemon(lab.ns.remote, 'danted (C)', ['mptcpize', 'run', 'danted', '-f', labConf(lab, 'danted-c.conf')], C_SOCKS_PORT);
-  daemons.push(dante);
+  daemons.push(await startCDante(lab));
   redsocks = await startFlowRedsocks(lab, flowConf({ dns: false, socksPort: C_SOCKS_PORT }), 'redsocks-dante.conf');
   const r = await udpPingPong(lab, ADDR.origin, UDP_ECHO_PORT, 20, 2000);
   expect(r.received).toBeGreaterThan(r.sent - 5);
@@ -78,13 +67,9 @@ test("interop: redudp through Dante's UDP ASSOCIATE", async () => {
 
 test("interop: the C redsocks' redudp through our socks-server", async () => {
   const port = REDUDP_PORT + 1;
-  const conf = writeFile(lab.dir, 'redsocks-c-udp.conf', [
-    'base { log_debug = off; log_info = on; log = stderr; daemon = off; redirector = iptables; }',
-    'redsocks { local_ip = 0.0.0.0; local_port = 12346; ip = 10.9.0.1; port = 1080; type = socks5; }',
-    `redudp { local_ip = 0.0.0.0; local_port = ${port}; ip = ${ADDR.server}; port = 1080; udp_timeout = 10; }`,
-    '',
-  ].join('\n'));
-  const c = await startDaemon(lab.ns.gw, 'redsocks (C)', ['mptcpize', 'run', 'redsocks', '-c', conf], 12346);
+  const c = await startCRedsocks(lab, 'redsocks-c-udp.conf', [
+    `redudp { local_ip = 0.0.0.0; local_port = ${port}; ip = ${ADDR.server}; port = ${OUR_SOCKS_PORT}; udp_timeout = 10; }`,
+  ], { socksPort: OUR_SOCKS_PORT, logInfo: true });
   try {
     setupLab(lab, { extra: ['--udp-port', String(port)] });
     const r = await udpPingPong(lab, ADDR.origin, UDP_ECHO_PORT, 20, 2000);

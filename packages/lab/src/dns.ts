@@ -9,8 +9,12 @@ import { canConnect, killOnExit, startDaemon, stopProcess, type Started } from '
 import type { Netns } from './netns';
 import { waitFor } from './wait';
 
-/** Names the lab's resolver knows (zone `lab.`): an A record, a short TTL, a big TXT, an AAAA. */
+/**
+ * Names the lab's resolver knows (zone `lab.`): its SOA (so a name it does not know is an NXDOMAIN
+ * a cache may keep for the SOA's MINIMUM, 60 s: RFC 2308), an A record, a short TTL, a big TXT, an AAAA.
+ */
 export const LAB_RECORDS = [
+  'lab. 3600 IN SOA ns.lab. hostmaster.lab. 1 3600 600 86400 60',
   'www.lab. 300 IN A 198.51.100.2',
   'short.lab. 1 IN A 198.51.100.3',
   'v6.lab. 300 IN AAAA 2001:db8:9::2',

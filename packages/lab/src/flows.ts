@@ -5,10 +5,13 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { spawnIn, type Started, startDaemon, stopProcess } from './daemons';
+import { spawnIn, type Started, startDaemon, stopAll, stopProcess } from './daemons';
 import { startUnbound } from './dns';
-import { ADDR, type Lab, type NodeName } from './lab';
+import { preferCompiled, setupLab } from './gateway';
+import { ADDR, Lab, destroyLabsOnSignals, type IspName, type NodeName } from './lab';
+import { startOurServer } from './pairs';
 import { ROOT, TSX } from './paths';
+import { PROFILES, rttMs, type LabProfile } from './profiles';
 import { waitFor } from './wait';
 
 export const UDP_ECHO_PORT = 7;
@@ -20,9 +23,11 @@ export interface PingPongResult {
   sent: number;
   received: number;
   lost: number;
-  /** The longest stretch without an answer, ms, and when it began (ms after the first send). */
+  /** The longest stretch without an answer after the first (up to the end of sending), ms, and when it began (ms after the first send). */
   maxGapMs: number;
   gapStartMs: number;
+  /** The wait for the first answer (a new flow's association opening), ms. */
+  firstAnswerMs: number | null;
   rttP50Ms: number | null;
 }
 
@@ -135,4 +140,43 @@ export async function startFlowRedsocks(lab: Lab, conf: string, name = 'redsocks
   const file = path.join(lab.dir, name);
   fs.writeFileSync(file, conf);
   return startDaemon(lab.ns.gw, 'redsocks-ts', ['node', path.join(ROOT, 'packages/redsocks-ts/dist/cli.js'), '-c', file], 12345);
+}
+
+/** The ISP whose address a UDP socket in the gateway is pinned to (an association of redudp), from ss. */
+export function udpPathOf(lab: Lab): IspName | undefined {
+  // a socket pinned to a path shows as ADDR%DEV:PORT
+  const out = lab.exec('gw', 'ss -Huan');
+  for (const [isp, addr] of [['isp1', ADDR.wan1], ['isp2', ADDR.wan2]] as const) {
+    if (new RegExp(`\\s${addr.replace(/\./g, '\\.')}(%\\w+)?:\\d+\\s`).test(out)) return isp;
+  }
+  return undefined;
+}
+
+export interface FlowBench {
+  lab: Lab;
+  prof: LabProfile;
+  /** The profile's isp1 RTT, ms. */
+  rtt: number;
+  /** Stopped at the end, whatever happens. */
+  daemons: Started[];
+}
+
+/**
+ * The frame of a flow bench: the lab of `profileName`, `mptcp-gateway setup` with `extra`, our
+ * socks-server at the server's site; then `body`; then every daemon stopped and the lab destroyed.
+ */
+export async function runFlowBench(profileName: string, extra: string[], body: (b: FlowBench) => Promise<void>): Promise<void> {
+  destroyLabsOnSignals();
+  const prof = PROFILES[profileName];
+  if (!prof) throw new Error(`no profile ${profileName}`);
+  const lab = await Lab.create(prof);
+  const daemons: Started[] = [];
+  try {
+    setupLab(lab, { compiled: preferCompiled(), extra });
+    daemons.push(await startOurServer(lab));
+    await body({ lab, prof, rtt: rttMs(prof.isp1), daemons });
+  } finally {
+    await stopAll(daemons).catch(() => undefined);
+    lab.destroy();
+  }
 }

@@ -5,7 +5,7 @@
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startDaemon, type Started } from './daemons';
-import type { Lab } from './lab';
+import { ADDR, type Lab } from './lab';
 import { ROOT } from './paths';
 
 export const CONF_DIR = path.join(ROOT, 'conf/lab');
@@ -26,8 +26,29 @@ export function labConf(lab: Lab, file: string, overrides: Record<string, string
   return out;
 }
 
+/** Dante 1.4 at the server's site under mptcpize, on C_SOCKS_PORT. */
+export function startCDante(lab: Lab): Promise<Started> {
+  return startDaemon(lab.ns.remote, 'danted (C)', ['mptcpize', 'run', 'danted', '-f', labConf(lab, 'danted-c.conf')], C_SOCKS_PORT);
+}
+
+/**
+ * The C redsocks 0.5 in the gateway under mptcpize: its TCP section on C_REDSOCKS_PORT to the
+ * SOCKS server on `socksPort` (Dante's by default), plus `sections` (`redudp { ... }`,
+ * `dnstc { ... }`), written to `name` in the lab dir.
+ */
+export function startCRedsocks(lab: Lab, name: string, sections: string[], o: { socksPort?: number; logInfo?: boolean } = {}): Promise<Started> {
+  const conf = path.join(lab.dir, name);
+  fs.writeFileSync(conf, [
+    `base { log_debug = off; log_info = ${o.logInfo ? 'on' : 'off'}; log = stderr; daemon = off; redirector = iptables; }`,
+    `redsocks { local_ip = 0.0.0.0; local_port = ${C_REDSOCKS_PORT}; ip = ${ADDR.server}; port = ${o.socksPort ?? C_SOCKS_PORT}; type = socks5; }`,
+    ...sections,
+    '',
+  ].join('\n'));
+  return startDaemon(lab.ns.gw, 'redsocks (C)', ['mptcpize', 'run', 'redsocks', '-c', conf], C_REDSOCKS_PORT);
+}
+
 export async function startCPair(lab: Lab): Promise<Started[]> {
-  const dante = await startDaemon(lab.ns.remote, 'danted (C)', ['mptcpize', 'run', 'danted', '-f', labConf(lab, 'danted-c.conf')], C_SOCKS_PORT);
+  const dante = await startCDante(lab);
   const rs = await startDaemon(lab.ns.gw, 'redsocks (C)', ['mptcpize', 'run', 'redsocks', '-c', labConf(lab, 'redsocks-c.conf')], C_REDSOCKS_PORT);
   return [dante, rs];
 }

@@ -2,8 +2,9 @@
  * A UDP ping-pong client for the lab (a game or a call in miniature): one datagram every
  * `interval` ms to an echo server for `duration` ms, each carrying its sequence number. Prints
  * "sending" when the first datagram leaves (the time origin), then one JSON line: sent, received,
- * lost, the longest stretch without any answer (maxGapMs) and when it began (gapStartMs, from the
- * first send), and the median round trip.
+ * lost, the longest stretch without any answer after the first one (maxGapMs, counting the end of
+ * sending as an answer time) and when it began (gapStartMs, from the first send), when the first
+ * answer came (firstAnswerMs) and the median round trip.
  *   tsx udp-pingpong.ts HOST PORT INTERVAL_MS DURATION_MS
  */
 import * as dgram from 'node:dgram';
@@ -39,13 +40,16 @@ setTimeout(() => {
   clearInterval(timer);
   // answers to the last datagrams may still be on their way
   setTimeout(() => {
-    let maxGap = arrivals.length > 0 ? arrivals[0]! : duration;
+    // gaps between answers, and from the last answer to the end of sending (answers that never
+    // came back); the wait for the first answer (the association opening) is firstAnswerMs
+    let maxGap = arrivals.length > 0 ? 0 : duration;
     let gapStart = 0;
-    for (let i = 1; i < arrivals.length; i++) {
-      const g = arrivals[i]! - arrivals[i - 1]!;
+    const ends = [...arrivals, Math.max(duration, arrivals[arrivals.length - 1] ?? 0)];
+    for (let i = 1; i < ends.length; i++) {
+      const g = ends[i]! - ends[i - 1]!;
       if (g > maxGap) {
         maxGap = g;
-        gapStart = arrivals[i - 1]!;
+        gapStart = ends[i - 1]!;
       }
     }
     const sorted = [...rtts].sort((a, b) => a - b);
@@ -55,6 +59,7 @@ setTimeout(() => {
       lost: seq - rtts.length,
       maxGapMs: Math.round(maxGap),
       gapStartMs: Math.round(gapStart),
+      firstAnswerMs: arrivals.length > 0 ? Math.round(arrivals[0]!) : null,
       rttP50Ms: sorted.length ? Math.round(sorted[Math.floor(sorted.length / 2)]! * 10) / 10 : null,
     };
     process.stdout.write(`${JSON.stringify(out)}\n`);

@@ -101,6 +101,15 @@ export function wantedSysctls(spec: GatewaySpec, current: Record<string, string 
     for (const wan of spec.wans) {
       w.push({ key: `net.ipv4.conf.${wan.iface}.rp_filter`, value: '2', why: `loose reverse-path filter on ${wan.iface} (see above)` });
     }
+    if (spec.lan && spec.redsocksPort && spec.quic === 'reject') {
+      const why =
+        'QUIC is refused with an ICMP port-unreachable so browsers fall back to TCP at once; the kernel sends at most ' +
+        'one ICMP error per second to each host (a burst of 6), so a LAN host opening QUIC to more sites than that at ' +
+        'once would wait out its QUIC timeout on the rest. 0 lifts the per-host limit; the host-wide one ' +
+        '(net.ipv4.icmp_msgs_per_sec, shared by both families) still applies';
+      w.push({ key: 'net.ipv4.icmp_ratelimit', value: '0', why });
+      if (spec.ipv6) w.push({ key: 'net.ipv6.icmp.ratelimit', value: '0', why: `${why} (IPv6)` });
+    }
   } else {
     w.push({
       key: 'net.ipv4.tcp_fastopen',

@@ -113,6 +113,19 @@ test('a 1-second TTL: the answer leaves the cache after one second', async () =>
   expect(events.map((e) => e.cached)).toEqual([false, true, false]);
 });
 
+test('an NXDOMAIN with the zone\'s SOA is cached for the SOA\'s MINIMUM (RFC 2308), the SOA handed out aged', async () => {
+  events.length = 0;
+  const first = await digAsync(null, '127.0.0.1', port, 'nothing-here.lab');
+  expect(first.status).toBe('NXDOMAIN');
+  expect(first.output).toMatch(/^lab\.\s+60\s+IN\s+SOA\s/m);
+  await new Promise((res) => setTimeout(res, 1100));
+  const again = await digAsync(null, '127.0.0.1', port, 'nothing-here.lab');
+  expect(again.status).toBe('NXDOMAIN');
+  expect(again.output).toMatch(/^lab\.\s+59\s+IN\s+SOA\s/m);
+  await waitFor(() => events.length >= 2, 2000, 'events');
+  expect(events.map((e) => [e.rcode, e.cached])).toEqual([[3, false], [3, true]]);
+});
+
 test('an answer over the client\'s UDP size is truncated; dig retries over TCP and gets it whole', async () => {
   const noEdns = await digAsync(null, '127.0.0.1', port, 'big.lab', { type: 'TXT', edns: false });
   expect(noEdns.retriedTcp).toBe(true);
