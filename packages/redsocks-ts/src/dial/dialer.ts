@@ -30,12 +30,6 @@ export interface Dialer {
   poolReady(): Promise<void>;
   /** Runs one probe round now (tests, the demo's refresh). */
   probePaths(): Promise<void>;
-  /**
-   * The path a datagram flow should leave on now: the first live candidate of the path health
-   * (undefined without paths, or when none is live). redudp pins its UDP socket to it and
-   * moves when the health view says it went down ('change' events on `health`).
-   */
-  bestPath(): PathView | undefined;
   readonly health: PathHealth | undefined;
   close(): void;
 }
@@ -338,7 +332,6 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
     paths: () => health?.view() ?? [],
     poolReady: () => pool?.whenFull() ?? Promise.resolve(),
     probePaths: () => health?.probeAll() ?? Promise.resolve(),
-    bestPath: () => health?.candidates().find((p) => p.up),
     close(): void {
       if (watcher) clearInterval(watcher);
       live.clear();
