@@ -55,6 +55,29 @@ test('a UDP ping-pong through redudp keeps going when its ISP is cut', async () 
   }
 }, 60000);
 
+test('a live flow whose answers stop moves at once, without waiting for the path probes (here every 5 s)', async () => {
+  await redsocks?.stop();
+  redsocks = await startFlowRedsocks(lab, flowConf({ dns: false, probeInterval: 5000, probeTimeout: 5000 }), 'redsocks-slow-probes.conf');
+  await udpPingPong(lab, ADDR.origin, UDP_ECHO_PORT, 20, 1000);
+  const running = startUdpPingPong(lab, ADDR.origin, UDP_ECHO_PORT, 20, 5000);
+  await running.sending;
+  await new Promise((r) => setTimeout(r, 1500));
+  const isp = udpPathOf(lab);
+  expect(isp).toBeDefined();
+  await lab.cut(isp!);
+  try {
+    const r = await running.result;
+    process.stdout.write(`redudp across a cut of ${isp}, probes every 5 s: ${JSON.stringify(r)}\n`);
+    expect(r.received).toBeGreaterThan(r.sent / 2);
+    // the probes' verdict would take two 5 s timeouts; the flow's own stall moved it
+    expect(r.maxGapMs).toBeLessThan(3000);
+    // (the idle warm-up flow stays on the cut path until the probes say it is down)
+    expect(redsocks.output()).toMatch(new RegExp(`moved to path isp[12] .*: no answer for \\d+ ms on path ${isp}`));
+  } finally {
+    await lab.restore(isp!);
+  }
+}, 60000);
+
 test("interop: redudp through Dante's UDP ASSOCIATE", async () => {
   await redsocks?.stop();
   daemons.push(await startCDante(lab));

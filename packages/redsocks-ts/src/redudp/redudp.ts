@@ -17,7 +17,11 @@
  * dialer, the datagrams leave on the WAN path of its initial subflow, and when the path
  * health says that path went down, every flow on it opens a new association on the best
  * live path and moves there (its datagrams wait meanwhile). A flow whose datagrams stop
- * being answered makes the path health probe its path at once.
+ * being answered makes the path health probe its path at once; if it was answered until
+ * just before (a live call or game, not an idle keepalive), it does not wait for the probes'
+ * verdict: it opens an association at once, which the dialer puts on another path (the
+ * stalled one is suspect), and moves there, unless its own path answers again first or no
+ * other path is up.
  * Flow events are published on diagnostics_channel `redsocks-ts:udp` (UdpFlowEvent).
  */
 import diagnosticsChannel from 'node:diagnostics_channel';
@@ -44,6 +48,8 @@ export const MAX_PKTQUEUE = 5;
 /** A flow whose datagrams went unanswered this long (and at least 3 of them) suspects its path. */
 const STALL_MS = 300;
 const STALL_SENDS = 3;
+/** A stalled flow answered this recently before its answers stopped moves without waiting for the probes. */
+const LIVE_FLOW_MS = 2000;
 const WHERE = 'redudp.c:0 redudp_pkt_from_client(...)';
 
 interface Endpoint {
@@ -167,8 +173,12 @@ export class Redudp {
     f.queue.push(data);
   }
 
-  /** Opens an association for the flow (its first, or a replacement on another path). */
-  private associate(f: Flow, leaving?: string): void {
+  /**
+   * Opens an association for the flow (its first, or a replacement on another path). With
+   * `stalled` (a path whose answers stopped), the new one is kept only if it is on another path
+   * and the old one has still not answered; else the flow stays where it is.
+   */
+  private associate(f: Flow, leaving?: string, stalled?: string): void {
     const started = Date.now();
     f.pending = (async () => {
       let assoc: UdpAssociation;
@@ -177,12 +187,19 @@ export class Redudp {
       } catch (err) {
         f.pending = undefined;
         this.log.notice(`${f.prefix}${(err as Error).message}`, WHERE);
-        this.drop(f, (err as Error).message);
+        if (stalled !== undefined && f.assoc && !f.assoc.isClosed) this.flush(f);
+        else this.drop(f, (err as Error).message);
         return;
       }
       f.pending = undefined;
       if (f.closed || this.closed) {
         assoc.close();
+        return;
+      }
+      if (stalled !== undefined && f.assoc && !f.assoc.isClosed && (assoc.path === stalled || f.unanswered === 0)) {
+        // no other path is up, or the old path answered meanwhile: stay
+        assoc.close();
+        this.flush(f);
         return;
       }
       this.associations++;
@@ -206,8 +223,13 @@ export class Redudp {
         this.log.info(`${f.prefix}Starting UDP relay`, 'redudp.c:0 redudp_flush_queue(...)');
         this.publish({ event: 'ready', client: fmt(f.client), dest: fmt(f.dest), path: assoc.path });
       }
-      for (const d of f.queue.splice(0)) this.forward(f, d);
+      this.flush(f);
     })();
+  }
+
+  /** Sends what waited while an association was being opened. */
+  private flush(f: Flow): void {
+    for (const d of f.queue.splice(0)) this.forward(f, d);
   }
 
   /** Every flow on `path` opens a new association (on the best live path) and moves there. */
@@ -225,7 +247,10 @@ export class Redudp {
     const rtt = this.dialer.paths().find((p) => p.name === a.path)?.rttMs ?? 0;
     const waited = Date.now() - f.firstUnanswered;
     if (waited < Math.max(STALL_MS, 3 * rtt)) return;
-    this.dialer.health.reportStall(a.path, `a UDP flow ${fmt(f.client)}->${fmt(f.dest)} got no answer for ${waited} ms`);
+    const why = `a UDP flow ${fmt(f.client)}->${fmt(f.dest)} got no answer for ${waited} ms`;
+    this.dialer.health.reportStall(a.path, why);
+    const live = this.dialer.paths().some((p) => p.up && p.name !== a.path);
+    if (live && f.pending === undefined && f.lastRelay >= f.firstUnanswered - LIVE_FLOW_MS) this.associate(f, `no answer for ${waited} ms on path ${a.path}`, a.path);
   }
 
   private fromRelay(f: Flow, assoc: UdpAssociation, payload: Buffer): void {
