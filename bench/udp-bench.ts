@@ -20,7 +20,7 @@
  */
 import {
   ADDR, C_REDSOCKS_PORT, C_SOCKS_PORT, REDUDP_PORT, UDP_ECHO_PORT, flowConf, median, preferCompiled, runFlowBench, setupLab, sleep,
-  startCDante, startCRedsocks, startFlowRedsocks, startUdpEcho, startUdpPingPong, udpPathOf, udpPingPong, writeFile, type IspName,
+  startCDante, startCRedsocks, startFlowRedsocks, startUdpEcho, pingPongAcrossCut, udpPathOf, udpPingPong, writeFile, type IspName,
   type Lab, type PingPongResult,
 } from '@mptcp-proxy/lab';
 
@@ -96,17 +96,9 @@ function routedIsp(lab: Lab): IspName | undefined {
 }
 
 async function cutRun(lab: Lab, which: () => IspName | undefined): Promise<CutRow> {
-  const run = startUdpPingPong(lab, ADDR.origin, UDP_ECHO_PORT, 20, RUN_MS);
-  await run.sending;
-  await sleep(CUT_AT_MS);
-  const isp = which();
-  if (isp) await lab.cut(isp);
-  try {
-    return { isp: isp ?? '?', r: await run.result };
-  } finally {
-    if (isp) await lab.restore(isp);
-    await sleep(3000); // the path health sees it up again
-  }
+  const { isp, r } = await pingPongAcrossCut(lab, which, RUN_MS, CUT_AT_MS);
+  await sleep(3000); // the path health sees it up again
+  return { isp: isp ?? '?', r };
 }
 
 function printSteady(name: string, r: PingPongResult, rtt: number): void {

@@ -8,7 +8,7 @@
 
 import {
   ADDR, C_SOCKS_PORT, Lab, OUR_SOCKS_PORT, REDUDP_PORT, UDP_ECHO_PORT, flowConf, oursBuilt, profile, setupLab, startCDante,
-  startCRedsocks, startFlowRedsocks, startOurServer, startUdpEcho, startUdpPingPong, stopAll, udpPathOf, udpPingPong, type Started,
+  startCRedsocks, startFlowRedsocks, startOurServer, startUdpEcho, pingPongAcrossCut, stopAll, udpPathOf, udpPingPong, type Started,
 } from '@mptcp-proxy/lab';
 
 let lab: Lab;
@@ -35,47 +35,29 @@ test('a UDP ping-pong through redudp keeps going when its ISP is cut', async () 
   // answers came back (a new flow's first datagrams beyond the 5 that wait while its association
   // opens are dropped, as in redsocks: on a loaded machine that can be a few)
   expect(warm.received).toBeGreaterThan(warm.sent / 2);
-  const running = startUdpPingPong(lab, ADDR.origin, UDP_ECHO_PORT, 20, 6000);
-  await running.sending;
-  await new Promise((r) => setTimeout(r, 1500));
-  const isp = udpPathOf(lab);
+  const { isp, r } = await pingPongAcrossCut(lab, () => udpPathOf(lab), 6000, 1500);
   expect(isp).toBeDefined();
-  await lab.cut(isp!);
-  try {
-    const r = await running.result;
-    process.stdout.write(`redudp across a cut of ${isp}: ${JSON.stringify(r)}\n`);
-    // the flow moved and answers came back after the cut
-    expect(r.received).toBeGreaterThan(r.sent / 2);
-    expect(r.gapStartMs).toBeGreaterThan(1000);
-    expect(r.maxGapMs).toBeLessThan(4000);
-    expect(redsocks.output()).toMatch(/moved to path isp[12]/);
-    expect(udpPathOf(lab)).not.toBe(isp);
-  } finally {
-    await lab.restore(isp!);
-  }
+  process.stdout.write(`redudp across a cut of ${isp}: ${JSON.stringify(r)}\n`);
+  // the flow moved and answers came back after the cut
+  expect(r.received).toBeGreaterThan(r.sent / 2);
+  expect(r.gapStartMs).toBeGreaterThan(1000);
+  expect(r.maxGapMs).toBeLessThan(4000);
+  expect(redsocks.output()).toMatch(/moved to path isp[12]/);
+  expect(udpPathOf(lab)).not.toBe(isp);
 }, 60000);
 
 test('a live flow whose answers stop moves at once, without waiting for the path probes (here every 5 s)', async () => {
   await redsocks?.stop();
   redsocks = await startFlowRedsocks(lab, flowConf({ dns: false, probeInterval: 5000, probeTimeout: 5000 }), 'redsocks-slow-probes.conf');
   await udpPingPong(lab, ADDR.origin, UDP_ECHO_PORT, 20, 1000);
-  const running = startUdpPingPong(lab, ADDR.origin, UDP_ECHO_PORT, 20, 5000);
-  await running.sending;
-  await new Promise((r) => setTimeout(r, 1500));
-  const isp = udpPathOf(lab);
+  const { isp, r } = await pingPongAcrossCut(lab, () => udpPathOf(lab), 5000, 1500);
   expect(isp).toBeDefined();
-  await lab.cut(isp!);
-  try {
-    const r = await running.result;
-    process.stdout.write(`redudp across a cut of ${isp}, probes every 5 s: ${JSON.stringify(r)}\n`);
-    expect(r.received).toBeGreaterThan(r.sent / 2);
-    // the probes' verdict would take two 5 s timeouts; the flow's own stall moved it
-    expect(r.maxGapMs).toBeLessThan(3000);
-    // (the idle warm-up flow stays on the cut path until the probes say it is down)
-    expect(redsocks.output()).toMatch(new RegExp(`moved to path isp[12] .*: no answer for \\d+ ms on path ${isp}`));
-  } finally {
-    await lab.restore(isp!);
-  }
+  process.stdout.write(`redudp across a cut of ${isp}, probes every 5 s: ${JSON.stringify(r)}\n`);
+  expect(r.received).toBeGreaterThan(r.sent / 2);
+  // the probes' verdict would take two 5 s timeouts; the flow's own stall moved it
+  expect(r.maxGapMs).toBeLessThan(3000);
+  // (the idle warm-up flow stays on the cut path until the probes say it is down)
+  expect(redsocks.output()).toMatch(new RegExp(`moved to path isp[12] .*: no answer for \\d+ ms on path ${isp}`));
 }, 60000);
 
 test("interop: redudp through Dante's UDP ASSOCIATE", async () => {

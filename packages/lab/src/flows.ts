@@ -63,6 +63,23 @@ export function udpPingPong(lab: Lab, host: string, port: number, intervalMs: nu
   return startUdpPingPong(lab, host, port, intervalMs, durationMs, node).result;
 }
 
+/**
+ * A ping-pong (every 20 ms, `durationMs`) from the LAN to the UDP echo; `cutAtMs` after its first
+ * datagram the ISP `which()` names then is cut, and restored when the run has ended.
+ */
+export async function pingPongAcrossCut(lab: Lab, which: () => IspName | undefined, durationMs: number, cutAtMs: number): Promise<{ isp: IspName | undefined; r: PingPongResult }> {
+  const run = startUdpPingPong(lab, ADDR.origin, UDP_ECHO_PORT, 20, durationMs);
+  await run.sending;
+  await new Promise((res) => setTimeout(res, cutAtMs));
+  const isp = which();
+  if (isp) await lab.cut(isp);
+  try {
+    return { isp, r: await run.result };
+  } finally {
+    if (isp) await lab.restore(isp);
+  }
+}
+
 /** unbound at the server's site: the origin namespace, on the origin's address, port 53. */
 export function startLabResolver(lab: Lab, address: string = ADDR.origin): Promise<Started> {
   return startUnbound(lab.ns.origin, { address, port: RESOLVER_PORT, dir: lab.dir });
