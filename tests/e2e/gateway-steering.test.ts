@@ -19,18 +19,29 @@ import { spawnSync } from 'node:child_process';
 const TSX_CJS = require.resolve('tsx/cjs', { paths: [ROOT] });
 const UDP_ECHO = path.join(ROOT, 'packages/mptcp-native/test/fixtures/udp-tproxy-echo.ts');
 
-/** TCP: one line per connection. mode redirect: "proxy <original dst>"; plain: "server". */
+/**
+ * TCP: one line per connection. mode redirect (a transparent listener, as redsocks-ts' with
+ * redirector = generic): "proxy <original dst>" for a REDIRECTed connection (SO_ORIGINAL_DST),
+ * "tproxy <local address>" for a TPROXY'd one; plain: "server".
+ */
 const TCP_STANDIN = String.raw`
 import socket, struct, sys
 mode, port = sys.argv[1], int(sys.argv[2])
 s = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
 s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+if mode == 'redirect': s.setsockopt(socket.IPPROTO_IPV6, 75, 1)  # IPV6_TRANSPARENT (both families)
 s.bind(('::', port))
 s.listen(64)
+def tproxied(c):
+    a, p = c.getsockname()[:2]
+    a = a[7:] if a.startswith('::ffff:') else a
+    return 'tproxy %s' % (('[%s]:%d' if ':' in a else '%s:%d') % (a, p))
 while True:
     c, peer = s.accept()
-    if mode == 'redirect':
+    if mode == 'redirect' and c.getsockname()[1] != port:
+        msg = tproxied(c)
+    elif mode == 'redirect':
         if peer[0].startswith('::ffff:'):
             raw = c.getsockopt(socket.SOL_IP, 80, 16)
             p, a = struct.unpack('!2xH4s8x', raw)
@@ -230,5 +241,14 @@ describe('UDP and QUIC', () => {
     expect(tcp(client, '2001:db8:113::5', 80)).toBe('server');
     expect(udp(client, '2001:db8:113::5', 443, 'q6')).toBe('reply q6 from 2001:db8:113::5');
     expect(tcp(client, '203.0.113.5', 80)).toBe('proxy 203.0.113.5:80');
+  });
+
+  test('--tproxy: LAN TCP reaches the listener by TPROXY, v4 and v6, with its destination as the local address; bypasses and the guard hold', () => {
+    setup(['--tproxy', '--dns-port', '5353', '--udp-port', '10000']);
+    expect(tcp(client, '203.0.113.5', 80)).toBe('tproxy 203.0.113.5:80');
+    expect(tcp(client, '2001:db8:113::5', 80)).toBe('tproxy [2001:db8:113::5]:80');
+    expect(tcp(client, '192.168.50.1', 80)).toBe('server');
+    expect(tcp(client, '10.77.0.1', 12345)).toMatch(/refused/i);
+    expect(tcp(client, 'fd77::1', 12345)).toMatch(/refused/i);
   });
 });
