@@ -79,7 +79,6 @@ describe("'lan' mode: IPv6 on the LAN and at the destination, IPv4-only ISPs", (
     // association opens are dropped, as in redsocks: on a loaded machine that can be a few)
     expect(r.firstAnswerMs).not.toBeNull();
     expect(r.received).toBeGreaterThan(r.sent / 2);
-    expect(r.maxGapMs).toBeLessThan(500);
   });
 
   test('IPv4 keeps working beside it', () => {
