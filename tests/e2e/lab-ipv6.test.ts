@@ -105,8 +105,12 @@ describe("'dual' mode: IPv6 WAN addresses, MPTCP subflows over them", () => {
   });
 
   test('a download to an IPv6 destination runs over two IPv6 subflows, one per ISP', () => {
-    // 12 MB at 4 MB/s: the subflows are listed while it runs
-    const out = lab.exec('lan', `curl -s -g -o /dev/null -w 'http %{http_code}' --max-time 20 --limit-rate 4M '${ORIGIN6}bytes/12000000' & sleep 1.5; ip netns exec ${lab.ns.gw.name} ss -Htn; wait`);
+    // 12 MB at 4 MB/s: the subflows are listed every 250 ms while it runs
+    const out = lab.exec(
+      'lan',
+      `curl -s -g -o /dev/null -w 'http %{http_code}' --max-time 20 --limit-rate 4M '${ORIGIN6}bytes/12000000' & ` +
+        `for i in $(seq 1 10); do sleep 0.25; ip netns exec ${lab.ns.gw.name} ss -Htn; done; wait`,
+    );
     expect(out).toContain('http 200');
     const locals = new Set<string>();
     for (const line of out.split('\n').filter((l) => l.includes(`[${ADDR6.server}]:1080`))) {
