@@ -68,7 +68,7 @@ describe('mptcp-gateway setup and doctor in the lab', () => {
   const broken: Array<[string, string, string, string]> = [
     ['a deleted policy rule', `ip rule del from ${ADDR.wan2} lookup 102`, 'endpoint-route', ''],
     ['MPTCP limits 0', 'ip mptcp limits set subflow 0 add_addr_accepted 0', 'limits', ''],
-    ['a removed redirect', 'nft delete table ip mptcp_gateway', 'redirect', ''],
+    ['a removed redirect', 'nft delete table inet mptcp_gateway', 'redirect', ''],
     ['MPTCP disabled', 'sysctl -qw net.mptcp.enabled=0', 'mptcp-enabled', ''],
     ['tcp_fastopen 0', 'sysctl -qw net.ipv4.tcp_fastopen=0', 'tfo', ''],
   ];
