@@ -103,6 +103,17 @@ describe('interface names are resolved in the namespace the verifier runs in', (
   });
 });
 
+describe('our extension keywords: danted -V calls them syntax errors, we accept them', () => {
+  it.each(['extension.metrics: 127.0.0.1 port = 9102', 'extension.syslog.ident: danted'])('%s', (line) => {
+    const file = path.join(dir, `ext-${line.split(':')[0]}.conf`);
+    fs.writeFileSync(file, `logoutput: stderr\ninternal: 127.0.0.1 port = 1080\nexternal: 127.0.0.1\nsocksmethod: none\n${line}\n`);
+    const d = danted(file);
+    expect(d.ok).toBe(false);
+    expect(d.line).toBe(5);
+    expect(ours(file)).toMatchObject({ ok: true });
+  });
+});
+
 const HEAD = 'logoutput: stderr\ninternal: 127.0.0.1 port = 1080\nexternal: 127.0.0.1\nsocksmethod: none username\n';
 const RULES = 'client pass { from: 0/0 to: 0/0 }\nsocks pass { from: 0/0 to: 0/0 }\n';
 

@@ -335,4 +335,12 @@ describe('documented deliberate differences', () => {
     expect(real.stderr).toContain('assignment with unknown key <mptcp>');
     expect(runOurs(file).ok).toBe(true);
   });
+
+  test('base extension keys (metrics, syslog ident): redsocks rejects them, we accept them', () => {
+    const file = write('base-extensions', 'base { log = stderr; daemon = off; redirector = iptables; metrics_port = 9101; metrics_ip = 127.0.0.1; syslog_ident = redsocks; }\n' + R(''));
+    const real = runReal(file);
+    expect(real.rc).toBe(1);
+    expect(real.stderr).toContain('assignment with unknown key <metrics_port>');
+    expect(runOurs(file).ok).toBe(true);
+  });
 });

@@ -4,3 +4,5 @@ export * from './socks';
 export * from './relay';
 export * from './log';
 export * from './daemon';
+export * from './metrics/serve';
+export * from './metrics/parse';

@@ -72,7 +72,7 @@ function load(path: string): LoadResult {
 
 function makeLog(config: RedsocksConfig): RedsocksLog {
   const target = parseLogTarget(config.base.log, config.file, config.base.line);
-  return createRedsocksLog([target], { levels: { debug: config.base.logDebug, info: config.base.logInfo } });
+  return createRedsocksLog([target], { levels: { debug: config.base.logDebug, info: config.base.logInfo }, ident: config.base.syslogIdent });
 }
 
 async function run(args: CliArgs): Promise<number> {

@@ -178,6 +178,7 @@ function load(file: string, report: (level: 'warning' | 'error', text: string) =
 function makeLog(config: DantedConfig, debug: number): DanteLog {
   return createDanteLogger(config.logoutput, {
     errorTargets: config.errorlog, format: config.ext.logFormat, debug: Math.max(debug, config.debug),
+    ident: config.ext.syslogIdent,
   });
 }
 

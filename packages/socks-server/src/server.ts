@@ -12,6 +12,8 @@ import { HostLookups, matchRule } from './config';
 import { checkMethodsSupported, makeAuthenticator } from './auth/authenticator';
 import type { AuthHelperClient } from './auth/helper-client';
 import { loadPasswordFile } from './auth/password-file';
+import { ServerMetrics } from './metrics';
+import { connRefused, type ConnRefused } from './events';
 import { acceptBlocked, acceptOpen, dotAddr } from './log/dante-format';
 import { vis } from './log/vis';
 import { nullLog, type DanteLog } from './log/dante-log';
@@ -92,6 +94,12 @@ async function buildRuntime(config: DantedConfig, opts: StartOptions, shared: Sh
   };
 }
 
+/** A connection closed at accept (events.ts). */
+function refused(sock: net.Socket, stage: ConnRefused['stage']): void {
+  if (!connRefused.hasSubscribers) return;
+  connRefused.publish({ client: dotAddr(sock.remoteAddress, sock.remotePort), internal: dotAddr(sock.localAddress, sock.localPort), stage });
+}
+
 /** How often closed throttle windows are dropped from the shared counters. */
 const SWEEP_MS = 10_000;
 
@@ -102,6 +110,12 @@ export class SocksServer implements SessionHooks {
   private ticker: NodeJS.Timeout | undefined;
   private draining = false;
   private rt!: Runtime;
+  private metrics: ServerMetrics | undefined;
+
+  /** The metrics endpoint's address while `extension.metrics` is on. */
+  metricsAddress(): { host: string; port: number } | undefined {
+    return this.metrics?.address;
+  }
 
   private constructor(private readonly opts: StartOptions) {}
 
@@ -128,6 +142,19 @@ export class SocksServer implements SessionHooks {
       for (const l of srv.listeners) l.close();
       throw e;
     }
+    const m = config.ext.metrics;
+    if (m !== undefined) {
+      const metrics = new ServerMetrics({ sessions: () => srv.sessions });
+      try {
+        const at = await metrics.listen(m.host, m.port, (err) => srv.rt.log.error(`metrics: ${err.message}`));
+        srv.rt.log.info(`metrics at http://${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}/metrics`);
+      } catch (e) {
+        await metrics.close();
+        for (const l of srv.listeners) l.close();
+        throw new ProxyError('EMETRICS', `${config.file}:${m.line}: extension.metrics ${m.host} port = ${m.port}: ${(e as Error).message}`);
+      }
+      srv.metrics = metrics;
+    }
     srv.ticker = setInterval(() => srv.tick(), opts.tickMs ?? TICK_MS);
     srv.ticker.unref();
     return srv;
@@ -152,6 +179,11 @@ export class SocksServer implements SessionHooks {
     const next = await buildRuntime(config, { ...this.opts, log: log ?? this.rt.log }, this.shared);
     const old = this.rt;
     this.rt = next;
+    const a = old.config.ext.metrics;
+    const b = config.ext.metrics;
+    if (a?.host !== b?.host || a?.port !== b?.port) {
+      next.log.info('extension.metrics changed: it takes effect at the next start, not at a reload');
+    }
     if (log !== undefined && old.log !== log) {
       // Old sessions keep logging into the old sink until they finish; close it lazily.
       setTimeout(() => void old.log.close(), 60_000).unref();
@@ -210,6 +242,7 @@ export class SocksServer implements SessionHooks {
         const rt = this.rt;
         rt.log.info(acceptBlocked(0, dotAddr(ip, sock.remotePort), dotAddr(sock.localAddress, sock.localPort), vis(v.refused)),
           { event: 'block', stage: 'srchost', client: ip });
+        refused(sock, 'srchost');
         sock.destroy();
         return;
       }
@@ -244,6 +277,7 @@ export class SocksServer implements SessionHooks {
       if (rule === undefined || rule.log.includes('connect') || rule.log.includes('error')) {
         rt.log.info(acceptBlocked(rule?.number ?? 0, client, internal), { event: 'block', stage: 'client', client: ctx.clientAddress });
       }
+      refused(sock, 'client');
       sock.destroy();
       return;
     }
@@ -252,6 +286,7 @@ export class SocksServer implements SessionHooks {
     const over = hasSessionLimits(r) ? admitSession(this.shared, r, ctx.clientAddress, tickets, Date.now()) : undefined;
     if (over !== undefined) {
       if (r.log.includes('error') || r.log.includes('connect')) rt.log.info(acceptBlocked(r.number, client, internal, over));
+      refused(sock, 'limit');
       sock.destroy();
       return;
     }
@@ -330,6 +365,7 @@ export class SocksServer implements SessionHooks {
     for (const s of [...this.sessions]) s.close('server shutting down');
     if (this.ticker) clearInterval(this.ticker);
     await closed;
+    await this.metrics?.close();
   }
 }
 

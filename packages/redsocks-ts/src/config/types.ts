@@ -45,6 +45,13 @@ export interface BaseSection {
   connpresIdleTimeout: number;
   /** Milliseconds, > 0. */
   maxAcceptBackoff: number;
+
+  // ---- extensions (not in redsocks 0.5) ----
+  /** The metrics endpoint (docs/metrics.md): off while metricsPort is undefined. */
+  metricsIp: string;
+  metricsPort?: number;
+  /** The syslog ident (`syslog_ident`; default redsocks-ts, `redsocks` for redsocks' own). */
+  syslogIdent: string;
 }
 
 /** One WAN path the dialer may use (extension `paths = "..."`). */

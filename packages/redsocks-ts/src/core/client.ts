@@ -9,6 +9,7 @@ import type { Endpoint, UpstreamContext, UpstreamProtocol } from '../upstream/up
 import type { Dialer } from '../dial';
 import { ReceiveBuffer, Relay, UpstreamError, errorCode, type RelayError, type SpliceBudget } from '@mptcp-proxy/common';
 import type { RedsocksLog } from '../log/redsocks-log';
+import { connAccepted, connClosed, connDialled, connHandshake, connRelaying, type ConnOutcome, type ConnRef } from '../events';
 
 export interface ClientOwner {
   readonly cfg: RedsocksSection;
@@ -55,6 +56,10 @@ export class RedsocksClient {
   private readonly clientShut: Shut = { rd: false, wr: false };
   private readonly relayShut: Shut = { rd: false, wr: false };
   private closed = false;
+  /** What the closed event reports (events.ts). */
+  private outcome: ConnOutcome = 'dropped';
+  private errCode: string | undefined;
+  private path: string | undefined;
 
   constructor(
     private readonly owner: ClientOwner,
@@ -69,6 +74,7 @@ export class RedsocksClient {
   async run(): Promise<void> {
     const { owner } = this;
     this.log.info('accepted');
+    if (connAccepted.hasSubscribers) connAccepted.publish(this.ref());
     const cfg = owner.cfg;
     const ctx: UpstreamContext = {
       client: this.socket,
@@ -80,6 +86,10 @@ export class RedsocksClient {
       dial: async (opts) => {
         const d = await owner.dialer.dial(opts);
         this.upstream = d.socket;
+        this.path = d.path;
+        if (connDialled.hasSubscribers) {
+          connDialled.publish({ ...this.ref(), path: d.path, pooled: d.pooled === true, ms: Date.now() - this.firstEvent });
+        }
         if (this.closed) d.socket.destroy();
         return d;
       },
@@ -89,9 +99,12 @@ export class RedsocksClient {
     try {
       tunnel = await owner.protocol.establish(ctx);
     } catch (e) {
+      this.outcome = 'upstream';
+      this.errCode = errorCode(e) ?? 'EUPSTREAM';
       this.fail(e);
       return;
     }
+    if (connHandshake.hasSubscribers) connHandshake.publish({ ...this.ref(), ms: Date.now() - this.firstEvent });
     if (this.closed) {
       tunnel.upstream.destroy();
       return;
@@ -107,6 +120,7 @@ export class RedsocksClient {
     const relay = this.relay ?? this.startUp(tunnel.upstream);
     this.track(relay.startBtoA(tunnel.leftover), 'relay');
     this.log.debug('data relaying started');
+    if (connRelaying.hasSubscribers) connRelaying.publish(this.ref());
   }
 
   /**
@@ -131,6 +145,8 @@ export class RedsocksClient {
       (err: RelayError) => {
         if (this.closed) return;
         const side = err.side === 'a' ? 'client' : err.side === 'b' ? 'relay' : '';
+        this.outcome = 'reset';
+        this.errCode = err.code;
         if (err.code !== 'ERELAY_CLOSED') this.log.info(`${side} error, code ${err.code}: ${err.message}`);
         this.close(false);
       },
@@ -199,6 +215,19 @@ export class RedsocksClient {
   private finish(clean: boolean): void {
     if (this.finished) return;
     this.finished = true;
+    if (clean) this.outcome = 'ok';
+    if (connClosed.hasSubscribers) {
+      connClosed.publish({
+        ...this.ref(),
+        outcome: this.outcome,
+        code: this.errCode,
+        bytesUp: this.relay?.aToB ?? 0,
+        bytesDown: this.relay?.bToA ?? 0,
+        path: this.path,
+        ms: Date.now() - this.firstEvent,
+        upstream: this.upstream,
+      });
+    }
     if (clean) this.log.info('connection closed');
     else {
       this.log.info(
@@ -206,6 +235,19 @@ export class RedsocksClient {
       );
     }
     this.owner.clientClosed(this);
+  }
+
+  /** Bytes relayed so far: client -> upstream, upstream -> client. */
+  bytes(): { up: number; down: number } {
+    return { up: this.relay?.aToB ?? 0, down: this.relay?.bToA ?? 0 };
+  }
+
+  private ref(): ConnRef {
+    return {
+      instance: `${this.owner.cfg.localIp}:${this.owner.cfg.localPort}`,
+      client: `${this.clientAddr.address}:${this.clientAddr.port}`,
+      dest: `${this.dest.address}:${this.dest.port}`,
+    };
   }
 
   /** Dropped under pressure, as redsocks' drop_idle_connections does. */

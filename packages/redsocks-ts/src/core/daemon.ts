@@ -12,6 +12,7 @@ import { listenKey, Instance, type InstanceHost } from './instance';
 import { keepaliveLimitation } from '../net/keepalive';
 import { SpliceBudget, nofileSoftLimit } from '@mptcp-proxy/common';
 import { startServices, reloadServices, type Service, type ServiceKind } from './services';
+import { RedsocksMetrics } from './metrics';
 
 export interface StartOptions {
   log: RedsocksLog;
@@ -39,6 +40,8 @@ export interface RedsocksHandle {
   reload(config: RedsocksConfig): Promise<void>;
   close(): Promise<void>;
   readonly connMax: number;
+  /** The metrics endpoint's address while metrics are on (`metrics_port`). */
+  metricsAddress(): { host: string; port: number } | undefined;
 }
 
 const PRESSURE_ERRNOS = new Set(['EMFILE', 'ENFILE', 'ENOBUFS', 'ENOMEM']);
@@ -84,6 +87,34 @@ class Daemon implements InstanceHost {
       throw err;
     }
     this.instances = built;
+    await this.startMetrics();
+  }
+
+  metrics: RedsocksMetrics | undefined;
+
+  /** The metrics endpoint (docs/metrics.md), only with `metrics_port`; read at start only. */
+  private async startMetrics(): Promise<void> {
+    const { metricsPort, metricsIp } = this.config.base;
+    if (metricsPort === undefined) return;
+    const m = new RedsocksMetrics({
+      instances: () =>
+        this.instances.map((inst) => ({
+          key: inst.key,
+          paths: () => inst.dialer.paths(),
+          pathBySource: (a: string) => inst.dialer.health?.bySource(a)?.name,
+          poolStats: () => inst.dialer.poolStats(),
+          clients: () => [...inst.clients].map((c) => ({ key: `${c.clientAddr.address}:${c.clientAddr.port}`, bytes: () => c.bytes(), upstream: c.upstream })),
+        })),
+    });
+    try {
+      const srv = await m.listen(metricsIp, metricsPort, (err) => this.log.error(`metrics: ${err.message}`));
+      this.log.notice(`metrics at http://${srv.host.includes(':') ? `[${srv.host}]` : srv.host}:${srv.port}/metrics`);
+    } catch (err) {
+      await m.close();
+      for (const inst of this.instances) await inst.close();
+      throw new Error(`metrics endpoint ${metricsIp}:${metricsPort}: ${(err as Error).message}`);
+    }
+    this.metrics = m;
   }
 
   loopNoticeDue(now: number): boolean {
@@ -174,6 +205,7 @@ class Daemon implements InstanceHost {
    */
   async reload(config: RedsocksConfig): Promise<void> {
     const redirector = getRedirector(config.base.redirector);
+    const oldBase = this.config.base;
     for (const r of config.redsocks) this.upstreams.protocolFor(r.type);
     const old = new Map(this.instances.map((inst) => [inst.key, inst]));
     const fresh: Instance[] = [];
@@ -210,6 +242,9 @@ class Daemon implements InstanceHost {
     this.instances = next;
     this.connMax = effectiveConnMax(config, this.nofile);
     this.log.setLevels({ debug: config.base.logDebug, info: config.base.logInfo });
+    if (config.base.metricsPort !== oldBase.metricsPort || config.base.metricsIp !== oldBase.metricsIp) {
+      this.log.notice('metrics_ip / metrics_port changed: they take effect at the next start, not at a reload');
+    }
   }
 
   async close(): Promise<void> {
@@ -217,6 +252,7 @@ class Daemon implements InstanceHost {
     if (this.backoffTimer) clearTimeout(this.backoffTimer);
     for (const inst of this.instances) await inst.close();
     for (const svc of this.services) await svc.close();
+    await this.metrics?.close();
   }
 }
 
@@ -244,5 +280,6 @@ export async function startRedsocks(config: RedsocksConfig, opts: StartOptions):
     get connMax() {
       return d.connMax;
     },
+    metricsAddress: () => d.metrics?.address,
   };
 }

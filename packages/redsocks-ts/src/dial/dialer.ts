@@ -12,6 +12,7 @@ import { applyTcpKeepalive } from '../net/keepalive';
 import type { DialOptions, Dialed } from '../upstream/upstream';
 import { PathHealth, isPathFailure, type ConnectLike, type HealthLog, type PathView } from './path-health';
 import { WarmPool, type PoolStats, type PooledConn } from './warm-pool';
+import { poolChannel } from '../events';
 
 /**
  * What a dialer needs from its section: the proxy, the DialKeys, and (for `redsocks {}`) the
@@ -93,6 +94,7 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
   const connect = opts.connect ?? mptcpNative.connect;
   const log = opts.log ?? debugLog;
   const target = { host: section.ip, port: section.port };
+  const instanceName = `${section.localIp}:${section.localPort}`;
   const health =
     section.paths.length > 0
       ? new PathHealth(section.paths, target, {
@@ -302,11 +304,12 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
     async dial(o: DialOptions = {}): Promise<Dialed> {
       if (pool && o.pooled !== false) {
         const hit = pool.take();
+        if (poolChannel.hasSubscribers) poolChannel.publish({ instance: instanceName, hit: hit !== undefined, path: hit?.path });
         if (hit) {
           const g = greeted.get(hit.socket);
           g?.unwatch();
           watch(hit.socket);
-          return { socket: hit.socket, path: hit.path, greeting: g?.greeting };
+          return { socket: hit.socket, path: hit.path, greeting: g?.greeting, pooled: true };
         }
       }
       const conn = await fresh(o.fastOpen === true);

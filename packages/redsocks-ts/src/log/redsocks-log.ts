@@ -1,7 +1,7 @@
 /**
  * redsocks' log.c line format and priority filter, on common's logging stack (winston).
  * Lines on stderr / file look like `<sec>.<usec6> <prio> <file.c>:<line> <func>(...) <message>`,
- * stamped from common's logClock(); syslog (ident `redsocks`) gets the message only.
+ * stamped from common's logClock(); syslog (ident `redsocks-ts`, or `syslog_ident`) gets the message only.
  * Disabled levels cost one comparison (no string is built).
  */
 import { createLogger, logClock, secUsecStamp, type LogLevel, type LogTarget, type Logger } from '@mptcp-proxy/common';
@@ -46,6 +46,8 @@ export interface RedsocksLogOptions {
   capture?: (prio: Priority, message: string) => void;
   /** For tests: the syslog socket (default /dev/log). */
   syslogPath?: string;
+  /** The syslog ident (`syslog_ident`, default redsocks-ts). */
+  ident?: string;
 }
 
 function levelFor(l: { debug: boolean; info: boolean }): LogLevel {
@@ -57,7 +59,7 @@ export function createRedsocksLog(targets: readonly LogTarget[], opts: RedsocksL
   const capture = opts.capture;
   const inner: Logger = createLogger({
     targets,
-    ident: 'redsocks',
+    ident: opts.ident ?? 'redsocks-ts',
     level: levelFor(opts.levels ?? { debug: false, info: false }),
     lineFormat: (level, message, meta) => formatLine(PRIORITY[level], message, (meta?.where as string | undefined) ?? DEFAULT_WHERE),
     capture: capture ? (_line, level, message) => capture(PRIORITY[level], message) : undefined,

@@ -3,6 +3,7 @@
  * "optimistic = auto"), keyed by "ip:port" and kept for `optimistic_cache_ttl` seconds. One per
  * daemon, shared by every `redsocks {}` section that names the same server; it outlives a reload.
  */
+import { optimisticChannel } from '../events';
 
 /**
  * - `oc`: the server picked the optimistic method (A5/A6): early data is safe to send.
@@ -31,6 +32,7 @@ export class ServerCapabilities {
 
   set(key: string, verdict: ServerVerdict, ttlSeconds: number, now = Date.now()): void {
     this.entries.set(key, { verdict, expires: now + Math.max(0, ttlSeconds) * 1000 });
+    if (optimisticChannel.hasSubscribers) optimisticChannel.publish({ server: key, verdict });
   }
 
   delete(key: string): void {

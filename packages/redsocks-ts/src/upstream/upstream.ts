@@ -27,6 +27,8 @@ export interface Dialed {
   path?: string;
   /** The protocol's pool greeting, already written on this (pooled) connection. */
   greeting?: Buffer;
+  /** Taken from the warm pool. */
+  pooled?: boolean;
 }
 
 /** Per-connection logger that prefixes redsocks' `[client->dest]: `. */

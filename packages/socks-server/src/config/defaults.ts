@@ -17,6 +17,7 @@ export function defaultExtensions(): Extensions {
     timeoutNegotiatePool: 300,
     logFormat: 'text',
     authFailures: { count: 10, seconds: 60 },
+    syslogIdent: 'socks-server',
   };
 }
 

@@ -209,6 +209,20 @@ export class SettingsTable {
         if (r.count > 0 && r.seconds === 0) p.fail(E.value, vals[0], 'the time in "failures/seconds" must be at least 1 second');
         c.ext.authFailures = r;
       },
+      'extension.metrics': (kw, vals) => {
+        const [addr, ...rest] = vals;
+        if (addr === undefined) p.syntax(p.peek());
+        if (!ipFamily(addr.text)) p.fail(E.value, addr, `extension.metrics wants an IP address (127.0.0.1 or ::1 to keep it local), not "${addr.text}"`);
+        if (rest.length === 0) p.fail(E.value, kw, 'extension.metrics needs a port: extension.metrics: 127.0.0.1 port = 9102');
+        const spec = p.portSpecFrom(rest);
+        if (spec.op !== 'eq') p.syntax(rest[1]);
+        c.ext.metrics = { host: addr.text, port: spec.port, line: addr.line };
+      },
+      'extension.syslog.ident': (_kw, vals) => {
+        const t = p.one(vals);
+        if (!/^[A-Za-z0-9._-]{1,32}$/.test(t.text)) p.fail(E.value, t, 'a syslog ident is 1 to 32 letters, digits, ".", "_" or "-" (socks-server, or danted for Dante\'s name)');
+        c.ext.syslogIdent = t.text;
+      },
     };
   }
 

@@ -22,6 +22,8 @@
  *   extension.auth.failures: N/S           after N failed RFC 1929 logins within S seconds from
  *                                          one address (IPv6: one /64), refuse its logins until
  *                                          the oldest is S seconds old (default 10/60; 0/0 = off)
+ *   extension.metrics: IP port = N         the OpenMetrics endpoint (docs/metrics.md); off by default
+ *   extension.syslog.ident: NAME           the syslog ident (default socks-server; danted = Dante's)
  *
  * and inside `socks pass { }` rules:
  *
@@ -166,6 +168,10 @@ export interface Extensions {
   logFormat: 'text' | 'json'; // default 'text'
   passwordFile?: string;
   authFailures: { count: number; seconds: number }; // default 10/60
+  /** The metrics endpoint (docs/metrics.md); undefined = off (the default). */
+  metrics?: { host: string; port: number; line: number };
+  /** The syslog ident; default 'socks-server' ('danted' for Dante's own). */
+  syslogIdent: string;
 }
 
 export interface DantedConfig {

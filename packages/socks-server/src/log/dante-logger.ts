@@ -17,16 +17,17 @@ export interface DanteLoggerOptions {
   format?: 'text' | 'json';
   /** -d n: debug lines on when > 0. */
   debug?: number;
+  /** The syslog (and JSON) ident, default socks-server; text lines keep Dante's `danted[pid]`. */
   ident?: string;
   /** Extra sink for tests: receives every formatted line. */
   capture?: (line: string) => void;
 }
 
 export function createDanteLogger(targets: LogTarget[], opts: DanteLoggerOptions = {}): DanteLog {
-  const ident = opts.ident ?? 'danted';
+  const ident = opts.ident ?? 'socks-server';
   const json = opts.format === 'json';
   const debugOn = (opts.debug ?? 0) > 0;
-  const lineFormat = (level: LogLevel, msg: string): string => `${danteLinePrefix(level, logClock(), process.pid, ident)}${msg}`;
+  const lineFormat = (level: LogLevel, msg: string): string => `${danteLinePrefix(level, logClock(), process.pid)}${msg}`;
   const cap = opts.capture;
   const inner = targets.length > 0 || cap
     ? createLogger({

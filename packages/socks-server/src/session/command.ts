@@ -4,6 +4,7 @@
  * (udp-associate.ts). A command gets everything it needs in a CommandContext and talks back
  * through SessionControl; it never reads or writes the session's state.
  */
+import type { ConnOutcome } from '../events';
 import type * as net from 'node:net';
 import type { SocksAddress } from '@mptcp-proxy/common';
 import type { Rule, SocksMethod } from '../config';
@@ -31,6 +32,8 @@ export interface SessionControl {
   /** Reply with REP from an errno and close; early data is dropped. */
   failErrno(code: string | undefined, why: string): void;
   close(reason: string): void;
+  /** How the session ends, for its closed event (events.ts); the first call wins. */
+  settle(outcome: ConnOutcome, code: string | undefined): void;
   /** The destination side is up or failed: releases the pending-connect slot and the connect deadline. */
   connectDone(): void;
   /** Hands the queued early data over (once); the session stops buffering. */

@@ -9,11 +9,13 @@ import { dotAddr } from '../log/dante-format';
 import { dial } from '../net/dialer';
 import type { CommandContext, CommandHandler } from './command';
 import { startStreamRelay } from './stream-relay';
+import { connDialled } from '../events';
 
 export class ConnectHandler implements CommandHandler {
   private dest: net.Socket | undefined;
   private relay: Relay | undefined;
   private local = '0.0.0.0.0';
+  private readonly started = Date.now();
 
   constructor(private readonly ctx: CommandContext) {}
 
@@ -46,6 +48,13 @@ export class ConnectHandler implements CommandHandler {
     s.connectDone();
     this.dest = sock;
     this.local = dotAddr(sock.localAddress, sock.localPort);
+    if (connDialled.hasSubscribers) {
+      const { peer } = this.ctx;
+      connDialled.publish({
+        client: dotAddr(peer.clientAddress, peer.clientPort), internal: dotAddr(peer.localAddress, peer.localPort),
+        dest: s.destText, ms: Date.now() - this.started,
+      });
+    }
     startStreamRelay(this.ctx, sock, (r) => (this.relay = r), () => {
       const bound = sock.localAddress !== undefined ? addressFromHost(sock.localAddress, sock.localPort ?? 0) : undefined;
       s.reply(request.version === 4 ? Socks4Rep.Granted : Rep.Succeeded, bound);

@@ -38,6 +38,7 @@ import type { Request } from './request';
 import { SessionLog, type SessionFacts } from './session-log';
 import { type SessionTickets, judgeRequest } from './session-policy';
 import { closeClientSocket } from './teardown';
+import { connAccepted, connClosed, connNegotiated, connRelaying, optimisticChannel, type ConnOutcome, type ConnRef } from '../events';
 
 export const enum Phase {
   Detect,
@@ -133,6 +134,9 @@ export class Session implements SessionControl, SessionFacts, Peer {
   /** OC: method selection and auth status held back to go out with the reply. */
   private held: Buffer[] | null = null;
   private closeReason = '';
+  /** What the closed event reports (events.ts); undefined until something decides it. */
+  private outcome: ConnOutcome | undefined;
+  private outcomeCode: string | undefined;
   /** The client's EOF came while its password was being checked. */
   private clientEnded = false;
   /** The generation whose socks-rules passed this session (then it is used for everything). */
@@ -159,6 +163,19 @@ export class Session implements SessionControl, SessionFacts, Peer {
     socket.on('end', onEnd);
     socket.on('error', onError);
     socket.on('close', onClose);
+    if (connAccepted.hasSubscribers) connAccepted.publish(this.ref());
+  }
+
+  /** The connection as events.ts names it. */
+  ref(): ConnRef {
+    return { client: dotAddr(this.clientAddress, this.clientPort), internal: dotAddr(this.localAddress, this.localPort) };
+  }
+
+  /** The first verdict on how this session ends wins (events.ts). */
+  settle(outcome: ConnOutcome, code: string | undefined): void {
+    if (this.outcome !== undefined) return;
+    this.outcome = outcome;
+    this.outcomeCode = code;
   }
 
   // ---- what the log lines and the client list read ----
@@ -281,6 +298,7 @@ export class Session implements SessionControl, SessionFacts, Peer {
   onClientError(err: NodeJS.ErrnoException): void {
     // Once relaying, the relay owns errors and close.
     if (this.phase === Phase.Closed || this.phase === Phase.Established) return;
+    this.settle(this.phase < Phase.Resolving ? 'negotiation' : 'failed', err.code);
     this.close(`local client error (${strerror(err.code)})`);
   }
 
@@ -340,6 +358,12 @@ export class Session implements SessionControl, SessionFacts, Peer {
       return;
     }
     this.method = choice.method!;
+    if (optimisticChannel.hasSubscribers) {
+      const policy = this.rt.policy;
+      if (g.methods.includes(policy.ocMethod) || g.methods.includes(policy.ocAuthMethod)) {
+        optimisticChannel.publish({ ...this.ref(), verdict: choice.optimistic ? 'accepted' : 'declined' });
+      }
+    }
     if (choice.optimistic) this.held = [encodeMethodSelection(choice.wire)];
     else this.sendRaw(encodeMethodSelection(choice.wire));
     this.phase = choice.needsAuth ? Phase.Auth : Phase.Request;
@@ -472,6 +496,7 @@ export class Session implements SessionControl, SessionFacts, Peer {
     }, this.clientRule, this.tickets);
     this.socksRule = j.rule;
     if (j.verdict === 'block') {
+      this.settle('blocked', `REP_${j.rep}`);
       this.logger.blocked(req, j.rule, j.extra);
       this.fail(j.rep, undefined, false);
       return;
@@ -482,6 +507,9 @@ export class Session implements SessionControl, SessionFacts, Peer {
     }
     if (j.connectMs !== undefined && this.deadline !== 0) this.deadline = j.connectMs > 0 ? Date.now() + j.connectMs : 0;
     this.phase = req.command === 'connect' ? Phase.Connecting : req.command === 'bind' ? Phase.Bind : Phase.Udp;
+    if (connNegotiated.hasSubscribers) {
+      connNegotiated.publish({ ...this.ref(), method: this.method, optimistic: this.optimistic, command: req.command, ms: Date.now() - this.startMs });
+    }
     const handler = createCommand({
       rt, request: req, rule: j.rule, peer: this, method: this.method, user: this.user, groups: this.groups,
       ioMs: j.ioMs, finWaitMs: j.finWaitMs,
@@ -507,6 +535,7 @@ export class Session implements SessionControl, SessionFacts, Peer {
 
   established(): void {
     this.phase = Phase.Established;
+    if (connRelaying.hasSubscribers) connRelaying.publish(this.ref());
     this.client.removeListener('data', onData);
   }
 
@@ -561,6 +590,7 @@ export class Session implements SessionControl, SessionFacts, Peer {
   /** Reply REP (SOCKS4 CD) and close; early data is dropped, never parsed. */
   private fail(rep: number, why?: string, logIt = true): void {
     if (this.phase === Phase.Closed) return;
+    this.settle('failed', `REP_${rep}`);
     this.dropEarly();
     this.reply(rep);
     if (logIt && why !== undefined) this.logger.error(why);
@@ -575,6 +605,7 @@ export class Session implements SessionControl, SessionFacts, Peer {
   }
 
   private protocolError(err: ProtocolError): void {
+    this.settle(this.phase === Phase.Request ? 'failed' : 'negotiation', err.code);
     if (this.phase === Phase.Request && this.versionHint === 5) {
       this.fail(protocolErrorToRep(err.code), err.message);
       return;
@@ -588,6 +619,7 @@ export class Session implements SessionControl, SessionFacts, Peer {
 
   private negotiationError(text: string): void {
     if (this.phase === Phase.Closed) return;
+    this.settle('negotiation', 'ENEGOTIATE');
     this.logger.negotiationError(text);
     this.dropEarly();
     this.close(text, true);
@@ -596,14 +628,17 @@ export class Session implements SessionControl, SessionFacts, Peer {
   /** The deadline passed (negotiate, connect or UDP idle). */
   onDeadline(now: number): void {
     if (this.phase < Phase.Resolving) {
+      this.settle('negotiation', 'ETIMEOUT_NEGOTIATE');
       this.logger.negotiateTimeout(now);
       this.dropEarly();
       this.close('negotiate timeout', true);
     } else if (this.phase === Phase.Resolving || this.phase === Phase.Connecting) {
       this.failErrno('ETIMEDOUT', 'connect timed out');
     } else if (this.phase === Phase.Udp) {
+      this.settle('ok', 'ETIMEOUT_IO');
       this.close('i/o timeout');
     } else if (this.phase === Phase.Established) {
+      this.settle('error', 'ETIMEOUT_FIN_WAIT');
       // Only a half-closed relay arms it (timeout.tcp_fin_wait).
       this.close('tcp_fin_wait timeout');
     }
@@ -615,7 +650,13 @@ export class Session implements SessionControl, SessionFacts, Peer {
   close(reason: string, quiet = false): void {
     if (this.phase === Phase.Closed) return;
     const wasUp = this.phase >= Phase.Connecting && this.handler !== undefined;
+    const established = this.phase === Phase.Established || this.phase === Phase.Bind || this.phase === Phase.Udp;
     this.phase = Phase.Closed;
+    if (connClosed.hasSubscribers) {
+      const c = this.counts();
+      const outcome = this.outcome ?? (established ? 'ok' : 'negotiation');
+      connClosed.publish({ ...this.ref(), outcome, code: this.outcomeCode, bytesIn: c.toDest, bytesOut: c.fromDest, ms: Date.now() - this.startMs });
+    }
     this.closeReason = reason;
     this.connectDone();
     this.dropEarly();

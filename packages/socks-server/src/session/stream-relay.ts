@@ -62,7 +62,10 @@ export function startStreamRelay(ctx: CommandContext, dest: net.Socket, onRelay:
   s.client.resume();
   relay.done.then(
     s.guard(() => s.close(destFirst ? 'remote peer closed' : 'local client closed')),
-    s.guard((err: RelayError) => s.close(relayCloseReason(err))),
+    s.guard((err: RelayError) => {
+      s.settle('error', err.code);
+      s.close(relayCloseReason(err));
+    }),
   );
   return relay;
 }

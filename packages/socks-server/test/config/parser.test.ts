@@ -31,7 +31,7 @@ describe('danted.conf settings', () => {
     expect(config.ext).toEqual({
       optimistic: false, optimisticMethod: 0xa5, optimisticAuthMethod: 0xa6, optimisticMaxEarly: 65536,
       fastOpen: 0, mptcp: 'auto', mptcpExternal: 'off', timeoutNegotiatePool: 300, logFormat: 'text',
-      authFailures: { count: 10, seconds: 60 },
+      authFailures: { count: 10, seconds: 60 }, syslogIdent: 'socks-server',
     });
     expect(warnings.map((w) => w.message)).toContainEqual(expect.stringContaining('no socks authentication methods enabled'));
   });
@@ -110,6 +110,7 @@ describe('danted.conf settings', () => {
         'extension.optimistic.maxearly: 4096', 'extension.fastopen: 256', 'extension.mptcp: on',
         'extension.mptcp.external: auto', 'extension.timeout.negotiate.pool: 600', 'extension.logformat: json',
         'extension.passwordfile: /etc/socks-server/passwd', 'extension.auth.failures: 5/30',
+        'extension.metrics: 127.0.0.1 port = 9102', 'extension.syslog.ident: danted',
         'socks pass { from: 0/0 to: 0/0 optimistic: no }',
       ].join('\n'),
     );
@@ -117,6 +118,7 @@ describe('danted.conf settings', () => {
       optimistic: true, optimisticMethod: 0xa7, optimisticAuthMethod: 0xa8, optimisticMaxEarly: 4096,
       fastOpen: 256, mptcp: 'on', mptcpExternal: 'auto', timeoutNegotiatePool: 600, logFormat: 'json',
       passwordFile: '/etc/socks-server/passwd', authFailures: { count: 5, seconds: 30 },
+      metrics: { host: '127.0.0.1', port: 9102, line: 15 }, syslogIdent: 'danted',
     });
     expect(config.socksRules[0].optimistic).toBe(false);
   });
@@ -126,6 +128,11 @@ describe('danted.conf settings', () => {
     ['extension.optimistic: 1', '1', 'syntax error'],
     ['extension.optimistic.method: 0x05', '0x05', 'private SOCKS5 method must be 0x80 - 0xfe, not 5'],
     ['extension.logformat: xml', 'xml', 'syntax error'],
+    ['extension.metrics: localhost port = 9102', 'localhost', 'extension.metrics wants an IP address (127.0.0.1 or ::1 to keep it local), not "localhost"'],
+    ['extension.metrics: 127.0.0.1', 'extension.metrics:', 'extension.metrics needs a port: extension.metrics: 127.0.0.1 port = 9102'],
+    ['extension.metrics: 127.0.0.1 port > 9102', '>', 'syntax error'],
+    ['extension.metrics: 127.0.0.1 port = 70000', '70000', 'number 70000 is too large.  Maximum is 65535'],
+    ['extension.syslog.ident: a:b', 'a:b', 'a syslog ident is 1 to 32 letters, digits, ".", "_" or "-" (socks-server, or danted for Dante\'s name)'],
   ])('rejects a bad extension value: %s', (line, token, detail) => {
     const e = parseError(`internal: 127.0.0.1\nexternal: lo\n${line}\n`);
     expect([e.line, e.token, e.detail]).toEqual([3, token, detail]);

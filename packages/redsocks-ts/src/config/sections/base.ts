@@ -1,7 +1,7 @@
 import { ConfigValueError } from '@mptcp-proxy/common';
 import type { KeyParser, SectionSpec } from '../section-spec';
 import type { BaseSection, RedirectorName } from '../types';
-import { parseBool, parseUint16, parseUint32 } from '../values';
+import { parseBool, parseInAddr, parseUint16, parseUint32 } from '../values';
 
 /** Base section while it is being read: `redirector` is checked only at `}`. */
 export interface BaseDraft extends BaseSection {
@@ -25,6 +25,8 @@ export function defaultBase(line = 0, present = false): BaseDraft {
     redsocksConnMax: 0,
     connpresIdleTimeout: 7440,
     maxAcceptBackoff: 60000,
+    metricsIp: '127.0.0.1',
+    syslogIdent: 'redsocks-ts',
   };
 }
 
@@ -46,7 +48,20 @@ const keys = new Map<string, KeyParser<BaseDraft>>([
   ['redsocks_conn_max', (t, v) => void (t.redsocksConnMax = parseUint32(v))],
   ['connpres_idle_timeout', (t, v) => void (t.connpresIdleTimeout = parseUint32(v))],
   ['max_accept_backoff', (t, v) => void (t.maxAcceptBackoff = parseUint32(v))],
+  // extensions (docs/metrics.md; the syslog ident: docs/logging.md)
+  ['metrics_ip', (t, v, ctx) => void (t.metricsIp = parseInAddr(v, ctx))],
+  ['metrics_port', (t, v) => void (t.metricsPort = parseUint16(v))],
+  ['syslog_ident', (t, v) => void (t.syslogIdent = parseIdent(v))],
 ]);
+
+/** A syslog ident: a program name, no blanks or colons (they would break the syslog line). */
+function parseIdent(v: string): string {
+  if (!/^[A-Za-z0-9._-]{1,32}$/.test(v)) {
+    throw new ConfigValueError(`syslog_ident <${v}> must be 1 to 32 letters, digits, '.', '_' or '-'`,
+      'redsocks-ts (the default) or redsocks (the name redsocks 0.5 logs under)');
+  }
+  return v;
+}
 
 export const baseSection: SectionSpec<BaseDraft> = {
   name: 'base',
