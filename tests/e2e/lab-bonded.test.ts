@@ -5,28 +5,18 @@
  * asserts (the numbers are in bench/lab-bond.ts).
  */
 import {
-  Lab, IFACES, LabProfile, setupLab, type Started, oursBuilt, startOurRedsocks, startOurServer, stopAll,
+  Lab, IFACES, E2E_PROFILE, type Started, startOurLab, stopAll,
   curlSmall, transfer, failoverRun, linkCeilings, outageTtfb, wanSplit,
 } from '@mptcp-proxy/lab';
 
-const link = { delayMs: 5, rateMbit: 50, lossPct: 0, queuePkts: 100 };
-const E2E: LabProfile = {
-  name: 'e2e',
-  description: 'two 50 Mbit/s, 5 ms one-way links (short, for tests)',
-  isp1: { up: { ...link }, down: { ...link } },
-  isp2: { up: { ...link }, down: { ...link } },
-};
+const E2E = E2E_PROFILE;
 
 describe('redsocks-ts + socks-server over the two-ISP lab', () => {
   let lab: Lab;
   let daemons: Started[] = [];
 
   beforeAll(async () => {
-    const built = oursBuilt();
-    if (!built.ok) throw new Error(`the daemons must be built first: ${built.why}`);
-    lab = await Lab.create(E2E);
-    setupLab(lab);
-    daemons = [await startOurServer(lab), await startOurRedsocks(lab)];
+    ({ lab, daemons } = await startOurLab(E2E));
   });
   afterAll(async () => {
     await stopAll(daemons).catch(() => undefined);

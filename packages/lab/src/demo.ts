@@ -16,7 +16,7 @@ import { stopAll, type Started as Daemon } from './daemons';
 import {
   C_REDSOCKS_PORT, C_SOCKS_PORT, OUR_REDSOCKS_PORT, OUR_SOCKS_PORT, oursBuilt, startCPair, startOurRedsocks, startOurServer,
 } from './pairs';
-import { LiveView, sparkPlot } from './live-view';
+import { LAB_METRICS_PORT, LiveView, sparkPlot } from './live-view';
 import { curlSmall, median, mbit, transfer, TransferResult } from './traffic';
 
 interface Opts {
@@ -53,14 +53,14 @@ async function startPair(lab: Lab, want: Opts['pair']): Promise<{ daemons: Daemo
   }
   if (haveServer) {
     const srv = await startOurServer(lab);
-    const rs = await startOurRedsocks(lab);
+    const rs = await startOurRedsocks(lab, { 'base.metrics_port': String(LAB_METRICS_PORT) });
     return { daemons: [srv, rs], label: 'redsocks-ts + socks-server', redsocksPort: OUR_REDSOCKS_PORT, socksPort: OUR_SOCKS_PORT };
   }
   if (want === 'ours') throw new Error('socks-server is not built (packages/socks-server/dist/cli.js)');
   console.log('(socks-server is not built yet: redsocks-ts talks to Dante under mptcpize)');
   const [dante, crs] = await startCPair(lab);
   await crs.stop();
-  const rs = await startOurRedsocks(lab, { port: String(C_SOCKS_PORT) });
+  const rs = await startOurRedsocks(lab, { port: String(C_SOCKS_PORT), 'base.metrics_port': String(LAB_METRICS_PORT) });
   return { daemons: [dante, rs], label: 'redsocks-ts + Dante (mptcpize)', redsocksPort: OUR_REDSOCKS_PORT, socksPort: C_SOCKS_PORT };
 }
 
@@ -96,7 +96,7 @@ async function main(): Promise<void> {
     const doc = gatewayCli(lab, 'gw', ['doctor', '--server', `${ADDR.server}:${pair.socksPort}`, '--redsocks-port', String(pair.redsocksPort)], true);
     console.log(`$ mptcp-gateway doctor --server ${ADDR.server}:${pair.socksPort}\n${doc.out.replace(/^/gm, '  ').trimEnd()}\n`);
 
-    view = new LiveView(lab, pair.socksPort);
+    view = new LiveView(lab);
     view.start();
 
     // 1. Page-like requests.

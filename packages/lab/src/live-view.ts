@@ -1,57 +1,53 @@
 /**
- * The demo's live per-link display: per WAN interface throughput (gateway counters), link
- * state (the bridge's switch) and per-subflow RTT/state (`ss -ti` on the gateway, subflows to
- * the SOCKS server). Redraws in place on a TTY; prints one line per tick otherwise.
+ * The demo's live per-link display: `mptcp-gateway status --watch` (redsocks-ts'
+ * gateway/status.ts, one implementation) fed from the lab gateway's redsocks-ts metrics
+ * endpoint, with the demo's phase on top. Redraws in place on a TTY; one line per tick otherwise.
+ * Needs redsocks-ts with `metrics_port` (LAB_METRICS_PORT, see pairs.ts); with the C pair there
+ * is no endpoint and only the phases are printed.
  */
-import { Lab, ADDR, IFACES } from './lab';
+import { StatusWatch, renderStatus, renderStatusLine, pathRates } from 'redsocks-ts';
+import type { Lab } from './lab';
 
-export interface SubflowView {
-  local: string;
-  state: string;
-  rttMs: number;
-  cwnd: number;
-}
-
-export function readSubflows(lab: Lab, serverPort: number): SubflowView[] {
-  const out = lab.exec('gw', `ss -tinH dst ${ADDR.server} dport = :${serverPort}`, { allowFail: true });
-  const res: SubflowView[] = [];
-  let cur: SubflowView | undefined;
-  for (const line of out.split('\n')) {
-    if (!line.trim()) continue;
-    if (!/^\s/.test(line)) {
-      const f = line.trim().split(/\s+/);
-      cur = { local: f[3]?.replace(/:\d+$/, '').replace(/%.*$/, '') ?? '?', state: f[0] ?? '?', rttMs: NaN, cwnd: 0 };
-      res.push(cur);
-    } else if (cur) {
-      const rtt = / rtt:([\d.]+)\//.exec(line);
-      const cw = / cwnd:(\d+)/.exec(line);
-      if (rtt) cur.rttMs = Number(rtt[1]);
-      if (cw) cur.cwnd = Number(cw[1]);
-    }
-  }
-  return res;
-}
-
-interface Sample {
-  t: number;
-  bytes: Record<string, { rx: number; tx: number }>;
-}
+/** The port redsocks-ts' metrics listen on in the lab (on the gateway's loopback). */
+export const LAB_METRICS_PORT = 9101;
 
 export class LiveView {
-  private timer?: NodeJS.Timeout;
-  private prev?: Sample;
+  private watch?: StatusWatch;
   private drawn = 0;
   private phase = '';
   private progress?: () => string;
+  private errorShown = false;
   readonly tty = Boolean(process.stdout.isTTY);
-  /** Per-interface Mbit/s history, for the summary. */
+  /** Per-path Mbit/s history, for the summary. */
   readonly history: Array<{ t: number; phase: string; wan1Down: number; wan2Down: number; wan1Up: number; wan2Up: number }> = [];
 
-  constructor(private lab: Lab, private serverPort: number, private intervalMs = 1000) {}
+  constructor(private lab: Lab, private metricsPort = LAB_METRICS_PORT, private intervalMs = 1000) {}
+
+  /** The gateway's metrics text, scraped inside its namespace. */
+  scrape(): Promise<string> {
+    return Promise.resolve(this.lab.exec('gw', `curl -sS --max-time 2 http://127.0.0.1:${this.metricsPort}/metrics`));
+  }
 
   start(): void {
-    this.prev = { t: Date.now(), bytes: this.lab.ifBytes('gw') };
-    this.timer = setInterval(() => void this.tick(), this.intervalMs);
+    this.watch = new StatusWatch({ gateway: () => this.scrape() }, (cur, prev) => {
+      const r = pathRates(cur, prev);
+      const v = (name: string, k: 'downMbit' | 'upMbit'): number => r.get(name)?.[k] ?? NaN;
+      this.history.push({ t: cur.t, phase: this.phase, wan1Down: v('isp1', 'downMbit'), wan2Down: v('isp2', 'downMbit'), wan1Up: v('isp1', 'upMbit'), wan2Up: v('isp2', 'upMbit') });
+      const prog = this.progress ? `  ${this.progress()}` : '';
+      if (this.tty) {
+        if (this.drawn) process.stdout.write(`\x1b[${this.drawn}A\x1b[J`);
+        const block = [`\x1b[1m${this.phase}\x1b[0m${prog}`, ...renderStatus(cur, prev, { color: true })];
+        process.stdout.write(block.join('\n') + '\n');
+        this.drawn = block.length;
+      } else {
+        process.stdout.write(`   ${renderStatusLine(cur, prev)}${prog}\n`);
+      }
+    }, (e) => {
+      if (this.errorShown) return;
+      this.errorShown = true;
+      this.log(`   (no live view: ${e.message.split('\n')[0]})`);
+    }, this.intervalMs);
+    this.watch.start();
   }
 
   setPhase(phase: string, progress?: () => string): void {
@@ -68,62 +64,16 @@ export class LiveView {
   }
 
   stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+    this.watch?.stop();
+    this.watch = undefined;
     if (this.tty && this.drawn) process.stdout.write(`\x1b[${this.drawn}A\x1b[J`);
     this.drawn = 0;
-  }
-
-  private async tick(): Promise<void> {
-    let bytes: Sample['bytes'];
-    let states: Record<string, boolean>;
-    let subs: SubflowView[];
-    let now: number;
-    try {
-      bytes = this.lab.ifBytes('gw');
-      now = Date.now(); // the counters' timestamp, before the slower reads below
-      states = { isp1: (await this.lab.linkStats('isp1')).on, isp2: (await this.lab.linkStats('isp2')).on };
-      subs = readSubflows(this.lab, this.serverPort);
-    } catch {
-      return; // the lab is going away
-    }
-    if (!this.timer) return;
-    const prev = this.prev ?? { t: now, bytes };
-    const dt = Math.max(1, now - prev.t);
-    const rate = (dev: string, dir: 'rx' | 'tx'): number => ((bytes[dev]?.[dir] ?? 0) - (prev.bytes[dev]?.[dir] ?? 0)) * 8 / (dt * 1000);
-    this.prev = { t: now, bytes };
-    const rows: string[] = [];
-    const w = { isp1: IFACES.wan1, isp2: IFACES.wan2 } as const;
-    const local = { isp1: ADDR.wan1, isp2: ADDR.wan2 } as const;
-    const h = { t: now, phase: this.phase, wan1Down: rate(w.isp1, 'rx'), wan2Down: rate(w.isp2, 'rx'), wan1Up: rate(w.isp1, 'tx'), wan2Up: rate(w.isp2, 'tx') };
-    this.history.push(h);
-    for (const isp of ['isp1', 'isp2'] as const) {
-      const mine = subs.filter((s) => s.local === local[isp]);
-      const rtts = mine.map((s) => s.rttMs).filter((x) => Number.isFinite(x));
-      const rtt = rtts.length ? `${(rtts.reduce((a, b) => a + b, 0) / rtts.length).toFixed(0)} ms` : '-';
-      const down = rate(w[isp], 'rx');
-      const up = rate(w[isp], 'tx');
-      const bar = '#'.repeat(Math.min(30, Math.round(down))).padEnd(30, '.');
-      rows.push(
-        `${isp} ${states[isp] ? '\x1b[32m UP \x1b[0m' : '\x1b[31mDOWN\x1b[0m'} ${bar} down ${down.toFixed(1).padStart(5)} up ${up.toFixed(1).padStart(5)} Mbit/s  subflows ${String(mine.length).padStart(2)}  rtt ${rtt}`,
-      );
-    }
-    const prog = this.progress ? `  ${this.progress()}` : '';
-    if (this.tty) {
-      if (this.drawn) process.stdout.write(`\x1b[${this.drawn}A\x1b[J`);
-      const block = [`\x1b[1m${this.phase}\x1b[0m${prog}`, ...rows];
-      process.stdout.write(block.join('\n') + '\n');
-      this.drawn = block.length;
-    } else {
-      const plain = (s: string): string => s.replace(/\x1b\[[0-9;]*m/g, '').replace(/ [#.]{30} /, ' ');
-      process.stdout.write(`   ${rows.map(plain).join(' | ')}${prog}\n`);
-    }
   }
 }
 
 /** A text plot of per-link download throughput over the run (one column per tick). */
 export function sparkPlot(view: LiveView, width = 100): string {
-  const h = view.history;
+  const h = view.history.map((x) => ({ ...x, wan1Down: Number.isFinite(x.wan1Down) ? x.wan1Down : 0, wan2Down: Number.isFinite(x.wan2Down) ? x.wan2Down : 0 }));
   if (h.length < 2) return '';
   const step = Math.max(1, Math.ceil(h.length / width));
   const cols: Array<{ a: number; b: number; phase: string }> = [];

@@ -4,8 +4,10 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { startDaemon, type Started } from './daemons';
-import { ADDR, type Lab } from './lab';
+import { startDaemon, stopAll, type Started } from './daemons';
+import { setupLab } from './gateway';
+import { ADDR, Lab } from './lab';
+import type { LabProfile } from './profiles';
 import { ROOT } from './paths';
 
 export const CONF_DIR = path.join(ROOT, 'conf/lab');
@@ -14,12 +16,17 @@ export const C_SOCKS_PORT = 1081;
 export const OUR_REDSOCKS_PORT = 12345;
 export const OUR_SOCKS_PORT = 1080;
 
-/** Write a config into the lab dir, optionally rewriting `key = value;` lines (redsocks syntax). */
+/**
+ * Write a config into the lab dir, optionally rewriting `key = value;` lines (redsocks syntax);
+ * a key not in the file goes into the first `redsocks {`, or into `base {` when spelled `base.KEY`.
+ */
 export function labConf(lab: Lab, file: string, overrides: Record<string, string> = {}): string {
   let text = fs.readFileSync(path.join(CONF_DIR, file), 'utf8');
-  for (const [k, v] of Object.entries(overrides)) {
+  for (const [key, v] of Object.entries(overrides)) {
+    const inBase = key.startsWith('base.');
+    const k = inBase ? key.slice(5) : key;
     const re = new RegExp(`^(\\s*)${k}\\s*=.*;\\s*$`, 'm');
-    text = re.test(text) ? text.replace(re, `$1${k} = ${v};`) : text.replace(/(redsocks\s*\{)/, `$1\n  ${k} = ${v};`);
+    text = re.test(text) ? text.replace(re, `$1${k} = ${v};`) : text.replace(inBase ? /(base\s*\{)/ : /(redsocks\s*\{)/, `$1\n  ${k} = ${v};`);
   }
   const out = path.join(lab.dir, `${path.basename(file, '.conf')}-${Object.values(overrides).join('-').replace(/[^\w.-]/g, '_') || 'base'}.conf`);
   fs.writeFileSync(out, text);
@@ -60,8 +67,15 @@ export function oursBuilt(): { ok: boolean; why?: string } {
   return { ok: true };
 }
 
-export async function startOurServer(lab: Lab): Promise<Started> {
-  return startDaemon(lab.ns.remote, 'socks-server', ['node', path.join(ROOT, 'packages/socks-server/dist/cli.js'), '-f', labConf(lab, 'danted.conf')], OUR_SOCKS_PORT);
+/** socks-server; `settings` are extra danted.conf settings (before the rules), e.g. `extension.metrics: ...`. */
+export async function startOurServer(lab: Lab, settings: string[] = []): Promise<Started> {
+  let conf = labConf(lab, 'danted.conf');
+  if (settings.length > 0) {
+    const text = fs.readFileSync(conf, 'utf8').replace(/^(client|socks) pass/m, `${settings.join('\n')}\n$&`);
+    conf = conf.replace(/\.conf$/, '-settings.conf');
+    fs.writeFileSync(conf, text);
+  }
+  return startDaemon(lab.ns.remote, 'socks-server', ['node', path.join(ROOT, 'packages/socks-server/dist/cli.js'), '-f', conf], OUR_SOCKS_PORT);
 }
 
 /** redsocks-ts with optional key overrides (e.g. { optimistic: 'off', fastopen: 'off' }). */
@@ -69,4 +83,29 @@ export async function startOurRedsocks(lab: Lab, overrides: Record<string, strin
   const o = { ...overrides };
   if (port !== OUR_REDSOCKS_PORT) o.local_port = String(port);
   return startDaemon(lab.ns.gw, 'redsocks-ts', ['node', path.join(ROOT, 'packages/redsocks-ts/dist/cli.js'), '-c', labConf(lab, 'redsocks.conf', o)], port);
+}
+
+/**
+ * A lab with the gateway set up and our pair running (the e2e suites' start): the daemons must
+ * be built. `serverSettings` go to danted.conf, `redsocks` are labConf overrides.
+ */
+export async function startOurLab(prof: LabProfile, o: { serverSettings?: string[]; redsocks?: Record<string, string> } = {}): Promise<{ lab: Lab; daemons: Started[] }> {
+  const built = oursBuilt();
+  if (!built.ok) throw new Error(`the daemons must be built first: ${built.why}`);
+  const lab = await Lab.create(prof);
+  try {
+    setupLab(lab);
+    const server = await startOurServer(lab, o.serverSettings);
+    const daemons = [server];
+    try {
+      daemons.push(await startOurRedsocks(lab, o.redsocks));
+    } catch (e) {
+      await stopAll(daemons);
+      throw e;
+    }
+    return { lab, daemons };
+  } catch (e) {
+    lab.destroy();
+    throw e;
+  }
 }

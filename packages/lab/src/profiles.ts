@@ -56,6 +56,15 @@ export const PROFILES: Record<string, LabProfile> = {
   },
 };
 
+const E2E_LINK = { delayMs: 5, rateMbit: 50, lossPct: 0, queuePkts: 100 };
+/** The e2e tests' lab: short and fast, for functional checks (no timing asserts). */
+export const E2E_PROFILE: LabProfile = {
+  name: 'e2e',
+  description: 'two 50 Mbit/s, 5 ms one-way links (short, for tests)',
+  isp1: { up: { ...E2E_LINK }, down: { ...E2E_LINK } },
+  isp2: { up: { ...E2E_LINK }, down: { ...E2E_LINK } },
+};
+
 export function profile(name: string): LabProfile {
   const p = PROFILES[name];
   if (!p) throw new Error(`unknown lab profile "${name}" (known: ${Object.keys(PROFILES).join(', ')})`);

@@ -17,3 +17,7 @@ export { Dnstc } from './dns/dnstc';
 export { DnsCache } from './dns/cache';
 export * as dnsMessage from './dns/message';
 export { Redudp, udpChannel, MAX_PKTQUEUE, type UdpFlowEvent } from './redudp/redudp';
+export { StatusWatch, renderStatus, renderStatusLine, statusFromMetrics, pathRates } from './gateway';
+export type { GatewayStatus, PathStatus, StatusSources } from './gateway';
+export { CHANNELS as REDSOCKS_CHANNELS } from './events';
+export type * from './events';

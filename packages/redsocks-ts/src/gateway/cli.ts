@@ -5,6 +5,7 @@
  *                      [--ipv4-only] [--stale-loss-cnt N] [--state FILE] [--dry-run] [--undo]
  * mptcp-gateway setup  --role server [--dry-run] [--undo]
  * mptcp-gateway doctor [--role gateway|server] [--server IP:PORT] [--redsocks-port N] [--listen IP:PORT] [--json]
+ * mptcp-gateway status [--metrics IP:PORT] [--server-metrics IP:PORT] [--watch] [--interval S] [--json]
  * mptcp-gateway --version | --help
  * No arguments, an unknown option or a WAN/LAN interface or address missing here: exit 2.
  */
@@ -14,6 +15,54 @@ import { interfaceAddrs, interfaceNames } from './system';
 import { VERSION } from '../version';
 import { formatStep, setup, undo } from './setup';
 import { doctor, DoctorOptions, formatFindings } from './doctor';
+import { fetchMetricsText, renderStatus, renderStatusLine, statusSnapshot, StatusWatch, type StatusSources } from './status';
+
+/** Where redsocks-ts' metrics are when --metrics is not given (docs/metrics.md). */
+const DEFAULT_METRICS = '127.0.0.1:9101';
+
+async function status(a: Args): Promise<number> {
+  const gw = one(a, 'metrics') ?? DEFAULT_METRICS;
+  const srv = one(a, 'server-metrics');
+  const interval = intArg(a, 'interval', 1, 3600) ?? 1;
+  const src: StatusSources = { gateway: () => fetchMetricsText(gw) };
+  // the server answers over a WAN path that may be the dead one: never hold a tick for it
+  if (srv) src.server = () => fetchMetricsText(srv, Math.min(3000, interval * 800));
+  const tty = Boolean(process.stdout.isTTY);
+  if (!a.bools.has('watch')) {
+    // two scrapes, `interval` apart: rates need a difference
+    const first = await statusSnapshot(src);
+    await new Promise((r) => setTimeout(r, interval * 1000));
+    const second = await statusSnapshot(src);
+    if (a.bools.has('json')) process.stdout.write(JSON.stringify(second.status, null, 2) + '\n');
+    else process.stdout.write(renderStatus(second.status, first.status, { color: tty }).join('\n') + '\n');
+    if (second.serverError) process.stderr.write(`server metrics: ${second.serverError}\n`);
+    return 0;
+  }
+  let drawn = 0;
+  const w = new StatusWatch(src, (cur, prev, serverError) => {
+    const stamp = new Date(cur.t).toISOString().slice(11, 19);
+    if (a.bools.has('json')) {
+      process.stdout.write(JSON.stringify(cur) + '\n');
+    } else if (tty) {
+      const block = [`mptcp-gateway status  ${stamp}  (every ${interval} s, ^C to stop)`, ...renderStatus(cur, prev, { color: true })];
+      if (serverError) block.push(`server metrics: ${serverError}`);
+      process.stdout.write(`${drawn ? `\x1b[${drawn}A\x1b[J` : ''}${block.join('\n')}\n`);
+      drawn = block.length;
+    } else {
+      process.stdout.write(`${stamp} ${renderStatusLine(cur, prev)}${serverError ? ` | server metrics: ${serverError}` : ''}\n`);
+    }
+  }, (e) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${e.message}\n`), interval * 1000);
+  w.start();
+  await new Promise<void>((resolve) => {
+    const stop = (): void => {
+      w.stop();
+      resolve();
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+  });
+  return 0;
+}
 
 const USAGE = `usage:
   mptcp-gateway setup --wan NAME=IFACE,ADDR,GW[,backup] [--wan ...] [--lan IFACE|CIDR --redsocks-port N]
@@ -21,6 +70,7 @@ const USAGE = `usage:
                       [--ipv4-only] [--stale-loss-cnt N] [--state FILE] [--dry-run] [--undo]
   mptcp-gateway setup --role server [--stale-loss-cnt N] [--dry-run] [--undo]
   mptcp-gateway doctor [--role gateway|server] [--server IP:PORT] [--redsocks-port N] [--listen IP:PORT] [--json]
+  mptcp-gateway status [--metrics IP:PORT] [--server-metrics IP:PORT] [--watch] [--interval S] [--json]
   mptcp-gateway --version | --help`;
 
 interface Args {
@@ -36,6 +86,7 @@ const OPTIONS: Record<string, Record<string, boolean>> = {
     quic: false, 'ipv4-only': true, 'stale-loss-cnt': false, state: false, role: false, 'dry-run': true, undo: true, help: true,
   },
   doctor: { role: false, server: false, 'redsocks-port': false, listen: false, json: true, help: true },
+  status: { metrics: false, 'server-metrics': false, watch: true, interval: false, json: true, help: true },
 };
 
 function usageError(msg: string): never {
@@ -168,6 +219,7 @@ export async function main(argv: string[]): Promise<number> {
     if (!a.bools.has('json')) process.stdout.write(fails ? `\n${fails} problem(s) found\n` : '\nno problems found\n');
     return fails ? 1 : 0;
   }
+  if (a.cmd === 'status') return status(a);
   process.stderr.write(`mptcp-gateway: unknown command "${a.cmd}"\n${USAGE}\n`);
   return 2;
 }

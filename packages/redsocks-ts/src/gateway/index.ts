@@ -7,3 +7,5 @@ export { setup, undo, snapshot } from './setup';
 export { doctor, formatFindings } from './doctor';
 export { parseNetstat, readMptcpCounters } from './system';
 export type { Finding, DoctorOptions } from './doctor';
+export { StatusWatch, fetchMetricsText, pathRates, renderStatus, renderStatusLine, statusFromMetrics, statusSnapshot } from './status';
+export type { GatewayStatus, PathStatus, ServerStatus, StatusSources } from './status';
