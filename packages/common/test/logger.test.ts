@@ -1,9 +1,10 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { closeSync, existsSync, fstatSync, mkdirSync, mkdtempSync, openSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createLogger, isJournalStream, logClock, parseLogTarget, secUsecStamp } from '@mptcp-proxy/common';
 import { addonStatus } from 'mptcp-native';
+import { syslogSink } from '@mptcp-proxy/lab';
 
 let dir: string;
 beforeAll(() => {
@@ -96,21 +97,7 @@ describe('createLogger', () => {
 
   test('syslog target sends RFC 3164 datagrams through mptcp-native, or falls back with one warning', async () => {
     const sock = join(dir, 'log.sock');
-    const py = spawn('python3', [
-      '-c',
-      'import socket,sys\n' +
-        's=socket.socket(socket.AF_UNIX,socket.SOCK_DGRAM)\n' +
-        `s.bind(sys.argv[1]); s.settimeout(10)\n` +
-        'print("ready",flush=True)\n' +
-        'print(s.recv(4096).decode(),flush=True)\n',
-      sock,
-    ]);
-    let out = '';
-    py.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    await new Promise<void>((res, rej) => {
-      py.stdout.on('data', () => out.includes('ready') && res());
-      py.once('exit', () => rej(new Error(`receiver exited: ${out}`)));
-    });
+    const sink = await syslogSink(sock);
     const warnings: string[] = [];
     const log = createLogger({
       targets: [{ kind: 'syslog', facility: 'local3' }],
@@ -120,7 +107,8 @@ describe('createLogger', () => {
       format: 'text',
     });
     log.notice('hello syslog');
-    await new Promise<void>((res) => py.once('exit', () => res()));
+    const out = addonStatus().loaded ? (await sink.take(1))[0] : '';
+    sink.close();
     await log.close();
     if (addonStatus().loaded) {
       expect(warnings).toEqual([]);

@@ -18,3 +18,4 @@ export * from './measure';
 export * from './live-view';
 export * from './dns';
 export * from './flows';
+export * from './syslog-sink';

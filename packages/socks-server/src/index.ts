@@ -2,6 +2,7 @@ export { startServer, SocksServer } from './server';
 export type { StartOptions, ListenAddress } from './server';
 export type { DanteLog } from './log/dante-log';
 export { nullLog } from './log/dante-log';
+export { createDanteLogger } from './log/dante-logger';
 export { loadDantedConfig, parseDantedConfig, defaultConfig, matchRule } from './config';
 export type { DantedConfig, Rule, LoadResult, ConfigWarning, MatchContext, RuleAddress, ParseOptions, SystemLookups } from './config';
 export { HostLookups } from './config';

@@ -19,6 +19,8 @@ export interface DanteLoggerOptions {
   debug?: number;
   /** The syslog (and JSON) ident, default socks-server; text lines keep Dante's `danted[pid]`. */
   ident?: string;
+  /** For tests: the syslog socket (default /dev/log). */
+  syslogPath?: string;
   /** Extra sink for tests: receives every formatted line. */
   capture?: (line: string) => void;
 }
@@ -32,7 +34,7 @@ export function createDanteLogger(targets: LogTarget[], opts: DanteLoggerOptions
   const inner = targets.length > 0 || cap
     ? createLogger({
       targets, ident, format: json ? 'json' : 'text', level: debugOn ? 'debug' : 'info', lineFormat,
-      warnOnUnopenableFile: true, capture: cap && ((line) => cap(line)),
+      warnOnUnopenableFile: true, capture: cap && ((line) => cap(line)), syslogPath: opts.syslogPath,
     })
     : undefined;
   const errors = (opts.errorTargets ?? []).length > 0
