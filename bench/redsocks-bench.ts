@@ -14,6 +14,8 @@
  * RTS_BENCH_LOG=info turns log_info on in both redsocks (three lines per connection, as the
  * shipped conf/redsocks.conf logs them; to /dev/null): the cost of the logging stack.
  * Both pairs carry the redsocks -> SOCKS server leg the same way: unless RTS_BENCH_MPTCP=off,
+ * RTS_BENCH_METRICS=on turns on both of our metrics endpoints (not scraped: the cost of the
+ * per-connection events and their subscribers).
  * the C pair runs under `mptcpize run`, as in the lab (MPTCP costs the kernel more per byte and
  * per connection than TCP, even on loopback).
  */
@@ -63,6 +65,11 @@ function setRedirect(ns: string, dir: string, port: number): void {
   sh(`ip netns exec ${ns} bash -c 'nft delete table ip rtsbench 2>/dev/null; nft -f ${path.join(dir, 'r.nft')}'`);
 }
 
+/** RTS_BENCH_METRICS=on: both of our daemons with their metrics endpoint on (docs/metrics.md). */
+function metricsOn(): boolean {
+  return process.env.RTS_BENCH_METRICS === 'on';
+}
+
 /** Is the redsocks -> SOCKS server leg MPTCP in this run (ours: mptcp = auto by default)? */
 function mptcpLeg(): boolean {
   return process.env.RTS_BENCH_MPTCP !== 'off';
@@ -76,6 +83,7 @@ async function startPair(ns: string, dir: string, which: 'ts' | 'c'): Promise<Pa
   const danted = [
     'logoutput: /dev/null',
     ...(oc ? ['extension.optimistic: yes'] : []),
+    ...(which === 'ts' && metricsOn() ? ['extension.metrics: 127.0.0.1 port = 0'] : []),
     `internal: 127.0.0.1 port = ${socksPort}`,
     'external: 127.0.0.1',
     'clientmethod: none',
@@ -96,7 +104,7 @@ async function startPair(ns: string, dir: string, which: 'ts' | 'c'): Promise<Pa
   const rconf = path.join(dir, `${which}-redsocks.conf`);
   fs.writeFileSync(
     rconf,
-    `base {\n  log = "file:/dev/null";\n${process.env.RTS_BENCH_LOG === 'info' ? '  log_info = on;\n' : ''}  daemon = off;\n  redirector = iptables;\n  rlimit_nofile = 16384;\n  redsocks_conn_max = 10000;\n}\n` +
+    `base {\n  log = "file:/dev/null";\n${process.env.RTS_BENCH_LOG === 'info' ? '  log_info = on;\n' : ''}${which === 'ts' && metricsOn() ? '  metrics_port = 0;\n' : ''}  daemon = off;\n  redirector = iptables;\n  rlimit_nofile = 16384;\n  redsocks_conn_max = 10000;\n}\n` +
       `redsocks {\n  local_ip = 127.0.0.1;\n  local_port = ${redsocksPort};\n  ip = 127.0.0.1;\n  port = ${socksPort};\n  type = socks5;\n` +
       // RTS_BENCH_MPTCP=off|on|auto sets redsocks-ts' extension key (the C config stays plain 0.5)
       (which === 'ts' && process.env.RTS_BENCH_MPTCP ? `  mptcp = ${process.env.RTS_BENCH_MPTCP};\n` : '') +

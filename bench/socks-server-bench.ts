@@ -8,7 +8,8 @@
  *   idle    IDLE_CONNS relayed connections held open; PSS per connection from
  *           /proc/<pid>/smaps_rollup summed over every server process
  *
- * Usage: npx tsx bench/socks-server-bench.ts   (env: BULK_MB=2048 RATE_CLIENTS=32 RATE_SECONDS=5 IDLE_CONNS=2000)
+ * Usage: npx tsx bench/socks-server-bench.ts   (env: BULK_MB=2048 RATE_CLIENTS=32 RATE_SECONDS=5 IDLE_CONNS=2000,
+ *        RTS_BENCH_METRICS=on for ours with extension.metrics)
  * The client and the origin are bench/loadgen.c (plain RFC 1928, no pipelining), identical
  * for both servers and cheap enough that the servers get the CPU.
  */
@@ -77,8 +78,8 @@ interface Daemon {
   stop(): Promise<void>;
 }
 
-function conf(port: number): string {
-  return `logoutput: ${join(dir, 'unused.log')}
+function conf(port: number, metrics = false): string {
+  return `logoutput: ${join(dir, 'unused.log')}${metrics ? '\nextension.metrics: 127.0.0.1 port = 0' : ''}
 internal: 127.0.0.1 port = ${port}
 external: 127.0.0.1
 socksmethod: none
@@ -129,7 +130,8 @@ async function startDaemon(name: DaemonName, workers = 1): Promise<Daemon> {
   const port = await freePort();
   const file = join(dir, `${name}-${workers}.conf`);
   const pidfile = join(dir, `${name}-${workers}.pid`);
-  writeFileSync(file, conf(port));
+  // RTS_BENCH_METRICS=on: ours with its metrics endpoint on (not scraped)
+  writeFileSync(file, conf(port, name === 'socks-server' && process.env.RTS_BENCH_METRICS === 'on'));
   const n = workers > 1 ? ['-N', String(workers)] : [];
   // Ours runs compiled (dist/, from `tsc -b`) like the C binary; tsx only if there is no build.
   const dist = join(ROOT, 'packages/socks-server/dist/cli.js');

@@ -14,7 +14,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { ConfigError } from '@mptcp-proxy/common';
 import { parseDantedConfig } from 'socks-server';
-import { Netns, destroyAll, veth, compatExample, compatExamples } from '@mptcp-proxy/lab';
+import { Netns, destroyAll, veth, compatExample, compatExamples, makeTestCerts } from '@mptcp-proxy/lab';
 
 const ROOT = path.resolve(__dirname, '../..');
 const VERIFY_CLI = path.join(ROOT, 'packages/socks-server/test/config/fixtures/verify-cli.ts');
@@ -104,9 +104,12 @@ describe('interface names are resolved in the namespace the verifier runs in', (
 });
 
 describe('our extension keywords: danted -V calls them syntax errors, we accept them', () => {
-  it.each(['extension.metrics: 127.0.0.1 port = 9102', 'extension.syslog.ident: danted'])('%s', (line) => {
+  it.each(['extension.metrics: 127.0.0.1 port = 9102', 'extension.syslog.ident: danted', 'extension.tls.internal: 127.0.0.1 port = 1443'])('%s', (line) => {
     const file = path.join(dir, `ext-${line.split(':')[0]}.conf`);
-    fs.writeFileSync(file, `logoutput: stderr\ninternal: 127.0.0.1 port = 1080\nexternal: 127.0.0.1\nsocksmethod: none\n${line}\n`);
+    // the TLS listener needs its certificate and key
+    const certs = line.startsWith('extension.tls') ? makeTestCerts(path.join(dir, 'certs'), '127.0.0.1') : undefined;
+    const tlsFiles = certs ? `extension.tls.cert: ${certs.serverCert}\nextension.tls.key: ${certs.serverKey}\n` : '';
+    fs.writeFileSync(file, `logoutput: stderr\ninternal: 127.0.0.1 port = 1080\nexternal: 127.0.0.1\nsocksmethod: none\n${line}\n${tlsFiles}`);
     const d = danted(file);
     expect(d.ok).toBe(false);
     expect(d.line).toBe(5);

@@ -10,7 +10,7 @@ import * as path from 'node:path';
 import { ConfigError } from '@mptcp-proxy/common';
 import { loadRedsocksConfig } from 'redsocks-ts';
 import { prng, structuredSoup, tokenSoup } from '../../packages/redsocks-ts/test/config/fuzz';
-import { compatExample, compatExamples } from '@mptcp-proxy/lab';
+import { compatExample, compatExamples, makeTestCerts } from '@mptcp-proxy/lab';
 
 const REDSOCKS = '/usr/sbin/redsocks';
 
@@ -333,6 +333,15 @@ describe('documented deliberate differences', () => {
     const real = runReal(file);
     expect(real.rc).toBe(1);
     expect(real.stderr).toContain('assignment with unknown key <mptcp>');
+    expect(runOurs(file).ok).toBe(true);
+  });
+
+  test('tls keys: redsocks rejects them as unknown keys, we accept them', () => {
+    const certs = makeTestCerts(path.join(dir, 'certs'), '10.0.0.1');
+    const file = write('tls', B + R(` tls = on; tls_ca = "${certs.ca}"; tls_pin = "${certs.serverPin}"; tls_cert = "${certs.clientCert}"; tls_key = "${certs.clientKey}";`));
+    const real = runReal(file);
+    expect(real.rc).toBe(1);
+    expect(real.stderr).toContain('assignment with unknown key <tls>');
     expect(runOurs(file).ok).toBe(true);
   });
 

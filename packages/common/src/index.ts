@@ -6,3 +6,4 @@ export * from './log';
 export * from './daemon';
 export * from './metrics/serve';
 export * from './metrics/parse';
+export * from './tls/settings';

@@ -19,3 +19,4 @@ export * from './live-view';
 export * from './dns';
 export * from './flows';
 export * from './syslog-sink';
+export * from './certs';

@@ -270,6 +270,8 @@ async function run(args: Args, underSystemd = false): Promise<void> {
     srv = await startServer(config, {
       log, noKeepalive: args.noKeepalive, reusePort: process.env.SOCKS_SERVER_WORKER !== undefined,
       authHelper: helper, unprivileged: plan !== undefined,
+      // -N n: worker k serves its own metrics on port + k - 1 (docs/metrics.md)
+      metricsPortOffset: Number(/^(\d+)\//.exec(process.env.SOCKS_SERVER_WORKER ?? '1/1')?.[1] ?? 1) - 1,
     });
     if (process.env.SOCKS_SERVER_WORKER === undefined) writePidfile(args.pidfile);
     if (plan !== undefined) {

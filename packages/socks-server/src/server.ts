@@ -5,6 +5,7 @@
  * with a new config generation, graceful drain and the SIGUSR1 client list.
  */
 import type * as net from 'node:net';
+import * as tls from 'node:tls';
 import { listen } from 'mptcp-native';
 import { ProxyError } from '@mptcp-proxy/common';
 import type { DantedConfig, MatchContext, Rule, SystemLookups } from './config';
@@ -44,6 +45,8 @@ export interface StartOptions {
   tickMs?: number;
   /** Interface addresses for rules (default: this host's). */
   lookups?: SystemLookups;
+  /** Added to extension.metrics' port: -N worker k serves on port + k - 1 (default 0). */
+  metricsPortOffset?: number;
 }
 
 export interface ListenAddress {
@@ -138,6 +141,7 @@ export class SocksServer implements SessionHooks {
         server.on('error', (err) => srv.acceptError(err));
         srv.listeners.push(server);
       }
+      await srv.listenTls(config, opts);
     } catch (e) {
       for (const l of srv.listeners) l.close();
       throw e;
@@ -146,7 +150,8 @@ export class SocksServer implements SessionHooks {
     if (m !== undefined) {
       const metrics = new ServerMetrics({ sessions: () => srv.sessions });
       try {
-        const at = await metrics.listen(m.host, m.port, (err) => srv.rt.log.error(`metrics: ${err.message}`));
+        const port = m.port === 0 ? 0 : m.port + (opts.metricsPortOffset ?? 0);
+        const at = await metrics.listen(m.host, port, (err) => srv.rt.log.error(`metrics: ${err.message}`));
         srv.rt.log.info(`metrics at http://${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}/metrics`);
       } catch (e) {
         await metrics.close();
@@ -191,6 +196,67 @@ export class SocksServer implements SessionHooks {
   }
 
   private readonly current = (): Runtime => this.rt;
+  /**
+   * `extension.tls.internal:` listeners (docs/tls.md): each connection completes a TLS 1.3
+   * handshake (with a client certificate under extension.tls.clientca), then is a client like
+   * any other. TLS is a layer in front of accept; sessions never know.
+   */
+  private async listenTls(config: DantedConfig, opts: StartOptions): Promise<void> {
+    const t = config.ext.tls;
+    if (t.internal.length === 0 || t.cert === undefined || t.key === undefined) return;
+    const requireCert = t.clientCa !== undefined;
+    const handshaker = tls.createServer({
+      cert: t.cert.pem, key: t.key.pem, ca: t.clientCa?.pem, minVersion: 'TLSv1.3',
+      requestCert: requireCert, rejectUnauthorized: requireCert, allowHalfOpen: true,
+      // the handshake has the negotiate timeout (a client that says nothing is dropped)
+      handshakeTimeout: this.rt.negotiateMs > 0 ? this.rt.negotiateMs : 30_000,
+    });
+    handshaker.on('secureConnection', (sock: tls.TLSSocket) => this.accept(sock));
+    handshaker.on('tlsClientError', (err: NodeJS.ErrnoException, sock: tls.TLSSocket) => {
+      sock.destroy();
+      if (err.code === 'ECONNRESET') return; // connected and left (a path probe), or reset
+      this.rt.log.error(`TLS handshake with client ${dotAddr(sock.remoteAddress, sock.remotePort)} failed: ${err.message}`);
+    });
+    for (const a of t.internal) {
+      const server = await listen({
+        host: a.host, port: a.port, mptcp: config.ext.mptcp, fastOpen: config.ext.fastOpen || undefined, reusePort: opts.reusePort, backlog: 1024,
+      });
+      (server as net.Server & { allowHalfOpen: boolean }).allowHalfOpen = true;
+      const where = dotAddr(a.host, a.port);
+      server.on('connection', (sock: net.Socket) => this.acceptTls(sock, handshaker, where));
+      server.on('error', (err) => this.acceptError(err));
+      this.listeners.push(server);
+    }
+  }
+
+  /**
+   * A TLS listener's connection: its first byte must start a TLS record (22, handshake);
+   * anything else (a cleartext SOCKS greeting) is refused with a line saying so.
+   */
+  private acceptTls(sock: net.Socket, handshaker: tls.Server, where: string): void {
+    if (this.draining) {
+      sock.destroy();
+      return;
+    }
+    sock.on('error', noop);
+    sock.once('readable', () => {
+      const first = sock.read() as Buffer | null;
+      if (first === null) {
+        sock.destroy(); // EOF before a byte: a path probe
+        return;
+      }
+      if (first[0] !== 0x16) {
+        const what = first[0] === 5 ? 'SOCKS v5' : first[0] === 4 ? 'SOCKS v4' : `first byte 0x${first[0].toString(16).padStart(2, '0')}`;
+        this.rt.log.error(`TLS listener ${where}: client ${dotAddr(sock.remoteAddress, sock.remotePort)} sent cleartext (${what}): `
+          + 'cleartext SOCKS on a TLS listener is refused; use a plain internal: address, or tls = on in redsocks-ts');
+        sock.destroy();
+        return;
+      }
+      sock.unshift(first);
+      handshaker.emit('connection', sock);
+    });
+  }
+
   /** accept() errors (EMFILE when out of descriptors) since the last line about them. */
   private acceptErrors = { count: 0, lastLogMs: 0 };
 

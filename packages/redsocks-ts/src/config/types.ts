@@ -113,6 +113,21 @@ export interface RedsocksSection extends DialKeys {
   poolSize: number;
   /** Seconds; must stay below the server's negotiate timeout. */
   poolIdleTimeout: number;
+  /** TLS 1.3 to the proxy (docs/tls.md); off when undefined. */
+  tls?: TlsClientConfig;
+}
+
+/** `tls = on` and its keys: PEM texts read at parse time, the pin as lower-case hex. */
+export interface TlsClientConfig {
+  /** CA certificates that sign the server's certificate (`tls_ca`). */
+  ca?: string;
+  /** SHA-256 of the server's certificate (`tls_pin`). */
+  pin?: string;
+  /** Client certificate and key for mutual authentication (`tls_cert`, `tls_key`). */
+  cert?: string;
+  key?: string;
+  /** The name checked against the server's certificate with `tls_ca` (default: the `ip`). */
+  servername?: string;
 }
 
 /** Where a section listens (`local_ip`, `local_port`). */

@@ -13,12 +13,14 @@ import type { DialOptions, Dialed } from '../upstream/upstream';
 import { PathHealth, isPathFailure, type ConnectLike, type HealthLog, type PathView } from './path-health';
 import { WarmPool, type PoolStats, type PooledConn } from './warm-pool';
 import { poolChannel } from '../events';
+import { TlsLayer } from './tls-layer';
 
 /**
  * What a dialer needs from its section: the proxy, the DialKeys, and (for `redsocks {}`) the
  * warm pool's keys. `redudp {}` and `dns {}` have no pool.
  */
-export type DialSection = DialKeys & Pick<RedsocksSection, 'ip' | 'port'> & Partial<Pick<RedsocksSection, 'poolSize' | 'poolIdleTimeout'>>;
+export type DialSection = DialKeys & Pick<RedsocksSection, 'ip' | 'port'>
+  & Partial<Pick<RedsocksSection, 'poolSize' | 'poolIdleTimeout' | 'tls' | 'localIp' | 'localPort'>>;
 
 export interface Dialer {
   /** A connection to section.ip:port (from the pool when allowed and available). */
@@ -94,7 +96,10 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
   const connect = opts.connect ?? mptcpNative.connect;
   const log = opts.log ?? debugLog;
   const target = { host: section.ip, port: section.port };
-  const instanceName = `${section.localIp}:${section.localPort}`;
+  // the section's `local_ip:local_port`, as events.ts names instances
+  const instanceName = `${section.localIp ?? '?'}:${section.localPort ?? 0}`;
+  /** TLS to the proxy (docs/tls.md): a layer over every upstream socket, pooled or not. */
+  const tlsLayer = section.tls ? new TlsLayer(section.tls, section.ip) : undefined;
   const health =
     section.paths.length > 0
       ? new PathHealth(section.paths, target, {
@@ -134,6 +139,14 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
     socket.setNoDelay(true);
     // The relay propagates half-close: the upstream side must not auto-end on EOF.
     socket.allowHalfOpen = true;
+    if (tlsLayer) {
+      try {
+        return { socket: await tlsLayer.wrap(socket, p && health ? health.attemptTimeout(p, last) : undefined), path: p?.name };
+      } catch (e) {
+        socket.destroy();
+        throw e;
+      }
+    }
     return { socket, path: p?.name };
   }
 

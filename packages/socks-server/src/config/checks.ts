@@ -1,8 +1,9 @@
+import * as tls from 'node:tls';
 import { msg } from './dante-messages';
 import { USERNAME_METHODS } from './keywords';
 import type { Token } from './lexer';
 import { E, type TokenCursor } from './token-cursor';
-import type { DantedConfig, Rule } from './types';
+import type { DantedConfig, Rule, SettingPos } from './types';
 
 /** Dante's checkrule(): a rule's consistency with itself and with the global settings. */
 export function checkRule(c: TokenCursor, g: DantedConfig, rule: Rule, close: Token): void {
@@ -42,6 +43,7 @@ export function checkRule(c: TokenCursor, g: DantedConfig, rule: Rule, close: To
 
 /** Dante's checkconfig(): the whole file once it has been read. */
 export function checkConfig(c: TokenCursor, config: DantedConfig): void {
+  checkTls(c, config);
   if (config.internal.length === 0) c.fail(E.check, null, msg.noInternal());
   if (config.external.length === 0) c.fail(E.check, null, msg.noExternal());
   if (config.socksMethod.length === 0) c.warn(undefined, msg.noSocksMethods());
@@ -50,6 +52,27 @@ export function checkConfig(c: TokenCursor, config: DantedConfig): void {
   for (const m of config.socksMethod) {
     if (m.startsWith('pam.') || m === 'rfc931') {
       c.warn(undefined, `socksmethod "${m}" is accepted but not implemented by socks-server; requests that need it are blocked`);
+    }
+  }
+}
+
+/** The TLS extension keywords need each other (docs/tls.md); nothing is silently unused. */
+function checkTls(c: TokenCursor, config: DantedConfig): void {
+  const t = config.ext.tls;
+  const at = (p: SettingPos): Token => ({ text: p.text, line: p.line, col: p.col, nl: false });
+  const first = t.internal[0];
+  if (first !== undefined && (t.cert === undefined || t.key === undefined)) {
+    c.fail(E.value, at(first.at), 'extension.tls.internal needs extension.tls.cert and extension.tls.key');
+  }
+  const orphan = t.cert ?? t.key ?? t.clientCa;
+  if (first === undefined && orphan !== undefined) {
+    c.fail(E.value, at(orphan.at), 'extension.tls.cert, .key and .clientca need an extension.tls.internal listener');
+  }
+  if (t.cert !== undefined && t.key !== undefined) {
+    try {
+      tls.createSecureContext({ cert: t.cert.pem, key: t.key.pem, ca: t.clientCa?.pem });
+    } catch (e) {
+      c.fail(E.value, at(t.key.at), `extension.tls.cert and extension.tls.key do not make a TLS context: ${(e as Error).message}`);
     }
   }
 }

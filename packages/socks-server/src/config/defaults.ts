@@ -18,6 +18,7 @@ export function defaultExtensions(): Extensions {
     logFormat: 'text',
     authFailures: { count: 10, seconds: 60 },
     syslogIdent: 'socks-server',
+    tls: { internal: [] },
   };
 }
 

@@ -4,8 +4,9 @@ import { msg } from './dante-messages';
 import { MPTCP_MODES, isSocketOption } from './keywords';
 import type { Token } from './lexer';
 import { E, type TokenCursor } from './token-cursor';
+import { readPem } from '@mptcp-proxy/common';
 import type {
-  AddressFamily, DantedConfig, ExternalAddress, InternalAddress, MptcpMode, Timeouts,
+  AddressFamily, DantedConfig, ExternalAddress, InternalAddress, MptcpMode, SettingPos, Timeouts,
 } from './types';
 import { ipFamily, parseLogTarget, parseYesNo } from './values';
 
@@ -55,6 +56,13 @@ export class SettingsTable {
   private build(): Record<string, SettingHandler> {
     const p: TokenCursor = this.c;
     const c = this.config;
+    const pos = (t: Token): SettingPos => ({ line: t.line, col: t.col, text: t.text });
+    const pemSetting = (field: 'cert' | 'key' | 'clientCa', what: 'CERTIFICATE' | 'PRIVATE KEY') => (_kw: Token, vals: Token[]) => {
+      const t = p.one(vals);
+      const r = readPem(t.text, what);
+      if ('error' in r) p.fail(E.value, t, r.error);
+      c.ext.tls[field] = { pem: r.pem, at: pos(t) };
+    };
     const timeout = (field: keyof Timeouts | 'io') => (_kw: Token, vals: Token[]) => {
       const n = p.number(vals);
       if (field === 'io') {
@@ -218,6 +226,18 @@ export class SettingsTable {
         if (spec.op !== 'eq') p.syntax(rest[1]);
         c.ext.metrics = { host: addr.text, port: spec.port, line: addr.line };
       },
+      'extension.tls.internal': (kw, vals) => {
+        const [addr, ...rest] = vals;
+        if (addr === undefined) p.syntax(p.peek());
+        if (!ipFamily(addr.text)) p.fail(E.value, addr, `extension.tls.internal wants an IP address, not "${addr.text}"`);
+        if (rest.length === 0) p.fail(E.value, kw, 'extension.tls.internal needs a port: extension.tls.internal: 10.0.0.1 port = 1443');
+        const spec = p.portSpecFrom(rest);
+        if (spec.op !== 'eq' || spec.port === 0) p.syntax(rest[rest.length - 1]);
+        c.ext.tls.internal.push({ host: addr.text, port: spec.port, at: pos(addr) });
+      },
+      'extension.tls.cert': pemSetting('cert', 'CERTIFICATE'),
+      'extension.tls.key': pemSetting('key', 'PRIVATE KEY'),
+      'extension.tls.clientca': pemSetting('clientCa', 'CERTIFICATE'),
       'extension.syslog.ident': (_kw, vals) => {
         const t = p.one(vals);
         if (!/^[A-Za-z0-9._-]{1,32}$/.test(t.text)) p.fail(E.value, t, 'a syslog ident is 1 to 32 letters, digits, ".", "_" or "-" (socks-server, or danted for Dante\'s name)');

@@ -24,6 +24,9 @@
  *                                          the oldest is S seconds old (default 10/60; 0/0 = off)
  *   extension.metrics: IP port = N         the OpenMetrics endpoint (docs/metrics.md); off by default
  *   extension.syslog.ident: NAME           the syslog ident (default socks-server; danted = Dante's)
+ *   extension.tls.internal: IP port = N    a listener that speaks TLS 1.3 only (docs/tls.md)
+ *   extension.tls.cert: FILE               its certificate (PEM), and extension.tls.key: FILE its key
+ *   extension.tls.clientca: FILE           require client certificates signed by this CA
  *
  * and inside `socks pass { }` rules:
  *
@@ -172,6 +175,25 @@ export interface Extensions {
   metrics?: { host: string; port: number; line: number };
   /** The syslog ident; default 'socks-server' ('danted' for Dante's own). */
   syslogIdent: string;
+  /** TLS listeners and their certificates (docs/tls.md); none by default. */
+  tls: TlsServerConfig;
+}
+
+/** Where a TLS setting was written: for messages at start. */
+export interface SettingPos {
+  line: number;
+  col: number;
+  text: string;
+}
+
+export interface TlsServerConfig {
+  /** `extension.tls.internal:` listeners that speak only TLS 1.3. */
+  internal: Array<{ host: string; port: number; at: SettingPos }>;
+  /** PEM texts read at parse time. */
+  cert?: { pem: string; at: SettingPos };
+  key?: { pem: string; at: SettingPos };
+  /** CA of the client certificates: a TLS client must present one it signed (mutual auth). */
+  clientCa?: { pem: string; at: SettingPos };
 }
 
 export interface DantedConfig {

@@ -31,7 +31,7 @@ describe('danted.conf settings', () => {
     expect(config.ext).toEqual({
       optimistic: false, optimisticMethod: 0xa5, optimisticAuthMethod: 0xa6, optimisticMaxEarly: 65536,
       fastOpen: 0, mptcp: 'auto', mptcpExternal: 'off', timeoutNegotiatePool: 300, logFormat: 'text',
-      authFailures: { count: 10, seconds: 60 }, syslogIdent: 'socks-server',
+      authFailures: { count: 10, seconds: 60 }, syslogIdent: 'socks-server', tls: { internal: [] },
     });
     expect(warnings.map((w) => w.message)).toContainEqual(expect.stringContaining('no socks authentication methods enabled'));
   });
@@ -118,7 +118,7 @@ describe('danted.conf settings', () => {
       optimistic: true, optimisticMethod: 0xa7, optimisticAuthMethod: 0xa8, optimisticMaxEarly: 4096,
       fastOpen: 256, mptcp: 'on', mptcpExternal: 'auto', timeoutNegotiatePool: 600, logFormat: 'json',
       passwordFile: '/etc/socks-server/passwd', authFailures: { count: 5, seconds: 30 },
-      metrics: { host: '127.0.0.1', port: 9102, line: 15 }, syslogIdent: 'danted',
+      metrics: { host: '127.0.0.1', port: 9102, line: 15 }, syslogIdent: 'danted', tls: { internal: [] },
     });
     expect(config.socksRules[0].optimistic).toBe(false);
   });
