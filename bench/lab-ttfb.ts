@@ -74,37 +74,29 @@ export async function benchTtfb(profileName: string, runs: number, sched = 'rr',
     console.log(`lab-ttfb: profile ${prof.name} (${prof.description}); ${runs} runs per mode; RTT ${rtt} ms; ${warmup} warm-up requests; ${schedText}`);
     console.log(`lab check: ${labPing(lab, rtt)}`);
     console.log('mode                   median TTFB   in RTTs   p10..p90 (ms)      ok');
-    for (const name of modes) {
-      let mode;
-      try {
-        mode = await runner.start(name);
-      } catch (e) {
-        console.log(`${name.padEnd(22)} could not start: ${String(e).split('\n')[0]}`);
-        rows.push({ mode: name, error: String(e).split('\n')[0] });
-        continue;
-      }
-      try {
-        for (let i = 0; i < warmup; i++) await curlSmall(lab, mode.src.node, { local: mode.src.local });
-        await sleep(1000); // the pool refills and its subflows join
-        const t: number[] = [];
-        let ok = 0;
-        for (let i = 0; i < runs; i++) {
-          const r = await curlSmall(lab, mode.src.node, { local: mode.src.local });
-          if (r.ok) {
-            ok++;
-            t.push(r.ttfbMs);
-          }
-          await sleep(100); // lets a pool refill between requests
+    await runner.each(modes, async (mode) => {
+      const name = mode.name;
+      for (let i = 0; i < warmup; i++) await curlSmall(lab, mode.src.node, { local: mode.src.local });
+      await sleep(1000); // the pool refills and its subflows join
+      const t: number[] = [];
+      let ok = 0;
+      for (let i = 0; i < runs; i++) {
+        const r = await curlSmall(lab, mode.src.node, { local: mode.src.local });
+        if (r.ok) {
+          ok++;
+          t.push(r.ttfbMs);
         }
-        const s = [...t].sort((a, b) => a - b);
-        const med = median(t);
-        const p = (q: number): string => (s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))].toFixed(0) : '-');
-        console.log(`${mode.label.padEnd(22)} ${med.toFixed(1).padStart(8)} ms  ${(med / rtt).toFixed(2).padStart(6)}    ${p(0.1).padStart(5)}..${p(0.9).padEnd(5)}        ${ok}/${runs}`);
-        rows.push({ mode: name, label: mode.label, medianMs: med, rtts: med / rtt, ok, runs });
-      } finally {
-        await mode.stop();
+        await sleep(100); // lets a pool refill between requests
       }
-    }
+      const s = [...t].sort((a, b) => a - b);
+      const med = median(t);
+      const p = (q: number): string => (s.length ? s[Math.min(s.length - 1, Math.floor(q * s.length))].toFixed(0) : '-');
+      console.log(`${mode.label.padEnd(22)} ${med.toFixed(1).padStart(8)} ms  ${(med / rtt).toFixed(2).padStart(6)}    ${p(0.1).padStart(5)}..${p(0.9).padEnd(5)}        ${ok}/${runs}`);
+      rows.push({ mode: name, label: mode.label, medianMs: med, rtts: med / rtt, ok, runs });
+    }, (name, e) => {
+      console.log(`${name.padEnd(22)} could not start: ${String(e).split('\n')[0]}`);
+      rows.push({ mode: name, error: String(e).split('\n')[0] });
+    });
   } finally {
     await runner.close().catch(() => undefined);
     lab.destroy();

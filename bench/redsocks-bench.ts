@@ -14,6 +14,7 @@
  * RTS_BENCH_LOG=info turns log_info on in both redsocks (three lines per connection, as the
  * shipped conf/redsocks.conf logs them; to /dev/null): the cost of the logging stack.
  * Both pairs carry the redsocks -> SOCKS server leg the same way: unless RTS_BENCH_MPTCP=off,
+ * RTS_BENCH_TLS=on puts TLS 1.3 between our redsocks-ts and socks-server.
  * RTS_BENCH_METRICS=on turns on both of our metrics endpoints (not scraped: the cost of the
  * per-connection events and their subscribers).
  * the C pair runs under `mptcpize run`, as in the lab (MPTCP costs the kernel more per byte and
@@ -24,6 +25,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { cpuSeconds, processTree, pssKb } from './proc-stats';
+import { makeTestCerts } from '@mptcp-proxy/lab';
 import { runLoadgen, type BulkResult, type ConnResult, type IdleResult, type Loadgen } from './loadgen';
 
 const ROOT = path.resolve(__dirname, '..');
@@ -70,6 +72,11 @@ function metricsOn(): boolean {
   return process.env.RTS_BENCH_METRICS === 'on';
 }
 
+/** RTS_BENCH_TLS=on: our pair talks TLS 1.3 (docs/tls.md; the server's certificate pinned). */
+function tlsOn(): boolean {
+  return process.env.RTS_BENCH_TLS === 'on';
+}
+
 /** Is the redsocks -> SOCKS server leg MPTCP in this run (ours: mptcp = auto by default)? */
 function mptcpLeg(): boolean {
   return process.env.RTS_BENCH_MPTCP !== 'off';
@@ -80,11 +87,14 @@ async function startPair(ns: string, dir: string, which: 'ts' | 'c'): Promise<Pa
   const redsocksPort = which === 'ts' ? 12002 : 12001;
   // our extension keywords only in our server's copy (danted rejects them)
   const oc = which === 'ts' && process.env.RTS_BENCH_OC !== 'off';
+  const certs = which === 'ts' && tlsOn() ? makeTestCerts(path.join(dir, 'certs'), '127.0.0.1') : undefined;
   const danted = [
     'logoutput: /dev/null',
     ...(oc ? ['extension.optimistic: yes'] : []),
     ...(which === 'ts' && metricsOn() ? ['extension.metrics: 127.0.0.1 port = 0'] : []),
-    `internal: 127.0.0.1 port = ${socksPort}`,
+    // with TLS the SOCKS port is the TLS listener; the plain one moves aside
+    `internal: 127.0.0.1 port = ${certs ? socksPort + 100 : socksPort}`,
+    ...(certs ? [`extension.tls.internal: 127.0.0.1 port = ${socksPort}`, `extension.tls.cert: ${certs.serverCert}`, `extension.tls.key: ${certs.serverKey}`] : []),
     'external: 127.0.0.1',
     'clientmethod: none',
     'socksmethod: none',
@@ -109,6 +119,7 @@ async function startPair(ns: string, dir: string, which: 'ts' | 'c'): Promise<Pa
       // RTS_BENCH_MPTCP=off|on|auto sets redsocks-ts' extension key (the C config stays plain 0.5)
       (which === 'ts' && process.env.RTS_BENCH_MPTCP ? `  mptcp = ${process.env.RTS_BENCH_MPTCP};\n` : '') +
       (which === 'ts' ? `  optimistic = ${oc ? 'on' : 'off'};\n` : '') +
+      (certs ? `  tls = on;\n  tls_pin = "${certs.serverPin}";\n` : '') +
       '}\n',
   );
   // the flag the bins' shebangs pass

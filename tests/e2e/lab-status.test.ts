@@ -34,6 +34,10 @@ test('status: paths, connections, optimistic connect and the server side', async
   const t = await transfer(lab, 'lan', 'get', 2e6, { timeoutMs: 20000 });
   expect(t.ok).toBe(true);
   const r = gatewayCli(lab, 'gw', ['status', '--server-metrics', SERVER_METRICS]);
+  if (process.env.RTS_METRICS_CAPTURE) {
+    const scrape = (node: 'gw' | 'remote', at: string): string => lab.exec(node, `curl -sS --max-time 5 http://${at}/metrics`);
+    fs.writeFileSync(process.env.RTS_METRICS_CAPTURE, `${r.out}\n---- redsocks-ts\n${scrape('gw', `127.0.0.1:${LAB_METRICS_PORT}`)}\n---- socks-server\n${scrape('remote', SERVER_METRICS)}`);
+  }
   expect(r.err).toBe('');
   expect(r.code).toBe(0);
   expect(r.out).toMatch(/^path +state/m);

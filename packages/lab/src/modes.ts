@@ -8,14 +8,23 @@ import { gatewayCli, labSetupArgs, preferCompiled } from './gateway';
 import { stopAll, type Started } from './daemons';
 import { C_REDSOCKS_PORT, OUR_REDSOCKS_PORT, startCPair, startOurRedsocks, startOurServer } from './pairs';
 import { Source } from './scenarios';
+import { makeTestCerts, type TestCerts } from './certs';
+import * as path from 'node:path';
 
-export const OUR_MODES: Record<string, { label: string; keys: Record<string, string> }> = {
+export const OUR_MODES: Record<string, { label: string; keys: Record<string, string>; tls?: boolean }> = {
   'ours-plain': { label: 'ours plain', keys: { optimistic: 'off', fastopen: 'off', pool_size: '0' } },
   'ours-oc': { label: 'ours OC', keys: { optimistic: 'on', fastopen: 'off', pool_size: '0' } },
   'ours-oc-tfo': { label: 'ours OC+TFO', keys: { optimistic: 'on', fastopen: 'on', pool_size: '0' } },
   'ours-oc-pool': { label: 'ours OC+pool', keys: { optimistic: 'on', fastopen: 'off', pool_size: '4' } },
   ours: { label: 'ours (conf/lab/redsocks.conf)', keys: {} },
+  // TLS 1.3 to the server's TLS listener (docs/tls.md), the server's certificate pinned
+  'ours-plain-tls': { label: 'ours plain+TLS', keys: { optimistic: 'off', fastopen: 'off', pool_size: '0' }, tls: true },
+  'ours-oc-tls': { label: 'ours OC+TLS', keys: { optimistic: 'on', fastopen: 'off', pool_size: '0' }, tls: true },
+  'ours-oc-pool-tls': { label: 'ours OC+pool+TLS', keys: { optimistic: 'on', fastopen: 'off', pool_size: '4' }, tls: true },
 };
+
+/** The server's TLS listener in the lab (beside the plain one on OUR_SOCKS_PORT). */
+export const LAB_TLS_PORT = 1443;
 
 export interface Mode {
   name: string;
@@ -27,6 +36,7 @@ export interface Mode {
 /** Keeps our socks-server running across modes of one lab. */
 export class ModeRunner {
   private server?: Started;
+  private certs?: TestCerts;
   constructor(private lab: Lab, private staleLossCnt?: number) {}
 
   private redirectTo(port: number): void {
@@ -45,10 +55,39 @@ export class ModeRunner {
     }
     const m = OUR_MODES[name];
     if (!m) throw new Error(`unknown mode ${name}`);
-    if (!this.server || this.server.proc.exitCode !== null) this.server = await startOurServer(this.lab);
-    const rs = await startOurRedsocks(this.lab, m.keys);
+    this.certs ??= makeTestCerts(path.join(this.lab.dir, 'certs'), ADDR.server);
+    const c = this.certs;
+    if (!this.server || this.server.proc.exitCode !== null) {
+      this.server = await startOurServer(this.lab, [
+        `extension.tls.internal: ${ADDR.server} port = ${LAB_TLS_PORT}`, `extension.tls.cert: ${c.serverCert}`, `extension.tls.key: ${c.serverKey}`,
+      ]);
+    }
+    const keys = m.tls ? { ...m.keys, port: String(LAB_TLS_PORT), tls: 'on', tls_pin: `"${c.serverPin}"` } : m.keys;
+    const rs = await startOurRedsocks(this.lab, keys);
     this.redirectTo(OUR_REDSOCKS_PORT);
     return { name, label: m.label, src: { node: 'lan' }, stop: () => rs.stop() };
+  }
+
+  /**
+   * Runs `fn` with each mode in turn, stopping it afterwards; a mode that cannot start goes to
+   * `startFailed` (or throws without it).
+   */
+  async each(names: string[], fn: (mode: Mode) => Promise<void>, startFailed?: (name: string, e: unknown) => void): Promise<void> {
+    for (const name of names) {
+      let mode: Mode;
+      try {
+        mode = await this.start(name);
+      } catch (e) {
+        if (!startFailed) throw e;
+        startFailed(name, e);
+        continue;
+      }
+      try {
+        await fn(mode);
+      } finally {
+        await mode.stop();
+      }
+    }
   }
 
   async close(): Promise<void> {
