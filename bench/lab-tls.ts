@@ -7,7 +7,7 @@
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
-import { Lab, destroyLabsOnSignals, ModeRunner, PROFILES, ROOT, curlSmall, mbit, preferCompiled, setupLab, sleep, transfer } from '@mptcp-proxy/lab';
+import { destroyLabsOnSignals, PROFILES, ROOT, curlSmall, mbit, sleep, transfer, withModeLab } from '@mptcp-proxy/lab';
 import { benchTtfb } from './lab-ttfb';
 
 function arg(name: string, def: string): string {
@@ -18,11 +18,8 @@ function arg(name: string, def: string): string {
 async function uploadAfterIdle(profile: string, modes: string[], idleS: number, bytes: number): Promise<Array<Record<string, unknown>>> {
   const prof = PROFILES[profile];
   const sum = prof.isp1.up.rateMbit + prof.isp2.up.rateMbit;
-  const lab = await Lab.create(prof);
-  const runner = new ModeRunner(lab);
   const rows: Array<Record<string, unknown>> = [];
-  try {
-    setupLab(lab, { compiled: preferCompiled() });
+  await withModeLab(prof, async (lab, runner) => {
     console.log(`\nupload of ${bytes / 1e6} MB through the pool after ${idleS} s idle (links' upload sum ${sum} Mbit/s)`);
     await runner.each(modes, async (mode) => {
       for (let i = 0; i < 5; i++) await curlSmall(lab, 'lan');
@@ -36,10 +33,7 @@ async function uploadAfterIdle(profile: string, modes: string[], idleS: number, 
       console.log(`${mode.label.padEnd(22)} ${txt} Mbit/s (${runs.map((x) => (x / sum).toFixed(2)).join(', ')} of sum)`);
       rows.push({ mode: mode.name, mbit: runs, ofSum: runs.map((x) => x / sum) });
     });
-  } finally {
-    await runner.close().catch(() => undefined);
-    lab.destroy();
-  }
+  });
   return rows;
 }
 

@@ -21,7 +21,7 @@ import * as os from 'node:os';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  ADDR, IFACES, Lab, destroyLabsOnSignals, ROOT, PROFILES, rttMs, setupLab, preferCompiled, ModeRunner,
+  ADDR, IFACES, Lab, destroyLabsOnSignals, ROOT, PROFILES, rttMs, withModeLab,
   curlSmall, median, sleep,
 } from '@mptcp-proxy/lab';
 
@@ -66,11 +66,8 @@ export async function benchTtfb(profileName: string, runs: number, sched = 'rr',
   const schedText = applySched(sched);
   const prof = PROFILES[profileName];
   const rtt = rttMs(prof.isp1);
-  const lab = await Lab.create(prof);
-  const runner = new ModeRunner(lab);
   const rows: Array<Record<string, unknown>> = [];
-  try {
-    setupLab(lab, { compiled: preferCompiled() });
+  await withModeLab(prof, async (lab, runner) => {
     console.log(`lab-ttfb: profile ${prof.name} (${prof.description}); ${runs} runs per mode; RTT ${rtt} ms; ${warmup} warm-up requests; ${schedText}`);
     console.log(`lab check: ${labPing(lab, rtt)}`);
     console.log('mode                   median TTFB   in RTTs   p10..p90 (ms)      ok');
@@ -97,10 +94,7 @@ export async function benchTtfb(profileName: string, runs: number, sched = 'rr',
       console.log(`${name.padEnd(22)} could not start: ${String(e).split('\n')[0]}`);
       rows.push({ mode: name, error: String(e).split('\n')[0] });
     });
-  } finally {
-    await runner.close().catch(() => undefined);
-    lab.destroy();
-  }
+  });
   return rows;
 }
 

@@ -4,7 +4,8 @@
  * configurations (redsocks.conf extension keys overridden per mode).
  */
 import { Lab, ADDR } from './lab';
-import { gatewayCli, labSetupArgs, preferCompiled } from './gateway';
+import { gatewayCli, labSetupArgs, preferCompiled, setupLab } from './gateway';
+import type { LabProfile } from './profiles';
 import { stopAll, type Started } from './daemons';
 import { C_REDSOCKS_PORT, OUR_REDSOCKS_PORT, startCPair, startOurRedsocks, startOurServer } from './pairs';
 import { Source } from './scenarios';
@@ -93,5 +94,18 @@ export class ModeRunner {
   async close(): Promise<void> {
     await this.server?.stop();
     this.server = undefined;
+  }
+}
+
+/** A lab set up as the README says, a ModeRunner in it, `fn`, then both torn down. */
+export async function withModeLab<T>(prof: LabProfile, fn: (lab: Lab, runner: ModeRunner) => Promise<T>): Promise<T> {
+  const lab = await Lab.create(prof);
+  const runner = new ModeRunner(lab);
+  try {
+    setupLab(lab, { compiled: preferCompiled() });
+    return await fn(lab, runner);
+  } finally {
+    await runner.close().catch(() => undefined);
+    lab.destroy();
   }
 }
