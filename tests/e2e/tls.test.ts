@@ -28,10 +28,16 @@ beforeAll(async () => {
     internal: PROXY_IP, port: 1080,
     extra: [`extension.tls.internal: ${PROXY_IP} port = 1443`, `extension.tls.cert: ${certs.serverCert}`, `extension.tls.key: ${certs.serverKey}`],
   });
-  const mutual = dantedConf({
-    internal: PROXY_IP, port: 1081,
-    extra: [`extension.tls.internal: ${PROXY_IP} port = 1444`, `extension.tls.cert: ${certs.serverCert}`, `extension.tls.key: ${certs.serverKey}`, `extension.tls.clientca: ${certs.ca}`],
-  });
+  // username only: a verified client certificate stands in for the password (its CN is the user)
+  fs.writeFileSync(path.join(dir, 'passwd'), `someone:${srv.exec('openssl passwd -6 -salt tlstest unused').trim()}\n`);
+  const mutual = [
+    'logoutput: stderr', `internal: ${PROXY_IP} port = 1081`, `external: ${PROXY_IP}`, 'clientmethod: none', 'socksmethod: username',
+    `extension.passwordfile: ${path.join(dir, 'passwd')}`,
+    `extension.tls.internal: ${PROXY_IP} port = 1444`, `extension.tls.cert: ${certs.serverCert}`, `extension.tls.key: ${certs.serverKey}`, `extension.tls.clientca: ${certs.ca}`,
+    'client pass { from: 0/0 to: 0/0 }',
+    'socks pass {', '  from: 0/0 to: 0/0', '  user: gateway1', '  log: connect', '}',
+    '',
+  ].join('\n');
   procs.push(spawnIn(srv, [...tsEntry('packages/socks-server/src/cli.ts'), '-f', writeFile(dir, 'd1.conf', plainAndTls)]));
   procs.push(spawnIn(srv, [...tsEntry('packages/socks-server/src/cli.ts'), '-f', writeFile(dir, 'd2.conf', mutual)]));
   for (const p of [1080, 1443, 1081, 1444]) await waitListening(srv, p, 20000);
@@ -69,9 +75,9 @@ test('a plain listener keeps serving plain clients: redsocks-ts and curl --socks
 test('TLS with a pinned certificate, and with a CA; a large download is intact', () => {
   expect(get(8002, '/pinned')).toBe('hello /pinned');
   expect(get(8003, '/ca')).toBe('hello /ca');
-  const body = topo.client.exec(`curl -sS --max-time 20 http://${ORIGIN_IP}:8003/bytes/3000000 | sha256sum`);
-  const want = topo.client.exec(`head -c 3000000 /dev/zero | tr '\\0' x | sha256sum`);
-  expect(body).toBe(want);
+  const file = path.join(topo.dir, 'download.bin');
+  topo.client.exec(`curl -sS --max-time 20 -o ${file} http://${ORIGIN_IP}:8003/bytes/3000000`);
+  expect(fs.readFileSync(file).equals(Buffer.alloc(3000000, 'x'))).toBe(true);
 });
 
 test('a wrong pin or a wrong CA: no byte goes through, the log says why', async () => {
@@ -89,9 +95,12 @@ test('a TLS listener refuses cleartext SOCKS with a clear log line', async () =>
   expect(serverOutput()).toMatch(/TLS listener 10\.77\.2\.2\.1443: client 10\.77\.2\.1\.\d+ sent cleartext \(SOCKS v5\)/);
 });
 
-test('mutual authentication: with the client certificate it works, without it the server refuses', () => {
+test('mutual authentication: the client certificate is the user (no password); without it the server refuses', async () => {
   expect(get(8006, '/mutual')).toBe('hello /mutual');
+  await waitFor(() => /username%gateway1@10\.77\.2\.1\.\d+/.test(serverOutput()), 10000, 'the connect line with the certificate\'s user');
   expect(get(8007)).not.toContain('hello');
+  // a plain client on the username-only server's plain listener still needs its password
+  expect(topo.gw.exec(`curl -sS --max-time 5 --socks5 ${PROXY_IP}:1081 http://${ORIGIN_IP}:8001/x`, { allowFail: true })).not.toContain('hello');
 });
 
 test('the warm pool hands out connections that already finished TLS', () => {

@@ -149,8 +149,9 @@ async function run(args: CliArgs): Promise<number> {
     await handle.close();
     return 1;
   }
-  writePidfile(args.pidfile);
+  // chdir first: a supervisor (or a test) that sees the pidfile sees the daemon's final state
   if (mode === 'child') process.chdir('/');
+  writePidfile(args.pidfile);
   // Handlers first, then the line that tells a supervisor (or a test) it may signal us: before
   // process.on('SIGUSR1'), Node's own SIGUSR1 action (the inspector) would swallow a dump.
   return new Promise<number>((resolve) => {

@@ -38,6 +38,7 @@ import type { Request } from './request';
 import { SessionLog, type SessionFacts } from './session-log';
 import { type SessionTickets, judgeRequest } from './session-policy';
 import { closeClientSocket } from './teardown';
+import { tlsCertUser } from '../auth/tls-user';
 import { connAccepted, connClosed, connNegotiated, connRelaying, optimisticChannel, type ConnOutcome, type ConnRef } from '../events';
 
 export const enum Phase {
@@ -350,7 +351,13 @@ export class Session implements SessionControl, SessionFacts, Peer {
     if (g === null) return;
     q.consume(g.length);
     this.handshakeIn += g.length;
-    const choice = selectMethod(g.methods, this.rt.policy);
+    // A verified client certificate stands in for RFC 1929 (auth/tls-user.ts): where the server
+    // asks for username, such a client may take a no-authentication method as the cert's user.
+    const certUser = tlsCertUser(this.client);
+    const base = this.rt.policy;
+    const policy = certUser !== undefined && base.socksMethods.includes('username') && !base.socksMethods.includes('none')
+      ? { ...base, socksMethods: ['none' as const, ...base.socksMethods] } : base;
+    const choice = selectMethod(g.methods, policy);
     this.choice = choice;
     if (choice.wire === Method.NoAcceptable) {
       this.sendRaw(encodeMethodSelection(Method.NoAcceptable));
@@ -358,6 +365,10 @@ export class Session implements SessionControl, SessionFacts, Peer {
       return;
     }
     this.method = choice.method!;
+    if (policy !== base && choice.method === 'none') {
+      this.method = 'username';
+      this.user = certUser;
+    }
     if (optimisticChannel.hasSubscribers) {
       const policy = this.rt.policy;
       if (g.methods.includes(policy.ocMethod) || g.methods.includes(policy.ocAuthMethod)) {
