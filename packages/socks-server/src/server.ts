@@ -129,6 +129,20 @@ export class SocksServer implements SessionHooks {
     if (addrs.length === 0) {
       throw new ProxyError('ENOINTERNAL', `${config.file}: no internal address given for server to listen for clients on`);
     }
+    // subscribed before the first accept, so every connection's events are counted
+    const m = config.ext.metrics;
+    if (m !== undefined) {
+      const metrics = new ServerMetrics({ sessions: () => srv.sessions });
+      try {
+        const port = m.port === 0 ? 0 : m.port + (opts.metricsPortOffset ?? 0);
+        const at = await metrics.listen(m.host, port, (err) => srv.rt.log.error(`metrics: ${err.message}`));
+        srv.rt.log.info(`metrics at http://${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}/metrics`);
+      } catch (e) {
+        await metrics.close();
+        throw new ProxyError('EMETRICS', `${config.file}:${m.line}: extension.metrics ${m.host} port = ${m.port}: ${(e as Error).message}`);
+      }
+      srv.metrics = metrics;
+    }
     try {
       for (const a of addrs) {
         const server = await listen({
@@ -144,21 +158,8 @@ export class SocksServer implements SessionHooks {
       await srv.listenTls(config, opts);
     } catch (e) {
       for (const l of srv.listeners) l.close();
+      await srv.metrics?.close();
       throw e;
-    }
-    const m = config.ext.metrics;
-    if (m !== undefined) {
-      const metrics = new ServerMetrics({ sessions: () => srv.sessions });
-      try {
-        const port = m.port === 0 ? 0 : m.port + (opts.metricsPortOffset ?? 0);
-        const at = await metrics.listen(m.host, port, (err) => srv.rt.log.error(`metrics: ${err.message}`));
-        srv.rt.log.info(`metrics at http://${at.host.includes(':') ? `[${at.host}]` : at.host}:${at.port}/metrics`);
-      } catch (e) {
-        await metrics.close();
-        for (const l of srv.listeners) l.close();
-        throw new ProxyError('EMETRICS', `${config.file}:${m.line}: extension.metrics ${m.host} port = ${m.port}: ${(e as Error).message}`);
-      }
-      srv.metrics = metrics;
     }
     srv.ticker = setInterval(() => srv.tick(), opts.tickMs ?? TICK_MS);
     srv.ticker.unref();

@@ -74,6 +74,8 @@ class Daemon implements InstanceHost {
 
   async start(): Promise<void> {
     const redirector = getRedirector(this.config.base.redirector);
+    // subscribed before the first accept, so every connection's events are counted
+    await this.startMetrics();
     const built: Instance[] = [];
     try {
       for (const cfg of this.config.redsocks) {
@@ -84,10 +86,10 @@ class Daemon implements InstanceHost {
       this.services = await startServices(this.config, this.log);
     } catch (err) {
       for (const inst of built) await inst.close();
+      await this.metrics?.close();
       throw err;
     }
     this.instances = built;
-    await this.startMetrics();
   }
 
   metrics: RedsocksMetrics | undefined;
@@ -111,7 +113,6 @@ class Daemon implements InstanceHost {
       this.log.notice(`metrics at http://${srv.host.includes(':') ? `[${srv.host}]` : srv.host}:${srv.port}/metrics`);
     } catch (err) {
       await m.close();
-      for (const inst of this.instances) await inst.close();
       throw new Error(`metrics endpoint ${metricsIp}:${metricsPort}: ${(err as Error).message}`);
     }
     this.metrics = m;
