@@ -55,7 +55,7 @@ beforeAll(async () => {
     s(12009, 1443, `  tls = on;\n  tls_pin = "${certs.serverPin}";\n  pool_size = 2;\n`);
   procs.push(spawnIn(gw, [...tsEntry('packages/redsocks-ts/src/cli.ts'), '-c', writeFile(dir, 'rs.conf', conf)]));
   await waitListening(gw, 12009, 20000);
-  redirectRules(gw, dir, [8001, 8002, 8003, 8004, 8005, 8006, 8007, 8008, 8009].map((p, i) => [p, 12001 + i] as [number, number]));
+  redirectRules(gw, dir, [...[8001, 8002, 8003, 8004, 8005, 8006, 8007, 8008, 8009].map((p, i) => [p, 12001 + i] as [number, number]), [7007, 12002]]);
 }, 60000);
 
 afterAll(async () => {
@@ -78,6 +78,12 @@ test('TLS with a pinned certificate, and with a CA; a large download is intact',
   const file = path.join(topo.dir, 'download.bin');
   topo.client.exec(`curl -sS --max-time 20 -o ${file} http://${ORIGIN_IP}:8003/bytes/3000000`);
   expect(fs.readFileSync(file).equals(Buffer.alloc(3000000, 'x'))).toBe(true);
+});
+
+test('half-close through TLS both ways (client FIN, echo, server FIN)', () => {
+  const payload = 'x'.repeat(200000);
+  const f = writeFile(topo.dir, 'payload.txt', payload);
+  expect(topo.client.exec(`timeout 10 ncat ${ORIGIN_IP} 7007 < ${f}`)).toBe(payload);
 });
 
 test('a wrong pin or a wrong CA: no byte goes through, the log says why', async () => {
