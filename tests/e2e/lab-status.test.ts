@@ -46,6 +46,11 @@ test('status: paths, connections, optimistic connect and the server side', async
   expect(r.out).toMatch(/^connections: \d+ active, [1-9]\d* total; closed: ok [1-9]/m);
   expect(r.out).toContain(`server ${ADDR.server}:1080: speaks optimistic connect`);
   expect(r.out).toMatch(/^server side: \d+ active, [1-9]\d* total, 0 refused at accept; closed: .*ok [1-9]\d*.*optimistic connect accepted [1-9]/m);
+  // the request went up with the optimistic-connect handshake: counted as relayed bytes
+  const sc = gatewayCli(lab, 'gw', ['status', '--json']);
+  expect(JSON.parse(sc.out)).toMatchObject({ total: expect.any(Number) });
+  const up = lab.exec('gw', `curl -sS --max-time 5 http://127.0.0.1:${LAB_METRICS_PORT}/metrics`).match(/^redsocks_bytes_total\{[^}]*direction="up"\} (\d+)/m);
+  expect(Number(up?.[1])).toBeGreaterThan(30);
   // the download crossed both paths' devices
   const mbDown = [...r.out.matchAll(/^isp[12] .* ([\d.]+) +[\d.]+$/gm)].map((m) => Number(m[1]));
   expect(mbDown).toHaveLength(2);

@@ -60,6 +60,8 @@ export class RedsocksClient {
   private outcome: ConnOutcome = 'dropped';
   private errCode: string | undefined;
   private path: string | undefined;
+  /** Client bytes the protocol sent with its handshake (optimistic connect), before the relay. */
+  private earlySent = 0;
 
   constructor(
     private readonly owner: ClientOwner,
@@ -130,6 +132,8 @@ export class RedsocksClient {
   private startUp(up: net.Socket): Relay {
     if (this.relay) return this.relay;
     const rest = this.early.detach();
+    // everything read from the client so far that is not in `rest` went out with the handshake
+    this.earlySent = Math.max(0, this.socket.bytesRead - rest.length);
     const relay = new Relay(this.socket, up, {
       splice: this.owner.cfg.splice ? this.owner.spliceBudget : undefined,
       // a short connection is over before a switch to splice could pay off
@@ -221,7 +225,7 @@ export class RedsocksClient {
         ...this.ref(),
         outcome: this.outcome,
         code: this.errCode,
-        bytesUp: this.relay?.aToB ?? 0,
+        bytesUp: this.earlySent + (this.relay?.aToB ?? 0),
         bytesDown: this.relay?.bToA ?? 0,
         path: this.path,
         ms: Date.now() - this.firstEvent,
@@ -239,7 +243,7 @@ export class RedsocksClient {
 
   /** Bytes relayed so far: client -> upstream, upstream -> client. */
   bytes(): { up: number; down: number } {
-    return { up: this.relay?.aToB ?? 0, down: this.relay?.bToA ?? 0 };
+    return { up: this.earlySent + (this.relay?.aToB ?? 0), down: this.relay?.bToA ?? 0 };
   }
 
   private ref(): ConnRef {
