@@ -2,7 +2,9 @@
  * A warm pool of idle, already-established MPTCP connections to the proxy (docs/optimistic-connect.md §8).
  * Each connection carries exactly one SOCKS stream: `take()` removes it for good and a
  * replacement is opened in the background. Idle connections are closed after
- * `pool_idle_timeout`, which must stay below the server's negotiate timeout.
+ * `pool_idle_timeout`, which must stay below the server's negotiate timeout. Nothing is sent
+ * on an idle connection (docs/optimistic-connect.md, "Warm pool"), so it has one subflow until
+ * a stream's first bytes make the kernel join the others.
  */
 import type * as net from 'node:net';
 
@@ -11,7 +13,7 @@ export interface PoolStats {
   size: number;
   /** Established and ready to hand out. */
   idle: number;
-  /** Being opened (connect or waiting for subflows to join). */
+  /** Being opened. */
   pending: number;
   /** dial() served from the pool. */
   hits: number;
@@ -40,13 +42,10 @@ export interface WarmPoolOptions {
   idleTimeoutMs: number;
   /** Opens one fresh connection (never from the pool). */
   open: () => Promise<PooledConn>;
-  /** Resolves once the connection's subflows have joined (or it gave up waiting). */
-  settle?: (socket: net.Socket) => Promise<void>;
   log?: { info(msg: string): void; error(msg: string): void };
 }
 
 interface Entry extends PooledConn {
-  ready: boolean;
   timer?: NodeJS.Timeout;
   cleanup: () => void;
 }
@@ -82,15 +81,15 @@ export class WarmPool {
   stats(): PoolStats {
     return {
       size: this.opts.size,
-      idle: this.entries.filter((e) => e.ready).length,
-      pending: this.opening + this.entries.filter((e) => !e.ready).length,
+      idle: this.entries.length,
+      pending: this.opening,
       ...this.counters,
     };
   }
 
-  /** Hands out one established connection (ready ones first), or undefined on a miss. */
+  /** Hands out one established connection, or undefined on a miss. */
   take(): PooledConn | undefined {
-    const i = this.pickIndex();
+    const i = this.entries.findIndex((e) => !e.socket.destroyed);
     if (i < 0) {
       this.counters.misses++;
       return undefined;
@@ -115,7 +114,7 @@ export class WarmPool {
     return victims.length;
   }
 
-  /** Resolves when `size` connections are ready (used by tests and the demo). */
+  /** Resolves when `size` connections are established (used by tests and the demo). */
   whenFull(): Promise<void> {
     if (this.isFull()) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
@@ -133,15 +132,8 @@ export class WarmPool {
     for (const w of this.waiters.splice(0)) w();
   }
 
-  private pickIndex(): number {
-    const ready = this.entries.findIndex((e) => e.ready && !e.socket.destroyed);
-    if (ready >= 0) return ready;
-    // Established but its extra subflows are still joining: still better than a new handshake.
-    return this.entries.findIndex((e) => !e.socket.destroyed);
-  }
-
   private isFull(): boolean {
-    return this.entries.filter((e) => e.ready).length >= this.opts.size;
+    return this.entries.length >= this.opts.size;
   }
 
   private fillSoon(): void {
@@ -190,7 +182,7 @@ export class WarmPool {
     else this.counters.refills++;
 
     const socket = conn.socket;
-    const entry: Entry = { ...conn, ready: false, cleanup: () => undefined };
+    const entry: Entry = { ...conn, cleanup: () => undefined };
     const gone = (): void => this.discard(entry, 'dropped');
     // The server never speaks first: any byte or EOF on an idle connection ends it.
     socket.on('data', gone);
@@ -206,16 +198,6 @@ export class WarmPool {
       if (entry.timer) clearTimeout(entry.timer);
     };
     this.entries.push(entry);
-
-    if (this.opts.settle) {
-      try {
-        await this.opts.settle(socket);
-      } catch {
-        // settle only waits; failing to read MPTCP info is not fatal
-      }
-    }
-    if (!this.entries.includes(entry)) return;
-    entry.ready = true;
     if (this.opts.idleTimeoutMs > 0) {
       entry.timer = setTimeout(() => this.discard(entry, 'expired'), this.opts.idleTimeoutMs);
       entry.timer.unref();

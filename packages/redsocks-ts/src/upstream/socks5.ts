@@ -36,7 +36,7 @@ import {
   type Socks5Reply,
 } from '@mptcp-proxy/common';
 import type { RedsocksSection } from '../config/types';
-import type { Dialed, Tunnel, UpstreamContext, UpstreamProtocol } from './upstream';
+import type { Tunnel, UpstreamContext, UpstreamProtocol } from './upstream';
 import { ServerCapabilities, serverKey, type ServerVerdict } from './server-capabilities';
 import { earlyDataIsIdempotent, earlyDataMayRideSyn } from './fastopen-policy';
 
@@ -73,25 +73,6 @@ function optimisticHandshake(section: RedsocksSection, dest: { address: string; 
     command: Command.Connect,
     address: addressFromHost(dest.address, dest.port),
   });
-}
-
-/**
- * The greeting a warm-pool connection sends as soon as it is open (docs/optimistic-connect.md,
- * "Pre-greeted pool connections"): only when streams to this server use optimistic connect,
- * whose server holds its method choice, so an idle pre-greeted connection receives nothing
- * until its CONNECT.
- */
-function poolGreeting(section: RedsocksSection, verdict: ServerVerdict | undefined): Buffer | undefined {
-  if (chooseMode(section, verdict) !== 'optimistic') return undefined;
-  const hs = optimisticHandshake(section, { address: '0.0.0.0', port: 0 });
-  return hs.subarray(0, 2 + hs[1]);
-}
-
-/** A pooled connection that was greeted differently from what this stream needs is replaced. */
-async function ungreeted(ctx: UpstreamContext, upstream: Dialed, fastOpen: boolean): Promise<net.Socket> {
-  if (!upstream.greeting) return upstream.socket;
-  upstream.socket.destroy();
-  return (await ctx.dial({ fastOpen, pooled: false })).socket;
 }
 
 function failure(code: string, message: string, resetClient: boolean, extra: UpstreamErrorExtra = {}): UpstreamError {
@@ -207,7 +188,7 @@ export async function socks5Exchange(
 }
 
 async function plain(ctx: UpstreamContext, replay?: Buffer): Promise<Tunnel> {
-  const upstream = await ungreeted(ctx, await ctx.dial({ fastOpen: ctx.section.fastopen }), ctx.section.fastopen);
+  const { socket: upstream } = await ctx.dial({ fastOpen: ctx.section.fastopen });
   const reader = new ReceiveBuffer(upstream);
   try {
     await socks5Exchange(upstream, reader, socks5Credentials(ctx.section), connectRequest(ctx));
@@ -237,14 +218,7 @@ async function pipelined(ctx: UpstreamContext, caps: ServerCapabilities, opts: P
 
   // Dial first: the handshake is only needed once the connection is up, so encoding it
   // stays off the path between the client's SYN and ours.
-  const dialing = ctx.dial({ fastOpen: section.fastopen }).then(async (up) => {
-    const handshake = optimisticHandshake(section, ctx.dest);
-    const pre = up.greeting;
-    if (!pre) return { upstream: up.socket, handshake };
-    // A pre-greeted pooled connection: its greeting went out when the pool opened it.
-    if (opts.early && handshake.subarray(0, pre.length).equals(pre)) return { upstream: up.socket, handshake: handshake.subarray(pre.length) };
-    return { upstream: await ungreeted(ctx, up, section.fastopen), handshake };
-  });
+  const dialing = ctx.dial({ fastOpen: section.fastopen }).then((up) => ({ upstream: up.socket, handshake: optimisticHandshake(section, ctx.dest) }));
   // Gather the client's first bytes while the connection is being made; the wait ends as soon
   // as the first byte arrives.
   const [{ upstream, handshake }] = await Promise.all([dialing, opts.early ? ctx.early.wait(section.optimisticGatherMs) : undefined]);
@@ -329,7 +303,6 @@ export function socks5Upstream(caps: ServerCapabilities = new ServerCapabilities
   const verdictFor = (section: RedsocksSection): ServerVerdict | undefined => caps.get(serverKey(section.ip, section.port));
   return {
     name: 'socks5',
-    poolGreeting: (section) => poolGreeting(section, verdictFor(section)),
     establish(ctx: UpstreamContext): Promise<Tunnel> {
       const verdict = verdictFor(ctx.section);
       switch (chooseMode(ctx.section, verdict)) {

@@ -88,6 +88,18 @@ export class PeerConn {
     return new Promise((resolve) => this.socket.write(b, () => resolve()));
   }
 
+  /** From now on, echoes every byte past the first `from` ones (those already here included). */
+  echoFrom(from: number): void {
+    let echoed = from;
+    const pump = (): void => {
+      if (this.received.length <= echoed) return;
+      this.socket.write(this.received.subarray(echoed));
+      echoed = this.received.length;
+    };
+    this.socket.on('data', pump);
+    pump();
+  }
+
   /** Writes one byte at a time, each its own segment (split-reply tests). */
   async writeSplit(data: Buffer | number[]): Promise<void> {
     const b = Buffer.from(data as Buffer);
@@ -163,7 +175,7 @@ export interface Harness {
   /** Everything the LAN app received. */
   appReceived(): Buffer;
   dials: DialOptions[];
-  /** What each dial returned (the path a socket took, the pool greeting it carries). */
+  /** What each dial returned (the path a socket took). */
   dialed: Dialed[];
   streamedEarly: boolean;
   logs: string[];
