@@ -12,11 +12,7 @@
  * subflow joining) are left out of the figure (-O 2); the stall used to last as long as the
  * pool had idled (6 s here): 22 Mbit/s with the old pool, 37.4 now (MPTCP's ceiling here).
  */
-import { Lab, ADDR } from '../lab/lab';
-import { PROFILES } from '../lab/profiles';
-import { setupLab } from '../lab/gateway';
-import { Daemon, oursBuilt, startOurRedsocks, startOurServer, stopAll } from '../lab/daemons';
-import { waitFor } from '../helpers/netns';
+import { Lab, ADDR, PROFILES, setupLab, oursBuilt, redsocksPoolStats, startOurRedsocks, startOurServer, stopAll, waitFor, type Started } from '@mptcp-proxy/lab';
 
 const PROFILE = PROFILES['equal-20'];
 const LINKS_MBIT = PROFILE.isp1.up.rateMbit + PROFILE.isp2.up.rateMbit;
@@ -27,18 +23,10 @@ const IPERF_PORT = 5201;
 
 jest.setTimeout(120000);
 
-/** The pool counters of redsocks-ts' SIGUSR1 dump (`pool size=4 idle=4 ... hits=2 ...`). */
-async function poolStats(rs: Daemon): Promise<Record<string, number>> {
-  const from = rs.log().length;
-  rs.child.kill('SIGUSR1');
-  const line = (await waitFor(() => /pool (size=.*)/.exec(rs.log().slice(from))?.[1], 5000, 'the SIGUSR1 dump')) as string;
-  return Object.fromEntries([...line.matchAll(/(\w+)=(\d+)/g)].map((m) => [m[1], Number(m[2])]));
-}
-
 describe('bulk upload through optimistic connect + warm pool', () => {
   let lab: Lab;
-  let daemons: Daemon[] = [];
-  let rs: Daemon;
+  let daemons: Started[] = [];
+  let rs: Started;
 
   beforeAll(async () => {
     const built = oursBuilt();
@@ -57,7 +45,7 @@ describe('bulk upload through optimistic connect + warm pool', () => {
   });
 
   test(`reaches >= 0.9 of the links' sum (${LINKS_MBIT} Mbit/s) after the pool idled ${IDLE_MS / 1000} s`, async () => {
-    await waitFor(async () => (await poolStats(rs)).idle === POOL, 15000, 'the warm pool to fill');
+    await waitFor(async () => (await redsocksPoolStats(rs)).idle === POOL, 15000, 'the warm pool to fill');
     // the scenario itself, not a synchronisation: pooled connections that have been idle a while
     await new Promise((r) => setTimeout(r, IDLE_MS));
     const j = JSON.parse(lab.exec('lan', `iperf3 -J -c ${ADDR.origin} -p ${IPERF_PORT} -t 8 -O 2`)) as {
@@ -70,6 +58,6 @@ describe('bulk upload through optimistic connect + warm pool', () => {
     const summary = `${mbit.toFixed(1)} Mbit/s received; per second sent (* = omitted): ${perSecond}`;
     expect({ summary, atLeast90pct: mbit >= 0.9 * LINKS_MBIT }).toEqual({ summary, atLeast90pct: true });
     // the upload's connections (iperf3's control and data connections) came from the pool
-    expect((await poolStats(rs)).hits).toBeGreaterThanOrEqual(2);
+    expect((await redsocksPoolStats(rs)).hits).toBeGreaterThanOrEqual(2);
   });
 });
