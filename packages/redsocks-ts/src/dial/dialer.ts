@@ -174,7 +174,7 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
 
   const poolSize = section.poolSize ?? 0;
   const pool =
-    poolSize > 0
+    poolSize === 'auto' || poolSize > 0
       ? new WarmPool({
           size: poolSize,
           idleTimeoutMs: (section.poolIdleTimeout ?? 0) * 1000,
@@ -232,7 +232,7 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
         const hit = pool.take();
         if (hit) {
           watch(hit.socket);
-          return { socket: hit.socket, path: hit.path };
+          return { socket: hit.socket, path: hit.path, pooled: true };
         }
       }
       const conn = await fresh(o.fastOpen === true);
@@ -252,6 +252,8 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
           expired: 0,
           dropped: 0,
           failures: 0,
+          idleTimeoutMs: 0,
+          auto: false,
         }
       );
     },

@@ -187,14 +187,30 @@ export async function socks5Exchange(
   return readConnectReply(reader, false);
 }
 
-async function plain(ctx: UpstreamContext, replay?: Buffer): Promise<Tunnel> {
-  const { socket: upstream } = await ctx.dial({ fastOpen: ctx.section.fastopen });
+/**
+ * A warm-pool connection the server (or a NAT) closed while it idled: EOF or a reset before
+ * any byte came back. It says nothing about the server, so the stream retries once on a fresh
+ * connection and no verdict is cached (docs/fast-by-default.md §3).
+ */
+function diedIdle(pooled: boolean | undefined, reader: ReceiveBuffer, err: unknown): boolean {
+  if (!pooled || reader.peek().length > 0) return false;
+  const code = errorCode(err);
+  return code === 'EPEER_EOF' || code === 'ECONNRESET' || code === 'EPIPE';
+}
+
+async function plain(ctx: UpstreamContext, replay?: Buffer, pooled = true): Promise<Tunnel> {
+  const dialed = await ctx.dial(pooled ? { fastOpen: ctx.section.fastopen } : { fastOpen: ctx.section.fastopen, pooled: false });
+  const upstream = dialed.socket;
   const reader = new ReceiveBuffer(upstream);
   try {
     await socks5Exchange(upstream, reader, socks5Credentials(ctx.section), connectRequest(ctx));
   } catch (err) {
     reader.detach();
     upstream.destroy();
+    if (diedIdle(dialed.pooled, reader, err)) {
+      ctx.log.info(`a pooled connection to the server was closed while idle (${(err as Error).message}); retrying on a fresh one`);
+      return plain(ctx, replay, false);
+    }
     throw err;
   }
   const leftover = reader.detach();
@@ -207,6 +223,8 @@ interface PipelineOptions {
   /** Send the client's first bytes with the handshake (optimistic) or not (probe). */
   early: boolean;
   verdict: ServerVerdict | undefined;
+  /** A retry after a pooled connection died idle: a fresh connection, and these client bytes (already drained). */
+  retry?: Buffer;
 }
 
 async function pipelined(ctx: UpstreamContext, caps: ServerCapabilities, opts: PipelineOptions): Promise<Tunnel> {
@@ -218,11 +236,14 @@ async function pipelined(ctx: UpstreamContext, caps: ServerCapabilities, opts: P
 
   // Dial first: the handshake is only needed once the connection is up, so encoding it
   // stays off the path between the client's SYN and ours.
-  const dialing = ctx.dial({ fastOpen: section.fastopen }).then((up) => ({ upstream: up.socket, handshake: optimisticHandshake(section, ctx.dest) }));
+  const dialing = ctx
+    .dial(opts.retry === undefined ? { fastOpen: section.fastopen } : { fastOpen: section.fastopen, pooled: false })
+    .then((up) => ({ upstream: up.socket, pooled: up.pooled === true, handshake: optimisticHandshake(section, ctx.dest) }));
   // Gather the client's first bytes while the connection is being made; the wait ends as soon
   // as the first byte arrives.
-  const [{ upstream, handshake }] = await Promise.all([dialing, opts.early ? ctx.early.wait(section.optimisticGatherMs) : undefined]);
-  const early = opts.early ? ctx.early.drain() : Buffer.alloc(0);
+  const gather = opts.early && !opts.retry ? ctx.early.wait(section.optimisticGatherMs) : undefined;
+  const [{ upstream, pooled, handshake }] = await Promise.all([dialing, gather]);
+  const early = opts.retry ?? (opts.early ? ctx.early.drain() : Buffer.alloc(0));
   const inFirst = early.subarray(0, Math.max(0, section.optimisticMaxEarly));
   const afterFirst = early.subarray(inFirst.length);
 
@@ -243,8 +264,10 @@ async function pipelined(ctx: UpstreamContext, caps: ServerCapabilities, opts: P
     ctx.startClientToUpstream(upstream);
   };
   // A server known to speak OC gets the rest of the client's bytes at once; an unknown one
-  // first has to show (by its method reply) that it parses pipelined input.
-  if (opts.verdict === 'oc') startStreaming();
+  // first has to show (by its method reply) that it parses pipelined input. So does a pooled
+  // connection: until its server answers, it may have closed it while idle, and then what was
+  // sent (handshake + first bytes) is all a retry has to send again.
+  if (opts.verdict === 'oc' && !pooled) startStreaming();
 
   const probing = !opts.early;
   let method: number;
@@ -259,6 +282,10 @@ async function pipelined(ctx: UpstreamContext, caps: ServerCapabilities, opts: P
   } catch (err) {
     reader.detach();
     upstream.destroy();
+    if (!streaming && diedIdle(pooled, reader, err)) {
+      ctx.log.info(`a pooled connection to the server was closed while idle (${(err as Error).message}); retrying on a fresh one`);
+      return pipelined(ctx, caps, { ...opts, retry: early });
+    }
     if (err instanceof UpstreamError) throw err;
     // EOF or garbage before the method reply: this server cannot take pipelining. A silent
     // server only condemns itself when probing (an OC timeout may be the network's fault).

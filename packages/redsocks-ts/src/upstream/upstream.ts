@@ -25,6 +25,8 @@ export interface Dialed {
   socket: net.Socket;
   /** Name of the WAN path its initial subflow uses, when paths are configured. */
   path?: string;
+  /** It came from the warm pool (it idled: the server may have closed it meanwhile). */
+  pooled?: boolean;
 }
 
 /** Per-connection logger that prefixes redsocks' `[client->dest]: `. */

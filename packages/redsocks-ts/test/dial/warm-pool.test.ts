@@ -9,6 +9,8 @@ import { createDialer, type Dialer } from '../../src/dial';
 import { fdOf, loadNative } from 'mptcp-native';
 import type { RedsocksSection } from '../../src/config/types';
 import { socks5Upstream } from '../../src/upstream/socks5';
+import { ServerCapabilities, serverKey } from '../../src/upstream/server-capabilities';
+import { AUTO_CAP, AUTO_FLOOR, learnedIdleTimeout } from '../../src/dial/warm-pool';
 import { waitFor } from '@mptcp-proxy/lab';
 import { OK_REPLY, ScriptedServer, appData, connectBytes, harness, hex, testSection, type Harness, type PeerConn } from '../helpers/upstream';
 
@@ -197,4 +199,64 @@ test('every upstream socket has TCP_NODELAY (MPTCP and plain TCP, fresh and pool
   expect(dialer.poolStats().hits).toBe(1);
   expect(nodelay(pooled)).toBe(1);
   pooled.destroy();
+});
+
+test('pool_size = auto: starts at the floor, grows to a burst of connections, stops at the cap', async () => {
+  dialer = createDialer(testSection({ port: server.port, poolSize: 'auto', poolIdleTimeout: 60 }));
+  await dialer.poolReady();
+  expect(dialer.poolStats()).toMatchObject({ size: AUTO_FLOOR, idle: AUTO_FLOOR, auto: true });
+  // a browser opens 6 connections to one origin at once
+  const six = await Promise.all(Array.from({ length: 6 }, () => dialer!.dial()));
+  expect(dialer.poolStats().size).toBe(6);
+  await waitFor(() => dialer!.poolStats().idle === 6, 5000, 'the pool grown to 6 idle connections');
+  const many = await Promise.all(Array.from({ length: AUTO_CAP + 4 }, () => dialer!.dial()));
+  expect(dialer.poolStats().size).toBe(AUTO_CAP);
+  await waitFor(() => dialer!.poolStats().idle === AUTO_CAP, 10000, 'the pool at its cap');
+  for (const d of [...six, ...many]) d.socket.destroy();
+});
+
+test('the idle timeout is learned from a server that closes unused pooled connections', async () => {
+  expect(learnedIdleTimeout(30_000)).toBe(27_000);
+  expect(learnedIdleTimeout(5000)).toBe(3000);
+  await server.close();
+  // like Dante's timeout.negotiate, scaled down: an unused connection is closed after 3 s
+  server = await ScriptedServer.start(async (c) => {
+    await new Promise((r) => setTimeout(r, 3000));
+    c.socket.end();
+  });
+  dialer = createDialer(testSection({ port: server.port, poolSize: 1, poolIdleTimeout: 60 }));
+  await dialer.poolReady();
+  expect(dialer.poolStats().idleTimeoutMs).toBe(60_000);
+  await waitFor(() => dialer!.poolStats().dropped === 1, 6000, 'the server closing the first pooled connection');
+  expect(dialer.poolStats().idleTimeoutMs).toBeLessThan(3000);
+  // from now on the pool retires its connections before the server closes them
+  await waitFor(() => dialer!.poolStats().expired >= 1, 5000, 'a pooled connection retired by the pool');
+  expect(dialer.poolStats().dropped).toBe(1);
+});
+
+test('a pooled connection the server closed while idle: the stream retries once on a fresh one, the verdict stays', async () => {
+  await server.close();
+  // connection 0 (the pooled one) is closed as the stream's first bytes arrive; later ones speak OC
+  server = await ScriptedServer.start(async (c, i) => {
+    if (i === 0) {
+      await c.bytes(1);
+      c.socket.destroy();
+      return;
+    }
+    await ocEcho(c);
+  });
+  const caps = new ServerCapabilities();
+  socks5 = socks5Upstream(caps);
+  const oc: Partial<RedsocksSection> = { optimistic: 'on', optimisticGatherMs: 2000 };
+  dialer = createDialer(testSection({ port: server.port, ...oc, poolSize: 1, poolIdleTimeout: 60 }));
+  await dialer.poolReady();
+  const h = await stream(dialer, 'hello', true, oc);
+  expect(dialer.poolStats().hits).toBe(1);
+  // the retry went to a fresh connection and carried the same bytes: greeting, CONNECT, 'hello'
+  expect(h.dials).toEqual([{ fastOpen: false }, { fastOpen: false, pooled: false }]);
+  const carrier = server.conns.find((c, i) => i > 0 && c.received.length > 0)!;
+  expect(hex(carrier.received)).toBe(hex([...OC_GREETING, ...REQ, ...Buffer.from('hello')]));
+  expect(h.logs.some((l) => /pooled connection to the server was closed while idle/.test(l))).toBe(true);
+  // the dead pooled connection says nothing about the server: OC, not sequential
+  expect(caps.get(serverKey('127.0.0.1', server.port))).toBe('oc');
 });

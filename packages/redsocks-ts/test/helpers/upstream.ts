@@ -12,9 +12,12 @@ import { EARLY_DATA_LIMIT } from '../../src/core/client';
 import { section } from './config';
 import type { ConnLogger, DialOptions, Dialed, Tunnel, UpstreamContext, UpstreamProtocol } from '../../src/upstream/upstream';
 
-/** A parsed `redsocks {}` section with the extension keys at their shipped defaults. */
+/**
+ * A parsed `redsocks {}` section with the extension keys at their shipped defaults, except the
+ * warm pool and optimistic connect (on by default since issue 10), which a test asks for by name.
+ */
 export function testSection(over: Partial<RedsocksSection> = {}): RedsocksSection {
-  return section({ line: 1, ...EXTENSION_DEFAULTS, paths: [], fastopenDataPorts: [], ...over });
+  return section({ line: 1, ...EXTENSION_DEFAULTS, poolSize: 0, optimistic: 'off', paths: [], fastopenDataPorts: [], ...over });
 }
 
 /** Resolves when `cond()` holds, re-checked on every event `wake` is called for. */
