@@ -43,6 +43,11 @@ import { earlyDataIsIdempotent, earlyDataMayRideSyn } from './fastopen-policy';
 /** A server that answers the pipelined greeting but never the request (microsocks #105). */
 const PROBE_METHOD_TIMEOUT_MS = 5000;
 const PROBE_REPLY_TIMEOUT_MS = 10000;
+/**
+ * A probe whose CONNECT reply has not come this long (plus 4 greeting round trips) after the
+ * method reply races a sequential exchange on a fresh connection; the first to finish wins.
+ */
+const PROBE_RACE_AFTER_MS = 500;
 
 interface Credentials {
   login: string;
@@ -270,6 +275,7 @@ async function pipelined(ctx: UpstreamContext, caps: ServerCapabilities, opts: P
   if (opts.verdict === 'oc' && !pooled) startStreaming();
 
   const probing = !opts.early;
+  const sent = Date.now();
   let method: number;
   try {
     method = await readMethod(reader, probing || opts.verdict === undefined ? PROBE_METHOD_TIMEOUT_MS : 0);
@@ -309,7 +315,19 @@ async function pipelined(ctx: UpstreamContext, caps: ServerCapabilities, opts: P
 
   try {
     if (creds) await readAuthStatus(reader, opts.early);
-    await readConnectReply(reader, opts.early, probing ? PROBE_REPLY_TIMEOUT_MS : 0);
+    if (probing) {
+      const seq = await probeReply(ctx, reader, PROBE_RACE_AFTER_MS + 4 * (Date.now() - sent));
+      if (seq) {
+        // The sequential exchange answered first: this server sits on a pipelined request.
+        reader.detach();
+        upstream.destroy();
+        caps.set(key, 'sequential', section.optimisticCacheTtl);
+        ctx.log.info(`Socks5 server ${key} answered the method but not the pipelined request; using sequential mode`);
+        return seq;
+      }
+    } else {
+      await readConnectReply(reader, opts.early);
+    }
   } catch (err) {
     reader.detach();
     upstream.destroy();
@@ -323,6 +341,35 @@ async function pipelined(ctx: UpstreamContext, caps: ServerCapabilities, opts: P
     throw err;
   }
   return { upstream, leftover: reader.detach() };
+}
+
+/**
+ * The probe's CONNECT reply. A server that answered the method but sits on a request that came
+ * in the same segment (microsocks #105) would hold the first connection for
+ * PROBE_REPLY_TIMEOUT_MS; so after `raceAfterMs` a sequential exchange starts on a fresh
+ * connection and the first to finish wins (a probe carries no client bytes, so the loser is
+ * only a connect). Resolves undefined when the pipelined reply won, or the sequential tunnel.
+ */
+async function probeReply(ctx: UpstreamContext, reader: ReceiveBuffer, raceAfterMs: number): Promise<Tunnel | undefined> {
+  const reply = readConnectReply(reader, false, PROBE_REPLY_TIMEOUT_MS).then(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), raceAfterMs);
+  });
+  try {
+    if ((await Promise.race([reply.then(() => 'reply' as const), late])) === 'reply') return undefined;
+  } finally {
+    clearTimeout(timer);
+  }
+  const seq = plain(ctx, undefined, false);
+  try {
+    const won = await Promise.any([reply, seq]);
+    if (won === undefined) void seq.then((t) => t.upstream.destroy(), () => undefined);
+    return won;
+  } catch (err) {
+    // both failed: the pipelined attempt's error is the server's answer
+    throw (err as AggregateError).errors[0];
+  }
 }
 
 /** redsocks' socks5.c, no startup checks of its own (the grammar checks the credentials). */

@@ -92,7 +92,7 @@ test('dialerDumpLines formats a pool-less path view', () => {
   const lines = dialerDumpLines(
     {
       paths: () => [{ name: 'wan1', source: '10.1.1.1', device: 'eth1', mark: 7, backup: false, up: true, state: 'up', rttMs: 21.4, lastChange: 40_000 }],
-      poolStats: () => ({ size: 0, idle: 0, pending: 0, hits: 0, misses: 0, refills: 0, opened: 0, expired: 0, dropped: 0, failures: 0 }),
+      poolStats: () => ({ size: 0, idle: 0, pending: 0, hits: 0, misses: 0, refills: 0, opened: 0, expired: 0, dropped: 0, failures: 0, idleTimeoutMs: 0, auto: false }),
     },
     now,
   );
