@@ -145,35 +145,6 @@ export function tinyproxyConf(o: { listen: string; port: number; allow: string; 
   ].join('\n');
 }
 
-/**
- * An OpenSSH server for `ssh -D` tests: its own host key and authorized_keys in `dir` (made
- * with ssh-keygen), key login only, TCP forwarding on; `/usr/sbin/sshd -D -e -f FILE` runs it.
- * Returns the config text and the client key to log in with.
- */
-export function sshdSetup(dir: string, listen: string, port: number): { config: string; clientKey: string } {
-  const hostKey = path.join(dir, 'ssh_host_ed25519_key');
-  const clientKey = path.join(dir, 'ssh_client_key');
-  for (const k of [hostKey, clientKey]) if (!fs.existsSync(k)) sh(`ssh-keygen -q -t ed25519 -N '' -f ${k}`);
-  fs.copyFileSync(`${clientKey}.pub`, path.join(dir, 'authorized_keys'));
-  // sshd refuses to start without its privilege-separation directory (Debian makes it at boot)
-  fs.mkdirSync('/run/sshd', { recursive: true, mode: 0o755 });
-  const config = [
-    `ListenAddress ${listen}`,
-    `Port ${port}`,
-    `HostKey ${hostKey}`,
-    `PidFile ${path.join(dir, 'sshd.pid')}`,
-    `AuthorizedKeysFile ${path.join(dir, 'authorized_keys')}`,
-    'PermitRootLogin prohibit-password',
-    'PasswordAuthentication no',
-    'KbdInteractiveAuthentication no',
-    'UsePAM no',
-    'StrictModes no',
-    'AllowTcpForwarding yes',
-    '',
-  ].join('\n');
-  return { config, clientKey };
-}
-
 const users = new Set<string>();
 const dirs = new Set<string>();
 const children = new Set<ChildProcess>();
