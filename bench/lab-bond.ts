@@ -5,10 +5,12 @@
  *   - the ceiling: ONE plain TCP flow per link (gateway, bound to that WAN), same client and
  *     transfer length as below; bonded throughput is reported against the nominal sum of the
  *     link rates AND against the sum of these measured single-flow rates
- *   - TTFB of a small request, in RTTs (median of 10)
+ *   - the MPTCP ceiling: `mptcpize iperf3` from the gateway to the remote host over both WANs
+ *   - TTFB of a small request, in RTTs (median of 20, after a first one that is left out)
  *   - aggregate download / upload (`--seconds` of data at the links' sum rate), with the bytes
  *     each WAN carried during the download
- *   - TTFB under bulk load (head-of-line), median of 5
+ *   - TTFB under bulk load (head-of-line), median of 5, while a download runs and while an
+ *     upload runs
  *   - new connections during an outage of isp1, then of isp2, with nothing else running:
  *     successes and TTFB against the normal TTFB
  *   - failover: a 15 MB download with isp1 (the default route) cut once a third has arrived,
@@ -25,7 +27,7 @@
  * default, cubic Debian's); every report names the one it ran with.
  * Prints numbers; never fails on speed.
  *   npx tsx bench/lab-bond.ts [--profiles equal-20,lossy-10,asym] [--modes direct,c,dropin,ours]
- *       [--seconds 8] [--stale-loss-cnt N] [--cc bbr|cubic]
+ *       [--seconds 8] [--stale-loss-cnt N] [--cc bbr|cubic] [--out bench/out/FILE.json]
  *   npx tsx bench/lab-bond.ts --matrix [--profiles ...] [--seconds 6] [--idle 3] [--tolerance 0.05] [--cc ...]
  *       [--only REGEX (combinations whose label matches, e.g. 'optimistic pool=4')]
  */
@@ -35,7 +37,7 @@ import {
   Lab, destroyLabsOnSignals, ROOT, IspName, PROFILES, rttMs, LabProfile, setupLab, preferCompiled,
   Mode, ModeRunner, OUR_MODES, OurSpec, redsocksPoolStats, waitFor,
   failoverRun, linkCeilings, LinkCeiling, mptcpActivity, outageTtfb, ttfbSeries, ttfbUnderLoad,
-  wanSplit, mbit, median, sleep, transfer,
+  wanSplit, mbit, median, sleep, transfer, mptcpCeiling,
 } from '@mptcp-proxy/lab';
 
 function arg(name: string, def: string): string {
@@ -60,6 +62,12 @@ interface Row {
   upCeil?: number;
   holTtfbMs?: number;
   holRtt?: number;
+  /** The same while an upload runs. */
+  holUpTtfbMs?: number;
+  holUpRtt?: number;
+  /** Of the MPTCP ceiling (mptcpize iperf3) measured in the same run. */
+  downMptcp?: number;
+  upMptcp?: number;
   outage?: { isp: IspName; ok: number; attempts: number; ttfbMs: number[]; medianMs: number; ratio: number; ratioRtt: number }[];
   failoverOk?: boolean;
   failoverStallS?: number;
@@ -82,7 +90,11 @@ async function createLab(prof: LabProfile): Promise<Lab> {
   return lab;
 }
 
-async function benchProfile(prof: LabProfile, modes: string[], seconds: number): Promise<{ rows: Row[]; ceilings: LinkCeiling[] }> {
+async function benchProfile(
+  prof: LabProfile,
+  modes: string[],
+  seconds: number,
+): Promise<{ rows: Row[]; ceilings: LinkCeiling[]; mptcp?: { downMbit: number; upMbit: number } }> {
   const rtt = rttMs(prof.isp1);
   const sumDown = prof.isp1.down.rateMbit + prof.isp2.down.rateMbit;
   const sumUp = prof.isp1.up.rateMbit + prof.isp2.up.rateMbit;
@@ -93,11 +105,18 @@ async function benchProfile(prof: LabProfile, modes: string[], seconds: number):
   const runner = new ModeRunner(lab, stale ? Number(stale) : undefined);
   const rows: Row[] = [];
   let ceilings: LinkCeiling[] = [];
+  let mptcp: { downMbit: number; upMbit: number } | undefined;
   try {
     setupLab(lab, { compiled: preferCompiled(), staleLossCnt: stale ? Number(stale) : undefined });
     if (stale) console.log(`  net.mptcp.stale_loss_cnt=${stale} on both ends (instead of the setup tool's 2)`);
     ceilings = await linkCeilings(lab, seconds);
     for (const c of ceilings) console.log(`  [${prof.name} ceiling] one plain TCP flow on ${c.isp}: down ${fmt(c.downMbit, 1)} Mbit/s, up ${fmt(c.upMbit, 1)} Mbit/s`);
+    const mc = await mptcpCeiling(lab, seconds).catch((e: unknown) => {
+      console.log(`  [${prof.name} ceiling] mptcpize iperf3 failed: ${String(e).split('\n')[0]}`);
+      return undefined;
+    });
+    mptcp = mc;
+    if (mc) console.log(`  [${prof.name} ceiling] mptcpize iperf3 gateway -> remote over both WANs: down ${fmt(mc.downMbit, 1)} Mbit/s, up ${fmt(mc.upMbit, 1)} Mbit/s`);
     const ceilDown = ceilings.reduce((a, c) => a + c.downMbit, 0);
     const ceilUp = ceilings.reduce((a, c) => a + c.upMbit, 0);
     for (const name of modes) {
@@ -113,7 +132,8 @@ async function benchProfile(prof: LabProfile, modes: string[], seconds: number):
       }
       const tag = `  [${prof.name} ${mode.label}]`;
       try {
-        const t = await ttfbSeries(lab, mode.src, 10);
+        // the first request after the mode started warms caches (ARP, the server verdict): left out
+        const t = (await ttfbSeries(lab, mode.src, 21)).slice(1);
         row.ttfbMs = median(t.filter((x) => x.ok).map((x) => x.ttfbMs));
         row.ttfbRtt = row.ttfbMs / rtt;
         const direct = name === 'direct';
@@ -135,10 +155,12 @@ async function benchProfile(prof: LabProfile, modes: string[], seconds: number):
         row.downMbit = down.ok ? mbit(down.bytes, down.ms - down.ttfbMs) : undefined;
         row.downFrac = row.downMbit !== undefined ? row.downMbit / sumDown : undefined;
         row.downCeil = row.downMbit !== undefined ? row.downMbit / ceilDown : undefined;
+        row.downMptcp = row.downMbit !== undefined && mptcp ? row.downMbit / mptcp.downMbit : undefined;
         const up = await transfer(lab, mode.src.node, 'post', sized(direct ? prof.isp1.up.rateMbit : sumUp, seconds), { local: mode.src.local, timeoutMs: 90000 });
         row.upMbit = up.ok ? mbit(up.bytes, up.ms) : undefined;
         row.upFrac = row.upMbit !== undefined ? row.upMbit / sumUp : undefined;
         row.upCeil = row.upMbit !== undefined ? row.upMbit / ceilUp : undefined;
+        row.upMptcp = row.upMbit !== undefined && mptcp ? row.upMbit / mptcp.upMbit : undefined;
         console.log(
           `${tag} TTFB ${fmt(row.ttfbMs, 0)} ms = ${fmt(row.ttfbRtt)} RTT; down ${fmt(row.downMbit, 1)} Mbit/s${down.ok ? '' : ` FAILED ${down.error}`} ` +
             `(wire bytes wan1 ${fmt(row.downWan1MB, 1)} MB, wan2 ${fmt(row.downWan2MB, 1)} MB; MPTCP ${act.capable}, fallback ${act.fallback}, joins ${act.joins}); up ${fmt(row.upMbit, 1)} Mbit/s${up.ok ? '' : ` FAILED ${up.error}`}`,
@@ -147,6 +169,10 @@ async function benchProfile(prof: LabProfile, modes: string[], seconds: number):
         row.holTtfbMs = median(hol.ttfb.filter((x) => x.ok).map((x) => x.ttfbMs));
         row.holRtt = row.holTtfbMs / rtt;
         console.log(`${tag} TTFB under bulk load ${fmt(row.holTtfbMs, 0)} ms = ${fmt(row.holRtt, 1)} RTT (${hol.ttfb.filter((x) => x.ok).length}/${hol.ttfb.length} ok)`);
+        const holUp = await ttfbUnderLoad(lab, mode.src, sized(direct ? prof.isp1.up.rateMbit : sumUp, 8), 5, 'post');
+        row.holUpTtfbMs = median(holUp.ttfb.filter((x) => x.ok).map((x) => x.ttfbMs));
+        row.holUpRtt = row.holUpTtfbMs / rtt;
+        console.log(`${tag} TTFB under bulk upload ${fmt(row.holUpTtfbMs, 0)} ms = ${fmt(row.holUpRtt, 1)} RTT (${holUp.ttfb.filter((x) => x.ok).length}/${holUp.ttfb.length} ok)`);
         row.outage = [];
         for (const isp of ['isp1', 'isp2'] as const) {
           const o = await outageTtfb(lab, mode.src, isp, 5, 3);
@@ -192,15 +218,16 @@ async function benchProfile(prof: LabProfile, modes: string[], seconds: number):
       ceilings.map((c) => `${c.isp} ${fmt(c.downMbit, 1)}/${fmt(c.upMbit, 1)}`).join(', ') + `, sum ${fmt(ceilDown, 1)}/${fmt(ceilUp, 1)}`,
   );
   console.log('  frac = of the nominal sum; ceil = of the measured single-flow sum (MPTCP data frames carry 1420 payload bytes, TCP 1448: MPTCP tops out at 0.938 nominal = 0.981 ceil)');
-  console.log('mode                  TTFB(RTT)  down Mbit/s (frac ceil)  wan1/wan2 MB  up Mbit/s (frac ceil)  HoL TTFB(RTT)');
+  if (mptcp) console.log(`  MPTCP ceiling (mptcpize iperf3, same run): down ${fmt(mptcp.downMbit, 1)}, up ${fmt(mptcp.upMbit, 1)} Mbit/s; mp = of it`);
+  console.log('mode                  TTFB(RTT)  down Mbit/s (frac ceil mp)  wan1/wan2 MB  up Mbit/s (frac ceil mp)  TTFB under load down/up (RTT)');
   for (const r of rows) {
     if (r.error && r.ttfbRtt === undefined) {
       console.log(`${r.mode.padEnd(22)}${r.error}`);
       continue;
     }
     console.log(
-      `${r.mode.padEnd(22)}${fmt(r.ttfbRtt).padStart(9)}  ${fmt(r.downMbit, 1).padStart(10)} (${fmt(r.downFrac)} ${fmt(r.downCeil)})  ${`${fmt(r.downWan1MB, 1)}/${fmt(r.downWan2MB, 1)}`.padStart(12)}  ` +
-        `${fmt(r.upMbit, 1).padStart(9)} (${fmt(r.upFrac)} ${fmt(r.upCeil)})  ${fmt(r.holRtt, 1).padStart(13)}`,
+      `${r.mode.padEnd(22)}${fmt(r.ttfbRtt).padStart(9)}  ${fmt(r.downMbit, 1).padStart(10)} (${fmt(r.downFrac)} ${fmt(r.downCeil)} ${fmt(r.downMptcp)})  ${`${fmt(r.downWan1MB, 1)}/${fmt(r.downWan2MB, 1)}`.padStart(12)}  ` +
+        `${fmt(r.upMbit, 1).padStart(9)} (${fmt(r.upFrac)} ${fmt(r.upCeil)} ${fmt(r.upMptcp)})  ${`${fmt(r.holRtt, 1)} / ${fmt(r.holUpRtt, 1)}`.padStart(13)}`,
     );
   }
   console.log('  new conns with one ISP down and no other traffic: median TTFB, x normal in ms and x normal in RTTs of the surviving link');
@@ -217,7 +244,7 @@ async function benchProfile(prof: LabProfile, modes: string[], seconds: number):
     );
   }
   console.log('');
-  return { rows, ceilings };
+  return { rows, ceilings, mptcp };
 }
 
 interface MatrixRow {
@@ -343,7 +370,7 @@ if (require.main === module) {
   const matrix = process.argv.includes('--matrix');
   const seconds = Number(arg('seconds', '8'));
   (async () => {
-    const all: Array<{ profile: string; ceilings: LinkCeiling[]; rows: Row[]; matrix?: MatrixRow[] }> = [];
+    const all: Array<{ profile: string; ceilings: LinkCeiling[]; mptcp?: { downMbit: number; upMbit: number }; rows: Row[]; matrix?: MatrixRow[] }> = [];
     for (const p of profiles) {
       console.log(`lab-bond: profile ${p}${matrix ? ' (matrix)' : ''}`);
       if (matrix) all.push({ profile: p, ceilings: [], rows: [], matrix: await benchMatrix(PROFILES[p], Number(arg('seconds', '6'))) });
@@ -351,7 +378,9 @@ if (require.main === module) {
     }
     const out = path.join(ROOT, 'bench/out');
     fs.mkdirSync(out, { recursive: true });
-    fs.writeFileSync(path.join(out, matrix ? 'lab-bond-matrix.json' : 'lab-bond.json'), JSON.stringify({ cc, profiles: all }, null, 2));
+    const file = arg('out', path.join(out, matrix ? 'lab-bond-matrix.json' : 'lab-bond.json'));
+    fs.writeFileSync(file, JSON.stringify({ cc, profiles: all }, null, 2));
+    console.log(`wrote ${file}`);
   })().catch((e) => {
     console.error(e);
     process.exit(1);

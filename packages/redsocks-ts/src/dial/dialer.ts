@@ -68,7 +68,9 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
     const t0 = process.hrtime.bigint();
     // TFO returns before the SYN is answered, so a dead path would only show up as a hung
     // handshake: use it only on a path a probe or connect has just seen working.
-    const tfo = fastOpen && (!p || p.state === 'up');
+    // Never on an MPTCP socket: after a SYN with data, MPTCP (Linux 6.18) receives at a fraction
+    // of the link rate (docs/optimistic-connect.md, "TCP Fast Open"; the config warns).
+    const tfo = fastOpen && section.mptcp === 'off' && (!p || p.state === 'up');
     const socket = await connect({
       host: target.host,
       port: target.port,

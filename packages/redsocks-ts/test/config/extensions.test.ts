@@ -37,6 +37,13 @@ describe('extension keys in redsocks { }', () => {
     expect(two[1]).toMatchObject({ extensions: true, mptcp: 'auto', optimistic: 'auto', poolSize: 'auto' });
   });
 
+  test('fastopen = on with MPTCP is not used, and says so; with mptcp = off it is', () => {
+    const r = parse(rs('fastopen = on;'));
+    expect(r.warnings.map((w) => w.message)).toEqual([expect.stringMatching(/^fastopen is not used on MPTCP connections \(mptcp = off only\)/)]);
+    expect(r.warnings[0]).toMatchObject({ line: 2 });
+    expect(parse(rs('fastopen = on; mptcp = off;')).warnings).toEqual([]);
+  });
+
   test('pool_size: auto, 0 or a number', () => {
     expect(parse(rs('pool_size = auto;')).config.redsocks[0]!.poolSize).toBe('auto');
     expect(parse(rs('pool_size = 0;')).config.redsocks[0]!.poolSize).toBe(0);

@@ -119,6 +119,11 @@ export const redsocksSection: SectionSpec<RedsocksDraft> = {
     }
     applyExtensionsOff(t, t.explicit);
     checkExtensions(t);
+    if (t.fastopen && t.mptcp !== 'off') {
+      ctx.warn(
+        'fastopen is not used on MPTCP connections (mptcp = off only): after a SYN with data, MPTCP receives at a fraction of the link rate on Linux 6.18 (docs/optimistic-connect.md, "TCP Fast Open")',
+      );
+    }
     checkCredentials(t, ctx);
   },
   commit(t, builder) {
