@@ -19,7 +19,7 @@
  *     TTFB under load)
  * --matrix (issue 10) instead measures every combination of our options, both directions:
  * handshake plain / pipelined (optimistic = on against a server without extension.optimistic,
- * as with Dante) / optimistic; pool_size 0 / 4; fastopen off / on; paths off / on (the
+ * as with Dante) / optimistic; pool_size 0 / 4 / auto; fastopen off / on; paths off / on (the
  * conf/lab paths), each against the default (the drop-in configs, measured first and last),
  * and flags every combination slower than the default by more than --tolerance. Pooled
  * connections idle --idle seconds before each transfer, as they do in use.
@@ -268,7 +268,7 @@ function matrixSpecs(): OurSpec[] {
   ];
   const specs: OurSpec[] = [];
   for (const [hs, keys, serverKeys] of handshakes) {
-    for (const pool of ['0', '4']) {
+    for (const pool of ['0', '4', 'auto']) {
       for (const tfo of ['off', 'on']) {
         for (const paths of [false, true]) {
           specs.push({
