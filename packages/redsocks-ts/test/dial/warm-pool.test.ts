@@ -51,9 +51,10 @@ afterEach(async () => {
   socks5 = socks5Upstream();
 });
 
+/** One stream through `d`; `pooled` is the default the protocol's own dial options override (a retry asks for a fresh one). */
 async function stream(d: Dialer, payload: string, pooled = true, over: Partial<RedsocksSection> = {}): Promise<Harness> {
   const inst = testSection({ port: server.port, ...over });
-  const h = await harness(inst, DEST, (o) => d.dial({ ...o, pooled }));
+  const h = await harness(inst, DEST, (o) => d.dial({ pooled, ...o }));
   hs.push(h);
   h.app.write(payload);
   await h.run(socks5);
