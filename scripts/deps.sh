@@ -2,7 +2,7 @@
 # Install what the tests, the benches or the demo need, on a fresh Debian machine as root, from
 # scripts/programs.tsv. Idempotent and quick when nothing changed.
 #   bash scripts/deps.sh [test|bench|demo|demo-c ...]     (default: test; demo-c: the demo's --pair c)
-# Debian's packages of the interop peers (danted, redsocks, squid, tinyproxy) start and enable
+# Debian's packages of the interop peers (danted, redsocks, squid, tinyproxy, openssh-server) start and enable
 # their services on a machine with systemd: a policy-rc.d keeps them from starting during the
 # install, and their units are disabled afterwards. Nothing is killed by name.
 set -euo pipefail
@@ -36,7 +36,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   placed=""
   # Leave the peers' services disabled: the tests start their own copies on their own ports.
   if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
-    for unit in danted redsocks squid tinyproxy unbound; do
+    for unit in danted redsocks squid tinyproxy unbound ssh; do
       systemctl disable --now "$unit.service" >/dev/null 2>&1 || true
     done
   fi

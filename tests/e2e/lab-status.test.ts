@@ -20,7 +20,7 @@ let daemons: Started[] = [];
 beforeAll(async () => {
   // the server's endpoint on its LAN-side address, so the gateway's status can read it
   ({ lab, daemons } = await startOurLab(E2E, {
-    serverSettings: [`extension.metrics: ${ADDR.server} port = 9102`],
+    serverKeys: { 'extension.metrics': `${ADDR.server} port = 9102` },
     redsocks: { 'base.metrics_port': String(LAB_METRICS_PORT) },
   }));
 }, 60000);

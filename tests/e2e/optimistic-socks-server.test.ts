@@ -93,7 +93,7 @@ async function attempt(
   early: string,
 ): Promise<{ h: Harness; result: Promise<unknown> }> {
   const inst = testSection({ optimistic: 'on', optimisticGatherMs: 2000, ...over });
-  dialer = createDialer(inst, undefined, { poolGreeting: () => socks5.poolGreeting?.(inst) });
+  dialer = createDialer(inst);
   const d = dialer;
   const h = await harness(inst, { address: '127.0.0.1', port: destPort }, (o) => d.dial(o));
   hs.push(h);

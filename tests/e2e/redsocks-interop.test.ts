@@ -2,11 +2,16 @@
  * curl in a client namespace -> nftables REDIRECT in a gateway namespace -> redsocks ->
  * real proxies in a server namespace. The same suite runs against the C redsocks (Debian)
  * with the same config file, which shows the tests encode redsocks' behaviour.
+ *
+ * The config has no extension key, so redsocks-ts runs with its defaults (issue 10: optimistic
+ * = auto, a self-sizing warm pool): every real server here (Dante, microsocks, the socksv5 npm
+ * server, OpenSSH's `ssh -D`, our socks-server with a drop-in danted.conf, tinyproxy, squid)
+ * must keep working through them.
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  dantedConf, stopProcess, tempSystemUser, tinyproxyConf, type TempUser, waitFor, CLIENT_IP, makeTopology,
+  dantedConf, sshdSetup, stopProcess, tempSystemUser, tinyproxyConf, type TempUser, waitFor, CLIENT_IP, makeTopology,
   ORIGIN_IP, originScript, PROXY_IP, redirectRules, redsocksBase, redsocksSection, spawnIn, tsEntry,
   waitListening, writeFile, type Daemon, type Triangle,
 } from '@mptcp-proxy/lab';
@@ -31,7 +36,9 @@ function redsocksConf(log: string): string {
     inst(12007, 1083, 'socks5') +
     inst(12008, 8888, 'http-connect', `  login = "${USER}";\n  password = "wrong";\n`) +
     inst(12009, 3128, 'http-connect', `  login = "${USER}";\n  password = "${PASS}";\n`) +
-    inst(12010, 8888, 'http-connect', `  login = "${USER}";\n  password = "wrong";\n  on_proxy_fail = forward_http_err;\n`)
+    inst(12010, 8888, 'http-connect', `  login = "${USER}";\n  password = "wrong";\n  on_proxy_fail = forward_http_err;\n`) +
+    inst(12011, 1084, 'socks5') +
+    inst(12012, 1085, 'socks5')
   );
 }
 
@@ -77,7 +84,7 @@ beforeAll(async () => {
   USER = user.name;
   topo = makeTopology('ri');
   const { srv, dir } = topo;
-  servers.push(spawnIn(srv, ['node', '-e', originScript([8001, 8002, 8003, 8004, 8005, 8006, 8007, 8008, 8009], 7007, [8005])]));
+  servers.push(spawnIn(srv, ['node', '-e', originScript([8001, 8002, 8003, 8004, 8005, 8006, 8007, 8008, 8009, 8011, 8012], 7007, [8005])]));
   servers.push(spawnIn(srv, ['danted', '-f', writeFile(dir, 'd0.conf', danted(1080, 'none'))]));
   servers.push(spawnIn(srv, ['danted', '-f', writeFile(dir, 'd1.conf', danted(1081, 'username'))]));
   servers.push(spawnIn(srv, ['tinyproxy', '-d', '-c', writeFile(dir, 't0.conf', tinyproxy(8888, true))]));
@@ -88,13 +95,22 @@ beforeAll(async () => {
   fs.chmodSync(dir, 0o755);
   fs.writeFileSync(path.join(dir, 'digest.passwd'), `${USER}:${PASS}\n`, { mode: 0o644 });
   servers.push(spawnIn(srv, ['squid', '-N', '-f', writeFile(dir, 'squid.conf', squidConf(dir))]));
-  for (const p of [8001, 7007, 1080, 1081, 8888, 8889, 1083, 3128]) await waitListening(srv, p);
+  servers.push(spawnIn(srv, ['microsocks', '-i', PROXY_IP, '-p', '1084']));
+  // OpenSSH's SOCKS server: sshd on the server's loopback, `ssh -D` logged in to it
+  const sshd = sshdSetup(dir, '127.0.0.1', 2222);
+  servers.push(spawnIn(srv, ['/usr/sbin/sshd', '-D', '-e', '-f', writeFile(dir, 'sshd_config', sshd.config)]));
+  await waitListening(srv, 2222);
+  servers.push(spawnIn(srv, [
+    'ssh', '-N', '-D', `${PROXY_IP}:1085`, '-p', '2222', '-i', sshd.clientKey, '-o', 'GatewayPorts=yes', '-o', 'BatchMode=yes',
+    '-o', 'StrictHostKeyChecking=no', '-o', 'UserKnownHostsFile=/dev/null', '-o', 'ExitOnForwardFailure=yes', 'root@127.0.0.1',
+  ]));
+  for (const p of [8001, 7007, 1080, 1081, 8888, 8889, 1083, 3128, 1084, 1085]) await waitListening(srv, p);
   await waitListening(srv, 1082, 20000).catch((e) => {
     throw new Error(`socks-server did not start: ${e.message}\n${servers[5].output()}`);
   });
   redirectRules(topo.gw, dir, [
     [8001, 12001], [8002, 12002], [8003, 12003], [8004, 12004], [8005, 12005], [8006, 12006], [8007, 12007],
-    [8008, 12008], [8009, 12009], [8010, 12010], [7007, 12001], [8099, 12001],
+    [8008, 12008], [8009, 12009], [8010, 12010], [8011, 12011], [8012, 12012], [7007, 12001], [8099, 12001],
   ]);
 }, 60000);
 
@@ -115,7 +131,7 @@ describe.each(IMPLS)('%s', (impl) => {
     const conf = writeFile(topo.dir, `${impl}.conf`, redsocksConf(logFile));
     const argv = impl === 'redsocks' ? ['redsocks', '-c', conf] : [...tsEntry('packages/redsocks-ts/src/cli.ts'), '-c', conf];
     rs = spawnIn(topo.gw, argv);
-    await waitListening(topo.gw, 12010, 20000).catch((e) => {
+    await waitListening(topo.gw, 12012, 20000).catch((e) => {
       throw new Error(`${impl} did not start: ${e.message}\n${rs.output()}\n${log()}`);
     });
   }, 30000);
@@ -166,6 +182,29 @@ describe.each(IMPLS)('%s', (impl) => {
 
   test('socks5 -> socksv5 (npm) server', () => {
     expect(curl(`http://${ORIGIN_IP}:8007/g`)).toBe('hello /g');
+  });
+
+  test('socks5 -> microsocks', () => {
+    expect(curl(`http://${ORIGIN_IP}:8011/m`)).toBe('hello /m');
+    expect(curl(`http://${ORIGIN_IP}:8011/m2`)).toBe('hello /m2');
+  });
+
+  test('socks5 -> OpenSSH (ssh -D)', () => {
+    expect(curl(`http://${ORIGIN_IP}:8012/s`)).toBe('hello /s');
+    expect(curl(`http://${ORIGIN_IP}:8012/s2`)).toBe('hello /s2');
+  });
+
+  test('SIGUSR1: redsocks-ts ran its defaults (a self-sizing warm pool served the streams); the C redsocks has no pool', async () => {
+    const from = log().length;
+    rs.proc.kill('SIGUSR1');
+    await waitFor(() => (log().slice(from).match(/End of client list/g) ?? []).length >= 12, 5000, 'the dump of every section');
+    const pools = [...log().slice(from).matchAll(/pool size=\d+ .*hits=(\d+) .* auto$/gm)];
+    if (impl === 'redsocks') {
+      expect(pools).toHaveLength(0);
+    } else {
+      expect(pools).toHaveLength(12);
+      expect(pools.reduce((n, m) => n + Number(m[1]), 0)).toBeGreaterThan(0);
+    }
   });
 
   test('bulk transfer is complete', () => {

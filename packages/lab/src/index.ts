@@ -6,6 +6,7 @@ export * from './wait';
 export * from './netns';
 export * from './topology';
 export * from './daemons';
+export * from './sshd';
 export * from './fixtures';
 export * from './profiles';
 export * from './lab';

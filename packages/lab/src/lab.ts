@@ -298,6 +298,29 @@ export class Lab {
     return { on: /link=on/.test(a), up: parseDir(a.replace(/^.*?up /, '')), down: parseDir(b) };
   }
 
+  /**
+   * TCP congestion control of every namespace with TCP endpoints (lan, gw, remote, origin).
+   * A namespace other than the host's may only pick one listed in the host's
+   * net.ipv4.tcp_allowed_congestion_control (`bbr` is the machine default, `cubic` Debian's):
+   * with `allowOnHost` a missing one is added there (the host's own default is not touched).
+   * Returns what the gateway now uses.
+   */
+  setCongestionControl(cc: string, opts: { allowOnHost?: boolean } = {}): string {
+    const allowed = fs.readFileSync('/proc/sys/net/ipv4/tcp_allowed_congestion_control', 'utf8').trim().split(/\s+/);
+    if (!allowed.includes(cc)) {
+      const fix = `sysctl -w net.ipv4.tcp_allowed_congestion_control="${[...allowed, cc].join(' ')}"`;
+      if (!opts.allowOnHost) throw new Error(`congestion control ${cc} is not allowed in namespaces on this host; ${fix}`);
+      sh(fix);
+    }
+    for (const n of ['lan', 'gw', 'remote', 'origin'] as const) this.exec(n, `sysctl -qw net.ipv4.tcp_congestion_control=${cc}`);
+    return this.congestionControl();
+  }
+
+  /** The gateway's TCP congestion control (what new sockets there use). */
+  congestionControl(): string {
+    return this.exec('gw', 'sysctl -n net.ipv4.tcp_congestion_control').trim();
+  }
+
   /** Interface byte counters in a namespace: { dev: { rx, tx } }. */
   ifBytes(node: NodeName): Record<string, { rx: number; tx: number }> {
     const j = JSON.parse(this.exec(node, 'ip -s -j link show')) as Array<{

@@ -3,6 +3,7 @@
  * ping (RTT) and iperf3 up/down from the gateway to the ISP router on that link.
  *   npx tsx packages/lab/src/measure.ts [profile]
  */
+import { waitFor } from './wait';
 import { Lab, ADDR, IspName, destroyLabsOnSignals } from './lab';
 import { rttMs } from './profiles';
 
@@ -65,4 +66,24 @@ if (require.main === module) {
     console.error(e);
     process.exit(1);
   });
+}
+
+/**
+ * The MPTCP ceiling of the bonded path (issue 10's acceptance): `mptcpize run iperf3` from the
+ * gateway to the remote host over both WANs, down (-R) and up, after `setupLab` (endpoints and
+ * routes). The first second (slow start, the second subflow joining) is left out (-O 1).
+ */
+export async function mptcpCeiling(lab: Lab, seconds = 6): Promise<{ downMbit: number; upMbit: number }> {
+  const port = 5202;
+  const srv = lab.spawn('remote', ['mptcpize', 'run', 'iperf3', '-s', '-p', String(port), '-B', ADDR.server]);
+  try {
+    await waitFor(() => lab.exec('remote', `ss -Hltn 'sport = :${port}'`, { allowFail: true }).trim() !== '', 10000, 'iperf3 to listen');
+    const iperf = (rev: boolean): number => {
+      const j = JSON.parse(lab.exec('gw', `mptcpize run iperf3 -J -c ${ADDR.server} -p ${port} -t ${seconds} -O 1 ${rev ? '-R' : ''}`));
+      return j.end.sum_received.bits_per_second / 1e6;
+    };
+    return { downMbit: iperf(true), upMbit: iperf(false) };
+  } finally {
+    srv.kill('SIGKILL');
+  }
 }

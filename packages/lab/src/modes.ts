@@ -1,7 +1,7 @@
 /**
  * The ways the benches carry LAN traffic, each with its own daemons:
  * direct over one ISP, the C pair (redsocks + Dante under mptcpize), and ours in several
- * configurations (redsocks.conf extension keys overridden per mode).
+ * configurations (a conf/lab config pair, with redsocks.conf / danted.conf keys overridden).
  */
 import { Lab, ADDR } from './lab';
 import { gatewayCli, labSetupArgs, preferCompiled, setupLab } from './gateway';
@@ -12,7 +12,20 @@ import { Source } from './scenarios';
 import { makeTestCerts, type TestCerts } from './certs';
 import * as path from 'node:path';
 
-export const OUR_MODES: Record<string, { label: string; keys: Record<string, string>; tls?: boolean }> = {
+/** One configuration of our pair: conf/lab files and key overrides (null deletes a key). */
+export interface OurSpec {
+  label: string;
+  /** conf/lab file for redsocks-ts (default redsocks.conf). */
+  redsocksConf?: string;
+  keys: Record<string, string | null>;
+  /** conf/lab file for socks-server (default danted.conf). */
+  serverConf?: string;
+  serverKeys?: Record<string, string | null>;
+  /** TLS 1.3 to the server's TLS listener (docs/tls.md), its certificate pinned. */
+  tls?: boolean;
+}
+
+export const OUR_MODES: Record<string, OurSpec> = {
   'ours-plain': { label: 'ours plain', keys: { optimistic: 'off', fastopen: 'off', pool_size: '0' } },
   'ours-oc': { label: 'ours OC', keys: { optimistic: 'on', fastopen: 'off', pool_size: '0' } },
   'ours-oc-tfo': { label: 'ours OC+TFO', keys: { optimistic: 'on', fastopen: 'on', pool_size: '0' } },
@@ -22,6 +35,13 @@ export const OUR_MODES: Record<string, { label: string; keys: Record<string, str
   'ours-plain-tls': { label: 'ours plain+TLS', keys: { optimistic: 'off', fastopen: 'off', pool_size: '0' }, tls: true },
   'ours-oc-tls': { label: 'ours OC+TLS', keys: { optimistic: 'on', fastopen: 'off', pool_size: '0' }, tls: true },
   'ours-oc-pool-tls': { label: 'ours OC+pool+TLS', keys: { optimistic: 'on', fastopen: 'off', pool_size: '4' }, tls: true },
+  // issue 10: a drop-in user's configs, no extension key on either side
+  dropin: {
+    label: 'ours drop-in (no ext. keys)',
+    redsocksConf: 'redsocks-dropin.conf',
+    keys: {},
+    serverConf: 'danted-dropin.conf',
+  },
 };
 
 /** The server's TLS listener in the lab (beside the plain one on OUR_SOCKS_PORT). */
@@ -31,13 +51,16 @@ export interface Mode {
   name: string;
   label: string;
   src: Source;
+  /** redsocks-ts of this mode (ours only). */
+  redsocks?: Started;
   stop(): Promise<void>;
 }
 
-/** Keeps our socks-server running across modes of one lab. */
+/** Keeps our socks-server running across modes of one lab (restarted when its config changes). */
 export class ModeRunner {
   private server?: Started;
   private certs?: TestCerts;
+  private serverKey = '';
   constructor(private lab: Lab, private staleLossCnt?: number) {}
 
   private redirectTo(port: number): void {
@@ -56,17 +79,27 @@ export class ModeRunner {
     }
     const m = OUR_MODES[name];
     if (!m) throw new Error(`unknown mode ${name}`);
+    return this.startOurs(name, m);
+  }
+
+  /** Our pair in any configuration (the benches' named modes, or a combination of keys). */
+  async startOurs(name: string, spec: OurSpec): Promise<Mode> {
     this.certs ??= makeTestCerts(path.join(this.lab.dir, 'certs'), ADDR.server);
     const c = this.certs;
-    if (!this.server || this.server.proc.exitCode !== null) {
-      this.server = await startOurServer(this.lab, [
-        `extension.tls.internal: ${ADDR.server} port = ${LAB_TLS_PORT}`, `extension.tls.cert: ${c.serverCert}`, `extension.tls.key: ${c.serverKey}`,
-      ]);
+    const serverConf = spec.serverConf ?? 'danted.conf';
+    // TLS modes: a TLS listener beside the plain one (the drop-in configs stay untouched otherwise)
+    const tlsKeys = { 'extension.tls.internal': `${ADDR.server} port = ${LAB_TLS_PORT}`, 'extension.tls.cert': c.serverCert, 'extension.tls.key': c.serverKey };
+    const serverKeys = { ...(spec.tls ? tlsKeys : {}), ...spec.serverKeys };
+    const key = JSON.stringify([serverConf, serverKeys]);
+    if (!this.server || this.server.proc.exitCode !== null || key !== this.serverKey) {
+      await this.server?.stop();
+      this.server = await startOurServer(this.lab, serverConf, serverKeys);
+      this.serverKey = key;
     }
-    const keys = m.tls ? { ...m.keys, port: String(LAB_TLS_PORT), tls: 'on', tls_pin: `"${c.serverPin}"` } : m.keys;
-    const rs = await startOurRedsocks(this.lab, keys);
+    const keys = spec.tls ? { ...spec.keys, port: String(LAB_TLS_PORT), tls: 'on', tls_pin: `"${c.serverPin}"` } : spec.keys;
+    const rs = await startOurRedsocks(this.lab, keys, OUR_REDSOCKS_PORT, spec.redsocksConf);
     this.redirectTo(OUR_REDSOCKS_PORT);
-    return { name, label: m.label, src: { node: 'lan' }, stop: () => rs.stop() };
+    return { name, label: spec.label, src: { node: 'lan' }, redsocks: rs, stop: () => rs.stop() };
   }
 
   /**

@@ -2,6 +2,7 @@
  * Start the SOCKS pair in the lab: the C baseline (redsocks 0.5 + Dante 1.4 under mptcpize,
  * exactly as deployed today) or ours (redsocks-ts + socks-server, compiled CLIs).
  */
+import * as crypto from 'node:crypto';
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { startDaemon, stopAll, type Started } from './daemons';
@@ -9,6 +10,7 @@ import { setupLab } from './gateway';
 import { ADDR, Lab } from './lab';
 import type { LabProfile } from './profiles';
 import { ROOT } from './paths';
+import { waitFor } from './wait';
 
 export const CONF_DIR = path.join(ROOT, 'conf/lab');
 export const C_REDSOCKS_PORT = 12346;
@@ -17,18 +19,25 @@ export const OUR_REDSOCKS_PORT = 12345;
 export const OUR_SOCKS_PORT = 1080;
 
 /**
- * Write a config into the lab dir, optionally rewriting `key = value;` lines (redsocks syntax);
- * a key not in the file goes into the first `redsocks {`, or into `base {` when spelled `base.KEY`.
+ * Write a config into the lab dir, optionally rewriting keys: `key = value;` lines (redsocks
+ * syntax) or `key: value` lines (danted syntax, files named danted*). A null value deletes the
+ * key's line; a key that is not there is added (redsocks: first in the `redsocks {` section, or
+ * in `base {` when spelled `base.KEY`; danted: at the top, among the settings).
  */
-export function labConf(lab: Lab, file: string, overrides: Record<string, string> = {}): string {
+export function labConf(lab: Lab, file: string, overrides: Record<string, string | null> = {}): string {
   let text = fs.readFileSync(path.join(CONF_DIR, file), 'utf8');
-  for (const [key, v] of Object.entries(overrides)) {
-    const inBase = key.startsWith('base.');
-    const k = inBase ? key.slice(5) : key;
-    const re = new RegExp(`^(\\s*)${k}\\s*=.*;\\s*$`, 'm');
-    text = re.test(text) ? text.replace(re, `$1${k} = ${v};`) : text.replace(inBase ? /(base\s*\{)/ : /(redsocks\s*\{)/, `$1\n  ${k} = ${v};`);
+  const danted = path.basename(file).startsWith('danted');
+  for (const [spelled, v] of Object.entries(overrides)) {
+    const inBase = !danted && spelled.startsWith('base.');
+    const k = inBase ? spelled.slice(5) : spelled;
+    const key = k.replace(/\./g, '\\.');
+    const re = danted ? new RegExp(`^(\\s*)${key}\\s*:.*$\\n?`, 'm') : new RegExp(`^(\\s*)${key}\\s*=.*;\\s*$\\n?`, 'm');
+    const line = v === null ? '' : danted ? `$1${k}: ${v}\n` : `$1${k} = ${v};\n`;
+    if (re.test(text)) text = text.replace(re, line);
+    else if (v !== null) text = danted ? `${k}: ${v}\n${text}` : text.replace(inBase ? /(base\s*\{)/ : /(redsocks\s*\{)/, `$1\n  ${k} = ${v};`);
   }
-  const out = path.join(lab.dir, `${path.basename(file, '.conf')}-${Object.values(overrides).join('-').replace(/[^\w.-]/g, '_') || 'base'}.conf`);
+  const tag = Object.keys(overrides).length ? crypto.createHash('sha1').update(JSON.stringify(overrides)).digest('hex').slice(0, 10) : 'base';
+  const out = path.join(lab.dir, `${path.basename(file, '.conf')}-${tag}.conf`);
   fs.writeFileSync(out, text);
   return out;
 }
@@ -67,35 +76,42 @@ export function oursBuilt(): { ok: boolean; why?: string } {
   return { ok: true };
 }
 
-/** socks-server; `settings` are extra danted.conf settings (before the rules), e.g. `extension.metrics: ...`. */
-export async function startOurServer(lab: Lab, settings: string[] = []): Promise<Started> {
-  let conf = labConf(lab, 'danted.conf');
-  if (settings.length > 0) {
-    const text = fs.readFileSync(conf, 'utf8').replace(/^(client|socks) pass/m, `${settings.join('\n')}\n$&`);
-    conf = conf.replace(/\.conf$/, '-settings.conf');
-    fs.writeFileSync(conf, text);
-  }
-  return startDaemon(lab.ns.remote, 'socks-server', ['node', path.join(ROOT, 'packages/socks-server/dist/cli.js'), '-f', conf], OUR_SOCKS_PORT);
+/** socks-server with a conf/lab config (default danted.conf) and optional keyword overrides. */
+export async function startOurServer(lab: Lab, file = 'danted.conf', overrides: Record<string, string | null> = {}): Promise<Started> {
+  return startDaemon(lab.ns.remote, 'socks-server', ['node', path.join(ROOT, 'packages/socks-server/dist/cli.js'), '-f', labConf(lab, file, overrides)], OUR_SOCKS_PORT);
 }
 
-/** redsocks-ts with optional key overrides (e.g. { optimistic: 'off', fastopen: 'off' }). */
-export async function startOurRedsocks(lab: Lab, overrides: Record<string, string> = {}, port = OUR_REDSOCKS_PORT): Promise<Started> {
+/** redsocks-ts with optional key overrides (e.g. { optimistic: 'off', fastopen: 'off' }; null deletes a key). */
+export async function startOurRedsocks(
+  lab: Lab,
+  overrides: Record<string, string | null> = {},
+  port = OUR_REDSOCKS_PORT,
+  file = 'redsocks.conf',
+): Promise<Started> {
   const o = { ...overrides };
   if (port !== OUR_REDSOCKS_PORT) o.local_port = String(port);
-  return startDaemon(lab.ns.gw, 'redsocks-ts', ['node', path.join(ROOT, 'packages/redsocks-ts/dist/cli.js'), '-c', labConf(lab, 'redsocks.conf', o)], port);
+  return startDaemon(lab.ns.gw, 'redsocks-ts', ['node', path.join(ROOT, 'packages/redsocks-ts/dist/cli.js'), '-c', labConf(lab, file, o)], port);
+}
+
+/** The warm-pool counters of redsocks-ts' SIGUSR1 dump (`pool size=4 idle=4 ... hits=2 ...`). */
+export async function redsocksPoolStats(rs: Started): Promise<Record<string, number>> {
+  const from = rs.output().length;
+  rs.proc.kill('SIGUSR1');
+  const line = (await waitFor(() => /pool (size=.*)/.exec(rs.output().slice(from))?.[1], 5000, 'the SIGUSR1 dump')) as string;
+  return Object.fromEntries([...line.matchAll(/(\w+)=(\d+)/g)].map((m) => [m[1], Number(m[2])]));
 }
 
 /**
  * A lab with the gateway set up and our pair running (the e2e suites' start): the daemons must
- * be built. `serverSettings` go to danted.conf, `redsocks` are labConf overrides.
+ * be built. `serverKeys` and `redsocks` are labConf overrides of danted.conf and redsocks.conf.
  */
-export async function startOurLab(prof: LabProfile, o: { serverSettings?: string[]; redsocks?: Record<string, string> } = {}): Promise<{ lab: Lab; daemons: Started[] }> {
+export async function startOurLab(prof: LabProfile, o: { serverKeys?: Record<string, string | null>; redsocks?: Record<string, string | null> } = {}): Promise<{ lab: Lab; daemons: Started[] }> {
   const built = oursBuilt();
   if (!built.ok) throw new Error(`the daemons must be built first: ${built.why}`);
   const lab = await Lab.create(prof);
   try {
     setupLab(lab);
-    const server = await startOurServer(lab, o.serverSettings);
+    const server = await startOurServer(lab, 'danted.conf', o.serverKeys);
     const daemons = [server];
     try {
       daemons.push(await startOurRedsocks(lab, o.redsocks));

@@ -11,8 +11,13 @@ export interface Source {
 }
 
 export function wanRxBytes(lab: Lab): number {
+  return wanBytes(lab, 'rx');
+}
+
+/** Bytes the gateway's two WAN interfaces received (rx) or sent (tx). */
+export function wanBytes(lab: Lab, dir: 'rx' | 'tx'): number {
   const b = lab.ifBytes('gw');
-  return (b[IFACES.wan1]?.rx ?? 0) + (b[IFACES.wan2]?.rx ?? 0);
+  return (b[IFACES.wan1]?.[dir] ?? 0) + (b[IFACES.wan2]?.[dir] ?? 0);
 }
 
 export async function ttfbSeries(lab: Lab, src: Source, n: number): Promise<CurlTiming[]> {
@@ -73,12 +78,23 @@ export async function failoverRun(
 }
 
 /** TTFB of small requests while a bulk download saturates the links (head-of-line). */
-export async function ttfbUnderLoad(lab: Lab, src: Source, bulkBytes: number, n: number): Promise<{ ttfb: CurlTiming[]; bulk: TransferResult }> {
-  const base = wanRxBytes(lab);
-  const bulk = transfer(lab, src.node, 'get', bulkBytes, { local: src.local, timeoutMs: 90000 });
+/**
+ * Small requests (`n`, one after another) while a bulk transfer runs: a download (`get`, the
+ * default) or an upload (`post`) of `bulkBytes`, started first and under way before they begin.
+ */
+export async function ttfbUnderLoad(
+  lab: Lab,
+  src: Source,
+  bulkBytes: number,
+  n: number,
+  kind: 'get' | 'post' = 'get',
+): Promise<{ ttfb: CurlTiming[]; bulk: TransferResult }> {
+  const dir = kind === 'get' ? 'rx' : 'tx';
+  const base = wanBytes(lab, dir);
+  const bulk = transfer(lab, src.node, kind, bulkBytes, { local: src.local, timeoutMs: 90000 });
   let finished = false;
   void bulk.then(() => (finished = true));
-  await waitFor(() => finished || wanRxBytes(lab) - base >= Math.min(2e6, bulkBytes / 4), 60000, 'bulk to start').catch(() => undefined);
+  await waitFor(() => finished || wanBytes(lab, dir) - base >= Math.min(2e6, bulkBytes / 4), 60000, 'bulk to start').catch(() => undefined);
   const ttfb: CurlTiming[] = [];
   for (let i = 0; i < n && !finished; i++) ttfb.push(await curlSmall(lab, src.node, { local: src.local, timeoutS: 10 }));
   return { ttfb, bulk: await bulk };

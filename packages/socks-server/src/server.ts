@@ -362,7 +362,7 @@ export class SocksServer implements SessionHooks {
     }
     tuneSocket(sock, rt.noKeepalive);
     sock.removeListener('error', noop);
-    const negotiateMs = negotiateTimeoutFor(rt, this.shared, ctx.clientAddress, rt.config.ext.optimistic && namesPeers(r), Date.now(),
+    const negotiateMs = negotiateTimeoutFor(rt, this.shared, ctx.clientAddress, rt.config.ext.optimisticExplicit && rt.config.ext.optimistic && namesPeers(r), Date.now(),
       r.timeout.negotiate);
     const session = new Session(sock, { current: this.current, clientRule: r, tickets, negotiateMs, hooks: this });
     this.sessions.add(session);
@@ -447,8 +447,8 @@ export function namesPeers(rule: Rule): boolean {
 
 /**
  * timeout.negotiate for a new client: the client-rule's `timeout.negotiate` if it sets one (as in
- * Dante), else the global one. Pool peers (allowlisted: extension.optimistic and a client rule
- * naming them in `from:`; or an IP that passed RFC 1929 within the pool timeout) may idle up to
+ * Dante), else the global one. Pool peers (allowlisted: `extension.optimistic: yes` written in
+ * the file and a client rule naming them in `from:`; or an IP that passed RFC 1929 within the pool timeout) may idle up to
  * extension.timeout.negotiate.pool before their greeting.
  */
 export function negotiateTimeoutFor(rt: Pick<Runtime, 'negotiateMs' | 'poolNegotiateMs'>, shared: SharedState,

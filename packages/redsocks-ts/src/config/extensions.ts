@@ -1,7 +1,7 @@
 import { ConfigValueError, parsePin, readPem } from '@mptcp-proxy/common';
 import type { KeyParser } from './section-spec';
 import { strtoul } from './strtoul';
-import type { DialKeys, MptcpMode, RedsocksSection, TlsClientConfig } from './types';
+import type { DialKeys, MptcpMode, OptimisticMode, PoolSize, RedsocksSection, TlsClientConfig } from './types';
 import { parseBool, parseUint16, parseUint32 } from './values';
 import { parseWanPaths } from './wan-paths';
 
@@ -10,10 +10,14 @@ export function dialDefaults(): DialKeys {
   return { mptcp: 'auto', paths: [], pathProbeInterval: 1000, pathProbeTimeout: 1000 };
 }
 
-/** Defaults of the keys redsocks 0.5 does not have (in `redsocks {}`). */
+/**
+ * Defaults of the keys redsocks 0.5 does not have (in `redsocks {}`): fast by default (issue 10).
+ * `extensions = off` turns every one of them back to redsocks 0.5's behaviour (REDSOCKS_05, below).
+ */
 export const EXTENSION_DEFAULTS = {
+  extensions: true,
   ...dialDefaults(),
-  optimistic: 'off' as MptcpMode,
+  optimistic: 'auto' as OptimisticMode,
   optimisticMaxEarly: 65536,
   optimisticGatherMs: 5,
   optimisticMethod: 0xa5,
@@ -21,9 +25,32 @@ export const EXTENSION_DEFAULTS = {
   optimisticCacheTtl: 86400,
   fastopen: false,
   fastopenDataPorts: [] as number[],
-  poolSize: 0,
+  poolSize: 'auto' as PoolSize,
   poolIdleTimeout: 20,
 };
+
+/**
+ * What `extensions = off` sets for every key the section does not set itself: redsocks 0.5's
+ * exact bytes on the wire (plain TCP, the sequential SOCKS5 exchange, one connection per client
+ * made when the client connects).
+ */
+const REDSOCKS_05: Partial<RedsocksSection> = { mptcp: 'off', optimistic: 'off', fastopen: false, poolSize: 0 };
+
+/** Extension key name (as written in redsocks.conf) of a RedsocksSection field. */
+const keyName = (field: string): string => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+
+/** `extensions = off`: the extension keys not in `explicit` (key names) go back to redsocks 0.5. */
+export function applyExtensionsOff(t: RedsocksSection, explicit: ReadonlySet<string>): void {
+  if (t.extensions) return;
+  for (const [field, value] of Object.entries(REDSOCKS_05)) {
+    if (!explicit.has(keyName(field))) (t as unknown as Record<string, unknown>)[field] = value;
+  }
+}
+
+/** pool_size: auto (self-sizing), 0 (no pool) or a fixed number of connections. */
+function parsePoolSize(v: string): PoolSize {
+  return v === 'auto' ? 'auto' : parseUint16(v);
+}
 
 /** on|off|auto, plus redsocks' other boolean spellings. */
 function parseMode(key: string, v: string): MptcpMode {
@@ -81,6 +108,7 @@ function pem(key: string, v: string, what: 'CERTIFICATE' | 'PRIVATE KEY'): strin
 }
 
 export const extensionKeys: ReadonlyArray<[string, KeyParser<RedsocksSection>]> = [
+  ['extensions', (t, v) => void (t.extensions = parseBool(v))],
   ...dialKeys,
   ['optimistic', (t, v) => void (t.optimistic = parseMode('optimistic', v))],
   ['optimistic_max_early', (t, v) => void (t.optimisticMaxEarly = parseUint32(v))],
@@ -90,7 +118,7 @@ export const extensionKeys: ReadonlyArray<[string, KeyParser<RedsocksSection>]> 
   ['optimistic_cache_ttl', (t, v) => void (t.optimisticCacheTtl = parseUint32(v))],
   ['fastopen', (t, v) => void (t.fastopen = parseBool(v))],
   ['fastopen_data_ports', (t, v) => void (t.fastopenDataPorts = parsePortList(v))],
-  ['pool_size', (t, v) => void (t.poolSize = parseUint16(v))],
+  ['pool_size', (t, v) => void (t.poolSize = parsePoolSize(v))],
   ['pool_idle_timeout', (t, v) => void (t.poolIdleTimeout = positive('pool_idle_timeout', parseUint32(v)))],
   ['tls', (t, v) => void (tlsOf(t).on = parseBool(v))],
   ['tls_ca', (t, v) => void (tlsOf(t).ca = pem('tls_ca', v, 'CERTIFICATE'))],

@@ -9,6 +9,8 @@ export type DiscloseSrc = 'false' | 'X-Forwarded-For' | 'Forwarded_ip' | 'Forwar
 export type OnProxyFail = 'close' | 'forward_http_err';
 export type MptcpMode = 'on' | 'off' | 'auto';
 export type OptimisticMode = 'on' | 'off' | 'auto';
+/** `pool_size`: self-sizing, or a fixed number of warm connections (0 = none). */
+export type PoolSize = number | 'auto';
 
 export interface ConfigWarning {
   file: string;
@@ -95,6 +97,8 @@ export interface RedsocksSection extends DialKeys {
   onProxyFail: OnProxyFail;
 
   // ---- extensions (not in redsocks 0.5) ----
+  /** `extensions = off`: every extension key the section does not set goes back to redsocks 0.5. */
+  extensions: boolean;
   optimistic: OptimisticMode;
   /** Bytes of client data sent before the SOCKS reply arrives. */
   optimisticMaxEarly: number;
@@ -109,8 +113,8 @@ export interface RedsocksSection extends DialKeys {
   fastopen: boolean;
   /** Destination ports whose first bytes may ride the SYN (a TLS ClientHello always may). */
   fastopenDataPorts: number[];
-  /** Warm idle connections kept to the proxy; 0 = no pool. */
-  poolSize: number;
+  /** Warm idle connections kept to the proxy: 'auto' (self-sizing, the default), N, or 0 = no pool. */
+  poolSize: PoolSize;
   /** Seconds; must stay below the server's negotiate timeout. */
   poolIdleTimeout: number;
   /** TLS 1.3 to the proxy (docs/tls.md); off when undefined. */

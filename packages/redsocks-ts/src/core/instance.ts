@@ -51,12 +51,7 @@ export class Instance implements ClientOwner {
   }
 
   private makeDialer(): Dialer {
-    const { cfg, protocol } = this;
-    const greeting = protocol.poolGreeting;
-    return createDialer(cfg, this.base, {
-      log: dialLog(this.host.log),
-      poolGreeting: greeting ? () => greeting(cfg) : undefined,
-    });
+    return createDialer(this.cfg, this.base, { log: dialLog(this.host.log) });
   }
 
   get log(): RedsocksLog {

@@ -2,7 +2,7 @@
  * The upstream dialer of one `redsocks {}` section, the one place upstream connections are
  * made: MPTCP connect to the proxy through mptcp-native, the initial subflow on a live WAN
  * path, TCP Fast Open on request, and a warm pool of idle established connections. It never
- * names a protocol: a pool greeting is opaque bytes the section's protocol supplies.
+ * names a protocol.
  */
 import type * as net from 'node:net';
 import { debuglog } from 'node:util';
@@ -41,56 +41,17 @@ export interface DialerOptions {
   log?: HealthLog;
   /** Replaces mptcp-native's connect (for a wrapper that counts or traces; still real sockets). */
   connect?: ConnectLike;
-  /**
-   * Bytes a new pool connection writes at once (the protocol's greeting, see
-   * UpstreamProtocol.poolGreeting); asked for each connection, undefined = none.
-   */
-  poolGreeting?: () => Buffer | undefined;
 }
 
-/** How long a new pool connection may wait for its extra subflows before it counts as ready. */
-const SUBFLOW_SETTLE_MS = 1000;
 /** Live connections whose subflows are watched for stalls, and how often. */
 const MAX_WATCHED = 256;
 const WATCH_MS = 250;
 /** Consecutive RTOs on an established subflow that count as "this path stopped answering". */
 const STALL_RTOS = 3;
 
-function subflowCount(socket: net.Socket): number | null {
-  try {
-    const info = mptcpNative.mptcpInfo(socket);
-    return info ? info.subflows : null;
-  } catch {
-    return null;
-  }
-}
-
-function subflowSources(socket: net.Socket): string[] {
-  try {
-    // TCP state 1 = ESTABLISHED
-    return mptcpNative
-      .subflows(socket)
-      .filter((s) => s.state === 1)
-      .map((s) => s.local.address);
-  } catch {
-    return [];
-  }
-}
-
 const debug = debuglog('redsocks-ts-dial');
 /** Without a logger from the daemon, path and pool events go to NODE_DEBUG=redsocks-ts-dial. */
 const debugLog: HealthLog = { info: (m) => debug('%s', m), error: (m) => debug('%s', m) };
-
-/** Without configured paths: one subflow per `subflow` endpoint (the initial one may be one). */
-function expectedWithoutPaths(socket: net.Socket): number {
-  try {
-    const raw = mptcpNative.mptcpInfo(socket)?.raw;
-    if (!raw) return 1;
-    return Math.max(1, Math.min(raw.localAddrMax ?? 1, (raw.subflowsMax ?? 0) + 1));
-  } catch {
-    return 1;
-  }
-}
 
 export function createDialer(section: DialSection, base?: BaseSection, opts: DialerOptions = {}): Dialer {
   const connect = opts.connect ?? mptcpNative.connect;
@@ -114,7 +75,9 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
     const t0 = process.hrtime.bigint();
     // TFO returns before the SYN is answered, so a dead path would only show up as a hung
     // handshake: use it only on a path a probe or connect has just seen working.
-    const tfo = fastOpen && (!p || p.state === 'up');
+    // Never on an MPTCP socket: after a SYN with data, MPTCP (Linux 6.18) receives at a fraction
+    // of the link rate (docs/optimistic-connect.md, "TCP Fast Open"; the config warns).
+    const tfo = fastOpen && section.mptcp === 'off' && (!p || p.state === 'up');
     const socket = await connect({
       host: target.host,
       port: target.port,
@@ -226,47 +189,14 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
     });
   }
 
-  const settle = async (socket: net.Socket): Promise<void> => {
-    const want = health ? Math.max(1, health.liveCount()) : expectedWithoutPaths(socket);
-    const end = Date.now() + SUBFLOW_SETTLE_MS;
-    for (;;) {
-      const n = subflowCount(socket);
-      if (n === null || n >= want || Date.now() >= end || socket.destroyed) break;
-      await new Promise((r) => setTimeout(r, 20).unref());
-    }
-    if (health) for (const src of subflowSources(socket)) health.reportSubflowFrom(src);
-  };
-
-  // Pre-greeting stays on until a server answers a greeting before any request (it then
-  // does not hold its answer for the request, so the protocol's fast path is not on offer).
-  let preGreet = opts.poolGreeting !== undefined;
-  /** Pooled connections and the greeting each one was sent; the 'data' watcher to remove on use. */
-  const greeted = new WeakMap<net.Socket, { greeting: Buffer; unwatch: () => void }>();
-  const openPooled = async (): Promise<PooledConn> => {
-    const conn = await fresh(false);
-    const greeting = preGreet ? opts.poolGreeting?.() : undefined;
-    if (greeting) {
-      const s = conn.socket;
-      s.write(greeting);
-      const answered = (): void => {
-        if (!preGreet) return;
-        preGreet = false;
-        log.info('warm pool: the server answered a pre-sent greeting at once; pool connections are no longer pre-greeted');
-      };
-      s.once('data', answered);
-      greeted.set(s, { greeting, unwatch: () => s.off('data', answered) });
-    }
-    return conn;
-  };
-
   const poolSize = section.poolSize ?? 0;
   const pool =
-    poolSize > 0
+    poolSize === 'auto' || poolSize > 0
       ? new WarmPool({
           size: poolSize,
           idleTimeoutMs: (section.poolIdleTimeout ?? 0) * 1000,
-          open: openPooled,
-          settle,
+          // Silent until a stream takes it (docs/optimistic-connect.md, "Warm pool": why not pre-greeted).
+          open: () => fresh(false),
           log,
         })
       : undefined;
@@ -319,10 +249,8 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
         const hit = pool.take();
         if (poolChannel.hasSubscribers) poolChannel.publish({ instance: instanceName, hit: hit !== undefined, path: hit?.path });
         if (hit) {
-          const g = greeted.get(hit.socket);
-          g?.unwatch();
           watch(hit.socket);
-          return { socket: hit.socket, path: hit.path, greeting: g?.greeting, pooled: true };
+          return { socket: hit.socket, path: hit.path, pooled: true };
         }
       }
       const conn = await fresh(o.fastOpen === true);
@@ -342,6 +270,8 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
           expired: 0,
           dropped: 0,
           failures: 0,
+          idleTimeoutMs: 0,
+          auto: false,
         }
       );
     },

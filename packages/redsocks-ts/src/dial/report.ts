@@ -35,7 +35,7 @@ export function dialerDumpLines(d: Pick<Dialer, 'paths' | 'poolStats'>, now = Da
   const s = d.poolStats();
   if (s.size > 0) {
     out.push(
-      `pool size=${s.size} idle=${s.idle} pending=${s.pending} hits=${s.hits} misses=${s.misses} refills=${s.refills} expired=${s.expired} dropped=${s.dropped} failures=${s.failures}`,
+      `pool size=${s.size} idle=${s.idle} pending=${s.pending} hits=${s.hits} misses=${s.misses} refills=${s.refills} expired=${s.expired} dropped=${s.dropped} failures=${s.failures} idle_timeout=${Math.round(s.idleTimeoutMs / 1000)}s${s.auto ? ' auto' : ''}`,
     );
   }
   return out;

@@ -2,16 +2,25 @@
  * A warm pool of idle, already-established MPTCP connections to the proxy (docs/optimistic-connect.md §8).
  * Each connection carries exactly one SOCKS stream: `take()` removes it for good and a
  * replacement is opened in the background. Idle connections are closed after
- * `pool_idle_timeout`, which must stay below the server's negotiate timeout.
+ * `pool_idle_timeout`, which must stay below the server's negotiate timeout. Nothing is sent
+ * on an idle connection (docs/optimistic-connect.md, "Warm pool"), so it has one subflow until
+ * a stream's first bytes make the kernel join the others.
+ *
+ * Self-sizing (`pool_size = auto`, packages/redsocks-ts/docs/fast-by-default.md §3): the target
+ * is the largest number of connections asked for within BURST_MS over the last HISTORY_MS
+ * (a browser opens up to 6 per origin at once), between AUTO_FLOOR and AUTO_CAP; a smaller
+ * target lets surplus connections expire without replacement. The idle timeout is learned from
+ * a server that closes unused pooled connections: closed at age T, later ones are retired at
+ * T - max(2 s, T / 10).
  */
 import type * as net from 'node:net';
 
 export interface PoolStats {
-  /** Configured size. */
+  /** Target size: the configured one, or what self-sizing chose. */
   size: number;
   /** Established and ready to hand out. */
   idle: number;
-  /** Being opened (connect or waiting for subflows to join). */
+  /** Being opened. */
   pending: number;
   /** dial() served from the pool. */
   hits: number;
@@ -27,6 +36,10 @@ export interface PoolStats {
   dropped: number;
   /** Opens that failed. */
   failures: number;
+  /** Idle connections are retired after this long (configured, or learned from the server). */
+  idleTimeoutMs: number;
+  /** The size follows demand (`pool_size = auto`). */
+  auto: boolean;
 }
 
 export interface PooledConn {
@@ -36,17 +49,16 @@ export interface PooledConn {
 }
 
 export interface WarmPoolOptions {
-  size: number;
+  /** A fixed size, or 'auto' (self-sizing). */
+  size: number | 'auto';
+  /** The configured idle timeout (a server that closes sooner lowers it). */
   idleTimeoutMs: number;
   /** Opens one fresh connection (never from the pool). */
   open: () => Promise<PooledConn>;
-  /** Resolves once the connection's subflows have joined (or it gave up waiting). */
-  settle?: (socket: net.Socket) => Promise<void>;
   log?: { info(msg: string): void; error(msg: string): void };
 }
 
 interface Entry extends PooledConn {
-  ready: boolean;
   timer?: NodeJS.Timeout;
   cleanup: () => void;
 }
@@ -60,6 +72,21 @@ const MAX_BACKOFF_MS = 5000;
  */
 export const REFILL_DELAY_MS = 10;
 
+/** Self-sizing: the fewest connections kept (the page's own and one more), the most. */
+export const AUTO_FLOOR = 2;
+export const AUTO_CAP = 16;
+/** Connections asked for within this long count as one burst. */
+export const BURST_MS = 1000;
+/** How long a burst keeps the target up. */
+export const HISTORY_MS = 180_000;
+/** An unused connection closed by the server younger than this says nothing about its timeout. */
+const LEARN_MIN_AGE_MS = 1000;
+
+/** The idle timeout to use for a server that closed an unused connection at age `ageMs`. */
+export function learnedIdleTimeout(ageMs: number): number {
+  return Math.max(0, ageMs - Math.max(2000, ageMs / 10));
+}
+
 export class WarmPool {
   private readonly entries: Entry[] = [];
   private opening = 0;
@@ -70,9 +97,22 @@ export class WarmPool {
   private initialLeft: number;
   private readonly waiters: Array<() => void> = [];
   private readonly counters = { hits: 0, misses: 0, refills: 0, opened: 0, expired: 0, dropped: 0, failures: 0 };
+  /** Times of recent dial() calls (take or miss), for self-sizing. */
+  private demands: number[] = [];
+  /** Burst sizes seen (time, connections within BURST_MS), the last HISTORY_MS. */
+  private bursts: Array<{ at: number; n: number }> = [];
+  private target: number;
+  private idleMs: number;
 
   constructor(private readonly opts: WarmPoolOptions) {
-    this.initialLeft = opts.size;
+    this.target = opts.size === 'auto' ? AUTO_FLOOR : opts.size;
+    this.initialLeft = this.target;
+    this.idleMs = opts.idleTimeoutMs;
+  }
+
+  /** The idle timeout in use (the configured one, or lower when learned from the server). */
+  idleTimeoutMs(): number {
+    return this.idleMs;
   }
 
   start(): void {
@@ -81,16 +121,19 @@ export class WarmPool {
 
   stats(): PoolStats {
     return {
-      size: this.opts.size,
-      idle: this.entries.filter((e) => e.ready).length,
-      pending: this.opening + this.entries.filter((e) => !e.ready).length,
+      size: this.target,
+      idle: this.entries.length,
+      pending: this.opening,
       ...this.counters,
+      idleTimeoutMs: this.idleMs,
+      auto: this.opts.size === 'auto',
     };
   }
 
-  /** Hands out one established connection (ready ones first), or undefined on a miss. */
+  /** Hands out one established connection, or undefined on a miss. */
   take(): PooledConn | undefined {
-    const i = this.pickIndex();
+    this.demand();
+    const i = this.entries.findIndex((e) => !e.socket.destroyed);
     if (i < 0) {
       this.counters.misses++;
       return undefined;
@@ -115,7 +158,7 @@ export class WarmPool {
     return victims.length;
   }
 
-  /** Resolves when `size` connections are ready (used by tests and the demo). */
+  /** Resolves when `size` connections are established (used by tests and the demo). */
   whenFull(): Promise<void> {
     if (this.isFull()) return Promise.resolve();
     return new Promise((resolve) => this.waiters.push(resolve));
@@ -133,15 +176,27 @@ export class WarmPool {
     for (const w of this.waiters.splice(0)) w();
   }
 
-  private pickIndex(): number {
-    const ready = this.entries.findIndex((e) => e.ready && !e.socket.destroyed);
-    if (ready >= 0) return ready;
-    // Established but its extra subflows are still joining: still better than a new handshake.
-    return this.entries.findIndex((e) => !e.socket.destroyed);
+  private isFull(): boolean {
+    return this.entries.length >= this.target;
   }
 
-  private isFull(): boolean {
-    return this.entries.filter((e) => e.ready).length >= this.opts.size;
+  /** Self-sizing: one more connection asked for now; the target follows the largest recent burst. */
+  private demand(): void {
+    if (this.opts.size !== 'auto') return;
+    const now = Date.now();
+    this.demands.push(now);
+    while (this.demands.length > 0 && this.demands[0] <= now - BURST_MS) this.demands.shift();
+    if (this.demands.length > AUTO_CAP) this.demands.shift();
+    this.bursts.push({ at: now, n: this.demands.length });
+    while (this.bursts.length > 0 && this.bursts[0].at <= now - HISTORY_MS) this.bursts.shift();
+    // bounded: a burst no larger than the one after it adds nothing
+    if (this.bursts.length > 256) this.bursts = this.bursts.filter((b, i, a) => i === a.length - 1 || b.n > a[i + 1].n);
+    const peak = this.bursts.reduce((m, b) => Math.max(m, b.n), 0);
+    const next = Math.min(AUTO_CAP, Math.max(AUTO_FLOOR, peak));
+    if (next !== this.target) {
+      this.opts.log?.info(`warm pool: target ${this.target} -> ${next} (${peak} connection(s) asked for within ${BURST_MS} ms)`);
+      this.target = next;
+    }
   }
 
   private fillSoon(): void {
@@ -155,7 +210,7 @@ export class WarmPool {
 
   private fill(): void {
     if (this.closed || this.retryTimer) return;
-    while (this.entries.length + this.opening < this.opts.size) {
+    while (this.entries.length + this.opening < this.target) {
       this.opening++;
       void this.openOne();
     }
@@ -190,37 +245,42 @@ export class WarmPool {
     else this.counters.refills++;
 
     const socket = conn.socket;
-    const entry: Entry = { ...conn, ready: false, cleanup: () => undefined };
+    const entry: Entry = { ...conn, cleanup: () => undefined };
+    const born = Date.now();
     const gone = (): void => this.discard(entry, 'dropped');
+    // The server closed an unused connection: that is its idle (negotiate) timeout.
+    const closedByServer = (): void => {
+      this.learn(Date.now() - born);
+      gone();
+    };
     // The server never speaks first: any byte or EOF on an idle connection ends it.
     socket.on('data', gone);
-    socket.on('end', gone);
+    socket.on('end', closedByServer);
     socket.on('close', gone);
     socket.on('error', gone);
     socket.unref();
     entry.cleanup = () => {
       socket.off('data', gone);
-      socket.off('end', gone);
+      socket.off('end', closedByServer);
       socket.off('close', gone);
       socket.off('error', gone);
       if (entry.timer) clearTimeout(entry.timer);
     };
     this.entries.push(entry);
-
-    if (this.opts.settle) {
-      try {
-        await this.opts.settle(socket);
-      } catch {
-        // settle only waits; failing to read MPTCP info is not fatal
-      }
-    }
-    if (!this.entries.includes(entry)) return;
-    entry.ready = true;
-    if (this.opts.idleTimeoutMs > 0) {
-      entry.timer = setTimeout(() => this.discard(entry, 'expired'), this.opts.idleTimeoutMs);
+    if (this.idleMs > 0) {
+      entry.timer = setTimeout(() => this.discard(entry, 'expired'), this.idleMs);
       entry.timer.unref();
     }
     if (this.isFull()) for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** A server closed an unused pooled connection at age `ageMs`: retire later ones before that. */
+  private learn(ageMs: number): void {
+    if (ageMs < LEARN_MIN_AGE_MS) return;
+    const next = learnedIdleTimeout(ageMs);
+    if (next <= 0 || next >= this.idleMs) return;
+    this.opts.log?.info(`warm pool: the server closed an unused connection after ${(ageMs / 1000).toFixed(1)} s; idle timeout ${this.idleMs / 1000} s -> ${next / 1000} s`);
+    this.idleMs = next;
   }
 
   private discard(entry: Entry, why: 'dropped' | 'expired'): void {

@@ -36,13 +36,18 @@ import {
   type Socks5Reply,
 } from '@mptcp-proxy/common';
 import type { RedsocksSection } from '../config/types';
-import type { Dialed, Tunnel, UpstreamContext, UpstreamProtocol } from './upstream';
+import type { Tunnel, UpstreamContext, UpstreamProtocol } from './upstream';
 import { ServerCapabilities, serverKey, type ServerVerdict } from './server-capabilities';
 import { earlyDataIsIdempotent, earlyDataMayRideSyn } from './fastopen-policy';
 
 /** A server that answers the pipelined greeting but never the request (microsocks #105). */
 const PROBE_METHOD_TIMEOUT_MS = 5000;
 const PROBE_REPLY_TIMEOUT_MS = 10000;
+/**
+ * A probe whose CONNECT reply has not come this long (plus 4 greeting round trips) after the
+ * method reply races a sequential exchange on a fresh connection; the first to finish wins.
+ */
+const PROBE_RACE_AFTER_MS = 500;
 
 interface Credentials {
   login: string;
@@ -73,25 +78,6 @@ function optimisticHandshake(section: RedsocksSection, dest: { address: string; 
     command: Command.Connect,
     address: addressFromHost(dest.address, dest.port),
   });
-}
-
-/**
- * The greeting a warm-pool connection sends as soon as it is open (docs/optimistic-connect.md,
- * "Pre-greeted pool connections"): only when streams to this server use optimistic connect,
- * whose server holds its method choice, so an idle pre-greeted connection receives nothing
- * until its CONNECT.
- */
-function poolGreeting(section: RedsocksSection, verdict: ServerVerdict | undefined): Buffer | undefined {
-  if (chooseMode(section, verdict) !== 'optimistic') return undefined;
-  const hs = optimisticHandshake(section, { address: '0.0.0.0', port: 0 });
-  return hs.subarray(0, 2 + hs[1]);
-}
-
-/** A pooled connection that was greeted differently from what this stream needs is replaced. */
-async function ungreeted(ctx: UpstreamContext, upstream: Dialed, fastOpen: boolean): Promise<net.Socket> {
-  if (!upstream.greeting) return upstream.socket;
-  upstream.socket.destroy();
-  return (await ctx.dial({ fastOpen, pooled: false })).socket;
 }
 
 function failure(code: string, message: string, resetClient: boolean, extra: UpstreamErrorExtra = {}): UpstreamError {
@@ -206,14 +192,30 @@ export async function socks5Exchange(
   return readConnectReply(reader, false);
 }
 
-async function plain(ctx: UpstreamContext, replay?: Buffer): Promise<Tunnel> {
-  const upstream = await ungreeted(ctx, await ctx.dial({ fastOpen: ctx.section.fastopen }), ctx.section.fastopen);
+/**
+ * A warm-pool connection the server (or a NAT) closed while it idled: EOF or a reset before
+ * any byte came back. It says nothing about the server, so the stream retries once on a fresh
+ * connection and no verdict is cached (docs/fast-by-default.md §3).
+ */
+function diedIdle(pooled: boolean | undefined, reader: ReceiveBuffer, err: unknown): boolean {
+  if (!pooled || reader.peek().length > 0) return false;
+  const code = errorCode(err);
+  return code === 'EPEER_EOF' || code === 'ECONNRESET' || code === 'EPIPE';
+}
+
+async function plain(ctx: UpstreamContext, replay?: Buffer, pooled = true): Promise<Tunnel> {
+  const dialed = await ctx.dial(pooled ? { fastOpen: ctx.section.fastopen } : { fastOpen: ctx.section.fastopen, pooled: false });
+  const upstream = dialed.socket;
   const reader = new ReceiveBuffer(upstream);
   try {
     await socks5Exchange(upstream, reader, socks5Credentials(ctx.section), connectRequest(ctx));
   } catch (err) {
     reader.detach();
     upstream.destroy();
+    if (diedIdle(dialed.pooled, reader, err)) {
+      ctx.log.info(`a pooled connection to the server was closed while idle (${(err as Error).message}); retrying on a fresh one`);
+      return plain(ctx, replay, false);
+    }
     throw err;
   }
   const leftover = reader.detach();
@@ -226,6 +228,8 @@ interface PipelineOptions {
   /** Send the client's first bytes with the handshake (optimistic) or not (probe). */
   early: boolean;
   verdict: ServerVerdict | undefined;
+  /** A retry after a pooled connection died idle: a fresh connection, and these client bytes (already drained). */
+  retry?: Buffer;
 }
 
 async function pipelined(ctx: UpstreamContext, caps: ServerCapabilities, opts: PipelineOptions): Promise<Tunnel> {
@@ -237,18 +241,14 @@ async function pipelined(ctx: UpstreamContext, caps: ServerCapabilities, opts: P
 
   // Dial first: the handshake is only needed once the connection is up, so encoding it
   // stays off the path between the client's SYN and ours.
-  const dialing = ctx.dial({ fastOpen: section.fastopen }).then(async (up) => {
-    const handshake = optimisticHandshake(section, ctx.dest);
-    const pre = up.greeting;
-    if (!pre) return { upstream: up.socket, handshake };
-    // A pre-greeted pooled connection: its greeting went out when the pool opened it.
-    if (opts.early && handshake.subarray(0, pre.length).equals(pre)) return { upstream: up.socket, handshake: handshake.subarray(pre.length) };
-    return { upstream: await ungreeted(ctx, up, section.fastopen), handshake };
-  });
+  const dialing = ctx
+    .dial(opts.retry === undefined ? { fastOpen: section.fastopen } : { fastOpen: section.fastopen, pooled: false })
+    .then((up) => ({ upstream: up.socket, pooled: up.pooled === true, handshake: optimisticHandshake(section, ctx.dest) }));
   // Gather the client's first bytes while the connection is being made; the wait ends as soon
   // as the first byte arrives.
-  const [{ upstream, handshake }] = await Promise.all([dialing, opts.early ? ctx.early.wait(section.optimisticGatherMs) : undefined]);
-  const early = opts.early ? ctx.early.drain() : Buffer.alloc(0);
+  const gather = opts.early && !opts.retry ? ctx.early.wait(section.optimisticGatherMs) : undefined;
+  const [{ upstream, pooled, handshake }] = await Promise.all([dialing, gather]);
+  const early = opts.retry ?? (opts.early ? ctx.early.drain() : Buffer.alloc(0));
   const inFirst = early.subarray(0, Math.max(0, section.optimisticMaxEarly));
   const afterFirst = early.subarray(inFirst.length);
 
@@ -269,10 +269,13 @@ async function pipelined(ctx: UpstreamContext, caps: ServerCapabilities, opts: P
     ctx.startClientToUpstream(upstream);
   };
   // A server known to speak OC gets the rest of the client's bytes at once; an unknown one
-  // first has to show (by its method reply) that it parses pipelined input.
-  if (opts.verdict === 'oc') startStreaming();
+  // first has to show (by its method reply) that it parses pipelined input. So does a pooled
+  // connection: until its server answers, it may have closed it while idle, and then what was
+  // sent (handshake + first bytes) is all a retry has to send again.
+  if (opts.verdict === 'oc' && !pooled) startStreaming();
 
   const probing = !opts.early;
+  const sent = Date.now();
   let method: number;
   try {
     method = await readMethod(reader, probing || opts.verdict === undefined ? PROBE_METHOD_TIMEOUT_MS : 0);
@@ -285,6 +288,10 @@ async function pipelined(ctx: UpstreamContext, caps: ServerCapabilities, opts: P
   } catch (err) {
     reader.detach();
     upstream.destroy();
+    if (!streaming && diedIdle(pooled, reader, err)) {
+      ctx.log.info(`a pooled connection to the server was closed while idle (${(err as Error).message}); retrying on a fresh one`);
+      return pipelined(ctx, caps, { ...opts, retry: early });
+    }
     if (err instanceof UpstreamError) throw err;
     // EOF or garbage before the method reply: this server cannot take pipelining. A silent
     // server only condemns itself when probing (an OC timeout may be the network's fault).
@@ -308,7 +315,19 @@ async function pipelined(ctx: UpstreamContext, caps: ServerCapabilities, opts: P
 
   try {
     if (creds) await readAuthStatus(reader, opts.early);
-    await readConnectReply(reader, opts.early, probing ? PROBE_REPLY_TIMEOUT_MS : 0);
+    if (probing) {
+      const seq = await probeReply(ctx, reader, PROBE_RACE_AFTER_MS + 4 * (Date.now() - sent));
+      if (seq) {
+        // The sequential exchange answered first: this server sits on a pipelined request.
+        reader.detach();
+        upstream.destroy();
+        caps.set(key, 'sequential', section.optimisticCacheTtl);
+        ctx.log.info(`Socks5 server ${key} answered the method but not the pipelined request; using sequential mode`);
+        return seq;
+      }
+    } else {
+      await readConnectReply(reader, opts.early);
+    }
   } catch (err) {
     reader.detach();
     upstream.destroy();
@@ -324,12 +343,40 @@ async function pipelined(ctx: UpstreamContext, caps: ServerCapabilities, opts: P
   return { upstream, leftover: reader.detach() };
 }
 
+/**
+ * The probe's CONNECT reply. A server that answered the method but sits on a request that came
+ * in the same segment (microsocks #105) would hold the first connection for
+ * PROBE_REPLY_TIMEOUT_MS; so after `raceAfterMs` a sequential exchange starts on a fresh
+ * connection and the first to finish wins (a probe carries no client bytes, so the loser is
+ * only a connect). Resolves undefined when the pipelined reply won, or the sequential tunnel.
+ */
+async function probeReply(ctx: UpstreamContext, reader: ReceiveBuffer, raceAfterMs: number): Promise<Tunnel | undefined> {
+  const reply = readConnectReply(reader, false, PROBE_REPLY_TIMEOUT_MS).then(() => undefined);
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<'late'>((resolve) => {
+    timer = setTimeout(() => resolve('late'), raceAfterMs);
+  });
+  try {
+    if ((await Promise.race([reply.then(() => 'reply' as const), late])) === 'reply') return undefined;
+  } finally {
+    clearTimeout(timer);
+  }
+  const seq = plain(ctx, undefined, false);
+  try {
+    const won = await Promise.any([reply, seq]);
+    if (won === undefined) void seq.then((t) => t.upstream.destroy(), () => undefined);
+    return won;
+  } catch (err) {
+    // both failed: the pipelined attempt's error is the server's answer
+    throw (err as AggregateError).errors[0];
+  }
+}
+
 /** redsocks' socks5.c, no startup checks of its own (the grammar checks the credentials). */
 export function socks5Upstream(caps: ServerCapabilities = new ServerCapabilities()): UpstreamProtocol {
   const verdictFor = (section: RedsocksSection): ServerVerdict | undefined => caps.get(serverKey(section.ip, section.port));
   return {
     name: 'socks5',
-    poolGreeting: (section) => poolGreeting(section, verdictFor(section)),
     establish(ctx: UpstreamContext): Promise<Tunnel> {
       const verdict = verdictFor(ctx.section);
       switch (chooseMode(ctx.section, verdict)) {

@@ -25,9 +25,7 @@ export interface Dialed {
   socket: net.Socket;
   /** Name of the WAN path its initial subflow uses, when paths are configured. */
   path?: string;
-  /** The protocol's pool greeting, already written on this (pooled) connection. */
-  greeting?: Buffer;
-  /** Taken from the warm pool. */
+  /** It came from the warm pool (it idled: the server may have closed it meanwhile). */
   pooled?: boolean;
 }
 
@@ -76,11 +74,6 @@ export interface UpstreamProtocol {
    * socks4 ignores. The grammar reports the same findings at parse time (for -t).
    */
   warnings?(section: RedsocksSection): string[];
-  /**
-   * Bytes a warm-pool connection writes as soon as it is open, before a stream takes it
-   * (undefined: none). The stream then finds them in `Dialed.greeting`.
-   */
-  poolGreeting?(section: RedsocksSection): Buffer | undefined;
   /**
    * Build the tunnel to ctx.dest. Rejects with an UpstreamError (common/errors.ts) whose message
    * is the text redsocks logs (e.g. the SOCKS REP or the HTTP status line); `resetClient` tells

@@ -5,8 +5,9 @@ describe('extension keys in redsocks { }', () => {
   test('defaults', () => {
     const inst = parse(rs('')).config.redsocks[0]!;
     expect(inst).toMatchObject({
+      extensions: true,
       mptcp: 'auto',
-      optimistic: 'off',
+      optimistic: 'auto',
       optimisticMaxEarly: 65536,
       optimisticGatherMs: 5,
       optimisticMethod: 0xa5,
@@ -14,13 +15,39 @@ describe('extension keys in redsocks { }', () => {
       optimisticCacheTtl: 86400,
       fastopen: false,
       fastopenDataPorts: [],
-      poolSize: 0,
+      poolSize: 'auto',
       poolIdleTimeout: 20,
       paths: [],
       pathProbeInterval: 1000,
       pathProbeTimeout: 1000,
     });
     expect(EXTENSION_DEFAULTS.mptcp).toBe('auto');
+  });
+
+  test('extensions = off: redsocks 0.5 on the wire (no MPTCP, sequential SOCKS5, no pool), in any key order', () => {
+    const off = parse(rs('extensions = off;')).config.redsocks[0]!;
+    expect(off).toMatchObject({ extensions: false, mptcp: 'off', optimistic: 'off', fastopen: false, poolSize: 0 });
+    expect('explicit' in off).toBe(false);
+    // a key the section sets itself wins, before or after `extensions`
+    for (const text of ['pool_size = 3; extensions = off; mptcp = on;', 'mptcp = on; extensions = no; pool_size = 3;']) {
+      expect(parse(rs(text)).config.redsocks[0]!).toMatchObject({ extensions: false, mptcp: 'on', optimistic: 'off', poolSize: 3 });
+    }
+    // one section's opt-out does not touch the next
+    const two = parse(`${rs('extensions = off;')}redsocks { type = socks5; }\n`).config.redsocks;
+    expect(two[1]).toMatchObject({ extensions: true, mptcp: 'auto', optimistic: 'auto', poolSize: 'auto' });
+  });
+
+  test('fastopen = on with MPTCP is not used, and says so; with mptcp = off it is', () => {
+    const r = parse(rs('fastopen = on;'));
+    expect(r.warnings.map((w) => w.message)).toEqual([expect.stringMatching(/^fastopen is not used on MPTCP connections \(mptcp = off only\)/)]);
+    expect(r.warnings[0]).toMatchObject({ line: 2 });
+    expect(parse(rs('fastopen = on; mptcp = off;')).warnings).toEqual([]);
+  });
+
+  test('pool_size: auto, 0 or a number', () => {
+    expect(parse(rs('pool_size = auto;')).config.redsocks[0]!.poolSize).toBe('auto');
+    expect(parse(rs('pool_size = 0;')).config.redsocks[0]!.poolSize).toBe(0);
+    expect(parse(rs('pool_size = 6;')).config.redsocks[0]!.poolSize).toBe(6);
   });
 
   test('instances do not share default arrays', () => {
@@ -68,6 +95,8 @@ describe('extension keys in redsocks { }', () => {
     [rs('fastopen_data_ports = "443,x";'), 'integer is not parsed'],
     [rs('fastopen_data_ports = "70000";'), 'integer out of 16bit range'],
     [rs('pool_idle_timeout = 0;'), '`pool_idle_timeout` must be positive'],
+    [rs('pool_size = big;'), 'integer is not parsed'],
+    [rs('extensions = auto;'), 'boolean is not parsed'],
     [rs('path_probe_interval = 0;'), '`path_probe_interval` must be positive'],
     [rs('paths = "wan1";'), 'path <wan1> needs a name and a source address'],
     [rs('paths = "wan1 eth1";'), 'path <wan1>: source <eth1> is not an IP address'],

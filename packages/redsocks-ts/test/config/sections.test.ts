@@ -117,7 +117,7 @@ describe('redsocks section', () => {
     const inst = parse(rs('')).config.redsocks[0]!;
     expect(inst).toMatchObject({
       line: 2, localIp: '127.0.0.1', localPort: 0, ip: '127.0.0.1', port: 0, type: 'socks5', listenq: 4096,
-      splice: true, discloseSrc: 'false', onProxyFail: 'close', mptcp: 'auto', optimistic: 'off',
+      splice: true, discloseSrc: 'false', onProxyFail: 'close', mptcp: 'auto', optimistic: 'auto',
     });
     expect(inst.login).toBeUndefined();
     expect(inst.password).toBeUndefined();

@@ -79,7 +79,7 @@ test('paths and pool follow the client list in their own block; a dead path is l
     expect(out[2]).toBe(`notice Dumping upstream paths for socks5 at 127.0.0.1:${port}:`);
     expect(out[3]).toMatch(/^notice path wan1 127\.0\.0\.1 up rtt=\d+ms since=\d+s$/);
     expect(out[4]).toMatch(/^notice path wan2 192\.0\.2\.77 down rtt=\? since=\d+s backup error=".+"$/);
-    expect(out[5]).toMatch(/^notice pool size=2 idle=2 pending=0 hits=0 misses=0 refills=0 expired=0 dropped=0 failures=0$/);
+    expect(out[5]).toMatch(/^notice pool size=2 idle=2 pending=0 hits=0 misses=0 refills=0 expired=0 dropped=0 failures=0 idle_timeout=\d+s$/);
     expect(out[6]).toBe('notice End of upstream paths.');
     expect(out).toHaveLength(7);
     // the path-health event went through the redsocks log (log_info off: still shown)
@@ -92,7 +92,7 @@ test('dialerDumpLines formats a pool-less path view', () => {
   const lines = dialerDumpLines(
     {
       paths: () => [{ name: 'wan1', source: '10.1.1.1', device: 'eth1', mark: 7, backup: false, up: true, state: 'up', rttMs: 21.4, lastChange: 40_000 }],
-      poolStats: () => ({ size: 0, idle: 0, pending: 0, hits: 0, misses: 0, refills: 0, opened: 0, expired: 0, dropped: 0, failures: 0 }),
+      poolStats: () => ({ size: 0, idle: 0, pending: 0, hits: 0, misses: 0, refills: 0, opened: 0, expired: 0, dropped: 0, failures: 0, idleTimeoutMs: 0, auto: false }),
     },
     now,
   );

@@ -15,7 +15,6 @@ const section = testSection(JSON.parse(process.argv[2] ?? '{}') as Partial<Redso
 const out = (o: object): void => void process.stdout.write(`${JSON.stringify(o)}\n`);
 const socks5 = socks5Upstream();
 const dialer = createDialer(section, undefined, {
-  poolGreeting: () => socks5.poolGreeting!(section),
   log: { info: (m) => process.stderr.write(`info: ${m}\n`), error: (m) => process.stderr.write(`error: ${m}\n`) },
 });
 

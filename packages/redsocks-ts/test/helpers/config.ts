@@ -19,6 +19,7 @@ export function section(over: Partial<RedsocksSection> = {}): RedsocksSection {
     splice: false,
     discloseSrc: 'false',
     onProxyFail: 'close',
+    extensions: true,
     mptcp: 'off',
     optimistic: 'off',
     optimisticMaxEarly: 0,

@@ -12,9 +12,12 @@ import { EARLY_DATA_LIMIT } from '../../src/core/client';
 import { section } from './config';
 import type { ConnLogger, DialOptions, Dialed, Tunnel, UpstreamContext, UpstreamProtocol } from '../../src/upstream/upstream';
 
-/** A parsed `redsocks {}` section with the extension keys at their shipped defaults. */
+/**
+ * A parsed `redsocks {}` section with the extension keys at their shipped defaults, except the
+ * warm pool and optimistic connect (on by default since issue 10), which a test asks for by name.
+ */
 export function testSection(over: Partial<RedsocksSection> = {}): RedsocksSection {
-  return section({ line: 1, ...EXTENSION_DEFAULTS, paths: [], fastopenDataPorts: [], ...over });
+  return section({ line: 1, ...EXTENSION_DEFAULTS, poolSize: 0, optimistic: 'off', paths: [], fastopenDataPorts: [], ...over });
 }
 
 /** Resolves when `cond()` holds, re-checked on every event `wake` is called for. */
@@ -86,6 +89,18 @@ export class PeerConn {
   write(data: Buffer | number[] | string): Promise<void> {
     const b = typeof data === 'string' ? Buffer.from(data) : Buffer.from(data as Buffer);
     return new Promise((resolve) => this.socket.write(b, () => resolve()));
+  }
+
+  /** From now on, echoes every byte past the first `from` ones (those already here included). */
+  echoFrom(from: number): void {
+    let echoed = from;
+    const pump = (): void => {
+      if (this.received.length <= echoed) return;
+      this.socket.write(this.received.subarray(echoed));
+      echoed = this.received.length;
+    };
+    this.socket.on('data', pump);
+    pump();
   }
 
   /** Writes one byte at a time, each its own segment (split-reply tests). */
@@ -163,7 +178,7 @@ export interface Harness {
   /** Everything the LAN app received. */
   appReceived(): Buffer;
   dials: DialOptions[];
-  /** What each dial returned (the path a socket took, the pool greeting it carries). */
+  /** What each dial returned (the path a socket took). */
   dialed: Dialed[];
   streamedEarly: boolean;
   logs: string[];

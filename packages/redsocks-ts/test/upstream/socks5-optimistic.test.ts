@@ -263,6 +263,29 @@ describe('optimistic = auto', () => {
     expect(caps.get(serverKey('127.0.0.1', server.port))).toBe('sequential');
   });
 
+  test('a server that answers the probe\'s method but sits on its request (microsocks #105): a sequential race wins within a second', async () => {
+    server = await ScriptedServer.start(async (c, i) => {
+      if (i === 0) {
+        // answers the greeting, then ignores the CONNECT that came in the same segment
+        await c.bytes(14);
+        await c.write([5, 0]);
+        return;
+      }
+      await answerSequential(c);
+    });
+    const h = await make({ port: server.port, optimistic: 'auto' });
+    h.app.write('data');
+    const t0 = Date.now();
+    await h.run(socks5);
+    expect(Date.now() - t0).toBeLessThan(2000);
+    expect(hex(server.conns[1].chunks[0])).toBe('050100');
+    await server.conns[1].bytes(17);
+    expect(server.conns[1].received.subarray(13).toString()).toBe('data');
+    // the stuck probe connection is closed, the verdict cached
+    await server.conns[0].eof();
+    expect(caps.get(serverKey('127.0.0.1', server.port))).toBe('sequential');
+  });
+
   test('a probe answered with garbage falls back to sequential', async () => {
     server = await ScriptedServer.start(async (c, i) => {
       if (i === 0) {

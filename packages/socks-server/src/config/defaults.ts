@@ -7,7 +7,8 @@ export function defaultTimeouts(): Timeouts {
 
 export function defaultExtensions(): Extensions {
   return {
-    optimistic: false,
+    optimistic: true,
+    optimisticExplicit: false,
     optimisticMethod: 0xa5,
     optimisticAuthMethod: 0xa6,
     optimisticMaxEarly: 65536,

@@ -192,6 +192,8 @@ export class SettingsTable {
       // Our extensions (see types.ts).
       'extension.optimistic': (kw, vals) => {
         c.ext.optimistic = yesNo(kw, vals);
+        // Written out, it also makes the client rules that name peers a pool allowlist.
+        c.ext.optimisticExplicit = true;
       },
       'extension.optimistic.method': privateMethod('optimisticMethod'),
       'extension.optimistic.authmethod': privateMethod('optimisticAuthMethod'),

@@ -5,7 +5,7 @@
  * Our extension keywords (not in Dante; `danted -V` rejects them as syntax errors):
  *
  *   extension.optimistic: yes|no           accept the optimistic-connect (OC) SOCKS5 methods
- *                                          (default no)
+ *                                          (default yes, for clients the client rules pass)
  *   extension.optimistic.method: 0xa5      private method number of OC without auth
  *   extension.optimistic.authmethod: 0xa6  private method number of OC with RFC 1929 auth
  *   extension.optimistic.maxearly: 65536   max early-data bytes buffered before CONNECT completes
@@ -160,7 +160,12 @@ export interface Route extends SourcePos {
 export type MptcpMode = 'auto' | 'on' | 'off';
 
 export interface Extensions {
-  optimistic: boolean; // default false
+  optimistic: boolean; // default true (issue 10: fast by default)
+  /**
+   * `extension.optimistic` is written in the file: only then do client rules that name peers
+   * give them extension.timeout.negotiate.pool (a drop-in danted.conf keeps Dante's timeouts).
+   */
+  optimisticExplicit: boolean;
   optimisticMethod: number; // default 0xa5
   optimisticAuthMethod: number; // default 0xa6
   optimisticMaxEarly: number; // default 65536

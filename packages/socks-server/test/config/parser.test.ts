@@ -29,7 +29,7 @@ describe('danted.conf settings', () => {
     expect(config.logoutput).toEqual([]);
     expect(config.externalRotation).toBe('none');
     expect(config.ext).toEqual({
-      optimistic: false, optimisticMethod: 0xa5, optimisticAuthMethod: 0xa6, optimisticMaxEarly: 65536,
+      optimistic: true, optimisticExplicit: false, optimisticMethod: 0xa5, optimisticAuthMethod: 0xa6, optimisticMaxEarly: 65536,
       fastOpen: 0, mptcp: 'auto', mptcpExternal: 'off', timeoutNegotiatePool: 300, logFormat: 'text',
       authFailures: { count: 10, seconds: 60 }, syslogIdent: 'socks-server', tls: { internal: [] },
     });
@@ -115,7 +115,7 @@ describe('danted.conf settings', () => {
       ].join('\n'),
     );
     expect(config.ext).toEqual({
-      optimistic: true, optimisticMethod: 0xa7, optimisticAuthMethod: 0xa8, optimisticMaxEarly: 4096,
+      optimistic: true, optimisticExplicit: true, optimisticMethod: 0xa7, optimisticAuthMethod: 0xa8, optimisticMaxEarly: 4096,
       fastOpen: 256, mptcp: 'on', mptcpExternal: 'auto', timeoutNegotiatePool: 600, logFormat: 'json',
       passwordFile: '/etc/socks-server/passwd', authFailures: { count: 5, seconds: 30 },
       metrics: { host: '127.0.0.1', port: 9102, line: 15 }, syslogIdent: 'danted', tls: { internal: [] },

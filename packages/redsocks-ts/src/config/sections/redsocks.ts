@@ -1,4 +1,4 @@
-import { EXTENSION_DEFAULTS, checkExtensions, dialDefaults, extensionKeys } from '../extensions';
+import { EXTENSION_DEFAULTS, applyExtensionsOff, checkExtensions, dialDefaults, extensionKeys } from '../extensions';
 import { ConfigValueError } from '@mptcp-proxy/common';
 import type { KeyParser, ParseContext, SectionSpec } from '../section-spec';
 import type { DiscloseSrc, OnProxyFail, RedsocksSection, UpstreamType } from '../types';
@@ -10,6 +10,8 @@ export const SOMAXCONN = 4096;
 
 export interface RedsocksDraft extends RedsocksSection {
   rawType?: string;
+  /** Extension keys this section sets itself (`extensions = off` leaves them alone). */
+  explicit: Set<string>;
 }
 
 export const UPSTREAM_TYPES: readonly UpstreamType[] = ['socks4', 'socks5', 'http-connect', 'http-relay'];
@@ -56,6 +58,7 @@ export function defaultRedsocks(line: number): RedsocksDraft {
     ...EXTENSION_DEFAULTS,
     ...dialDefaults(),
     fastopenDataPorts: [],
+    explicit: new Set(),
   };
 }
 
@@ -67,7 +70,13 @@ const keys = new Map<string, KeyParser<RedsocksDraft>>([
   ['splice', (t, v) => void (t.splice = parseBool(v))],
   ['disclose_src', (t, v) => void (t.discloseSrc = parseDisclose(v))],
   ['on_proxy_fail', (t, v) => void (t.onProxyFail = parseOnProxyFail(v))],
-  ...extensionKeys,
+  ...extensionKeys.map(([key, parse]): [string, KeyParser<RedsocksDraft>] => [
+    key,
+    (t, v, ctx) => {
+      parse(t, v, ctx);
+      t.explicit.add(key);
+    },
+  ]),
 ]);
 
 /** The warnings redsocks logs for credentials when the instance starts. */
@@ -108,11 +117,17 @@ export const redsocksSection: SectionSpec<RedsocksDraft> = {
     if (t.onProxyFail !== 'close' && t.type !== 'http-connect') {
       throw new ConfigValueError('only `http-connect` supports `on_proxy_fail` at the moment');
     }
+    applyExtensionsOff(t, t.explicit);
     checkExtensions(t);
+    if (t.fastopen && t.mptcp !== 'off') {
+      ctx.warn(
+        'fastopen is not used on MPTCP connections (mptcp = off only): after a SYN with data, MPTCP receives at a fraction of the link rate on Linux 6.18 (docs/optimistic-connect.md, "TCP Fast Open")',
+      );
+    }
     checkCredentials(t, ctx);
   },
   commit(t, builder) {
-    const { rawType: _t, ...instance } = t;
+    const { rawType: _t, explicit: _e, ...instance } = t;
     builder.config.redsocks.push(instance);
   },
 };
