@@ -32,6 +32,8 @@ export interface Mode {
   label: string;
   src: Source;
   stop(): Promise<void>;
+  /** The redsocks daemon's output so far (our modes only). */
+  output?: () => string;
 }
 
 /** Keeps our socks-server running across modes of one lab. */
@@ -66,7 +68,7 @@ export class ModeRunner {
     const keys = m.tls ? { ...m.keys, port: String(LAB_TLS_PORT), tls: 'on', tls_pin: `"${c.serverPin}"` } : m.keys;
     const rs = await startOurRedsocks(this.lab, keys);
     this.redirectTo(OUR_REDSOCKS_PORT);
-    return { name, label: m.label, src: { node: 'lan' }, stop: () => rs.stop() };
+    return { name, label: m.label, src: { node: 'lan' }, stop: () => rs.stop(), output: rs.output };
   }
 
   /**

@@ -7,7 +7,14 @@ import { parseWanPaths } from './wan-paths';
 
 /** Defaults of the DialKeys (`mptcp`, `paths`, the path probes). */
 export function dialDefaults(): DialKeys {
-  return { mptcp: 'auto', paths: [], pathProbeInterval: 1000, pathProbeTimeout: 1000 };
+  return { mptcp: 'auto', paths: [], pathProbeInterval: 1000, pathBackupProbeInterval: 10000, pathProbeTimeout: 1000 };
+}
+
+/** `auto` (read from the kernel), `off` or "" (no paths), or the fixed list. */
+function parsePaths(t: DialKeys, v: string): void {
+  const word = v.trim();
+  t.pathsAuto = word === 'auto';
+  t.paths = word === 'auto' || word === 'off' ? [] : parseWanPaths(v);
 }
 
 /** Defaults of the keys redsocks 0.5 does not have (in `redsocks {}`). */
@@ -63,8 +70,9 @@ export function positive(key: string, n: number): number {
 /** How a section reaches its SOCKS server: in `redsocks {}`, `redudp {}` and `dns {}`. */
 export const dialKeys: ReadonlyArray<[string, KeyParser<DialKeys>]> = [
   ['mptcp', (t, v) => void (t.mptcp = parseMode('mptcp', v))],
-  ['paths', (t, v) => void (t.paths = parseWanPaths(v))],
+  ['paths', (t, v) => parsePaths(t, v)],
   ['path_probe_interval', (t, v) => void (t.pathProbeInterval = positive('path_probe_interval', parseUint32(v)))],
+  ['path_backup_probe_interval', (t, v) => void (t.pathBackupProbeInterval = positive('path_backup_probe_interval', parseUint32(v)))],
   ['path_probe_timeout', (t, v) => void (t.pathProbeTimeout = positive('path_probe_timeout', parseUint32(v)))],
 ];
 

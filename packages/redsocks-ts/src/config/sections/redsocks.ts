@@ -56,6 +56,8 @@ export function defaultRedsocks(line: number): RedsocksDraft {
     ...EXTENSION_DEFAULTS,
     ...dialDefaults(),
     fastopenDataPorts: [],
+    // `paths = auto` is the default in redsocks {} (not a key of its own, so not in EXTENSION_DEFAULTS)
+    pathsAuto: true,
   };
 }
 
