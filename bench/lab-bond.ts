@@ -28,13 +28,18 @@
  * Prints numbers; never fails on speed.
  *   npx tsx bench/lab-bond.ts [--profiles equal-20,lossy-10,asym] [--modes direct,c,dropin,ours]
  *       [--seconds 8] [--stale-loss-cnt N] [--cc bbr|cubic] [--out bench/out/FILE.json]
+ *       [--only failover|outage,failover] [--outage-ms 4000] [--by-hand] [--path-log]
+ *       [--first-after-ms 0]  (the idle-outage requests start this long after the cut)
+ * `--only failover` skips everything but the 15 MB download with the cut (and the ceilings),
+ * `--only outage,failover` adds the new connections during an idle outage;
+ * `--outage-ms` sets how long the cut lasts (longer than the download: a dead ISP).
  *   npx tsx bench/lab-bond.ts --matrix [--profiles ...] [--seconds 6] [--idle 3] [--tolerance 0.05] [--cc ...]
  *       [--only REGEX (combinations whose label matches, e.g. 'optimistic pool=4')]
  */
 import * as fs from 'node:fs';
 import * as path from 'node:path';
 import {
-  Lab, destroyLabsOnSignals, ROOT, IspName, PROFILES, rttMs, LabProfile, setupLab, preferCompiled,
+  Lab, ADDR, destroyLabsOnSignals, ROOT, IspName, PROFILES, rttMs, LabProfile, setupLab, preferCompiled,
   Mode, ModeRunner, OUR_MODES, OurSpec, redsocksPoolStats, waitFor,
   failoverRun, linkCeilings, LinkCeiling, mptcpActivity, outageTtfb, ttfbSeries, ttfbUnderLoad,
   wanSplit, mbit, median, sleep, transfer, mptcpCeiling,
@@ -75,6 +80,21 @@ interface Row {
   failoverNewOk?: number;
   failoverNewTtfbMs?: number;
   error?: string;
+}
+
+/**
+ * `--by-hand`: the gateway as issue 10 §5's user sets it up, after the setup tool ran: one
+ * endpoint (the second ISP's) and its policy route, none for the default-route ISP, and the
+ * kernel's defaults for the failover sysctls on both ends (stale_loss_cnt 4, blackhole_timeout
+ * 3600 on the gateway).
+ */
+function byHand(lab: Lab): void {
+  const wan1 = lab.ns.gw.exec('ip mptcp endpoint show').split('\n').find((l) => l.startsWith(`${ADDR.wan1} `));
+  const id = wan1 ? /\bid (\d+)/.exec(wan1)?.[1] : undefined;
+  if (id) lab.ns.gw.exec(`ip mptcp endpoint delete id ${id}`);
+  lab.ns.gw.exec('sysctl -qw net.mptcp.stale_loss_cnt=4 net.mptcp.blackhole_timeout=3600');
+  lab.ns.remote.exec('sysctl -qw net.mptcp.stale_loss_cnt=4');
+  console.log(`  by hand: endpoints ${lab.ns.gw.exec('ip mptcp endpoint show').trim().replace(/\n/g, '; ')}; stale_loss_cnt 4 both ends, blackhole_timeout 3600`);
 }
 
 const fmt = (x: number | undefined, d = 2): string => (x === undefined || !Number.isFinite(x) ? '-' : x.toFixed(d));
@@ -131,68 +151,81 @@ async function benchProfile(
         continue;
       }
       const tag = `  [${prof.name} ${mode.label}]`;
+      const direct = name === 'direct';
+      if (process.argv.includes('--by-hand')) byHand(lab);
+      const only = arg('only', '').split(',').filter((x) => x);
       try {
-        // the first request after the mode started warms caches (ARP, the server verdict): left out
-        const t = (await ttfbSeries(lab, mode.src, 21)).slice(1);
-        row.ttfbMs = median(t.filter((x) => x.ok).map((x) => x.ttfbMs));
-        row.ttfbRtt = row.ttfbMs / rtt;
-        const direct = name === 'direct';
-        const act = await mptcpActivity(lab, () =>
-          wanSplit(lab, () => transfer(lab, mode.src.node, 'get', sized(direct ? prof.isp1.down.rateMbit : sumDown, seconds), { local: mode.src.local, timeoutMs: 90000 })),
-        );
-        const dl = act.result;
-        const down = dl.result;
-        row.mptcp = { capable: act.capable, fallback: act.fallback, joins: act.joins, disabled: act.disabled };
-        // The C pair's redsocks is under mptcpize, so its connections show here too.
-        if (!direct && (act.capable < 1 || act.joins < 1)) {
-          console.log(
-            `${tag} WARNING: the bonded download was not bonded: gateway MPTCP connections ${act.capable}, fallbacks to TCP ${act.fallback}, joins ${act.joins}, ` +
-              `SYNs without MP_CAPABLE because blackhole detection switched MPTCP off ${act.disabled}`,
+        if (only.length === 0) {
+          // the first request after the mode started warms caches (ARP, the server verdict): left out
+          const t = (await ttfbSeries(lab, mode.src, 21)).slice(1);
+          row.ttfbMs = median(t.filter((x) => x.ok).map((x) => x.ttfbMs));
+          row.ttfbRtt = row.ttfbMs / rtt;
+          const act = await mptcpActivity(lab, () =>
+            wanSplit(lab, () => transfer(lab, mode.src.node, 'get', sized(direct ? prof.isp1.down.rateMbit : sumDown, seconds), { local: mode.src.local, timeoutMs: 90000 })),
           );
-        }
-        row.downWan1MB = dl.wan1 / 1e6;
-        row.downWan2MB = dl.wan2 / 1e6;
-        row.downMbit = down.ok ? mbit(down.bytes, down.ms - down.ttfbMs) : undefined;
-        row.downFrac = row.downMbit !== undefined ? row.downMbit / sumDown : undefined;
-        row.downCeil = row.downMbit !== undefined ? row.downMbit / ceilDown : undefined;
-        row.downMptcp = row.downMbit !== undefined && mptcp ? row.downMbit / mptcp.downMbit : undefined;
-        const up = await transfer(lab, mode.src.node, 'post', sized(direct ? prof.isp1.up.rateMbit : sumUp, seconds), { local: mode.src.local, timeoutMs: 90000 });
-        row.upMbit = up.ok ? mbit(up.bytes, up.ms) : undefined;
-        row.upFrac = row.upMbit !== undefined ? row.upMbit / sumUp : undefined;
-        row.upCeil = row.upMbit !== undefined ? row.upMbit / ceilUp : undefined;
-        row.upMptcp = row.upMbit !== undefined && mptcp ? row.upMbit / mptcp.upMbit : undefined;
-        console.log(
-          `${tag} TTFB ${fmt(row.ttfbMs, 0)} ms = ${fmt(row.ttfbRtt)} RTT; down ${fmt(row.downMbit, 1)} Mbit/s${down.ok ? '' : ` FAILED ${down.error}`} ` +
-            `(wire bytes wan1 ${fmt(row.downWan1MB, 1)} MB, wan2 ${fmt(row.downWan2MB, 1)} MB; MPTCP ${act.capable}, fallback ${act.fallback}, joins ${act.joins}); up ${fmt(row.upMbit, 1)} Mbit/s${up.ok ? '' : ` FAILED ${up.error}`}`,
-        );
-        const hol = await ttfbUnderLoad(lab, mode.src, sized(direct ? prof.isp1.down.rateMbit : sumDown, 8), 5);
-        row.holTtfbMs = median(hol.ttfb.filter((x) => x.ok).map((x) => x.ttfbMs));
-        row.holRtt = row.holTtfbMs / rtt;
-        console.log(`${tag} TTFB under bulk load ${fmt(row.holTtfbMs, 0)} ms = ${fmt(row.holRtt, 1)} RTT (${hol.ttfb.filter((x) => x.ok).length}/${hol.ttfb.length} ok)`);
-        const holUp = await ttfbUnderLoad(lab, mode.src, sized(direct ? prof.isp1.up.rateMbit : sumUp, 8), 5, 'post');
-        row.holUpTtfbMs = median(holUp.ttfb.filter((x) => x.ok).map((x) => x.ttfbMs));
-        row.holUpRtt = row.holUpTtfbMs / rtt;
-        console.log(`${tag} TTFB under bulk upload ${fmt(row.holUpTtfbMs, 0)} ms = ${fmt(row.holUpRtt, 1)} RTT (${holUp.ttfb.filter((x) => x.ok).length}/${holUp.ttfb.length} ok)`);
-        row.outage = [];
-        for (const isp of ['isp1', 'isp2'] as const) {
-          const o = await outageTtfb(lab, mode.src, isp, 5, 3);
-          const med = median(o.ttfbMs);
-          // In RTTs of the link that survives, so that a slower surviving link is not counted
-          // as a slower connection setup (asym: isp2 has 4x the RTT of isp1).
-          const survivorRtt = rttMs(prof[isp === 'isp1' ? 'isp2' : 'isp1']);
-          const ratioRtt = med / survivorRtt / (row.ttfbRtt ?? NaN);
-          row.outage.push({ ...o, medianMs: med, ratio: med / (row.ttfbMs ?? NaN), ratioRtt });
+          const dl = act.result;
+          const down = dl.result;
+          row.mptcp = { capable: act.capable, fallback: act.fallback, joins: act.joins, disabled: act.disabled };
+          // The C pair's redsocks is under mptcpize, so its connections show here too.
+          if (!direct && (act.capable < 1 || act.joins < 1)) {
+            console.log(
+              `${tag} WARNING: the bonded download was not bonded: gateway MPTCP connections ${act.capable}, fallbacks to TCP ${act.fallback}, joins ${act.joins}, ` +
+                `SYNs without MP_CAPABLE because blackhole detection switched MPTCP off ${act.disabled}`,
+            );
+          }
+          row.downWan1MB = dl.wan1 / 1e6;
+          row.downWan2MB = dl.wan2 / 1e6;
+          row.downMbit = down.ok ? mbit(down.bytes, down.ms - down.ttfbMs) : undefined;
+          row.downFrac = row.downMbit !== undefined ? row.downMbit / sumDown : undefined;
+          row.downCeil = row.downMbit !== undefined ? row.downMbit / ceilDown : undefined;
+          row.downMptcp = row.downMbit !== undefined && mptcp ? row.downMbit / mptcp.downMbit : undefined;
+          const up = await transfer(lab, mode.src.node, 'post', sized(direct ? prof.isp1.up.rateMbit : sumUp, seconds), { local: mode.src.local, timeoutMs: 90000 });
+          row.upMbit = up.ok ? mbit(up.bytes, up.ms) : undefined;
+          row.upFrac = row.upMbit !== undefined ? row.upMbit / sumUp : undefined;
+          row.upCeil = row.upMbit !== undefined ? row.upMbit / ceilUp : undefined;
+          row.upMptcp = row.upMbit !== undefined && mptcp ? row.upMbit / mptcp.upMbit : undefined;
           console.log(
-            `${tag} ${isp} down, idle: ${o.ok}/${o.attempts} new connections, TTFB ${o.ttfbMs.map((x) => x.toFixed(0)).join(' ')} ms ` +
-              `(median ${fmt(med, 0)} ms = ${fmt(med / (row.ttfbMs ?? NaN))}x normal; ${fmt(med / survivorRtt)} RTT of ${isp === 'isp1' ? 'isp2' : 'isp1'} = ${fmt(ratioRtt)}x normal in RTTs)`,
+            `${tag} TTFB ${fmt(row.ttfbMs, 0)} ms = ${fmt(row.ttfbRtt)} RTT; down ${fmt(row.downMbit, 1)} Mbit/s${down.ok ? '' : ` FAILED ${down.error}`} ` +
+              `(wire bytes wan1 ${fmt(row.downWan1MB, 1)} MB, wan2 ${fmt(row.downWan2MB, 1)} MB; MPTCP ${act.capable}, fallback ${act.fallback}, joins ${act.joins}); up ${fmt(row.upMbit, 1)} Mbit/s${up.ok ? '' : ` FAILED ${up.error}`}`,
           );
+          const hol = await ttfbUnderLoad(lab, mode.src, sized(direct ? prof.isp1.down.rateMbit : sumDown, 8), 5);
+          row.holTtfbMs = median(hol.ttfb.filter((x) => x.ok).map((x) => x.ttfbMs));
+          row.holRtt = row.holTtfbMs / rtt;
+          console.log(`${tag} TTFB under bulk load ${fmt(row.holTtfbMs, 0)} ms = ${fmt(row.holRtt, 1)} RTT (${hol.ttfb.filter((x) => x.ok).length}/${hol.ttfb.length} ok)`);
+          const holUp = await ttfbUnderLoad(lab, mode.src, sized(direct ? prof.isp1.up.rateMbit : sumUp, 8), 5, 'post');
+          row.holUpTtfbMs = median(holUp.ttfb.filter((x) => x.ok).map((x) => x.ttfbMs));
+          row.holUpRtt = row.holUpTtfbMs / rtt;
+          console.log(`${tag} TTFB under bulk upload ${fmt(row.holUpTtfbMs, 0)} ms = ${fmt(row.holUpRtt, 1)} RTT (${holUp.ttfb.filter((x) => x.ok).length}/${holUp.ttfb.length} ok)`);
         }
+        if (only.length === 0 || only.includes('outage')) {
+          row.outage = [];
+          for (const isp of ['isp1', 'isp2'] as const) {
+            const o = await outageTtfb(lab, mode.src, isp, 5, 3, Number(arg('first-after-ms', '0')));
+            const med = median(o.ttfbMs);
+            // In RTTs of the link that survives, so that a slower surviving link is not counted
+            // as a slower connection setup (asym: isp2 has 4x the RTT of isp1).
+            const survivorRtt = rttMs(prof[isp === 'isp1' ? 'isp2' : 'isp1']);
+            const ratioRtt = med / survivorRtt / (row.ttfbRtt ?? NaN);
+            row.outage.push({ ...o, medianMs: med, ratio: med / (row.ttfbMs ?? NaN), ratioRtt });
+            console.log(
+              `${tag} ${isp} down, idle: ${o.ok}/${o.attempts} new connections, TTFB ${o.ttfbMs.map((x) => x.toFixed(0)).join(' ')} ms ` +
+                `(median ${fmt(med, 0)} ms = ${fmt(med / (row.ttfbMs ?? NaN))}x normal; ${fmt(med / survivorRtt)} RTT of ${isp === 'isp1' ? 'isp2' : 'isp1'} = ${fmt(ratioRtt)}x normal in RTTs)`,
+            );
+          }
+        }
+        const pm = (): number[] => [lab.ns.gw.counter('MPTcpExtRmAddrTx'), lab.ns.remote.counter('MPTcpExtRmAddr'), lab.ns.remote.counter('MPTcpExtRmSubflow')];
+        const pm0 = pm();
         const f = await failoverRun(lab, mode.src, 15e6, 'isp1', {
-          outageMs: 4000,
+          outageMs: Number(arg('outage-ms', '4000')),
           parallel: direct,
           attemptTimeoutS: direct ? 2 : 3,
           log: (s) => console.log(`${tag} ${s}`),
         });
+        const pm1 = pm();
+        console.log(`${tag} path manager during the cut: REMOVE_ADDR sent by the gateway ${pm1[0] - pm0[0]}, received by the server ${pm1[1] - pm0[1]}, server subflows removed ${pm1[2] - pm0[2]}`);
+        if (process.argv.includes('--path-log')) {
+          for (const l of (mode.output?.() ?? '').split('\n').filter((x) => /path|paths = auto|endpoint/.test(x)).slice(-12)) console.log(`${tag}   redsocks: ${l}`);
+        }
         row.failoverOk = f.transfer.ok;
         row.failoverStallS = f.transfer.maxStallMs / 1000;
         row.failoverTotalS = f.transfer.ms / 1000;

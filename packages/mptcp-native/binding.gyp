@@ -13,7 +13,8 @@
         "src/native/crypt.cc",
         "src/native/privileges.cc",
         "src/native/keepalive.cc",
-        "src/native/udp.cc"
+        "src/native/udp.cc",
+        "src/native/netlink.cc"
       ],
       "include_dirs": [
         "<!(node -p \"require('node-addon-api').include_dir\")"

@@ -54,6 +54,8 @@ export interface Mode {
   /** redsocks-ts of this mode (ours only). */
   redsocks?: Started;
   stop(): Promise<void>;
+  /** The redsocks daemon's output so far (our modes only). */
+  output?: () => string;
 }
 
 /** Keeps our socks-server running across modes of one lab (restarted when its config changes). */
@@ -99,7 +101,7 @@ export class ModeRunner {
     const keys = spec.tls ? { ...spec.keys, port: String(LAB_TLS_PORT), tls: 'on', tls_pin: `"${c.serverPin}"` } : spec.keys;
     const rs = await startOurRedsocks(this.lab, keys, OUR_REDSOCKS_PORT, spec.redsocksConf);
     this.redirectTo(OUR_REDSOCKS_PORT);
-    return { name, label: spec.label, src: { node: 'lan' }, redsocks: rs, stop: () => rs.stop() };
+    return { name, label: spec.label, src: { node: 'lan' }, redsocks: rs, stop: () => rs.stop(), output: rs.output };
   }
 
   /**

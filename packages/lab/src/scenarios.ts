@@ -115,8 +115,10 @@ export interface OutageTtfb {
  * one (during a running download it also pays that download's queueing delay: see
  * failoverRun and ttfbUnderLoad).
  */
-export async function outageTtfb(lab: Lab, src: Source, isp: IspName, attempts = 5, timeoutS = 3): Promise<OutageTtfb> {
+export async function outageTtfb(lab: Lab, src: Source, isp: IspName, attempts = 5, timeoutS = 3, firstAfterMs = 0): Promise<OutageTtfb> {
   await lab.cut(isp);
+  // The first request this long after the cut (0: at once), to see what the gateway learnt meanwhile.
+  if (firstAfterMs > 0) await sleep(firstAfterMs);
   const out: CurlTiming[] = [];
   try {
     for (let i = 0; i < attempts; i++) out.push(await curlSmall(lab, src.node, { local: src.local, timeoutS }));

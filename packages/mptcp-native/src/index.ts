@@ -30,3 +30,5 @@ export { unmetAddonNeeds, addonFix } from './addon-needs';
 export type { AddonNeed } from './addon-needs';
 export { UdpSocket } from './udp';
 export type { UdpSocketOptions, UdpMessageInfo } from './udp';
+export { NetlinkSocket, NetlinkError } from './netlink';
+export * as netlink from './netlink-codec';

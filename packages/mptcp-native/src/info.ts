@@ -35,6 +35,11 @@ export interface SubflowInfo {
   totalRetrans?: number;
   bytesAcked?: number;
   bytesReceived?: number;
+  /** Segments sent and not yet acknowledged (tcpi_unacked). */
+  unacked?: number;
+  /** Milliseconds since this subflow last received data / an ACK (tcpi_last_data_recv / _ack_recv). */
+  lastDataRecvMs?: number;
+  lastAckRecvMs?: number;
   /** TCP state number (1 = ESTABLISHED). */
   state: number;
   /** tcpi_options; bit 0x20 (TCPI_OPT_SYN_DATA) = data in the SYN was acked. */
@@ -99,6 +104,9 @@ export function subflows(socket: net.Socket): SubflowInfo[] {
       totalRetrans: s.totalRetrans,
       bytesAcked: s.bytesAcked,
       bytesReceived: s.bytesReceived,
+      unacked: s.unacked,
+      lastDataRecvMs: s.lastDataRecvMs,
+      lastAckRecvMs: s.lastAckRecvMs,
       state: s.state,
       options: s.options,
     }));

@@ -78,6 +78,12 @@ export interface NativeTcpInfo {
   totalRetrans?: number;
   bytesAcked?: number;
   bytesReceived?: number;
+  /** tcpi_backoff, tcpi_unacked, tcpi_rto (µs), tcpi_last_data_recv and tcpi_last_ack_recv (ms ago). */
+  backoff: number;
+  unacked: number;
+  rtoUs: number;
+  lastDataRecvMs: number;
+  lastAckRecvMs: number;
 }
 
 export interface NativeSubflow extends NativeTcpInfo {
@@ -130,6 +136,15 @@ export interface NativeBinding {
   /** TCP_KEEPIDLE/KEEPINTVL/KEEPCNT (each only when > 0), then SO_KEEPALIVE = enable. */
   setTcpKeepalive(fd: number, enable: boolean, idleS: number, intervalS: number, probes: number): void;
   getTcpKeepalive(fd: number): { enabled: boolean; idleS: number; intervalS: number; probes: number };
+  /** AF_NETLINK SOCK_RAW|NONBLOCK|CLOEXEC socket of `protocol` (0 route, 16 generic), bound, in `groups`. */
+  netlinkOpen(protocol: number, groups: number[]): number;
+  /** One datagram to the kernel. */
+  netlinkSend(fd: number, message: Buffer): void;
+  /**
+   * Every datagram read from fd on the main loop (errno 0), or (null, errno) on a read error
+   * (ENOBUFS: the kernel dropped messages). Does not keep the loop alive; close() closes fd.
+   */
+  netlinkWatch(fd: number, cb: (datagram: Buffer | null, errno: number) => void): { close(): void };
   /** socket(AF_INET|AF_INET6, SOCK_DGRAM|SOCK_NONBLOCK|SOCK_CLOEXEC, 0) */
   dgramSocket(family: 4 | 6): number;
   /**

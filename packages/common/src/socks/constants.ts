@@ -15,6 +15,13 @@ export enum Method {
 /** Private-range methods for optimistic connect (docs/optimistic-connect.md §2); configurable in 0x80..0xfe. */
 export const DEFAULT_OC_METHOD = 0xa5;
 export const DEFAULT_OC_AUTH_METHOD = 0xa6;
+/**
+ * A WAN path probe of redsocks-ts (packages/redsocks-ts/docs/wan-paths.md, "Path probes"): a greeting that
+ * offers this private method alone, then EOF. socks-server logs it at debug, not as a blocked
+ * connection; any other SOCKS5 server answers "no acceptable method" and closes.
+ */
+export const PATH_PROBE_METHOD = 0xa7;
+export const PATH_PROBE_GREETING: Readonly<Buffer> = Buffer.from([5, 1, PATH_PROBE_METHOD]);
 
 export enum Command {
   Connect = 1,

@@ -91,6 +91,9 @@ static Napi::Object Init(Napi::Env env, Napi::Object exports) {
   exports.Set("sendTo", Napi::Function::New(env, SendTo, "sendTo"));
   exports.Set("watchReadable", Napi::Function::New(env, WatchReadable, "watchReadable"));
   exports.Set("unwatch", Napi::Function::New(env, Unwatch, "unwatch"));
+  exports.Set("netlinkOpen", Napi::Function::New(env, NetlinkOpen, "netlinkOpen"));
+  exports.Set("netlinkSend", Napi::Function::New(env, NetlinkSend, "netlinkSend"));
+  exports.Set("netlinkWatch", Napi::Function::New(env, NetlinkWatch, "netlinkWatch"));
   return exports;
 }
 

@@ -32,3 +32,6 @@ Napi::Value RecvFrom(const Napi::CallbackInfo &info);
 Napi::Value SendTo(const Napi::CallbackInfo &info);
 Napi::Value WatchReadable(const Napi::CallbackInfo &info);
 Napi::Value Unwatch(const Napi::CallbackInfo &info);
+Napi::Value NetlinkOpen(const Napi::CallbackInfo &info);
+Napi::Value NetlinkSend(const Napi::CallbackInfo &info);
+Napi::Value NetlinkWatch(const Napi::CallbackInfo &info);

@@ -57,6 +57,11 @@ Napi::Object TcpInfoToJs(Napi::Env env, const tcp_info &ti, size_t len) {
   if (HAS(len, tcp_info, tcpi_bytes_acked)) o.Set("bytesAcked", static_cast<double>(ti.tcpi_bytes_acked));
   if (HAS(len, tcp_info, tcpi_bytes_received))
     o.Set("bytesReceived", static_cast<double>(ti.tcpi_bytes_received));
+  o.Set("backoff", ti.tcpi_backoff);
+  o.Set("unacked", ti.tcpi_unacked);
+  o.Set("rtoUs", ti.tcpi_rto);
+  o.Set("lastDataRecvMs", ti.tcpi_last_data_recv);
+  o.Set("lastAckRecvMs", ti.tcpi_last_ack_recv);
   return o;
 }
 

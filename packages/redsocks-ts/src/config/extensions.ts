@@ -7,7 +7,14 @@ import { parseWanPaths } from './wan-paths';
 
 /** Defaults of the DialKeys (`mptcp`, `paths`, the path probes). */
 export function dialDefaults(): DialKeys {
-  return { mptcp: 'auto', paths: [], pathProbeInterval: 1000, pathProbeTimeout: 1000 };
+  return { mptcp: 'auto', paths: [], pathProbeInterval: 1000, pathBackupProbeInterval: 10000, pathProbeTimeout: 1000 };
+}
+
+/** `auto` (read from the kernel), `off` or "" (no paths), or the fixed list. */
+function parsePaths(t: DialKeys, v: string): void {
+  const word = v.trim();
+  t.pathsAuto = word === 'auto';
+  t.paths = word === 'auto' || word === 'off' ? [] : parseWanPaths(v);
 }
 
 /**
@@ -34,10 +41,10 @@ export const EXTENSION_DEFAULTS = {
  * exact bytes on the wire (plain TCP, the sequential SOCKS5 exchange, one connection per client
  * made when the client connects).
  */
-const REDSOCKS_05: Partial<RedsocksSection> = { mptcp: 'off', optimistic: 'off', fastopen: false, poolSize: 0 };
+const REDSOCKS_05: Partial<RedsocksSection> = { mptcp: 'off', optimistic: 'off', fastopen: false, poolSize: 0, pathsAuto: false };
 
 /** Extension key name (as written in redsocks.conf) of a RedsocksSection field. */
-const keyName = (field: string): string => field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
+const keyName = (field: string): string => (field === 'pathsAuto' ? 'paths' : field.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
 
 /** `extensions = off`: the extension keys not in `explicit` (key names) go back to redsocks 0.5. */
 export function applyExtensionsOff(t: RedsocksSection, explicit: ReadonlySet<string>): void {
@@ -90,8 +97,9 @@ export function positive(key: string, n: number): number {
 /** How a section reaches its SOCKS server: in `redsocks {}`, `redudp {}` and `dns {}`. */
 export const dialKeys: ReadonlyArray<[string, KeyParser<DialKeys>]> = [
   ['mptcp', (t, v) => void (t.mptcp = parseMode('mptcp', v))],
-  ['paths', (t, v) => void (t.paths = parseWanPaths(v))],
+  ['paths', (t, v) => parsePaths(t, v)],
   ['path_probe_interval', (t, v) => void (t.pathProbeInterval = positive('path_probe_interval', parseUint32(v)))],
+  ['path_backup_probe_interval', (t, v) => void (t.pathBackupProbeInterval = positive('path_backup_probe_interval', parseUint32(v)))],
   ['path_probe_timeout', (t, v) => void (t.pathProbeTimeout = positive('path_probe_timeout', parseUint32(v)))],
 ];
 

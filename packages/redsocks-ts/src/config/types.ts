@@ -72,10 +72,14 @@ export interface WanPath {
  */
 export interface DialKeys {
   mptcp: MptcpMode;
-  /** Empty = let the kernel / MPTCP path manager pick. */
+  /** Fixed paths (`paths = "..."`); empty without pathsAuto: let the kernel / MPTCP path manager pick. */
   paths: WanPath[];
+  /** `paths = auto` (the default in `redsocks {}`): the paths are read from the kernel and followed live. */
+  pathsAuto?: boolean;
   /** ms */
   pathProbeInterval: number;
+  /** ms; how often a backup path is probed while an active path is up. */
+  pathBackupProbeInterval: number;
   /** ms */
   pathProbeTimeout: number;
 }

@@ -2,6 +2,8 @@
  * All `redsocks { }` instances of one config, the global connection cap and accept
  * back-off (redsocks disables every listener at once), SIGHUP-style atomic reload.
  */
+import { kernelNotes } from '../dial/kernel-notes';
+import { readSysctl } from '../gateway/system';
 import type { RedsocksConfig } from '../config/types';
 import { effectiveConnMax } from '../config/conn-max';
 import type { RedsocksLog } from '../log/redsocks-log';
@@ -53,6 +55,7 @@ export function initWarnings(config: RedsocksConfig, log: RedsocksLog, upstreams
   }
   const ka = keepaliveLimitation(config.base);
   if (ka) log.warning(ka);
+  for (const note of kernelNotes(config, readSysctl)) log.notice(note);
 }
 
 class Daemon implements InstanceHost {

@@ -10,7 +10,10 @@ import * as mptcpNative from 'mptcp-native';
 import type { BaseSection, DialKeys, RedsocksSection } from '../config/types';
 import { applyTcpKeepalive } from '../net/keepalive';
 import type { DialOptions, Dialed } from '../upstream/upstream';
+import { PATH_PROBE_GREETING } from '@mptcp-proxy/common';
 import { PathHealth, isPathFailure, type ConnectLike, type HealthLog, type PathView } from './path-health';
+import { KernelPaths } from './kernel-paths';
+import type { AutoPath } from './derive-paths';
 import { WarmPool, type PoolStats, type PooledConn } from './warm-pool';
 import { poolChannel } from '../events';
 import { TlsLayer } from './tls-layer';
@@ -20,7 +23,7 @@ import { TlsLayer } from './tls-layer';
  * warm pool's keys. `redudp {}` and `dns {}` have no pool.
  */
 export type DialSection = DialKeys & Pick<RedsocksSection, 'ip' | 'port'>
-  & Partial<Pick<RedsocksSection, 'poolSize' | 'poolIdleTimeout' | 'tls' | 'localIp' | 'localPort'>>;
+  & Partial<Pick<RedsocksSection, 'poolSize' | 'poolIdleTimeout' | 'tls' | 'localIp' | 'localPort' | 'type'>>;
 
 export interface Dialer {
   /** A connection to section.ip:port (from the pool when allowed and available). */
@@ -34,6 +37,8 @@ export interface Dialer {
   /** Runs one probe round now (tests, the demo's refresh). */
   probePaths(): Promise<void>;
   readonly health: PathHealth | undefined;
+  /** The kernel's view (`paths = auto`) and the path manager control; undefined without paths. */
+  readonly kernel: KernelPaths | undefined;
   close(): void;
 }
 
@@ -41,6 +46,11 @@ export interface DialerOptions {
   log?: HealthLog;
   /** Replaces mptcp-native's connect (for a wrapper that counts or traces; still real sockets). */
   connect?: ConnectLike;
+  /**
+   * Act on the in-kernel path manager (default true): withdraw a dead path's endpoint and put
+   * it back when the path answers; with `paths = auto`, also repair endpoints and routes.
+   */
+  pathManager?: boolean;
 }
 
 /** Live connections whose subflows are watched for stalls, and how often. */
@@ -48,6 +58,38 @@ const MAX_WATCHED = 256;
 const WATCH_MS = 250;
 /** Consecutive RTOs on an established subflow that count as "this path stopped answering". */
 const STALL_RTOS = 3;
+/** Floor of the silence (no ACK for sent data, no data while a sibling receives) that is a stall. */
+const STALL_SILENCE_MIN_MS = 300;
+
+
+interface Progress {
+  bytes: number;
+  at: number;
+  /** Data arrived on this subflow while it was watched. */
+  carried: boolean;
+}
+
+/**
+ * Why a live connection's established subflow looks stalled, or undefined (issue 10 §3):
+ * - `STALL_RTOS` RTOs in a row (the gateway is sending and nothing is acknowledged);
+ * - data unacknowledged for max(4 x its RTT, 300 ms) (an upload on a dead path);
+ * - it carried data, then nothing for that long while another subflow of the same
+ *   connection kept receiving (a download whose server-side sender is stuck on a dead path;
+ *   the gateway only sends bare ACKs, which are never retransmitted, so no RTO shows here).
+ */
+function stallOf(sf: mptcpNative.SubflowInfo, all: mptcpNative.SubflowInfo[], seen: Map<string, Progress>, now: number): string | undefined {
+  if (sf.retransmits >= STALL_RTOS) return `had ${sf.retransmits} RTOs in a row`;
+  const limit = Math.max(STALL_SILENCE_MIN_MS, 4 * ((sf.rttUs ?? 0) / 1000));
+  if ((sf.unacked ?? 0) > 0 && (sf.lastAckRecvMs ?? 0) > limit) return `has ${sf.unacked} segments unacknowledged for ${sf.lastAckRecvMs} ms`;
+  const mine = seen.get(`${sf.local.address}:${sf.local.port}`);
+  if (!mine?.carried || now - mine.at <= limit) return undefined;
+  const other = all.find((o) => {
+    if (o === sf) return false;
+    const p = seen.get(`${o.local.address}:${o.local.port}`);
+    return p !== undefined && now - p.at <= WATCH_MS * 2 && p.carried;
+  });
+  return other ? `received nothing for ${now - mine.at} ms while ${other.local.address} kept receiving` : undefined;
+}
 
 const debug = debuglog('redsocks-ts-dial');
 /** Without a logger from the daemon, path and pool events go to NODE_DEBUG=redsocks-ts-dial. */
@@ -61,15 +103,26 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
   const instanceName = `${section.localIp ?? '?'}:${section.localPort ?? 0}`;
   /** TLS to the proxy (docs/tls.md): a layer over every upstream socket, pooled or not. */
   const tlsLayer = section.tls ? new TlsLayer(section.tls, section.ip) : undefined;
+  // Fixed paths win over auto (a section built in code may carry both).
+  const auto = section.pathsAuto === true && section.paths.length === 0;
   const health =
-    section.paths.length > 0
+    section.paths.length > 0 || auto
       ? new PathHealth(section.paths, target, {
           probeIntervalMs: section.pathProbeInterval,
           probeTimeoutMs: section.pathProbeTimeout,
           connect,
           log,
+          // redudp and dns sections speak SOCKS5 (no `type`)
+          probeGreeting: section.type === undefined || section.type === 'socks5' ? PATH_PROBE_GREETING : undefined,
+          backupProbeIntervalMs: section.pathBackupProbeInterval,
         })
       : undefined;
+  // `paths = auto` follows the kernel; with fixed paths it only acts on the path manager (§5).
+  const kernel =
+    health && (auto || (section.mptcp !== 'off' && opts.pathManager !== false))
+      ? new KernelPaths({ proxy: section.ip, log, follow: auto, repair: opts.pathManager !== false })
+      : undefined;
+  if (kernel && health && auto) kernel.on('paths', (ps: AutoPath[]) => health.setPaths(ps));
 
   async function attempt(p: PathView | undefined, last: boolean, fastOpen: boolean): Promise<PooledConn> {
     const t0 = process.hrtime.bigint();
@@ -121,7 +174,7 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
    * feed the health view).
    */
   function fresh(fastOpen: boolean): Promise<PooledConn> {
-    if (!health) return attempt(undefined, true, fastOpen);
+    if (!health || health.size === 0) return attempt(undefined, true, fastOpen);
     const h = health;
     const candidates = h.candidates();
     return new Promise((resolve, reject) => {
@@ -221,18 +274,50 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
       } catch {
         continue;
       }
-      for (const sf of list) {
-        if (sf.state !== 1 || sf.retransmits < STALL_RTOS) continue;
+      const now = Date.now();
+      let seen = received.get(s);
+      if (!seen) received.set(s, (seen = new Map()));
+      const est = list.filter((sf) => sf.state === 1);
+      for (const sf of est) {
+        const key = `${sf.local.address}:${sf.local.port}`;
+        const prev = seen.get(key);
+        const bytes = sf.bytesReceived ?? 0;
+        if (!prev || bytes > prev.bytes) seen.set(key, { bytes, at: now, carried: prev !== undefined && bytes > prev.bytes });
+      }
+      for (const sf of est) {
+        const why = stallOf(sf, est, seen, now);
+        if (!why) continue;
         const p = health?.bySource(sf.local.address);
-        if (p) health?.reportStall(p.name, `live subflow ${sf.local.address} -> ${sf.remote.address} had ${sf.retransmits} RTOs in a row`);
+        if (p) health?.reportStall(p.name, `live subflow ${sf.local.address} -> ${sf.remote.address} ${why}`);
       }
     }
   };
+  /** Per live connection and subflow: bytes received at the last scan, when they last grew. */
+  const received = new WeakMap<net.Socket, Map<string, Progress>>();
   let watcher: NodeJS.Timeout | undefined;
+
+  /** §5: a dead path's endpoint is withdrawn while another path is up, and put back when it answers. */
+  const actOnPathManager = (path: PathView): void => {
+    if (!kernel || !health || opts.pathManager === false) return;
+    const stillDown = (): boolean => health.get(path.name)?.source === path.source && health.get(path.name)?.up === false;
+    const otherUp = (): boolean => health.view().some((p) => p.name !== path.name && p.state === 'up');
+    const act = path.up
+      ? path.state === 'up'
+        ? kernel.restore(path.source)
+        : Promise.resolve(undefined)
+      : otherUp()
+        ? health.confirmDead(path.name).then((dead) => (dead && otherUp() ? kernel.withdraw(path.source, stillDown) : undefined))
+        : Promise.resolve(undefined);
+    void act.then(
+      (did) => did && log.info(`path ${path.name}: ${did}`),
+      (err: unknown) => log.error(`path ${path.name}: the path manager: ${(err as Error).message}`),
+    );
+  };
 
   if (health) {
     health.on('change', (ev: { path: PathView }) => {
       if (!ev.path.up) pool?.dropPath(ev.path.name);
+      actOnPathManager(ev.path);
     });
     health.start();
     if (section.mptcp !== 'off') {
@@ -244,6 +329,7 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
 
   return {
     health,
+    kernel,
     async dial(o: DialOptions = {}): Promise<Dialed> {
       if (pool && o.pooled !== false) {
         const hit = pool.take();
@@ -282,6 +368,7 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
       if (watcher) clearInterval(watcher);
       live.clear();
       health?.stop();
+      kernel?.shutdown();
       pool?.close();
     },
   };

@@ -10,7 +10,13 @@
  *
  * A connect that fails in a way that blames the path (timeout, unreachable, no address)
  * marks it down at once; a probe needs two misses in a row (one lost SYN on a lossy link is
- * not an outage). One probe success brings a path back.
+ * not an outage). One probe success brings a path back. A probe late by a few RTTs makes its
+ * path suspect (ranked last) before its timeout decides. To a SOCKS5 proxy a probe says what it
+ * is (PATH_PROBE_GREETING), so the server does not log it as a blocked connection; backup
+ * paths are probed every backupProbeIntervalMs while an active path is up.
+ *
+ * The path set is fixed (`paths = "..."`) or comes from the kernel (`paths = auto`,
+ * kernel-paths.ts) through setPaths(). docs: packages/redsocks-ts/docs/wan-paths.md.
  */
 import { EventEmitter } from 'node:events';
 import diagnosticsChannel from 'node:diagnostics_channel';
@@ -33,6 +39,8 @@ export interface PathView {
   /** Epoch ms of the last state change (creation time at first). */
   lastChange: number;
   lastError?: string;
+  /** `paths = auto`: why the kernel's view makes this path usable or not. */
+  why?: string;
 }
 
 /** Published on every state change: `{ path: PathView, previous: PathStateName, reason }`. */
@@ -86,6 +94,18 @@ const MIN_STAGGER_MS = 50;
 const MIN_STAGGER_MARGIN_MS = 10;
 const UNKNOWN_RTT_STAGGER_MS = 250;
 const PROBE_MISSES_FOR_DOWN = 2;
+/** A probe not answered within max(2 x srtt, srtt + 4 x rttvar, this) makes its path suspect. */
+const MIN_PROBE_SUSPECT_MS = 100;
+/** Floor of a confirmation probe's timeout (a stall report probes with max(4 x srtt, this)). */
+const CONFIRM_MIN_MS = 400;
+/** After a stall report was disproved (the path answered), ignore further ones this long. */
+const STALL_QUIET_MS = 5000;
+
+/** A path as `paths = auto` derives it: usable = what the kernel says (link, address, route). */
+export interface PathSpec extends WanPath {
+  usable?: boolean;
+  why?: string;
+}
 
 interface PathState extends PathView {
   /** Mean deviation of the connect RTT (RFC 6298 style), null before the first sample. */
@@ -95,6 +115,13 @@ interface PathState extends PathView {
   suspect: boolean;
   /** A stalled live subflow asked for probes now. */
   confirming: boolean;
+  /** What the kernel says (auto paths): false = not probed, down with `why`. */
+  usable: boolean;
+  why?: string;
+  /** Epoch ms of the last probe sent (backup paths are probed less often). */
+  lastProbe: number;
+  /** Epoch ms when a stall report was last disproved by a probe. */
+  confirmedAt: number;
 }
 
 function toView(s: PathState): PathView {
@@ -110,11 +137,34 @@ function toView(s: PathState): PathView {
   if (s.device !== undefined) v.device = s.device;
   if (s.mark !== undefined) v.mark = s.mark;
   if (s.lastError !== undefined) v.lastError = s.lastError;
+  if (s.why !== undefined) v.why = s.why;
   return v;
 }
 
+function newState(p: PathSpec, now: number): PathState {
+  return {
+    name: p.name,
+    source: p.source,
+    device: p.device,
+    mark: p.mark,
+    backup: p.backup,
+    up: true,
+    state: 'unknown',
+    rttMs: null,
+    rttVarMs: null,
+    lastChange: now,
+    misses: 0,
+    suspect: false,
+    confirming: false,
+    usable: p.usable !== false,
+    why: p.why,
+    lastProbe: 0,
+    confirmedAt: 0,
+  };
+}
+
 export class PathHealth extends EventEmitter {
-  private readonly states: PathState[];
+  private states: PathState[];
   private timer: NodeJS.Timeout | undefined;
   private probing = false;
   private stopped = false;
@@ -127,25 +177,53 @@ export class PathHealth extends EventEmitter {
       probeTimeoutMs: number;
       connect: ConnectLike;
       log?: HealthLog;
+      /** Written on each probe connection, then EOF (a SOCKS5 proxy: PATH_PROBE_GREETING). */
+      probeGreeting?: Buffer;
+      /** Backup paths are probed this often while an active path is up (ms). */
+      backupProbeIntervalMs?: number;
     },
   ) {
     super();
     const now = Date.now();
-    this.states = paths.map((p) => ({
-      name: p.name,
-      source: p.source,
-      device: p.device,
-      mark: p.mark,
-      backup: p.backup,
-      up: true,
-      state: 'unknown' as PathStateName,
-      rttMs: null,
-      rttVarMs: null,
-      lastChange: now,
-      misses: 0,
-      suspect: false,
-      confirming: false,
-    }));
+    this.states = paths.map((p) => newState(p, now));
+  }
+
+  /**
+   * A new path set (`paths = auto` after a kernel change): paths that stay (same name and
+   * source) keep their state; new ones start unknown and are probed at once; a path the
+   * kernel calls unusable is down with the kernel's reason and is not probed.
+   */
+  setPaths(paths: readonly PathSpec[]): void {
+    const now = Date.now();
+    const old = this.states;
+    this.states = paths.map((p) => {
+      const kept = old.find((s) => s.name === p.name && s.source === p.source);
+      const s = kept ?? newState(p, now);
+      s.device = p.device;
+      s.mark = p.mark;
+      s.backup = p.backup;
+      s.why = p.why;
+      const usable = p.usable !== false;
+      if (!usable) {
+        s.usable = false;
+        s.lastError = p.why;
+        this.transition(s, 'down', p.why ?? 'unusable');
+      } else if (!s.usable) {
+        // The kernel has it back: unknown until a probe answers.
+        s.usable = true;
+        s.misses = 0;
+        this.transition(s, 'unknown', p.why ?? 'usable again');
+      }
+      return s;
+    });
+    for (const s of old) {
+      if (!this.states.includes(s)) this.opts.log?.info(`path ${s.name} (${s.source}) is gone`);
+    }
+    if (!this.stopped && this.states.length > 0) {
+      if (!this.timer) this.start();
+      else for (const s of this.states) if (s.usable && s.state === 'unknown' && s.lastProbe === 0) void this.probe(s);
+    }
+    this.emit('paths', this.view());
   }
 
   get size(): number {
@@ -153,10 +231,10 @@ export class PathHealth extends EventEmitter {
   }
 
   start(): void {
-    if (this.timer || this.stopped || this.states.length === 0) return;
+    if (this.timer || this.stopped) return;
     void this.probeAll();
     if (this.opts.probeIntervalMs > 0) {
-      this.timer = setInterval(() => void this.probeAll(), this.opts.probeIntervalMs);
+      this.timer = setInterval(() => void this.probeAll(false), this.opts.probeIntervalMs);
       this.timer.unref();
     }
   }
@@ -215,7 +293,7 @@ export class PathHealth extends EventEmitter {
 
   reportSuccess(name: string, rttMs: number | undefined, reason = 'connect ok'): void {
     const s = this.states.find((p) => p.name === name);
-    if (!s) return;
+    if (!s || !s.usable) return;
     s.misses = 0;
     s.suspect = false;
     if (rttMs !== undefined) {
@@ -240,7 +318,8 @@ export class PathHealth extends EventEmitter {
     const reason = (err as Error)?.message ?? String(err);
     s.lastError = reason;
     if (!isPathFailure(err)) return;
-    s.suspect = false;
+    // A first probe miss is not "down" yet, but the path stays ranked after the healthy ones.
+    s.suspect = true;
     s.misses++;
     if (!fromProbe || s.misses >= PROBE_MISSES_FOR_DOWN) this.transition(s, 'down', reason);
   }
@@ -264,19 +343,47 @@ export class PathHealth extends EventEmitter {
    */
   reportStall(name: string, reason: string): void {
     const s = this.states.find((p) => p.name === name);
-    if (!s || !s.up || s.confirming || this.stopped) return;
+    if (!s || !s.up || s.confirming || this.stopped || Date.now() - s.confirmedAt < STALL_QUIET_MS) return;
     s.suspect = true;
     s.confirming = true;
     this.opts.log?.info(`path ${s.name} (${s.source}): ${reason}; probing it now`);
+    // Confirmation probes wait a few RTTs, not the full probe timeout: with a transfer stalled
+    // on the path, every second spent here is a second of stall (issue 10 §3, §5).
+    const timeout = this.confirmTimeout(s);
     void (async () => {
       try {
         for (let i = 0; i < PROBE_MISSES_FOR_DOWN && !this.stopped; i++) {
-          if (await this.probe(s)) break;
+          if (await this.probe(s, timeout)) {
+            s.confirmedAt = Date.now();
+            break;
+          }
         }
       } finally {
         s.confirming = false;
       }
     })();
+  }
+
+  /**
+   * Whether a path that is down is dead for sure, before anything drastic is done about it
+   * (withdrawing its endpoint tears down its subflows on every connection): the kernel calls
+   * it unusable, or two probes in a row missed. A path marked down by one failed connect (a
+   * slow handshake on a loaded link can do that) gets its missing probes now, with the
+   * confirmation timeout.
+   */
+  async confirmDead(name: string): Promise<boolean> {
+    const s = this.states.find((p) => p.name === name);
+    if (!s || s.up) return false;
+    if (!s.usable) return true;
+    while (s.misses < PROBE_MISSES_FOR_DOWN && !s.up && !this.stopped) {
+      if (await this.probe(s, this.confirmTimeout(s))) return false;
+    }
+    return !s.up && this.states.includes(s);
+  }
+
+  private confirmTimeout(s: PathState): number {
+    const rtt = s.rttMs ?? this.opts.probeTimeoutMs;
+    return Math.min(this.opts.probeTimeoutMs, Math.max(CONFIRM_MIN_MS, Math.ceil(4 * rtt)));
   }
 
   /** Passive signal: a live MPTCP connection has an established subflow from this source. */
@@ -285,18 +392,39 @@ export class PathHealth extends EventEmitter {
     if (s && s.state !== 'up') this.reportSuccess(s.name, undefined, 'live subflow');
   }
 
-  async probeAll(): Promise<void> {
+  /**
+   * One probe round: every usable path, except a backup path probed less than
+   * backupProbeIntervalMs ago while an active path is up (`force`: all of them).
+   */
+  async probeAll(force = true): Promise<void> {
     if (this.probing || this.stopped) return;
     this.probing = true;
     try {
-      await Promise.all(this.states.map((s) => this.probe(s)));
+      const now = Date.now();
+      const activeUp = this.states.some((p) => !p.backup && p.up && p.usable);
+      const every = this.opts.backupProbeIntervalMs ?? 0;
+      const due = this.states.filter((p) => p.usable && (force || !p.backup || !activeUp || now - p.lastProbe >= every));
+      await Promise.all(due.map((s) => this.probe(s)));
     } finally {
       this.probing = false;
     }
   }
 
-  private async probe(s: PathState): Promise<boolean> {
+  private async probe(s: PathState, timeoutMs = this.opts.probeTimeoutMs): Promise<boolean> {
     const t0 = process.hrtime.bigint();
+    s.lastProbe = Date.now();
+    // No answer within a few RTTs: rank the path after the others now (the first connection
+    // after a cut must not wait a stagger delay on it); the probe's timeout decides "down".
+    const late =
+      s.rttMs === null
+        ? undefined
+        : setTimeout(
+            () => {
+              if (s.up && !s.suspect) s.suspect = true;
+            },
+            Math.max(2 * s.rttMs, s.rttMs + 4 * (s.rttVarMs ?? 0), MIN_PROBE_SUSPECT_MS),
+          );
+    late?.unref();
     try {
       const sock = await this.opts.connect({
         host: this.target.host,
@@ -304,16 +432,25 @@ export class PathHealth extends EventEmitter {
         localAddress: s.source,
         bindDevice: s.device,
         mark: s.mark,
-        timeout: this.opts.probeTimeoutMs,
+        timeout: timeoutMs,
         mptcp: 'off',
       });
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
+      if (late) clearTimeout(late);
       sock.on('error', () => undefined);
-      sock.destroy();
+      if (this.opts.probeGreeting) {
+        // Say "path probe" so the server does not log a blocked connection; it answers and closes.
+        const bye = setTimeout(() => sock.destroy(), this.opts.probeTimeoutMs);
+        bye.unref();
+        sock.once('close', () => clearTimeout(bye));
+        sock.resume();
+        sock.end(this.opts.probeGreeting);
+      } else sock.destroy();
       if (!this.stopped) this.reportSuccess(s.name, Math.round(ms * 10) / 10, 'probe ok');
       return true;
     } catch (err) {
-      if (!this.stopped) this.reportFailure(s.name, err, true);
+      if (late) clearTimeout(late);
+      if (!this.stopped && s.usable) this.reportFailure(s.name, err, true);
       return false;
     }
   }

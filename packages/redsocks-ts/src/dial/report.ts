@@ -21,16 +21,21 @@ export function dialLog(log: RedsocksLog): HealthLog {
 }
 
 /** The SIGUSR1 block after the client list: one line per WAN path, then the pool counters. */
-export function dialerDumpLines(d: Pick<Dialer, 'paths' | 'poolStats'>, now = Date.now()): string[] {
+export function dialerDumpLines(d: Pick<Dialer, 'paths' | 'poolStats'> & { kernel?: Dialer['kernel'] }, now = Date.now()): string[] {
   const out: string[] = [];
+  const none = d.kernel?.none();
+  if (none !== undefined && d.paths().length === 0) out.push(`paths auto: none (${none})`);
+  const withdrawn = new Set(d.kernel?.withdrawnAddresses() ?? []);
   for (const p of d.paths()) {
     const rtt = p.rttMs === null ? 'rtt=?' : `rtt=${Math.round(p.rttMs)}ms`;
     const extra = [p.device ? `dev=${p.device}` : '', p.mark !== undefined ? `mark=${p.mark}` : '', p.backup ? 'backup' : '']
       .filter((x) => x)
       .join(' ');
     const since = `since=${Math.max(0, Math.round((now - p.lastChange) / 1000))}s`;
-    const err = p.lastError && !p.up ? ` error="${p.lastError}"` : '';
-    out.push(`path ${p.name} ${p.source} ${p.state} ${rtt} ${since}${extra ? ` ${extra}` : ''}${err}`);
+    const err = p.lastError && !p.up && p.lastError !== p.why ? ` error="${p.lastError}"` : '';
+    const why = p.why ? ` auto="${p.why}"` : '';
+    const w = withdrawn.has(p.source) ? ' endpoint=withdrawn' : '';
+    out.push(`path ${p.name} ${p.source} ${p.state} ${rtt} ${since}${extra ? ` ${extra}` : ''}${w}${err}${why}`);
   }
   const s = d.poolStats();
   if (s.size > 0) {

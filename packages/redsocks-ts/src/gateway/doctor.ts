@@ -63,7 +63,7 @@ function checkTfo(out: Finding[], bit: number, side: string, why: string): void 
 function checkStale(out: Finding[]): void {
   const st = Number(readSysctl('net.mptcp.stale_loss_cnt') ?? '4');
   if (st > 2) {
-    out.push({ id: 'stale-loss-cnt', level: 'warn', title: `slow failover: net.mptcp.stale_loss_cnt is ${st}`, detail: 'a dead ISP\'s subflow is only marked stale after this many retransmission timeouts (the RTO doubles each time).', fix: 'sysctl -w net.mptcp.stale_loss_cnt=2' });
+    out.push({ id: 'stale-loss-cnt', level: 'warn', title: `slow failover: net.mptcp.stale_loss_cnt is ${st}`, detail: 'a dead ISP\'s subflow is only marked stale after this many retransmission timeouts (the RTO doubles each time). redsocks-ts withdraws a dead ISP\'s MPTCP endpoint itself when it has CAP_NET_ADMIN (the shipped unit grants it), which moves running transfers at once; this setting is the fallback when it cannot, and for REMOVE_ADDR lost on a lossy link.', fix: 'sysctl -w net.mptcp.stale_loss_cnt=2' });
   } else {
     out.push({ id: 'stale-loss-cnt', level: 'ok', title: `subflows go stale after ${st} lost RTOs` });
   }

@@ -26,15 +26,17 @@ describe('extension keys in redsocks { }', () => {
 
   test('extensions = off: redsocks 0.5 on the wire (no MPTCP, sequential SOCKS5, no pool), in any key order', () => {
     const off = parse(rs('extensions = off;')).config.redsocks[0]!;
-    expect(off).toMatchObject({ extensions: false, mptcp: 'off', optimistic: 'off', fastopen: false, poolSize: 0 });
+    expect(off).toMatchObject({ extensions: false, mptcp: 'off', optimistic: 'off', fastopen: false, poolSize: 0, pathsAuto: false });
     expect('explicit' in off).toBe(false);
+    // no path probes either, unless the section asks for paths itself
+    expect(parse(rs('extensions = off; paths = auto;')).config.redsocks[0]!).toMatchObject({ extensions: false, pathsAuto: true });
     // a key the section sets itself wins, before or after `extensions`
     for (const text of ['pool_size = 3; extensions = off; mptcp = on;', 'mptcp = on; extensions = no; pool_size = 3;']) {
       expect(parse(rs(text)).config.redsocks[0]!).toMatchObject({ extensions: false, mptcp: 'on', optimistic: 'off', poolSize: 3 });
     }
     // one section's opt-out does not touch the next
     const two = parse(`${rs('extensions = off;')}redsocks { type = socks5; }\n`).config.redsocks;
-    expect(two[1]).toMatchObject({ extensions: true, mptcp: 'auto', optimistic: 'auto', poolSize: 'auto' });
+    expect(two[1]).toMatchObject({ extensions: true, mptcp: 'auto', optimistic: 'auto', poolSize: 'auto', pathsAuto: true });
   });
 
   test('fastopen = on with MPTCP is not used, and says so; with mptcp = off it is', () => {

@@ -193,7 +193,7 @@ describe('redudp and dnstc', () => {
     expect(config.redudp[0]).toEqual({
       line: 2, localIp: '127.0.0.1', localPort: 0, ip: '127.0.0.1', port: 0, destIp: '0.0.0.0', destPort: 0, udpTimeout: 30, udpTimeoutStream: 180,
       // extensions: how the association reaches the server
-      mptcp: 'auto', paths: [], pathProbeInterval: 1000, pathProbeTimeout: 1000,
+      mptcp: 'auto', paths: [], pathProbeInterval: 1000, pathBackupProbeInterval: 10000, pathProbeTimeout: 1000,
     });
     expect(config.redudp[1]).toMatchObject({ localPort: 10053, ip: '10.9.9.9', port: 1080, login: 'a', password: 'b', destIp: '8.8.8.8', destPort: 53, udpTimeout: 10, udpTimeoutStream: 10 });
   });
@@ -216,7 +216,7 @@ describe('extension section dns {} and IPv6 addresses', () => {
     expect(config.dns[0]).toEqual({
       line: 2, localIp: '127.0.0.1', localPort: 53, ip: '127.0.0.1', port: 1080, resolverIp: '10.9.0.53', resolverPort: 53,
       connections: 2, maxInflight: 64, queryTimeout: 4000, cacheSize: 10000, udpSize: 1232,
-      mptcp: 'auto', paths: [], pathProbeInterval: 1000, pathProbeTimeout: 1000,
+      mptcp: 'auto', paths: [], pathProbeInterval: 1000, pathBackupProbeInterval: 10000, pathProbeTimeout: 1000,
     });
     expect(config.dns[1]).toMatchObject({
       line: 3, localIp: '0.0.0.0', localPort: 5353, ip: '10.9.0.1', port: 1081, login: 'u', password: 'p', resolverIp: 'fd09::53', resolverPort: 5353,

@@ -98,3 +98,30 @@ test('dialerDumpLines formats a pool-less path view', () => {
   );
   expect(lines).toEqual(['path wan1 10.1.1.1 up rtt=21ms since=10s dev=eth1 mark=7']);
 });
+
+test('dialerDumpLines: what paths = auto found, and why each path is usable or not', () => {
+  const lines = dialerDumpLines(
+    {
+      paths: () => [
+        { name: 'c1', source: '10.1.1.1', device: 'c1', backup: false, up: true, state: 'up', rttMs: 20, lastChange: 40_000, why: 'endpoint 1 on c1: main default route via 10.1.1.2 dev c1' },
+        { name: 'c2', source: '10.1.2.1', device: 'c2', backup: false, up: false, state: 'down', rttMs: null, lastChange: 45_000, lastError: 'link c2 is down', why: 'endpoint 2: link c2 is down' },
+      ],
+      poolStats: () => ({ size: 0, idle: 0, pending: 0, hits: 0, misses: 0, refills: 0, opened: 0, expired: 0, dropped: 0, failures: 0, idleTimeoutMs: 0, auto: false }),
+      kernel: { none: () => undefined, withdrawnAddresses: () => ['10.1.2.1'] } as never,
+    },
+    50_000,
+  );
+  expect(lines).toEqual([
+    'path c1 10.1.1.1 up rtt=20ms since=10s dev=c1 auto="endpoint 1 on c1: main default route via 10.1.1.2 dev c1"',
+    'path c2 10.1.2.1 down rtt=? since=5s dev=c2 endpoint=withdrawn error="link c2 is down" auto="endpoint 2: link c2 is down"',
+  ]);
+  const none = dialerDumpLines(
+    {
+      paths: () => [],
+      poolStats: () => ({ size: 0, idle: 0, pending: 0, hits: 0, misses: 0, refills: 0, opened: 0, expired: 0, dropped: 0, failures: 0, idleTimeoutMs: 0, auto: false }),
+      kernel: { none: () => 'the proxy 127.0.0.1 is on this host', withdrawnAddresses: () => [] } as never,
+    },
+    50_000,
+  );
+  expect(none).toEqual(['paths auto: none (the proxy 127.0.0.1 is on this host)']);
+});

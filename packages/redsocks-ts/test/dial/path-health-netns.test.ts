@@ -4,33 +4,20 @@
  * SOCKS peer answers on one address. Cutting path 1 at the server (nft drop) must leave 5/5
  * new upstream connections working via path 2; restoring it brings path 1 back.
  */
-import { Netns, veth, destroyAll } from '@mptcp-proxy/lab';
+import { type Netns, destroyAll } from '@mptcp-proxy/lab';
 import { NsProc } from './netns-rpc';
+import { A1, A2, SERVER, twoIspNetns } from './two-isp-netns';
 
 jest.setTimeout(120000);
 
-const SERVER = '10.9.9.9';
-const A1 = '10.1.1.1';
-const A2 = '10.1.2.1';
 
 let cli: Netns;
 let srv: Netns;
 const procs: NsProc[] = [];
 
 function topology(): void {
-  cli = Netns.create('f2c');
-  srv = Netns.create('f2s');
-  veth(cli, 'c1', `${A1}/24`, srv, 's1', '10.1.1.2/24');
-  veth(cli, 'c2', `${A2}/24`, srv, 's2', '10.1.2.2/24');
-  srv.exec(`ip addr add ${SERVER}/32 dev lo`);
-  for (const ns of [cli, srv]) {
-    ns.exec('sysctl -qw net.ipv4.conf.all.rp_filter=0 net.ipv4.conf.default.rp_filter=0 net.mptcp.enabled=1');
-    ns.exec('ip mptcp limits set subflow 2 add_addr_accepted 2');
-  }
-  srv.exec('sysctl -qw net.ipv4.conf.s1.rp_filter=0 net.ipv4.conf.s2.rp_filter=0');
   // ISP 1 carries the default route; ISP 2 is reachable only by source (table 102).
-  cli.exec('ip route add default via 10.1.1.2 dev c1');
-  cli.exec('ip route add default via 10.1.2.2 dev c2 table 102 && ip rule add from 10.1.2.1 table 102');
+  ({ cli, srv } = twoIspNetns('f2'));
   cli.exec('ip route add default via 10.1.1.2 dev c1 table 101 && ip rule add from 10.1.1.1 table 101');
   cli.exec(`ip mptcp endpoint add ${A1} dev c1 subflow && ip mptcp endpoint add ${A2} dev c2 subflow`);
 }
@@ -77,6 +64,14 @@ function startRunner(over: Record<string, unknown>): NsProc {
   const c = NsProc.start(cli, 'netns-dial-runner.ts', { ip: SERVER, port: 1080, mptcp: 'on', paths: TWO_PATHS, pathProbeTimeout: 400, ...over });
   procs.push(c);
   return c;
+}
+
+async function until(cond: () => boolean, what: string, c: NsProc): Promise<void> {
+  const end = Date.now() + 20000;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`${what}: never happened\n${c.stderr}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 async function pathsWhere(c: NsProc, pred: (rows: PathRow[]) => boolean, what: string): Promise<PathRow[]> {
@@ -174,7 +169,15 @@ test('a stalled subflow of a live connection gets its path probed and marked dow
     cutPath1();
     const rows = await pathsWhere(c, (r) => r.find((p) => p.name === 'isp1')?.up === false, 'isp1 down by the stall signal');
     expect(rows.find((p) => p.name === 'isp2')?.up).toBe(true);
-    expect(c.stderr).toMatch(/isp1 \(10\.1\.1\.1\): live subflow 10\.1\.1\.1 -> .* RTOs in a row; probing it now/);
+    // Issue 10 §3: data unacknowledged for max(4 RTT, 300 ms) is the signal, before 3 RTOs (~1.4 s).
+    expect(c.stderr).toMatch(/isp1 \(10\.1\.1\.1\): live subflow 10\.1\.1\.1 -> .* has \d+ segments unacknowledged for \d+ ms; probing it now/);
+    // Issue 10 §5, fixed paths too: the dead path's endpoint is withdrawn while isp2 is up ...
+    await until(() => !cli.exec('ip mptcp endpoint show').includes(`${A1} `), 'isp1 endpoint withdrawn', c);
+    expect(c.stderr).toMatch(/path isp1: endpoint \d+ \(10\.1\.1\.1\) withdrawn: REMOVE_ADDR sent over the live path/);
+    restorePath1();
+    // ... and re-added once a probe gets through (the next probe round: run it now).
+    await c.call({ op: 'probe' });
+    await until(() => cli.exec('ip mptcp endpoint show').includes(`${A1} `), 'isp1 endpoint re-added', c);
     await c.call({ op: 'unhold' });
   } finally {
     restorePath1();

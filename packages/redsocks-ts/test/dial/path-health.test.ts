@@ -128,3 +128,95 @@ test('a real probe from a loopback source marks the path up with a measured RTT'
   expect(h.view().map((p) => p.state)).toEqual(['up', 'up', 'up']);
   h.stop();
 });
+
+describe('probes (issue 14 §4)', () => {
+  let seen: Buffer[];
+  let probeServer: net.Server;
+  let probePort: number;
+  beforeAll(async () => {
+    seen = [];
+    probeServer = net.createServer((s) => {
+      const chunks: Buffer[] = [];
+      s.on('data', (d) => chunks.push(d));
+      s.on('end', () => {
+        seen.push(Buffer.concat(chunks));
+        s.end(Buffer.from([5, 0xff]));
+      });
+      s.on('error', () => undefined);
+    });
+    await new Promise<void>((r) => probeServer.listen(0, '127.0.0.1', r));
+    probePort = (probeServer.address() as net.AddressInfo).port;
+  });
+  afterAll(() => new Promise<void>((r) => probeServer.close(() => r())));
+
+  test('a probe says what it is: the path-probe greeting, then EOF', async () => {
+    const { PATH_PROBE_GREETING } = await import('@mptcp-proxy/common');
+    const h = new PathHealth([{ name: 'a', source: '127.0.0.1', backup: false }], { host: '127.0.0.1', port: probePort }, {
+      probeIntervalMs: 0, probeTimeoutMs: 1000, connect, probeGreeting: PATH_PROBE_GREETING,
+    });
+    await h.probeAll();
+    const { waitFor } = await import('@mptcp-proxy/lab');
+    await waitFor(() => seen.length >= 1, 5000, 'the probe reached the server');
+    expect(seen[0]!.toString('hex')).toBe('0501a7');
+    h.stop();
+  });
+
+  test('backup paths are probed at their own slower rate while an active path is up', async () => {
+    const counts = new Map<string, number>();
+    const counting: typeof connect = (o) => {
+      counts.set(o.localAddress!, (counts.get(o.localAddress!) ?? 0) + 1);
+      return connect(o);
+    };
+    const h = new PathHealth(
+      [
+        { name: 'main', source: '127.0.0.1', backup: false },
+        { name: 'lte', source: '127.0.0.3', backup: true },
+      ],
+      { host: '127.0.0.1', port },
+      { probeIntervalMs: 0, probeTimeoutMs: 300, connect: counting, backupProbeIntervalMs: 60_000 },
+    );
+    await h.probeAll(); // the first round probes everything
+    for (let i = 0; i < 5; i++) await h.probeAll(false);
+    expect(counts.get('127.0.0.1')).toBe(6);
+    expect(counts.get('127.0.0.3')).toBe(1);
+    // With the active path down, the backup is probed in the next round.
+    h.reportFailure('main', timeout);
+    await h.probeAll(false);
+    expect(counts.get('127.0.0.3')).toBe(2);
+    h.stop();
+  });
+});
+
+test('setPaths keeps the state of paths that stay, adds new ones, and takes the kernel\'s "unusable"', () => {
+  const h = make();
+  h.reportSuccess('fiber', 12);
+  h.setPaths([
+    { name: 'fiber', source: '127.0.0.1', backup: false, usable: true, why: 'endpoint 1' },
+    { name: 'dsl', source: '127.0.0.2', backup: false, usable: false, why: 'link dsl is down' },
+    { name: 'cable', source: '127.0.0.4', backup: false },
+  ]);
+  expect(h.get('fiber')).toMatchObject({ state: 'up', rttMs: 12, why: 'endpoint 1' });
+  expect(h.get('dsl')).toMatchObject({ state: 'down', up: false, lastError: 'link dsl is down' });
+  expect(h.get('lte')).toBeUndefined();
+  expect(h.get('cable')?.state).toBe('unknown');
+  // Unusable paths are not probed, and a probe success cannot bring them up.
+  h.reportSuccess('dsl', 5);
+  expect(h.get('dsl')?.state).toBe('down');
+  h.setPaths([{ name: 'dsl', source: '127.0.0.2', backup: false, usable: true, why: 'back' }]);
+  expect(h.get('dsl')?.state).toBe('unknown');
+  h.stop();
+});
+
+test('one probe miss: still up, but ranked after the healthy paths until a probe answers', () => {
+  const h = make();
+  h.reportSuccess('fiber', 10);
+  h.reportSuccess('dsl', 10);
+  h.reportFailure('fiber', timeout, true);
+  expect(h.get('fiber')).toMatchObject({ up: true, state: 'up' });
+  expect(h.candidates().map((p) => p.name)).toEqual(['dsl', 'lte', 'fiber']);
+  h.reportFailure('fiber', timeout, true);
+  expect(h.get('fiber')).toMatchObject({ up: false, state: 'down' });
+  h.reportSuccess('fiber', 10, 'probe ok');
+  expect(h.candidates().map((p) => p.name)).toEqual(['fiber', 'dsl', 'lte']);
+  h.stop();
+});

@@ -32,7 +32,9 @@ export function section(over: Partial<RedsocksSection> = {}): RedsocksSection {
     poolSize: 0,
     poolIdleTimeout: 0,
     paths: [],
+    pathsAuto: false,
     pathProbeInterval: 0,
+    pathBackupProbeInterval: 0,
     pathProbeTimeout: 0,
     ...over,
   };

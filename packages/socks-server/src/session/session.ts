@@ -21,7 +21,7 @@ import {
   ReceiveBuffer, Command as SocksCommand, Method, ProtocolError, Rep, Socks4Rep, type SocksAddress,
   detectVersion, encodeMethodSelection, encodeSocks4Reply, encodeSocks5Reply, encodeUserPassReply,
   errnoToRep, parseGreeting, parseSocks4Request, parseSocks5Request, parseUserPassRequest,
-  protocolErrorToRep,
+  protocolErrorToRep, PATH_PROBE_METHOD,
 } from '@mptcp-proxy/common';
 import type { Command, Rule, SocksMethod } from '../config';
 import { type ByteCounts, clientAddr, dotAddr, strerror } from '../log/dante-format';
@@ -351,6 +351,14 @@ export class Session implements SessionControl, SessionFacts, Peer {
     if (g === null) return;
     q.consume(g.length);
     this.handshakeIn += g.length;
+    if (g.methods.length === 1 && g.methods[0] === PATH_PROBE_METHOD) {
+      // redsocks-ts checking that a WAN path reaches us: not a blocked connection.
+      this.debug('WAN path probe');
+      this.sendRaw(encodeMethodSelection(Method.NoAcceptable));
+      this.dropEarly();
+      this.close('path probe', true);
+      return;
+    }
     // A verified client certificate stands in for RFC 1929 (auth/tls-user.ts): where the server
     // asks for username, such a client may take a no-authentication method as the cert's user.
     const certUser = tlsCertUser(this.client);

@@ -16,7 +16,7 @@ export async function serverFrom(text: string, opts: StartOptions & { format?: '
   const { config } = parseDantedConfig(text, 'test.conf');
   for (const i of config.internal) i.port = 0;
   const lines: string[] = [];
-  const log = createDanteLogger([], { capture: (l) => lines.push(l.trimEnd()), format: opts.format ?? config.ext.logFormat });
+  const log = createDanteLogger([], { capture: (l) => lines.push(l.trimEnd()), format: opts.format ?? config.ext.logFormat, debug: config.debug });
   const srv = await startServer(config, { log, tickMs: 50, ...opts });
   return { srv, port: srv.addresses()[0].port, lines, close: () => srv.close() };
 }

@@ -59,6 +59,8 @@ export function defaultRedsocks(line: number): RedsocksDraft {
     ...dialDefaults(),
     fastopenDataPorts: [],
     explicit: new Set(),
+    // `paths = auto` is the default in redsocks {} (not a key of its own, so not in EXTENSION_DEFAULTS)
+    pathsAuto: true,
   };
 }
 
