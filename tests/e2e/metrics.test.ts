@@ -113,8 +113,10 @@ test('redsocks-ts: a long transfer shows on the path while it runs (subflows, RT
     let m: MetricSample[] = [];
     await waitFor(() => {
       m = scrape('gw', 9101);
-      return sumOf(m, 'redsocks_path_subflow_bytes_total', { path: 'wan1', direction: 'down' }) > 1_000_000;
-    }, 15000, 'subflow bytes of the live transfer');
+      // the relay's byte counter and the subflow counters are read apart: wait for both
+      return sumOf(m, 'redsocks_path_subflow_bytes_total', { path: 'wan1', direction: 'down' }) > 1_000_000
+        && sumOf(m, 'redsocks_bytes_total', { instance: '0.0.0.0:12001', direction: 'down' }) > 1_000_000;
+    }, 15000, 'subflow and relay bytes of the live transfer');
     expect(sumOf(m, 'redsocks_connections_active', { instance: '0.0.0.0:12001' })).toBe(1);
     expect(sumOf(m, 'redsocks_path_subflows', { path: 'wan1' })).toBeGreaterThanOrEqual(1);
     expect(sumOf(m, 'redsocks_path_connections', { path: 'wan1' })).toBeGreaterThanOrEqual(1);
