@@ -16,6 +16,8 @@
  * Both pairs carry the redsocks -> SOCKS server leg the same way: unless RTS_BENCH_MPTCP=off,
  * the C pair runs under `mptcpize run`, as in the lab (MPTCP costs the kernel more per byte and
  * per connection than TCP, even on loopback).
+ * MPTCP_SPLICE_ON (loop | thread) and MPTCP_SPLICE_AFTER (bytes) reach both of our daemons (the
+ * relay's splice policy); RTS_BENCH_CPU_PROF=DIR makes them write V8 CPU profiles there.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -104,7 +106,9 @@ async function startPair(ns: string, dir: string, which: 'ts' | 'c'): Promise<Pa
       '}\n',
   );
   // the flag the bins' shebangs pass
-  const bin = (pkg: string): string[] => [process.execPath, '--max-semi-space-size=1', path.join(ROOT, 'packages', pkg, 'dist/cli.js')];
+  // RTS_BENCH_CPU_PROF=DIR: each of our daemons writes a V8 CPU profile there when it stops
+  const prof = process.env.RTS_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RTS_BENCH_CPU_PROF}`] : [];
+  const bin = (pkg: string): string[] => [process.execPath, '--max-semi-space-size=1', ...prof, path.join(ROOT, 'packages', pkg, 'dist/cli.js')];
   const lim = ['prlimit', '--nofile=16384:16384'];
   // RTS_BENCH_TS_SERVER=danted pairs redsocks-ts with danted (isolates redsocks-ts' own cost)
   const tsServer = process.env.RTS_BENCH_TS_SERVER === 'danted' ? ['danted', '-f', dconf] : [...bin('socks-server'), '-f', dconf];
@@ -122,7 +126,8 @@ async function startPair(ns: string, dir: string, which: 'ts' | 'c'): Promise<Pa
 
 async function stopPair(ns: string, p: Pair): Promise<void> {
   for (const c of p.procs) c.kill('SIGTERM');
-  await new Promise((r) => setTimeout(r, 500));
+  // a CPU profile is written on the way out: give it time
+  await new Promise((r) => setTimeout(r, process.env.RTS_BENCH_CPU_PROF ? 5000 : 500));
   sh(`ip netns pids ${ns} | xargs -r kill -9 2>/dev/null || true`);
   await new Promise((r) => setTimeout(r, 200));
 }

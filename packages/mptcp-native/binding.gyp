@@ -42,6 +42,8 @@
       "sources": [
         "src/native/splice-addon.cc",
         "src/native/splice.cc",
+        "src/native/splice-pump.cc",
+        "src/native/relay-thread.cc",
         "src/native/errors.cc"
       ],
       "include_dirs": [
@@ -61,6 +63,9 @@
       ],
       "cflags_cc!": [
         "-fno-rtti"
+      ],
+      "libraries": [
+        "-lpthread"
       ]
     }
   ]

@@ -10,7 +10,7 @@ import { Upstreams } from '../upstream/registry';
 import { secUsec } from './client';
 import { listenKey, Instance, type InstanceHost } from './instance';
 import { keepaliveLimitation } from '../net/keepalive';
-import { SpliceBudget, nofileSoftLimit } from '@mptcp-proxy/common';
+import { SpliceBudget, nofileSoftLimit, splicePolicyFromEnv } from '@mptcp-proxy/common';
 import { startServices, reloadServices, type Service, type ServiceKind } from './services';
 
 export interface StartOptions {
@@ -62,7 +62,8 @@ class Daemon implements InstanceHost {
   private limitLogged = false;
   private closing = false;
   private lastLoopNotice = -Infinity;
-  readonly spliceBudget = new SpliceBudget();
+  /** The fds spliced relays may hold, and where and when they splice (MPTCP_SPLICE_ON/_AFTER). */
+  readonly spliceBudget = new SpliceBudget(undefined, splicePolicyFromEnv());
   readonly upstreams = new Upstreams();
 
   constructor(public config: RedsocksConfig, readonly log: RedsocksLog, private readonly nofile: number) {
