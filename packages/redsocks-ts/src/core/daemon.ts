@@ -10,13 +10,17 @@ import { Upstreams } from '../upstream/registry';
 import { secUsec } from './client';
 import { listenKey, Instance, type InstanceHost } from './instance';
 import { keepaliveLimitation } from '../net/keepalive';
-import { SpliceBudget, nofileSoftLimit, splicePolicyFromEnv } from '@mptcp-proxy/common';
+import { SpliceBudget, nofileSoftLimit, type SplicePolicy } from '@mptcp-proxy/common';
 import { startServices, reloadServices, type Service, type ServiceKind } from './services';
 
 export interface StartOptions {
   log: RedsocksLog;
   /** RLIMIT_NOFILE used for the default conn_max (default: the process' soft limit). */
   nofile?: number;
+  /** Where and when relays splice (default: common's DEFAULT_SPLICE_POLICY). */
+  splicePolicy?: SplicePolicy;
+  /** One of several -N workers: listeners are opened with SO_REUSEPORT. */
+  reusePort?: boolean;
 }
 
 export interface ClientInfo {
@@ -62,12 +66,15 @@ class Daemon implements InstanceHost {
   private limitLogged = false;
   private closing = false;
   private lastLoopNotice = -Infinity;
-  /** The fds spliced relays may hold, and where and when they splice (MPTCP_SPLICE_ON/_AFTER). */
-  readonly spliceBudget = new SpliceBudget(undefined, splicePolicyFromEnv());
+  /** The fds spliced relays may hold, and where and when they splice. */
+  readonly spliceBudget: SpliceBudget;
   readonly upstreams = new Upstreams();
+  readonly reusePort: boolean;
 
-  constructor(public config: RedsocksConfig, readonly log: RedsocksLog, private readonly nofile: number) {
+  constructor(public config: RedsocksConfig, readonly log: RedsocksLog, private readonly nofile: number, opts: Pick<StartOptions, 'splicePolicy' | 'reusePort'> = {}) {
     this.connMax = effectiveConnMax(config, nofile);
+    this.spliceBudget = new SpliceBudget(undefined, opts.splicePolicy);
+    this.reusePort = opts.reusePort ?? false;
   }
 
   async start(): Promise<void> {
@@ -231,7 +238,7 @@ function nofileForConnMax(): number {
 export async function startRedsocks(config: RedsocksConfig, opts: StartOptions): Promise<RedsocksHandle> {
   const { log } = opts;
   log.setLevels({ debug: config.base.logDebug, info: config.base.logInfo });
-  const d = new Daemon(config, log, opts.nofile ?? nofileForConnMax());
+  const d = new Daemon(config, log, opts.nofile ?? nofileForConnMax(), opts);
   initWarnings(config, log, d.upstreams);
   await d.start();
   return {
