@@ -1,10 +1,21 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync } from 'node:fs';
+import { readdirSync, readlinkSync } from 'node:fs';
 import * as net from 'node:net';
 import { connect as mpConnect, fdOf, isMptcp, listen as mpListen, spliceRelay, spliceStatus } from 'mptcp-native';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const fdCount = (): number => readdirSync('/proc/self/fd').length;
+/** The process' fds by kind (the relay thread keeps up to 64 empty pipes for its next relays). */
+function fdKinds(): { sockets: number; pipes: number } {
+  const links = readdirSync('/proc/self/fd').map((f) => {
+    try {
+      return readlinkSync(`/proc/self/fd/${f}`);
+    } catch {
+      return '';
+    }
+  });
+  return { sockets: links.filter((l) => l.startsWith('socket:')).length, pipes: links.filter((l) => l.startsWith('pipe:')).length };
+}
 
 /** A server whose accepted sockets Node never reads from (pauseOnConnect), so the fd is ours. */
 async function pausedServer(): Promise<{ srv: net.Server; port: number; next(): Promise<net.Socket> }> {
@@ -84,9 +95,11 @@ describe.each(['loop', 'thread'] as const)('spliceRelay on the %s', (on) => {
     const p = await pausedServer();
     try {
       const { client, a, target, b } = await socketPairs(p);
-      const base = fdCount();
+      const base = fdKinds();
       const { handle, done } = run(fdOf(a), fdOf(b), on);
-      expect(fdCount()).toBe(base + 6); // 2 dup'd sockets + 2 pipes
+      // 2 dup'd sockets + 2 pipes (the thread's may come from its pool of empty pipes)
+      expect(fdKinds().sockets).toBe(base.sockets + 2);
+      if (on === 'loop') expect(fdKinds().pipes).toBe(base.pipes + 4);
       const up = randomBytes(16 << 20);
       const down = randomBytes(3 << 20);
       const atTarget = collect(target);
@@ -99,7 +112,8 @@ describe.each(['loop', 'thread'] as const)('spliceRelay on the %s', (on) => {
       expect(sha(await atClient)).toBe(sha(down));
       const r = await done;
       expect(r).toMatchObject({ err: null, aToB: up.length, bToA: down.length, first: 'aToB' });
-      expect(r.fds).toBeLessThanOrEqual(base);
+      expect(fdKinds().sockets).toBeLessThanOrEqual(base.sockets);
+      if (on === 'loop') expect(fdKinds().pipes).toBe(base.pipes);
       expect(handle.stats()).toBeNull();
       for (const s of [client, target, a, b]) s.destroy();
     } finally {
@@ -119,7 +133,9 @@ describe.each(['loop', 'thread'] as const)('spliceRelay on the %s', (on) => {
       if (on === 'loop') expect(fdCount()).toBe(base);
       const r = await done;
       expect(r).toMatchObject({ err: null, aToB: 0, bToA: 0, first: null });
-      expect(r.fds).toBe(base);
+      // the thread's two empty pipes went to its pool
+      if (on === 'loop') expect(r.fds).toBe(base);
+      else expect(r.fds).toBeLessThanOrEqual(base + 4);
       for (const s of [client, target, a, b]) s.destroy();
     } finally {
       p.srv.close();
@@ -219,17 +235,44 @@ describe.each(['loop', 'thread'] as const)('spliceRelay on the %s', (on) => {
   });
 
   if (on === 'thread') {
+    test('the thread keeps at most 64 empty pipes for its next relays, and reuses them', async () => {
+      const p = await pausedServer();
+      try {
+        const batch = async (): Promise<void> => {
+          const pairs: Array<Awaited<ReturnType<typeof socketPairs>>> = [];
+          for (let i = 0; i < 40; i++) pairs.push(await socketPairs(p));
+          const runs = pairs.map(({ a, b }) => run(fdOf(a), fdOf(b), on));
+          for (const { client, target } of pairs) {
+            client.end('x');
+            target.end('y');
+          }
+          for (const r of runs) expect((await r.done).err).toBeNull();
+          for (const s of pairs.flatMap((x) => [x.client, x.target, x.a, x.b])) s.destroy();
+        };
+        const before = fdKinds().pipes;
+        await batch();
+        const pooled = fdKinds().pipes - before;
+        expect(pooled).toBeGreaterThan(0);
+        expect(pooled).toBeLessThanOrEqual(128);
+        await batch();
+        await batch();
+        expect(fdKinds().pipes - before).toBe(pooled);
+      } finally {
+        p.srv.close();
+      }
+    });
+
     test('the caller closes its own sockets at once: the connection lives on in the thread', async () => {
       const p = await pausedServer();
       try {
         const { client, a, target, b } = await socketPairs(p);
-        const base = fdCount();
+        const base = fdKinds();
         const { handle, done } = run(fdOf(a), fdOf(b), on);
         a.destroy();
         b.destroy();
         await new Promise((r) => setImmediate(r));
-        // Node's two fds are gone; the thread holds 2 dups + 2 pipes.
-        expect(fdCount()).toBe(base - 2 + 6);
+        // Node's two fds are gone; the thread holds the 2 dups (and 2 pipes).
+        expect(fdKinds().sockets).toBe(base.sockets);
         const up = randomBytes(4 << 20);
         const down = randomBytes(1 << 20);
         const atTarget = collect(target);
@@ -243,7 +286,7 @@ describe.each(['loop', 'thread'] as const)('spliceRelay on the %s', (on) => {
         const r = await done;
         expect(r).toMatchObject({ err: null, aToB: up.length, bToA: down.length, first: 'bToA' });
         // a, b, and by now the half-open client and target (both ends done) are closed too
-        expect(r.fds).toBeLessThanOrEqual(base - 2);
+        expect(fdKinds().sockets).toBeLessThanOrEqual(base.sockets - 2);
         expect(handle.stats()).toBeNull();
         for (const s of [client, target]) s.destroy();
       } finally {

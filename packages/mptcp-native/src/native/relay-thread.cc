@@ -112,6 +112,8 @@ class RelayThread {
     return it == live_.end() ? nullptr : it->second;
   }
 
+  PipePool *Pool() { return &pool_; }
+
   uint32_t NextId() {
     uint32_t id = nextId_++;
     if (nextId_ == 0) nextId_ = 1;
@@ -242,7 +244,7 @@ class RelayThread {
     // epoll registration alive past close().
     epoll_ctl(ep_, EPOLL_CTL_DEL, r->io.fdA, nullptr);
     epoll_ctl(ep_, EPOLL_CTL_DEL, r->io.fdB, nullptr);
-    r->io.Close();
+    r->io.Close(&pool_);
     done_.push_back(r);
   }
 
@@ -270,6 +272,8 @@ class RelayThread {
 
   napi_env env_;
   int ep_ = -1, wake_ = -1;
+  // Empty pipes for the next relays: at most 64 (128 fds), held while the process lives.
+  PipePool pool_{64};
   std::thread thread_;
   napi_threadsafe_function tsfn_ = nullptr;
   std::mutex mu_;
@@ -339,7 +343,7 @@ Napi::Value NativeRelayStart(const Napi::CallbackInfo &info) {
 
   auto *r = new ThreadRelay();
   const char *syscall;
-  e = r->io.Open(a, b, pipeSize, &syscall);
+  e = r->io.Open(a, b, pipeSize, &syscall, t->Pool());
   if (e) {
     delete r;
     return ThrowErrno(env, e, syscall);

@@ -83,6 +83,7 @@ int MakePipe(Dir *d, int size) {
   if (pipe2(d->pipe, O_NONBLOCK | O_CLOEXEC) < 0) return errno;
   int cap = fcntl(d->pipe[1], F_GETPIPE_SZ);
   if (cap > 0) d->cap = static_cast<size_t>(cap);
+  d->firstCap = d->cap;
   if (size > 0) d->growTo = static_cast<size_t>(size);
   return 0;
 }
@@ -97,7 +98,7 @@ void ClosePipe(Dir *d) {
   CloseFd(d->pipe[1]);
 }
 
-int RelayFds::Open(int a, int b, int pipeSize, const char **syscall) {
+int RelayFds::Open(int a, int b, int pipeSize, const char **syscall, PipePool *pool) {
   int e = 0;
   *syscall = "dup";
   fdA = fcntl(a, F_DUPFD_CLOEXEC, 0);
@@ -105,8 +106,13 @@ int RelayFds::Open(int a, int b, int pipeSize, const char **syscall) {
   if (!e && (fdB = fcntl(b, F_DUPFD_CLOEXEC, 0)) < 0) e = errno;
   if (!e) {
     *syscall = "pipe";
-    e = MakePipe(&ab, pipeSize);
-    if (!e) e = MakePipe(&ba, pipeSize);
+    for (Dir *d : {&ab, &ba}) {
+      if (pool && pool->Take(d)) {
+        if (pipeSize > 0) d->growTo = static_cast<size_t>(pipeSize);
+      } else if ((e = MakePipe(d, pipeSize)) != 0) {
+        break;
+      }
+    }
   }
   if (e) {
     Close();
@@ -119,9 +125,37 @@ int RelayFds::Open(int a, int b, int pipeSize, const char **syscall) {
   return 0;
 }
 
-void RelayFds::Close() {
+void RelayFds::Close(PipePool *pool) {
   CloseFd(fdA);
   CloseFd(fdB);
-  ClosePipe(&ab);
-  ClosePipe(&ba);
+  for (Dir *d : {&ab, &ba}) {
+    if (pool) pool->Give(d);
+    ClosePipe(d);
+  }
+}
+
+PipePool::~PipePool() {
+  for (Entry &p : pipes_) {
+    close(p.r);
+    close(p.w);
+  }
+}
+
+bool PipePool::Take(Dir *d) {
+  std::lock_guard<std::mutex> lock(mu_);
+  if (pipes_.empty()) return false;
+  Entry p = pipes_.back();
+  pipes_.pop_back();
+  d->pipe[0] = p.r;
+  d->pipe[1] = p.w;
+  d->cap = d->firstCap = p.cap;
+  return true;
+}
+
+void PipePool::Give(Dir *d) {
+  if (d->pipe[0] < 0 || d->pipe[1] < 0 || d->inPipe != 0 || d->cap != d->firstCap) return;
+  std::lock_guard<std::mutex> lock(mu_);
+  if (pipes_.size() >= max_) return;
+  pipes_.push_back({d->pipe[0], d->pipe[1], d->cap});
+  d->pipe[0] = d->pipe[1] = -1;
 }
