@@ -200,3 +200,11 @@ test('-N needs a number of workers: exit 1 naming the value', () => {
     expect(r.stderr).toContain(`-N ${v}: expected a number of workers (1 to 999)`);
   }
 });
+
+test('a bad MPTCP_SPLICE_ON refuses to start, naming the variable', () => {
+  const conf = path.join(dir, 'env.conf');
+  fs.writeFileSync(conf, GOOD(path.join(dir, 'env.log'), 'off'));
+  const r = spawnSync(CLI[0], [...CLI.slice(1), '-c', conf], { cwd: ROOT, encoding: 'utf8', timeout: 30000, env: { ...NO_SYSTEMD, MPTCP_SPLICE_ON: 'bogus' } });
+  expect(r.status).toBe(1);
+  expect(r.stderr).toContain('MPTCP_SPLICE_ON=bogus: expected loop or thread');
+});
