@@ -10,14 +10,14 @@ import { Upstreams } from '../upstream/registry';
 import { secUsec } from './client';
 import { listenKey, Instance, type InstanceHost } from './instance';
 import { keepaliveLimitation } from '../net/keepalive';
-import { SpliceBudget, nofileSoftLimit, type SplicePolicy } from '@mptcp-proxy/common';
+import { SpliceBudget, nofileSoftLimit, splicePolicyFromEnv, type SplicePolicy } from '@mptcp-proxy/common';
 import { startServices, reloadServices, type Service, type ServiceKind } from './services';
 
 export interface StartOptions {
   log: RedsocksLog;
   /** RLIMIT_NOFILE used for the default conn_max (default: the process' soft limit). */
   nofile?: number;
-  /** Where and when relays splice (default: common's DEFAULT_SPLICE_POLICY). */
+  /** Where and when relays splice (default: MPTCP_SPLICE_ON/_AFTER, as the CLI reads them). */
   splicePolicy?: SplicePolicy;
   /** One of several -N workers: listeners are opened with SO_REUSEPORT. */
   reusePort?: boolean;
@@ -73,7 +73,7 @@ class Daemon implements InstanceHost {
 
   constructor(public config: RedsocksConfig, readonly log: RedsocksLog, private readonly nofile: number, opts: Pick<StartOptions, 'splicePolicy' | 'reusePort'> = {}) {
     this.connMax = effectiveConnMax(config, nofile);
-    this.spliceBudget = new SpliceBudget(undefined, opts.splicePolicy);
+    this.spliceBudget = new SpliceBudget(undefined, opts.splicePolicy ?? splicePolicyFromEnv());
     this.reusePort = opts.reusePort ?? false;
   }
 
