@@ -1,21 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readdirSync, readlinkSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
+import { fdKinds } from '@mptcp-proxy/lab';
 import * as net from 'node:net';
 import { connect as mpConnect, fdOf, isMptcp, listen as mpListen, spliceRelay, spliceStatus } from 'mptcp-native';
 
 const sha = (b: Buffer): string => createHash('sha256').update(b).digest('hex');
 const fdCount = (): number => readdirSync('/proc/self/fd').length;
-/** The process' fds by kind (the relay thread keeps up to 64 empty pipes for its next relays). */
-function fdKinds(): { sockets: number; pipes: number } {
-  const links = readdirSync('/proc/self/fd').map((f) => {
-    try {
-      return readlinkSync(`/proc/self/fd/${f}`);
-    } catch {
-      return '';
-    }
-  });
-  return { sockets: links.filter((l) => l.startsWith('socket:')).length, pipes: links.filter((l) => l.startsWith('pipe:')).length };
-}
 
 /** A server whose accepted sockets Node never reads from (pauseOnConnect), so the fd is ours. */
 async function pausedServer(): Promise<{ srv: net.Server; port: number; next(): Promise<net.Socket> }> {
