@@ -156,7 +156,8 @@ async function run(args: CliArgs): Promise<number> {
   }
   let handle: RedsocksHandle;
   try {
-    handle = await startRedsocks(config, { log, splicePolicy, reusePort: worker !== undefined });
+    // under -N the UDP services (redudp, dns, dnstc) run in the first worker only
+    handle = await startRedsocks(config, { log, splicePolicy, reusePort: worker !== undefined, services: worker === undefined || worker.startsWith('1/') });
   } catch (err) {
     log.error(`${(err as Error).message}`);
     return 1;

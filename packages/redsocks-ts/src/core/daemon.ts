@@ -21,6 +21,11 @@ export interface StartOptions {
   splicePolicy?: SplicePolicy;
   /** One of several -N workers: listeners are opened with SO_REUSEPORT. */
   reusePort?: boolean;
+  /**
+   * Run the UDP services (redudp {}, dns {}, dnstc {}); default true. Under -N only the first
+   * worker runs them (their sockets are not shared between workers).
+   */
+  services?: boolean;
 }
 
 export interface ClientInfo {
@@ -71,7 +76,10 @@ class Daemon implements InstanceHost {
   readonly upstreams = new Upstreams();
   readonly reusePort: boolean;
 
-  constructor(public config: RedsocksConfig, readonly log: RedsocksLog, private readonly nofile: number, opts: Pick<StartOptions, 'splicePolicy' | 'reusePort'> = {}) {
+  private readonly runServices: boolean;
+
+  constructor(public config: RedsocksConfig, readonly log: RedsocksLog, private readonly nofile: number, opts: Pick<StartOptions, 'splicePolicy' | 'reusePort' | 'services'> = {}) {
+    this.runServices = opts.services ?? true;
     this.connMax = effectiveConnMax(config, nofile);
     this.spliceBudget = new SpliceBudget(undefined, opts.splicePolicy ?? splicePolicyFromEnv());
     this.reusePort = opts.reusePort ?? false;
@@ -86,7 +94,7 @@ class Daemon implements InstanceHost {
         await inst.listen();
         built.push(inst);
       }
-      this.services = await startServices(this.config, this.log);
+      if (this.runServices) this.services = await startServices(this.config, this.log);
     } catch (err) {
       for (const inst of built) await inst.close();
       throw err;
@@ -204,7 +212,7 @@ class Daemon implements InstanceHost {
       // kept instances were not touched yet
       throw err;
     }
-    const svc = await reloadServices(this.services, config, this.log);
+    const svc = this.runServices ? await reloadServices(this.services, config, this.log) : { services: [], error: undefined };
     this.services = svc.services;
     if (svc.error !== undefined) {
       for (const inst of fresh) await inst.close();
