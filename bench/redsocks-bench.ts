@@ -19,6 +19,10 @@
  * per-connection events and their subscribers).
  * the C pair runs under `mptcpize run`, as in the lab (MPTCP costs the kernel more per byte and
  * per connection than TCP, even on loopback).
+ * MPTCP_SPLICE_ON (loop | thread) and MPTCP_SPLICE_AFTER (bytes) reach both of our daemons (the
+ * relay's splice policy); RTS_BENCH_CPU_PROF=DIR makes them write V8 CPU profiles there;
+ * RTS_BENCH_WORKERS=n runs both with -N n; RTS_BENCH_STRACE=1 adds a 2 s connection run under
+ * `strace -c -f` (syscalls per connection of each redsocks; not timed).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import * as fs from 'node:fs';
@@ -123,13 +127,21 @@ async function startPair(ns: string, dir: string, which: 'ts' | 'c'): Promise<Pa
       '}\n',
   );
   // the flag the bins' shebangs pass
-  const bin = (pkg: string): string[] => [process.execPath, '--max-semi-space-size=1', path.join(ROOT, 'packages', pkg, 'dist/cli.js')];
+  // RTS_BENCH_CPU_PROF=DIR: each of our daemons writes a V8 CPU profile there when it stops
+  const prof = process.env.RTS_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RTS_BENCH_CPU_PROF}`] : [];
+  const bin = (pkg: string): string[] => [process.execPath, '--max-semi-space-size=1', ...prof, path.join(ROOT, 'packages', pkg, 'dist/cli.js')];
   const lim = ['prlimit', '--nofile=16384:16384'];
   // RTS_BENCH_TS_SERVER=danted pairs redsocks-ts with danted (isolates redsocks-ts' own cost)
   const tsServer = process.env.RTS_BENCH_TS_SERVER === 'danted' ? ['danted', '-f', dconf] : [...bin('socks-server'), '-f', dconf];
   const cWrap = mptcpLeg() ? ['mptcpize', 'run'] : [];
   const socksArgv = which === 'ts' ? tsServer : [...cWrap, 'danted', '-f', dconf];
   const redsArgv = which === 'ts' ? [...bin('redsocks-ts'), '-c', rconf] : [...cWrap, 'redsocks', '-c', rconf];
+  // RTS_BENCH_WORKERS=n: both of our daemons with -N n (SO_REUSEPORT workers)
+  const workers = Number(process.env.RTS_BENCH_WORKERS ?? 1);
+  if (which === 'ts' && workers > 1) {
+    if (process.env.RTS_BENCH_TS_SERVER !== 'danted') socksArgv.push('-N', String(workers));
+    redsArgv.push('-N', String(workers));
+  }
   const procs = [socksArgv, redsArgv].map((argv) =>
     spawn('ip', ['netns', 'exec', ns, ...lim, ...argv], { stdio: ['ignore', 'ignore', 'inherit'], cwd: ROOT }),
   );
@@ -141,7 +153,8 @@ async function startPair(ns: string, dir: string, which: 'ts' | 'c'): Promise<Pa
 
 async function stopPair(ns: string, p: Pair): Promise<void> {
   for (const c of p.procs) c.kill('SIGTERM');
-  await new Promise((r) => setTimeout(r, 500));
+  // a CPU profile is written on the way out: give it time
+  await new Promise((r) => setTimeout(r, process.env.RTS_BENCH_CPU_PROF ? 5000 : 500));
   sh(`ip netns pids ${ns} | xargs -r kill -9 2>/dev/null || true`);
   await new Promise((r) => setTimeout(r, 200));
 }
@@ -158,6 +171,35 @@ interface Result {
   cpuMsPerConn: number;
   redsocksCpuMsPerConn: number;
   idleHeld: number;
+  /** RTS_BENCH_STRACE=1: syscalls per connection in the redsocks process(es), and the top five. */
+  redsocksSyscallsPerConn?: number;
+  redsocksTopSyscalls?: string;
+}
+
+/**
+ * Attaches `strace -c -f` to `pids` while `run` makes connections; the syscalls per connection
+ * (every thread, every process given) and the five most frequent, per connection.
+ */
+async function syscallsPerConn(pids: number[], run: () => Promise<ConnResult>): Promise<{ perConn: number; top: string }> {
+  const out = path.join(os.tmpdir(), `rts-strace-${process.pid}-${pids[0]}.txt`);
+  const st = spawn('strace', ['-c', '-f', '-o', out, ...pids.flatMap((p) => ['-p', String(p)])], { stdio: 'ignore' });
+  await new Promise((r) => setTimeout(r, 1000)); // attached
+  const conn = await run();
+  const exited = new Promise((r) => st.once('exit', r));
+  st.kill('SIGINT');
+  await exited;
+  const lines = fs.readFileSync(out, 'utf8').split('\n').map((l) => l.trim().split(/\s+/));
+  fs.rmSync(out, { force: true });
+  const callsOf = (f: string[]): number => Number(f[3]); // % time, seconds, usecs/call, calls
+  const total = lines.find((f) => f[f.length - 1] === 'total');
+  const rows = lines.filter((f) => f.length >= 5 && /^\d/.test(f[0]) && f[f.length - 1] !== 'total');
+  const top = rows
+    .map((f) => ({ name: f[f.length - 1], calls: callsOf(f) }))
+    .sort((a, b) => b.calls - a.calls)
+    .slice(0, 5)
+    .map((r) => `${r.name} ${(r.calls / conn.done).toFixed(1)}`)
+    .join(', ');
+  return { perConn: total ? callsOf(total) / conn.done : NaN, top };
 }
 
 async function measure(ns: string, dir: string, which: 'ts' | 'c', opts: { bulkMB: number; connSeconds: number; idle: number }): Promise<Result> {
@@ -175,26 +217,31 @@ async function measure(ns: string, dir: string, which: 'ts' | 'c', opts: { bulkM
     await client(['conn', 32, 1]).next<ConnResult>();
 
     const t0 = cpuSeconds(pairPids());
-    const r0 = cpuSeconds([rpid]);
+    // the redsocks process, or its -N supervisor and workers
+    const r0 = cpuSeconds(processTree(rpid));
     const bulk = await client(['bulk', 2, opts.bulkMB * 2 ** 20]).next<BulkResult>();
     const bulkCpu = cpuSeconds(pairPids()) - t0;
-    const redsocksCpu = cpuSeconds([rpid]) - r0;
+    const redsocksCpu = cpuSeconds(processTree(rpid)) - r0;
     const gb = bulk.bytes / 1e9;
 
     const c0 = cpuSeconds(pairPids());
-    const cr0 = cpuSeconds([rpid]);
+    const cr0 = cpuSeconds(processTree(rpid));
     const conn = await client(['conn', 32, opts.connSeconds]).next<ConnResult>();
     const connCpu = cpuSeconds(pairPids()) - c0;
-    const connRedsocksCpu = cpuSeconds([rpid]) - cr0;
+    const connRedsocksCpu = cpuSeconds(processTree(rpid)) - cr0;
+
+    const straced = process.env.RTS_BENCH_STRACE === '1'
+      ? await syscallsPerConn(processTree(rpid), () => client(['conn', 32, 2]).next<ConnResult>())
+      : undefined;
 
     await new Promise((r) => setTimeout(r, 1000));
     const before = pssKb(pairPids());
-    const rBefore = pssKb([rpid]);
+    const rBefore = pssKb(processTree(rpid));
     const idle = client(['idle', opts.idle]);
     const held = await idle.next<IdleResult>();
     await new Promise((r) => setTimeout(r, 1000));
     const after = pssKb(pairPids());
-    const rAfter = pssKb([rpid]);
+    const rAfter = pssKb(processTree(rpid));
     idle.proc.stdin!.end('x\n');
     await idle.exited;
     return {
@@ -208,6 +255,8 @@ async function measure(ns: string, dir: string, which: 'ts' | 'c', opts: { bulkM
       cpuMsPerConn: conn.done > 0 ? (connCpu * 1000) / conn.done : NaN,
       redsocksCpuMsPerConn: conn.done > 0 ? (connRedsocksCpu * 1000) / conn.done : NaN,
       idleHeld: held.held,
+      redsocksSyscallsPerConn: straced?.perConn,
+      redsocksTopSyscalls: straced?.top,
     };
   } finally {
     origin.proc.kill();
@@ -244,6 +293,9 @@ async function main(): Promise<void> {
         `${name.padEnd(28)} redsocks alone: ${r.redsocksCpuSPerGB.toFixed(2)} CPU s/GB, ${r.redsocksCpuMsPerConn.toFixed(2)} CPU ms/conn ` +
           `(pair ${r.cpuMsPerConn.toFixed(2)}), ${r.redsocksPssPerConnKB.toFixed(1)} KB PSS/idle conn (pair ${r.pssPerConnKB.toFixed(1)})`,
       );
+      if (r.redsocksSyscallsPerConn !== undefined) {
+        console.log(`${name.padEnd(28)} redsocks syscalls/conn (strace -c -f): ${r.redsocksSyscallsPerConn.toFixed(1)}; most: ${r.redsocksTopSyscalls}`);
+      }
     }
     console.log(
       `ratios (ts / C): throughput ${(ts.throughputMBs / c.throughputMBs).toFixed(2)}x, CPU per GB ${(ts.cpuSPerGB / c.cpuSPerGB).toFixed(2)}x, ` +

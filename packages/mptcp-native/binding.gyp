@@ -43,6 +43,8 @@
       "sources": [
         "src/native/splice-addon.cc",
         "src/native/splice.cc",
+        "src/native/splice-pump.cc",
+        "src/native/relay-thread.cc",
         "src/native/errors.cc"
       ],
       "include_dirs": [
@@ -62,6 +64,9 @@
       ],
       "cflags_cc!": [
         "-fno-rtti"
+      ],
+      "libraries": [
+        "-lpthread"
       ]
     }
   ]

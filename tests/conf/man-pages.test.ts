@@ -36,7 +36,7 @@ describe.each(Object.entries(PAGES))('%s(8)', (name, file) => {
 
 test('redsocks-ts(8) documents every flag and every extension key', () => {
   const { text } = render(PAGES['redsocks-ts']);
-  for (const flag of ['-c', '-t', '-p', '-v', '-h', '-?']) expect([flag, text.includes(flag)]).toEqual([flag, true]);
+  for (const flag of ['-c', '-t', '-p', '-N', '-v', '-h', '-?']) expect([flag, text.includes(flag)]).toEqual([flag, true]);
   for (const sig of ['SIGTERM', 'SIGINT', 'SIGUSR1', 'SIGHUP']) expect(text).toContain(sig);
   const keys = Object.keys(EXTENSION_DEFAULTS).map((k) => k.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`));
   expect(keys.length).toBeGreaterThan(10);

@@ -3,6 +3,7 @@
  */
 export * from './paths';
 export * from './wait';
+export * from './fds';
 export * from './netns';
 export * from './topology';
 export * from './daemons';

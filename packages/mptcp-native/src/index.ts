@@ -25,7 +25,7 @@ export type { TcpKeepalive, TcpKeepaliveState } from './keepalive';
 export { candidatePaths, loadNative } from './loader';
 export type { LoadResult } from './loader';
 export { spliceRelay, spliceStatus, DEFAULT_PIPE_SIZE } from './splice';
-export type { SpliceHandle, SpliceStats, SpliceCallback, SpliceError } from './splice';
+export type { SpliceHandle, SpliceStats, SpliceCallback, SpliceError, SpliceOptions } from './splice';
 export { unmetAddonNeeds, addonFix } from './addon-needs';
 export type { AddonNeed } from './addon-needs';
 export { UdpSocket } from './udp';

@@ -177,9 +177,19 @@ export interface NativeSpliceBinding {
    * pipes and polls are closed. pipeSize: F_SETPIPE_SZ request once a pipe first fills
    * (0 = kernel default).
    */
-  spliceRelay(fdA: number, fdB: number, pipeSize: number,
-    cb: (err: NodeJS.ErrnoException | null, aToB: number, bToA: number, firstDone: 'aToB' | 'bToA' | null) => void): {
-    stats(): { aToB: number; bToA: number; aToBDone: boolean; bToADone: boolean; aToBPipe: number; bToAPipe: number } | null;
-    shutdown(): void;
-  };
+  spliceRelay(fdA: number, fdB: number, pipeSize: number, cb: NativeRelayCallback): NativeRelayHandle;
+  /**
+   * The same relay on the addon's own thread (epoll, one thread per environment): the fds are
+   * dup'd, so the caller may close its own right after the call. stats() reads the thread's
+   * counters; shutdown() asks the thread to stop; cb runs once on the main loop, after the
+   * relay's dups and pipes were closed.
+   */
+  nativeRelay(fdA: number, fdB: number, pipeSize: number, cb: NativeRelayCallback): NativeRelayHandle;
+}
+
+export type NativeRelayCallback = (err: NodeJS.ErrnoException | null, aToB: number, bToA: number, firstDone: 'aToB' | 'bToA' | null) => void;
+
+export interface NativeRelayHandle {
+  stats(): { aToB: number; bToA: number; aToBDone: boolean; bToADone: boolean; aToBPipe: number; bToAPipe: number } | null;
+  shutdown(): void;
 }

@@ -83,15 +83,26 @@ export function spliceStatus(): { loaded: boolean; reason?: string } {
   return l.binding ? { loaded: true } : { loaded: false, reason: l.reason };
 }
 
+export interface SpliceOptions {
+  pipeSize?: number;
+  /**
+   * 'loop' (default): on Node's main loop beside the caller's sockets (uv_poll on the dups).
+   * 'thread': on the addon's own thread (epoll); the caller may close its own fds (and release
+   * its net.Sockets' handles) right away, and the main loop holds nothing for the connection.
+   */
+  on?: 'loop' | 'thread';
+}
+
 /**
  * Relays fdA <-> fdB until both directions saw EOF (each passed on as shutdown(SHUT_WR)),
  * or a splice/shutdown error (a Node-style errno error). cb runs once, after the relay's dup fds,
  * pipes and poll handles are all closed.
  */
-export function spliceRelay(fdA: number, fdB: number, cb: SpliceCallback, opts: { pipeSize?: number } = {}): SpliceHandle {
+export function spliceRelay(fdA: number, fdB: number, cb: SpliceCallback, opts: SpliceOptions = {}): SpliceHandle {
   const b = load().binding;
   if (!b) {
     throw new MptcpNativeError({ code: ErrorCodes.UNAVAILABLE }, `spliceRelay needs ${SPLICE_ADDON_FILE}: ${loaded?.reason}`);
   }
-  return b.spliceRelay(fdA, fdB, opts.pipeSize ?? defaultPipeSize(), cb);
+  const fn = opts.on === 'thread' ? b.nativeRelay : b.spliceRelay;
+  return fn(fdA, fdB, opts.pipeSize ?? defaultPipeSize(), cb);
 }

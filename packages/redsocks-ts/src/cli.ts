@@ -1,13 +1,14 @@
 #!/usr/bin/env node
 /**
- * redsocks-ts: redsocks' command line (-c -t -p -v -h) and signals, on common's daemon
+ * redsocks-ts: redsocks' command line (-c -t -p -v -h, and our -N) and signals, on common's daemon
  * lifecycle (daemonize, pidfile, signals, privilege drop). SIGHUP reopens the log file and
  * reloads the config atomically (redsocks itself dies on SIGHUP). Under systemd `daemon = on`
  * is ignored (logged once): the daemon stays the unit's main process.
  */
 import * as path from 'node:path';
 import {
-  ConfigError, daemonize, dropPrivileges, handleSignals, removePidfile, setNofileLimit, systemdForegroundNotice, writePidfile,
+  ConfigError, daemonize, dropPrivileges, handleSignals, removePidfile, setNofileLimit, splicePolicyFromEnv, superviseWorkers,
+  systemdForegroundNotice, writePidfile, type SplicePolicy,
 } from '@mptcp-proxy/common';
 import { unmetAddonNeeds } from 'mptcp-native';
 import { checkPlaceholders, checkStartable, loadRedsocksConfig, parseLogTarget, redsocksAddonNeeds, redsocksErrorText } from './config';
@@ -17,13 +18,16 @@ import { createRedsocksLog, type RedsocksLog } from './log/redsocks-log';
 import { VERSION } from './version';
 
 const DAEMON_ENV = 'REDSOCKS_TS_DAEMONIZED';
+/** Set in each -N worker's environment (`i/n`). */
+const WORKER_ENV = 'REDSOCKS_TS_WORKER';
 
 export const USAGE = [
-  'Usage: redsocks-ts [-?hvt] [-c config] [-p pidfile]',
+  'Usage: redsocks-ts [-?hvt] [-c config] [-p pidfile] [-N workers]',
   '  -h, -?       this message',
   '  -v           print version',
   '  -t           test config syntax',
   '  -p           write pid to pidfile',
+  '  -N n         n worker processes sharing the listeners (SO_REUSEPORT; not in redsocks)',
   '',
 ].join('\n');
 
@@ -31,22 +35,28 @@ export interface CliArgs {
   conf: string;
   test: boolean;
   pidfile?: string;
+  /** -N: worker processes (1 = this process serves itself). */
+  workers: number;
   action?: 'help' | 'version';
+  /** A bad option value (ours: -N), printed with exit status 1. */
+  error?: string;
 }
 
-/** getopt("h?vtc:p:"): an unknown option prints the usage and exits 0, as redsocks does. */
+/** getopt("h?vtc:p:N:"): an unknown option prints the usage and exits 0, as redsocks does. */
 export function parseArgs(argv: string[]): CliArgs {
-  const out: CliArgs = { conf: 'redsocks.conf', test: false };
+  const out: CliArgs = { conf: 'redsocks.conf', test: false, workers: 1 };
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i];
     if (!a.startsWith('-') || a === '-') continue;
     for (let j = 1; j < a.length; j++) {
       const f = a[j];
-      if (f === 'c' || f === 'p') {
+      if (f === 'c' || f === 'p' || f === 'N') {
         const v = j + 1 < a.length ? a.slice(j + 1) : argv[++i];
         if (v === undefined) return { ...out, action: 'help' };
         if (f === 'c') out.conf = v;
-        else out.pidfile = v;
+        else if (f === 'p') out.pidfile = v;
+        else if (/^[1-9]\d{0,2}$/.test(v)) out.workers = Number(v);
+        else return { ...out, error: `-N ${v}: expected a number of workers (1 to 999)` };
         break;
       }
       if (f === 't') out.test = true;
@@ -102,11 +112,13 @@ async function run(args: CliArgs): Promise<number> {
     return 0;
   }
   const config = result.config;
+  let splicePolicy: SplicePolicy;
   try {
     // what redsocks checks at start but not at -t: a base section, a usable log target,
     // and (ours) no password left at the sample's placeholder
     checkStartable(config);
     checkPlaceholders(result);
+    splicePolicy = splicePolicyFromEnv();
   } catch (err) {
     process.stderr.write(`${formatConfigError(err)}\n`);
     return 1;
@@ -115,10 +127,17 @@ async function run(args: CliArgs): Promise<number> {
   const mode = config.base.daemon
     ? daemonize({
       marker: DAEMON_ENV,
-      args: ['-c', path.resolve(args.conf), ...(args.pidfile ? ['-p', path.resolve(args.pidfile)] : [])],
+      args: ['-c', path.resolve(args.conf), ...(args.pidfile ? ['-p', path.resolve(args.pidfile)] : []), ...(args.workers > 1 ? ['-N', String(args.workers)] : [])],
     })
     : 'foreground';
   if (mode === 'parent') return 0;
+  const worker = process.env[WORKER_ENV];
+  if (args.workers > 1 && worker === undefined) {
+    // this process only supervises (common's superviseWorkers exits with the workers)
+    if (mode === 'child') process.chdir('/');
+    superviseWorkers({ count: args.workers, envName: WORKER_ENV, args: ['-c', path.resolve(args.conf)], pidfile: args.pidfile });
+    return new Promise<number>(() => undefined);
+  }
   let log: RedsocksLog;
   try {
     log = makeLog(config);
@@ -137,7 +156,8 @@ async function run(args: CliArgs): Promise<number> {
   }
   let handle: RedsocksHandle;
   try {
-    handle = await startRedsocks(config, { log });
+    // under -N the UDP services (redudp, dns, dnstc) run in the first worker only
+    handle = await startRedsocks(config, { log, splicePolicy, reusePort: worker !== undefined, services: worker === undefined || worker.startsWith('1/') });
   } catch (err) {
     log.error(`${(err as Error).message}`);
     return 1;
@@ -151,7 +171,8 @@ async function run(args: CliArgs): Promise<number> {
   }
   // chdir first: a supervisor (or a test) that sees the pidfile sees the daemon's final state
   if (mode === 'child') process.chdir('/');
-  writePidfile(args.pidfile);
+  // a worker's pidfile is its supervisor's
+  if (worker === undefined) writePidfile(args.pidfile);
   // Handlers first, then the line that tells a supervisor (or a test) it may signal us: before
   // process.on('SIGUSR1'), Node's own SIGUSR1 action (the inspector) would swallow a dump.
   return new Promise<number>((resolve) => {
@@ -175,17 +196,21 @@ async function run(args: CliArgs): Promise<number> {
         log.notice('redsocks goes down');
         void handle.close().then(async () => {
           await log.close();
-          removePidfile(args.pidfile);
+          if (worker === undefined) removePidfile(args.pidfile);
           resolve(0);
         });
       },
     });
-    log.notice(`redsocks started, conn_max=${handle.connMax}`);
+    log.notice(`redsocks started, conn_max=${handle.connMax}${worker !== undefined ? `, worker ${worker}` : ''}`);
   });
 }
 
 export async function main(argv: string[]): Promise<number> {
   const args = parseArgs(argv);
+  if (args.error !== undefined) {
+    process.stderr.write(`${args.error}\n${USAGE}`);
+    return 1;
+  }
   if (args.action === 'help') {
     process.stdout.write(USAGE);
     return 0;

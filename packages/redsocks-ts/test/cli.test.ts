@@ -155,3 +155,56 @@ test('log = stderr on the journal (JOURNAL_STREAM names it): lines carry journal
   expect(text()).toMatch(/^<5>\d+\.\d{6} notice \S+ \S+ redsocks started, conn_max=\d+$/m);
   expect(text()).toMatch(/^<5>\d+\.\d{6} notice .* redsocks goes down$/m);
 });
+
+test('-N 2: two workers listen on one port (SO_REUSEPORT), the supervisor holds -p PIDFILE, SIGTERM stops all', async () => {
+  const net = await import('node:net');
+  // a free port for both workers (local_port = 0 would give each worker its own)
+  const port = await new Promise<number>((res) => {
+    const s = net.createServer().listen(0, '127.0.0.1', () => {
+      const p = (s.address() as { port: number }).port;
+      s.close(() => res(p));
+    });
+  });
+  const log = path.join(dir, 'n.log');
+  const conf = path.join(dir, 'n.conf');
+  const pidfile = path.join(dir, 'n.pid');
+  fs.writeFileSync(conf, GOOD(log, 'off').replace('local_port = 0', `local_port = ${port}`));
+  const child = spawn(CLI[0], [...CLI.slice(1), '-c', conf, '-p', pidfile, '-N', '2'], { cwd: ROOT, env: NO_SYSTEMD, stdio: 'ignore' });
+  const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
+  const text = (): string => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '');
+  await waitFor(() => /worker 1\/2/.test(text()) && /worker 2\/2/.test(text()), 30000, 'both workers started');
+  expect(fs.readFileSync(pidfile, 'utf8')).toBe(`${child.pid}\n`);
+  // two listening sockets on the port, each in its own worker (a child of the supervisor)
+  const owners = new Set<number>();
+  for (const pid of fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).map(Number)) {
+    for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
+      const link = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
+      const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
+      if (inode && fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').some((l) => {
+        const f = l.trim().split(/\s+/);
+        return f[9] === inode && f[3] === '0A' && parseInt(f[1].split(':')[1], 16) === port;
+      })) owners.add(pid);
+    }
+  }
+  expect(owners.size).toBe(2);
+  process.kill(child.pid!, 'SIGTERM');
+  expect(await exited).toBe(0);
+  expect(fs.existsSync(pidfile)).toBe(false);
+  expect(text().match(/redsocks goes down/g)).toHaveLength(2);
+});
+
+test('-N needs a number of workers: exit 1 naming the value', () => {
+  for (const v of ['0', 'x', '1000']) {
+    const r = run(['-N', v, '-c', '/nonexistent.conf']);
+    expect(r.status).toBe(1);
+    expect(r.stderr).toContain(`-N ${v}: expected a number of workers (1 to 999)`);
+  }
+});
+
+test('a bad MPTCP_SPLICE_ON refuses to start, naming the variable', () => {
+  const conf = path.join(dir, 'env.conf');
+  fs.writeFileSync(conf, GOOD(path.join(dir, 'env.log'), 'off'));
+  const r = spawnSync(CLI[0], [...CLI.slice(1), '-c', conf], { cwd: ROOT, encoding: 'utf8', timeout: 30000, env: { ...NO_SYSTEMD, MPTCP_SPLICE_ON: 'bogus' } });
+  expect(r.status).toBe(1);
+  expect(r.stderr).toContain('MPTCP_SPLICE_ON=bogus: expected loop or thread');
+});

@@ -9,10 +9,10 @@
  * SIGTERM/SIGINT drain for a bounded time, then exit 0. Pidfile, -D and the signals are
  * common's daemon lifecycle; under systemd -D is ignored (logged once).
  */
-import { fork, spawn, type ChildProcess } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { accessSync, constants as fsConstants } from 'node:fs';
 import {
-  ConfigError, daemonize, handleSignals, logClock, removePidfile, systemdForegroundNotice, writePidfile,
+  ConfigError, daemonize, handleSignals, logClock, removePidfile, superviseWorkers, systemdForegroundNotice, writePidfile,
 } from '@mptcp-proxy/common';
 import { unmetAddonNeeds } from 'mptcp-native';
 import { dantedAddonNeeds } from './config/addon-needs';
@@ -225,28 +225,8 @@ const DAEMON_ENV = 'SOCKS_SERVER_DAEMON';
 
 /** -N n: n workers, each with its own SO_REUSEPORT listeners; this process only supervises. */
 function supervise(args: Args, argv: string[]): void {
-  const children: ChildProcess[] = [];
   const childArgs = argv.filter((a, i) => a !== '-N' && argv[i - 1] !== '-N' && !/^-N\d+$/.test(a) && a !== '-p' && argv[i - 1] !== '-p');
-  writePidfile(args.pidfile);
-  let stopping = false;
-  for (let i = 0; i < args.workers; i++) {
-    const c = fork(process.argv[1], childArgs, {
-      execArgv: childExecArgv(),
-      env: { ...process.env, SOCKS_SERVER_WORKER: `${i + 1}/${args.workers}` },
-    });
-    children.push(c);
-    c.on('exit', () => {
-      if (children.every((x) => x.exitCode !== null || x.signalCode !== null)) {
-        removePidfile(args.pidfile);
-        process.exit(stopping ? 0 : 1);
-      }
-    });
-  }
-  const forward = (sig: NodeJS.Signals): void => {
-    if (sig === 'SIGTERM' || sig === 'SIGINT') stopping = true;
-    for (const c of children) if (c.exitCode === null) c.kill(sig);
-  };
-  for (const sig of ['SIGHUP', 'SIGUSR1', 'SIGTERM', 'SIGINT'] as NodeJS.Signals[]) process.on(sig, () => forward(sig));
+  superviseWorkers({ count: args.workers, envName: 'SOCKS_SERVER_WORKER', args: childArgs, execArgv: childExecArgv(), pidfile: args.pidfile });
 }
 
 async function run(args: Args, underSystemd = false): Promise<void> {

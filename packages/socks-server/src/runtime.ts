@@ -1,7 +1,7 @@
 import { networkInterfaces } from 'node:os';
 import { isIP } from 'node:net';
 import { lookup } from 'node:dns/promises';
-import { ProxyError, SpliceBudget } from '@mptcp-proxy/common';
+import { ProxyError, SpliceBudget, splicePolicyFromEnv } from '@mptcp-proxy/common';
 import type { DantedConfig, Rule, SystemLookups } from './config';
 import type { Authenticator } from './auth/authenticator';
 import { LoginLimiter, type FailureLimit } from './auth/login-limiter';
@@ -38,8 +38,8 @@ export class SharedState {
   readonly earlyBytes = new Map<string, number>();
   /** Client IPs that passed RFC 1929 recently (ms timestamp), for the pool negotiate timeout. */
   readonly recentAuth = new Map<string, number>();
-  /** The fds this process may spend on spliced relays. */
-  readonly splice = new SpliceBudget();
+  /** The fds this process may spend on spliced relays, and where and when they splice (MPTCP_SPLICE_ON/_AFTER). */
+  readonly splice = new SpliceBudget(undefined, splicePolicyFromEnv());
   /** Failed logins per source (extension.auth.failures). */
   readonly logins = new LoginLimiter();
   readonly verifyQueue = new VerifyQueue(VERIFY_CONCURRENCY, VERIFY_BACKLOG);

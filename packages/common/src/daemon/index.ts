@@ -3,3 +3,4 @@ export * from './pidfile';
 export * from './daemonize';
 export * from './signals';
 export * from './privileges';
+export * from './workers';

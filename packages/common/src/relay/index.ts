@@ -1,3 +1,4 @@
 export * from './pipe';
 export * from './relay';
-export { SpliceBudget } from './splice-path';
+export { DEFAULT_SPLICE_POLICY, SpliceBudget, splicePolicyFromEnv } from './splice-path';
+export type { SplicePolicy } from './splice-path';

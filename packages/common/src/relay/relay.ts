@@ -12,7 +12,7 @@ import { fdOf, spliceRelay } from 'mptcp-native';
 import type { SpliceError, SpliceHandle } from 'mptcp-native';
 import { Pipe, PipeOptions } from './pipe';
 import { RelayError } from '../errors';
-import { SpliceBudget, debug, resumeNodeReading, spliceIneligible, stopNodeReading, takeBuffered, whenFlushed } from './splice-path';
+import { SpliceBudget, debug, releaseNodeHandle, resumeNodeReading, spliceIneligible, stopNodeReading, takeBuffered, whenFlushed } from './splice-path';
 
 export interface RelayOptions {
   /** Tear down after this long without a byte in either direction. */
@@ -27,9 +27,17 @@ export interface RelayOptions {
   splice?: SpliceBudget;
   /**
    * With `splice`: switch only once this many bytes have moved (both directions together).
-   * Short connections then never pay for the switch (dups, two pipes, a flush wait). 0 = at once.
+   * Short connections then never pay for the switch (dups, two pipes, a flush wait). 0 = at once
+   * (the default; the daemons pass their budget's `policy.afterBytes`).
    */
   spliceAfterBytes?: number;
+  /**
+   * With `splice`: where the kernel relay runs. 'loop' (default): on the main loop beside Node's
+   * sockets (uv_poll on dups). 'thread': on mptcp-native's relay thread, and Node's own handles
+   * of both sockets are closed at the switch, so the main loop holds nothing for the connection
+   * (the net.Sockets stay as objects: addresses, destroy(), 'close'). Default: `splice.policy.on`.
+   */
+  spliceOn?: 'loop' | 'thread';
 }
 
 /** How often a spliced relay's counters are read for onBytes and per-direction EOF. */
@@ -76,6 +84,13 @@ export class Relay {
     a.on('error', this.onAError);
     b.on('error', this.onBError);
     if (opts.idleTimeoutMs !== undefined && opts.idleTimeoutMs > 0) this.armIdle(opts.idleTimeoutMs);
+  }
+
+  private get spliceAfter(): number {
+    return this.opts.spliceAfterBytes ?? 0;
+  }
+  private get spliceOn(): 'loop' | 'thread' {
+    return this.opts.spliceOn ?? this.opts.splice?.policy.on ?? 'loop';
   }
 
   /** 'js' (Node streams), 'switching' (handing over to the kernel) or 'splice'. */
@@ -126,7 +141,7 @@ export class Relay {
 
   private startPipe(src: Duplex, dst: Duplex, dir: 'aToB' | 'bToA', head: Buffer | undefined, extra: Pick<PipeOptions, 'tap'>): Pipe {
     const onBytes = this.opts.onBytes;
-    const deferred = this.opts.splice !== undefined && (this.opts.spliceAfterBytes ?? 0) > 0;
+    const deferred = this.opts.splice !== undefined && this.spliceAfter > 0;
     const p = new Pipe(src, dst, {
       head,
       tap: extra.tap,
@@ -185,7 +200,7 @@ export class Relay {
   private maybeSplice(extra: Pick<PipeOptions, 'tap'>): void {
     if (extra.tap) this.tapped = true;
     if (!this.opts.splice || !this.ab || !this.ba || this.tapped || this.settled) return;
-    if ((this.opts.spliceAfterBytes ?? 0) > 0) {
+    if (this.spliceAfter > 0) {
       this.spliceArmed = true;
       this.checkSpliceThreshold();
       return;
@@ -197,7 +212,7 @@ export class Relay {
   private checkSpliceThreshold(): void {
     const { ab, ba } = this;
     if (!ab || !ba || this.settled || this.tapped) return;
-    if (ab.bytes + ba.bytes < (this.opts.spliceAfterBytes ?? 0)) return;
+    if (ab.bytes + ba.bytes < this.spliceAfter) return;
     this.spliceArmed = false;
     setImmediate(() => void this.switchToSplice());
   }
@@ -246,7 +261,7 @@ export class Relay {
       return;
     }
     try {
-      this.spliceHandle = spliceRelay(fdOf(sa), fdOf(sb), this.onSpliceDone);
+      this.spliceHandle = spliceRelay(fdOf(sa), fdOf(sb), this.onSpliceDone, { on: this.spliceOn });
     } catch (e) {
       this.opts.splice?.release();
       // Out of fds or pipe pages (EMFILE, ENFILE, ENOMEM): the JS pipes carry on instead.
@@ -259,6 +274,15 @@ export class Relay {
       return;
     }
     this.pathMode = 'splice';
+    if (this.spliceOn === 'thread') {
+      // what the kernel relay moved since the switch (Node's own counters hold the rest)
+      const moved = (): RelayResult => {
+        this.syncSplice();
+        return this.seen;
+      };
+      releaseNodeHandle(sa, () => ({ read: moved().aToB, written: moved().bToA }));
+      releaseNodeHandle(sb, () => ({ read: moved().bToA, written: moved().aToB }));
+    }
     // The kernel relay holds dups: an owner's destroy() alone would not close the connection.
     sa.once('close', this.onSplicedAClose);
     sb.once('close', this.onSplicedBClose);

@@ -7,12 +7,17 @@ import type { Duplex } from 'node:stream';
 import { debuglog } from 'node:util';
 import { fdOf, spliceStatus } from 'mptcp-native';
 import { nofileSoftLimit } from '../daemon/limits';
+import { ConfigValueError } from '../errors';
 
 export const debug = debuglog('relay');
 
 interface StreamHandle {
   reading?: boolean;
   readStop?(): number;
+  close?(cb?: () => void): void;
+  onread?: unknown;
+  bytesRead?: number;
+  bytesWritten?: number;
 }
 
 function handleOf(s: net.Socket): StreamHandle | null {
@@ -42,6 +47,36 @@ export function spliceIneligible(a: Duplex, b: Duplex): string | null {
   return null;
 }
 
+/** Where a daemon's kernel relays run and when its relays switch to them (see RelayOptions). */
+export interface SplicePolicy {
+  /** 'loop': on Node's main loop beside the sockets; 'thread': on mptcp-native's relay thread. */
+  readonly on: 'loop' | 'thread';
+  /** Bytes relayed (both directions) in JS before the switch; 0 = as soon as both directions run. */
+  readonly afterBytes: number;
+}
+
+export const DEFAULT_SPLICE_POLICY: SplicePolicy = { on: 'loop', afterBytes: 64 * 1024 };
+
+/**
+ * The runtime choice of both daemons (docs/ARCHITECTURE.md, "Relaying"): MPTCP_SPLICE_ON
+ * (loop | thread) and MPTCP_SPLICE_AFTER (bytes) override DEFAULT_SPLICE_POLICY; a bad value
+ * is refused with the variable's name.
+ */
+export function splicePolicyFromEnv(env: NodeJS.ProcessEnv = process.env): SplicePolicy {
+  const on = env.MPTCP_SPLICE_ON ?? '';
+  const after = env.MPTCP_SPLICE_AFTER ?? '';
+  if (on !== '' && on !== 'loop' && on !== 'thread') {
+    throw new ConfigValueError(`MPTCP_SPLICE_ON=${on}: expected loop or thread`);
+  }
+  if (after !== '' && !/^\d+$/.test(after)) {
+    throw new ConfigValueError(`MPTCP_SPLICE_AFTER=${after}: expected a number of bytes`);
+  }
+  return {
+    on: on === '' ? DEFAULT_SPLICE_POLICY.on : on,
+    afterBytes: after === '' ? DEFAULT_SPLICE_POLICY.afterBytes : Number(after),
+  };
+}
+
 /**
  * The fds spliced relays may hold together. Each spliced relay holds six more fds than the JS
  * path (two dups, two pipes): splice only while all spliced relays of the process stay within a
@@ -51,8 +86,14 @@ export function spliceIneligible(a: Duplex, b: Duplex): string | null {
 export class SpliceBudget {
   private spliced = 0;
 
-  /** `nofile`: the soft RLIMIT_NOFILE (default: read now; unreadable or unlimited = no cap). */
-  constructor(private readonly nofile: number = nofileSoftLimit() ?? Infinity) {}
+  /**
+   * `nofile`: the soft RLIMIT_NOFILE (default: read now; unreadable or unlimited = no cap).
+   * `policy`: where and when this daemon's relays splice (default: DEFAULT_SPLICE_POLICY).
+   */
+  constructor(
+    private readonly nofile: number = nofileSoftLimit() ?? Infinity,
+    readonly policy: SplicePolicy = DEFAULT_SPLICE_POLICY,
+  ) {}
 
   /** Takes one relay's share; false when the budget is used up. */
   reserve(): boolean {
@@ -132,4 +173,22 @@ function flushed(s: net.Socket): Promise<boolean> {
 export async function whenFlushed(a: net.Socket, b: net.Socket): Promise<boolean> {
   const [fa, fb] = await Promise.all([flushed(a), flushed(b)]);
   return fa && fb && !a.destroyed && !b.destroyed;
+}
+
+/**
+ * After the relay thread took its dups: closes Node's own handle of s (its fd and libuv watcher),
+ * so nothing of the connection stays on the main loop. The net.Socket object stays for its owner
+ * (remote address, destroy(), 'close'); its bytesRead/bytesWritten go on counting from the
+ * handle's last values plus what the thread moved (`moved()`: read from s, written to s).
+ */
+export function releaseNodeHandle(s: net.Socket, moved: () => { read: number; written: number }): void {
+  const h = handleOf(s);
+  if (!h || !h.close) return;
+  const read0 = s.bytesRead;
+  const written0 = s.bytesWritten;
+  Object.defineProperty(s, 'bytesRead', { configurable: true, get: () => read0 + moved().read });
+  Object.defineProperty(s, 'bytesWritten', { configurable: true, get: () => written0 + moved().written });
+  h.onread = () => undefined;
+  (s as unknown as { _handle: StreamHandle | null })._handle = null;
+  h.close();
 }

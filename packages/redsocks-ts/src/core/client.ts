@@ -24,9 +24,6 @@ export interface ClientOwner {
 /** Client bytes buffered before the tunnel is up; past this the client is paused (TCP flow control holds the rest). */
 export const EARLY_DATA_LIMIT = 64 * 1024;
 
-/** Bytes relayed (both ways) before the relay is handed to the kernel's splice. */
-export const SPLICE_AFTER_BYTES = 64 * 1024;
-
 interface Shut {
   rd: boolean;
   wr: boolean;
@@ -136,8 +133,8 @@ export class RedsocksClient {
     this.earlySent = Math.max(0, this.socket.bytesRead - rest.length);
     const relay = new Relay(this.socket, up, {
       splice: this.owner.cfg.splice ? this.owner.spliceBudget : undefined,
-      // a short connection is over before a switch to splice could pay off
-      spliceAfterBytes: SPLICE_AFTER_BYTES,
+      // the daemon's policy: by default a short connection is over before a switch could pay off
+      spliceAfterBytes: this.owner.spliceBudget.policy.afterBytes,
       onBytes: () => {
         this.lastEvent = Date.now();
       },

@@ -12,7 +12,7 @@ import { Upstreams } from '../upstream/registry';
 import { secUsec } from './client';
 import { listenKey, Instance, type InstanceHost } from './instance';
 import { keepaliveLimitation } from '../net/keepalive';
-import { SpliceBudget, nofileSoftLimit } from '@mptcp-proxy/common';
+import { SpliceBudget, nofileSoftLimit, splicePolicyFromEnv, type SplicePolicy } from '@mptcp-proxy/common';
 import { startServices, reloadServices, type Service, type ServiceKind } from './services';
 import { RedsocksMetrics } from './metrics';
 
@@ -20,6 +20,15 @@ export interface StartOptions {
   log: RedsocksLog;
   /** RLIMIT_NOFILE used for the default conn_max (default: the process' soft limit). */
   nofile?: number;
+  /** Where and when relays splice (default: MPTCP_SPLICE_ON/_AFTER, as the CLI reads them). */
+  splicePolicy?: SplicePolicy;
+  /** One of several -N workers: listeners are opened with SO_REUSEPORT. */
+  reusePort?: boolean;
+  /**
+   * Run the UDP services (redudp {}, dns {}, dnstc {}); default true. Under -N only the first
+   * worker runs them (their sockets are not shared between workers).
+   */
+  services?: boolean;
 }
 
 export interface ClientInfo {
@@ -68,11 +77,18 @@ class Daemon implements InstanceHost {
   private limitLogged = false;
   private closing = false;
   private lastLoopNotice = -Infinity;
-  readonly spliceBudget = new SpliceBudget();
+  /** The fds spliced relays may hold, and where and when they splice. */
+  readonly spliceBudget: SpliceBudget;
   readonly upstreams = new Upstreams();
+  readonly reusePort: boolean;
 
-  constructor(public config: RedsocksConfig, readonly log: RedsocksLog, private readonly nofile: number) {
+  private readonly runServices: boolean;
+
+  constructor(public config: RedsocksConfig, readonly log: RedsocksLog, private readonly nofile: number, opts: Pick<StartOptions, 'splicePolicy' | 'reusePort' | 'services'> = {}) {
+    this.runServices = opts.services ?? true;
     this.connMax = effectiveConnMax(config, nofile);
+    this.spliceBudget = new SpliceBudget(undefined, opts.splicePolicy ?? splicePolicyFromEnv());
+    this.reusePort = opts.reusePort ?? false;
   }
 
   async start(): Promise<void> {
@@ -86,7 +102,7 @@ class Daemon implements InstanceHost {
         await inst.listen();
         built.push(inst);
       }
-      this.services = await startServices(this.config, this.log);
+      if (this.runServices) this.services = await startServices(this.config, this.log);
     } catch (err) {
       for (const inst of built) await inst.close();
       await this.metrics?.close();
@@ -232,7 +248,7 @@ class Daemon implements InstanceHost {
       // kept instances were not touched yet
       throw err;
     }
-    const svc = await reloadServices(this.services, config, this.log);
+    const svc = this.runServices ? await reloadServices(this.services, config, this.log) : { services: [], error: undefined };
     this.services = svc.services;
     if (svc.error !== undefined) {
       for (const inst of fresh) await inst.close();
@@ -270,7 +286,7 @@ function nofileForConnMax(): number {
 export async function startRedsocks(config: RedsocksConfig, opts: StartOptions): Promise<RedsocksHandle> {
   const { log } = opts;
   log.setLevels({ debug: config.base.logDebug, info: config.base.logInfo });
-  const d = new Daemon(config, log, opts.nofile ?? nofileForConnMax());
+  const d = new Daemon(config, log, opts.nofile ?? nofileForConnMax(), opts);
   initWarnings(config, log, d.upstreams);
   await d.start();
   return {

@@ -18,6 +18,8 @@ import { RedsocksClient, type ClientOwner } from './client';
 export interface InstanceHost {
   readonly log: RedsocksLog;
   readonly spliceBudget: SpliceBudget;
+  /** -N workers: every listener is opened with SO_REUSEPORT. */
+  readonly reusePort: boolean;
   /** The daemon's protocol objects (what they learned survives a reload). */
   readonly upstreams: Upstreams;
   /** True when redsocks' once-an-hour "proxy loop" notice is due now (the daemon keeps the time). */
@@ -73,6 +75,7 @@ export class Instance implements ClientOwner {
         port: this.port || this.cfg.localPort,
         backlog: this.cfg.listenq,
         transparent: this.redirector.transparent,
+        reusePort: this.host.reusePort,
       },
       (s) => this.onConnection(s),
     );

@@ -1,6 +1,7 @@
 /**
  * The LAN-side listener: always plain TCP (SO_ORIGINAL_DST only works there). For
- * `redirector = generic` (TPROXY) it needs IP_TRANSPARENT, which only mptcp-native can set.
+ * `redirector = generic` (TPROXY) it needs IP_TRANSPARENT, and for -N workers SO_REUSEPORT,
+ * which only mptcp-native can set (Node 20's listen() has neither).
  */
 import * as net from 'node:net';
 import { listen } from 'mptcp-native';
@@ -10,15 +11,18 @@ export interface ListenSpec {
   port: number;
   backlog: number;
   transparent: boolean;
+  /** SO_REUSEPORT: one of several -N workers listening on the same address. */
+  reusePort?: boolean;
 }
 
 export async function openListener(spec: ListenSpec, onConnection: (s: net.Socket) => void): Promise<net.Server> {
-  if (spec.transparent) {
+  if (spec.transparent || spec.reusePort) {
     try {
-      return await listen({ host: spec.host, port: spec.port, backlog: spec.backlog, transparent: true, mptcp: 'off' }, onConnection);
+      const { host, port, backlog, transparent, reusePort } = spec;
+      return await listen({ host, port, backlog, transparent, reusePort, mptcp: 'off' }, onConnection);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      if (err.code === 'EPERM') {
+      if (err.code === 'EPERM' && spec.transparent) {
         err.message = `IP_TRANSPARENT on ${spec.host}:${spec.port} (redirector = generic): EPERM: it needs CAP_NET_ADMIN ` +
           '(under systemd: conf/systemd/redsocks-ts.service.d/tproxy.conf; in Docker: --cap-add NET_ADMIN)';
       }

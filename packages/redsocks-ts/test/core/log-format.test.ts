@@ -35,12 +35,17 @@ describe('redsocks log format', () => {
 
 describe('command line', () => {
   test("redsocks' flags", () => {
-    expect(parseArgs([])).toEqual({ conf: 'redsocks.conf', test: false });
+    expect(parseArgs([])).toEqual({ conf: 'redsocks.conf', test: false, workers: 1 });
     expect(parseArgs(['-t', '-c', '/etc/redsocks.conf', '-p', '/run/r.pid'])).toEqual({
       conf: '/etc/redsocks.conf',
       test: true,
       pidfile: '/run/r.pid',
+      workers: 1,
     });
+    // ours: -N n workers (SO_REUSEPORT)
+    expect(parseArgs(['-N', '2', '-c', 'r.conf'])).toMatchObject({ conf: 'r.conf', workers: 2 });
+    expect(parseArgs(['-N4']).workers).toBe(4);
+    expect(parseArgs(['-N', '0']).error).toBe('-N 0: expected a number of workers (1 to 999)');
     expect(parseArgs(['-tc/x.conf'])).toMatchObject({ conf: '/x.conf', test: true });
     expect(parseArgs(['-v']).action).toBe('version');
     expect(parseArgs(['-h']).action).toBe('help');

@@ -9,8 +9,6 @@ import { strerror } from '../log/dante-format';
 import { tuneSocket } from '../net/dialer';
 import type { CommandContext } from './command';
 
-const SPLICE_AFTER_BYTES = 64 * 1024;
-
 /** Dante's close reason for a relay that failed. */
 export function relayCloseReason(err: RelayError): string {
   if (err.code === 'ERELAY_IDLE') return 'i/o timeout';
@@ -29,11 +27,12 @@ export function startStreamRelay(ctx: CommandContext, dest: net.Socket, onRelay:
   const s = ctx.session;
   tuneSocket(dest, ctx.rt.noKeepalive);
   const early = s.takeEarly();
-  // splice(2) moves the bytes in the kernel once 64 KiB went through (short sessions never pay
-  // for the switch); the JS pipes carry everything before, or when splice cannot be had.
+  // splice(2) moves the bytes in the kernel once the policy's bytes went through (by default
+  // 64 KiB: short sessions never pay for the switch); the JS pipes carry everything before, or
+  // when splice cannot be had.
   const relay = new Relay(s.client, dest, {
     splice: ctx.rt.shared.splice,
-    spliceAfterBytes: SPLICE_AFTER_BYTES,
+    spliceAfterBytes: ctx.rt.shared.splice.policy.afterBytes,
     ...(ctx.ioMs > 0 ? { idleTimeoutMs: ctx.ioMs } : {}),
   });
   onRelay(relay);
