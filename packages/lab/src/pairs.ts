@@ -67,9 +67,12 @@ export function oursBuilt(): { ok: boolean; why?: string } {
   return { ok: true };
 }
 
-/** socks-server; `settings` are extra danted.conf settings (before the rules), e.g. `extension.metrics: ...`. */
-export async function startOurServer(lab: Lab, settings: string[] = []): Promise<Started> {
-  let conf = labConf(lab, 'danted.conf');
+/**
+ * socks-server from a conf/lab config (default the shipped `danted.conf`); `settings` are extra
+ * danted.conf settings (before the rules), e.g. `extension.metrics: ...`.
+ */
+export async function startOurServer(lab: Lab, settings: string[] = [], file = 'danted.conf'): Promise<Started> {
+  let conf = labConf(lab, file);
   if (settings.length > 0) {
     const text = fs.readFileSync(conf, 'utf8').replace(/^(client|socks) pass/m, `${settings.join('\n')}\n$&`);
     conf = conf.replace(/\.conf$/, '-settings.conf');
@@ -78,11 +81,11 @@ export async function startOurServer(lab: Lab, settings: string[] = []): Promise
   return startDaemon(lab.ns.remote, 'socks-server', ['node', path.join(ROOT, 'packages/socks-server/dist/cli.js'), '-f', conf], OUR_SOCKS_PORT);
 }
 
-/** redsocks-ts with optional key overrides (e.g. { optimistic: 'off', fastopen: 'off' }). */
-export async function startOurRedsocks(lab: Lab, overrides: Record<string, string> = {}, port = OUR_REDSOCKS_PORT): Promise<Started> {
+/** redsocks-ts from a conf/lab config (default the shipped `redsocks.conf`) with optional key overrides (e.g. { optimistic: 'off', fastopen: 'off' }). */
+export async function startOurRedsocks(lab: Lab, overrides: Record<string, string> = {}, port = OUR_REDSOCKS_PORT, file = 'redsocks.conf'): Promise<Started> {
   const o = { ...overrides };
   if (port !== OUR_REDSOCKS_PORT) o.local_port = String(port);
-  return startDaemon(lab.ns.gw, 'redsocks-ts', ['node', path.join(ROOT, 'packages/redsocks-ts/dist/cli.js'), '-c', labConf(lab, 'redsocks.conf', o)], port);
+  return startDaemon(lab.ns.gw, 'redsocks-ts', ['node', path.join(ROOT, 'packages/redsocks-ts/dist/cli.js'), '-c', labConf(lab, file, o)], port);
 }
 
 /**
