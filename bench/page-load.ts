@@ -21,7 +21,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import {
   Lab, destroyLabsOnSignals, ROOT, PROFILES, LabProfile, setupLab, preferCompiled, ModeRunner, median, sleep,
-  NODES, waitFor, startWebOrigin, loadPage, type PageLoad, type Page, type WebOrigin, type Mode,
+  NODES, waitFor, startWebOrigin, pageLoads, type PageLoad, type Page, type WebOrigin, type Mode,
 } from '@mptcp-proxy/lab';
 
 function arg(name: string, def: string): string {
@@ -112,8 +112,7 @@ const label = (name: string): string => CASE_LABEL[name] ?? name.replace(/^ours\
 
 async function series(lab: Lab, mode: Mode, web: WebOrigin, page: Page, n: number): Promise<Series> {
   const out: Series = { loads: [], failed: [] };
-  for (let i = 0; i < n; i++) {
-    const l = await loadPage(page.url, { prefix: ['ip', 'netns', 'exec', lab.ns[mode.src.node].name], hosts: web.hosts, spkiHashes: [web.spki], timeoutMs: 60000 });
+  for (const l of await pageLoads(lab, mode.src.node, web, page, n)) {
     if (l.ok) out.loads.push(detail(l));
     else out.failed.push(l.error ?? 'failed');
   }

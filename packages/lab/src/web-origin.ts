@@ -11,7 +11,8 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import type { ChildProcess } from 'node:child_process';
 import { sh } from './netns';
-import type { Lab } from './lab';
+import type { Lab, NodeName } from './lab';
+import { loadPage, type PageLoad } from './browser';
 import { waitFor } from './wait';
 import { MIME_TYPES, writePages, type Origin, type Page } from './pages';
 
@@ -109,4 +110,13 @@ export async function startWebOrigin(lab: Lab): Promise<WebOrigin> {
     spki,
     stop: () => proc.kill('SIGTERM'),
   };
+}
+
+/** `n` loads of `page`, one after another, each in a fresh browser in `node`'s namespace. */
+export async function pageLoads(lab: Lab, node: NodeName, web: WebOrigin, page: Page, n: number, timeoutMs = 60000): Promise<PageLoad[]> {
+  const out: PageLoad[] = [];
+  for (let i = 0; i < n; i++) {
+    out.push(await loadPage(page.url, { prefix: ['ip', 'netns', 'exec', lab.ns[node].name], hosts: web.hosts, spkiHashes: [web.spki], timeoutMs }));
+  }
+  return out;
 }
