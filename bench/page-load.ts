@@ -80,9 +80,10 @@ async function poolStats(mode: Mode): Promise<Record<string, number> | undefined
   return Object.fromEntries([...line.matchAll(/(\w+)=(\d+)/g)].map((m) => [m[1], Number(m[2])]));
 }
 
-/** Downstream bytes each ISP carried (the WAN emulators' counters). */
-async function downBytes(lab: Lab): Promise<{ isp1: number; isp2: number }> {
-  return { isp1: (await lab.linkStats('isp1')).down.bytes, isp2: (await lab.linkStats('isp2')).down.bytes };
+/** Downstream bytes and frames each ISP carried (the WAN emulators' counters). */
+async function downBytes(lab: Lab): Promise<{ isp1: number; isp2: number; frames1: number; frames2: number }> {
+  const [a, b] = [(await lab.linkStats('isp1')).down, (await lab.linkStats('isp2')).down];
+  return { isp1: a.bytes, isp2: b.bytes, frames1: a.pass, frames2: b.pass };
 }
 
 interface Row {
@@ -101,8 +102,9 @@ interface Row {
   ttfbMs: number;
   setupMs: number;
   reuseMs: number;
-  /** Downstream KB per load on each ISP. */
+  /** Downstream KB and frames per load on each ISP. */
   downKB: { isp1: number; isp2: number };
+  downFrames: { isp1: number; isp2: number };
   /** Pool hits and misses per load (ours with a warm pool). */
   pool?: { hits: number; misses: number };
 }
@@ -189,6 +191,7 @@ async function benchProfile(prof: LabProfile, cases: string[], pages: string[], 
             conns: median(run.loads.map((l) => l.conns)), ttfbMs: median(run.loads.map((l) => l.ttfbMs)),
             setupMs: median(run.loads.map((l) => l.setupMs)), reuseMs: median(run.loads.map((l) => l.reuseMs)),
             downKB: { isp1: (down1.isp1 - down0.isp1) / 1024 / n, isp2: (down1.isp2 - down0.isp2) / 1024 / n },
+            downFrames: { isp1: (down1.frames1 - down0.frames1) / n, isp2: (down1.frames2 - down0.frames2) / n },
             pool: pool0 && pool1 ? { hits: (pool1.hits - pool0.hits) / n, misses: (pool1.misses - pool0.misses) / n } : undefined,
           };
           rows.push(row);

@@ -188,7 +188,7 @@ function body(r: Resource, byHost: Map<string, Origin>): Buffer {
     });
     code = `(function(){${add.join('')}})();\n`;
   }
-  const pad = r.bytes - code.length - 6;
+  const pad = r.bytes - code.length - 5; // "/*" + filler + "*/\n"
   return Buffer.from(`${code}/*${filler(seed, pad)}*/\n`);
 }
 
