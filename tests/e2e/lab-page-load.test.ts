@@ -6,17 +6,10 @@
  * handshake per HTTPS connection. Functional only: the timings are the bench's.
  */
 import {
-  Lab, LabProfile, setupLab, type Started, oursBuilt, startOurRedsocks, startOurServer, stopAll,
+  Lab, E2E_PROFILE, setupLab, type Started, oursBuilt, startOurRedsocks, startOurServer, stopAll,
   startWebOrigin, pageLoads, type WebOrigin, type PageLoad,
 } from '@mptcp-proxy/lab';
 
-const link = { delayMs: 5, rateMbit: 50, lossPct: 0, queuePkts: 100 };
-const E2E: LabProfile = {
-  name: 'e2e',
-  description: 'two 50 Mbit/s, 5 ms one-way links (short, for tests)',
-  isp1: { up: { ...link }, down: { ...link } },
-  isp2: { up: { ...link }, down: { ...link } },
-};
 
 function protocols(l: PageLoad): Record<string, number> {
   const out: Record<string, number> = {};
@@ -32,7 +25,7 @@ describe('page loads in headless chromium through the lab', () => {
   beforeAll(async () => {
     const built = oursBuilt();
     if (!built.ok) throw new Error(`the daemons must be built first: ${built.why}`);
-    lab = await Lab.create(E2E, { origin: false });
+    lab = await Lab.create(E2E_PROFILE, { origin: false });
     setupLab(lab);
     daemons = [await startOurServer(lab), await startOurRedsocks(lab)];
     web = await startWebOrigin(lab);
