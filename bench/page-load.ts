@@ -45,6 +45,10 @@ export interface LoadDetail {
   conns: number;
   /** Median TCP connect + TLS of those connections, as the browser measured it. */
   setupMs: number;
+  /** The most connections the browser started within any 100 ms (the burst a warm pool must serve). */
+  burst: number;
+  /** When each new connection started (ms from navigation start; the HTML's is 0). */
+  connStarts: number[];
   /** Median request start to first response byte of the requests that reused an open connection. */
   reuseMs: number;
   bytes: number;
@@ -53,10 +57,14 @@ export interface LoadDetail {
 function detail(l: PageLoad): LoadDetail {
   const fresh = l.resources.filter((r) => r.connectEnd > r.connectStart && r.connectStart > 0);
   const reused = l.resources.filter((r) => !(r.connectEnd > r.connectStart) && r.requestStart > 0 && r.responseStart > 0);
+  const starts = [0, ...fresh.map((r) => r.connectStart)].sort((a, b) => a - b);
+  const burst = Math.max(...starts.map((t, i) => starts.filter((u, j) => j >= i && u < t + 100).length));
   return {
     onloadMs: l.onloadMs,
     ttfbMs: l.ttfbMs,
     conns: fresh.length + 1,
+    burst,
+    connStarts: starts.map((t) => Math.round(t)),
     setupMs: median(fresh.map((r) => r.connectEnd - r.connectStart)),
     reuseMs: median(reused.map((r) => r.responseStart - r.requestStart)),
     bytes: l.resources.reduce((a, r) => a + r.bytes, 0),
@@ -99,6 +107,7 @@ interface Row {
   floorMs: number;
   netMs: number;
   conns: number;
+  burst: number;
   ttfbMs: number;
   setupMs: number;
   reuseMs: number;
@@ -137,7 +146,7 @@ function printRows(rows: Row[]): void {
   const W = Math.max(15, ...rows.map((r) => r.label.length + 2));
   console.log(
     `${'page'.padEnd(6)}${'case'.padEnd(W)}${'onload ms (p10..p90)'.padEnd(24)}${'floor'.padStart(6)}${'net'.padStart(7)}` +
-      `${'x direct'.padStart(10)}${'net x dir'.padStart(10)}${'x C'.padStart(7)}${'conns'.padStart(7)}${'TTFB'.padStart(7)}${'setup'.padStart(7)}${'reuse'.padStart(7)}${'down KB isp1/isp2'.padStart(19)}${'pool hit/miss'.padStart(15)}  ok`,
+      `${'x direct'.padStart(10)}${'net x dir'.padStart(10)}${'x C'.padStart(7)}${'conns'.padStart(7)}${'burst'.padStart(7)}${'TTFB'.padStart(7)}${'setup'.padStart(7)}${'reuse'.padStart(7)}${'down KB isp1/isp2'.padStart(19)}${'pool hit/miss'.padStart(15)}  ok`,
   );
   for (const r of rows) {
     const dir = rows.find((x) => x.page === r.page && x.case === 'direct');
@@ -145,7 +154,7 @@ function printRows(rows: Row[]): void {
     console.log(
       `${r.page.padEnd(6)}${r.label.padEnd(W)}${`${f0(r.onloadMs)} (${f0(r.p10)}..${f0(r.p90)})`.padEnd(24)}${f0(r.floorMs).padStart(6)}${f0(r.netMs).padStart(7)}` +
         `${(dir ? f2(r.onloadMs / dir.onloadMs) : '-').padStart(10)}${(dir ? f2(r.netMs / dir.netMs) : '-').padStart(10)}${(c ? f2(r.onloadMs / c.onloadMs) : '-').padStart(7)}` +
-        `${f0(r.conns).padStart(7)}${f0(r.ttfbMs).padStart(7)}${f0(r.setupMs).padStart(7)}${f0(r.reuseMs).padStart(7)}` +
+        `${f0(r.conns).padStart(7)}${f0(r.burst).padStart(7)}${f0(r.ttfbMs).padStart(7)}${f0(r.setupMs).padStart(7)}${f0(r.reuseMs).padStart(7)}` +
         `${`${f0(r.downKB.isp1)}/${f0(r.downKB.isp2)}`.padStart(19)}${(r.pool ? `${r.pool.hits.toFixed(1)}/${r.pool.misses.toFixed(1)}` : '-').padStart(15)}  ${r.run.loads.length}/${r.run.loads.length + r.run.failed.length}` +
         (r.run.failed.length ? `  (${[...new Set(r.run.failed)].join('; ').slice(0, 120)})` : ''),
     );
@@ -188,7 +197,7 @@ async function benchProfile(prof: LabProfile, cases: string[], pages: string[], 
           const row: Row = {
             profile: prof.name, page: page.name, case: name, label: label(name), floor, run,
             onloadMs: median(on), p10: quantile(on, 0.1), p90: quantile(on, 0.9), floorMs, netMs: median(on) - floorMs,
-            conns: median(run.loads.map((l) => l.conns)), ttfbMs: median(run.loads.map((l) => l.ttfbMs)),
+            conns: median(run.loads.map((l) => l.conns)), burst: median(run.loads.map((l) => l.burst)), ttfbMs: median(run.loads.map((l) => l.ttfbMs)),
             setupMs: median(run.loads.map((l) => l.setupMs)), reuseMs: median(run.loads.map((l) => l.reuseMs)),
             downKB: { isp1: (down1.isp1 - down0.isp1) / 1024 / n, isp2: (down1.isp2 - down0.isp2) / 1024 / n },
             downFrames: { isp1: (down1.frames1 - down0.frames1) / n, isp2: (down1.frames2 - down0.frames2) / n },
@@ -204,7 +213,7 @@ async function benchProfile(prof: LabProfile, cases: string[], pages: string[], 
     web.stop();
     console.log(`\nprofile ${prof.name}, ${loads} loads per case (floor: ${floorLoads} at zero delay); load average after ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
     console.log('onload = median navigation start -> load event (p10..p90); floor = zero-delay median; net = onload - floor; conns/TTFB/setup/reuse = medians per load;\n' +
-      'setup = TCP connect + TLS of a new connection; reuse = request -> first byte on an open connection; down KB = downstream bytes per load on each ISP; pool = hits/misses per load');
+      'burst = most connections started within 100 ms; setup = TCP connect + TLS of a new connection; reuse = request -> first byte on an open connection; down KB = downstream bytes per load on each ISP; pool = hits/misses per load');
     printRows(rows);
   } finally {
     await runner.close();
