@@ -47,8 +47,6 @@ export interface BrowserOptions {
   timeoutMs?: number;
 }
 
-export const CHROMIUM = 'chromium';
-
 /** The flags of every load: headless, fresh profile, no background networking of its own. */
 export function chromiumArgs(profileDir: string, o: BrowserOptions): string[] {
   const rules = [...Object.entries(o.hosts).map(([h, a]) => `MAP ${h} ${a}`), 'MAP * ~NOTFOUND'].join(', ');
@@ -159,7 +157,9 @@ async function stopBrowser(proc: ChildProcess): Promise<void> {
 /** Load `url` once in a fresh browser with a fresh profile; resolves when the load event fired. */
 export async function loadPage(url: string, o: BrowserOptions): Promise<PageLoad> {
   const profileDir = fs.mkdtempSync(path.join(os.tmpdir(), 'rts-chromium-'));
-  const proc = spawn(o.prefix[0] ?? CHROMIUM, [...o.prefix.slice(1), ...(o.prefix.length ? [CHROMIUM] : []), ...chromiumArgs(profileDir, o)], {
+  const argv = ['chromium', ...chromiumArgs(profileDir, o)];
+  const [cmd, ...rest] = [...o.prefix, ...argv];
+  const proc = spawn(cmd, rest, {
     stdio: ['ignore', 'ignore', 'pipe', 'pipe', 'pipe'],
     detached: true,
   });

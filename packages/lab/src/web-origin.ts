@@ -16,8 +16,6 @@ import { loadPage, type PageLoad } from './browser';
 import { waitFor } from './wait';
 import { MIME_TYPES, writePages, type Origin, type Page } from './pages';
 
-export const NGINX = 'nginx';
-
 export interface WebOrigin {
   page1: Page;
   page2: Page;
@@ -94,7 +92,7 @@ export async function startWebOrigin(lab: Lab): Promise<WebOrigin> {
   const spki = makeCerts(certDir, page2.origins.map((o) => o.host));
   const conf = path.join(dir, 'nginx.conf');
   fs.writeFileSync(conf, nginxConf(dir, origins, root, certDir));
-  const proc: ChildProcess = lab.spawn('origin', [NGINX, '-p', dir, '-e', 'stderr', '-c', conf]);
+  const proc: ChildProcess = lab.spawn('origin', ['nginx', '-p', dir, '-e', 'stderr', '-c', conf]);
   let out = '';
   proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
   const listening = (): boolean => {
