@@ -55,12 +55,12 @@ export const MIME_TYPES: Record<string, string> = { html: 'text/html', css: MIME
 const EXT: Record<Kind, string> = { css: 'css', js: 'js', img: 'png', font: 'woff2' };
 
 /** Origins of the pages: distinct addresses on the origin namespace, so each gets its own connections. */
-export const PAGE1_ORIGIN: Origin = { host: 'page1.lab', addr: '10.9.1.10', tls: false, http: 'h1' };
+export const PAGE1_ORIGIN: Origin = { host: 'page1.lab', addr: '198.51.100.10', tls: false, http: 'h1' };
 const P2: Array<[string, HttpVersion]> = [
   ['www', 'h2'], ['static', 'h2'], ['cdn', 'h2'], ['fonts', 'h2'], ['img', 'h1'], ['media', 'h1'],
   ['api', 'h2'], ['ads', 'h1'], ['adimg', 'h1'], ['tags', 'h2'], ['analytics', 'h1'], ['social', 'h2'],
 ];
-export const PAGE2_ORIGINS: Origin[] = P2.map(([n, http], i) => ({ host: `${n}.lab`, addr: `10.9.1.${20 + i}`, tls: true, http }));
+export const PAGE2_ORIGINS: Origin[] = P2.map(([n, http], i) => ({ host: `${n}.lab`, addr: `198.51.100.${20 + i}`, tls: true, http }));
 
 const KB = 1024;
 
