@@ -6,7 +6,7 @@
  *     Per connection, the first byte says what to do:
  *       B<bytes>\n  stream that many bytes, then close      P  reply "p", then close
  *       I           reply "i", then hold until the peer goes  S  sink: count until EOF, then
- *                                                              print {"bytes":N,"ms":T}
+ *       E           echo every byte back until EOF               print {"bytes":N,"ms":T}
  *   loadgen client MODE DEST_IP DEST_PORT [--socks PROXY_IP:PORT] [--src IP] ARGS...
  *     bulk STREAMS BYTES   STREAMS downloads of BYTES/STREAMS each; {"bytes","secs"}
  *     up BYTES             one upload of BYTES into an `S` sink; {"bytes","secs"}
@@ -14,6 +14,9 @@
  *                          {"done","failed","secs"}
  *     idle COUNT           COUNT held connections (64 in flight while opening);
  *                          {"held","failed"}, then waits for a line on stdin, closes all
+ *     rtt COUNT SIZE       one connection ("E"), then COUNT round trips of SIZE bytes, each
+ *                          sent once the previous echo is back; {"count","median_us","p10_us",
+ *                          "p90_us","mean_us"} (the per-request cost of what lies in between)
  *   --socks does a plain RFC 1928 exchange (greeting, wait, CONNECT, wait), no pipelining.
  * Bulk bytes cost the load generator as little as the kernel allows: the origin sendfile()s
  * from a memfd and the client splice()s into /dev/null, so the proxy under test gets the CPU.
@@ -68,7 +71,7 @@ static void watch(int fd, uint32_t ev, void *ptr, int op) {
 
 /* ------------------------------------------------------------------ origin */
 
-enum { O_NEW, O_STREAM, O_HOLD, O_SINK };
+enum { O_NEW, O_STREAM, O_HOLD, O_SINK, O_ECHO };
 struct oconn {
   int fd, state;
   long long left, got;
@@ -113,7 +116,22 @@ static void oread(struct oconn *c) {
       oclose(c);
       return;
     }
+    if (c->state == O_ECHO) {
+      if (write(c->fd, buf, n) != n) {
+        oclose(c);
+        return;
+      }
+      continue;
+    }
     if (c->state == O_NEW) {
+      if (buf[0] == 'E') {
+        c->state = O_ECHO;
+        if (n > 1 && write(c->fd, buf + 1, n - 1) != n - 1) {
+          oclose(c);
+          return;
+        }
+        continue;
+      }
       if (buf[0] == 'B') {
         c->left = atoll(buf + 1);
         c->state = O_STREAM;
@@ -195,6 +213,20 @@ static long long per_bytes;
 static long done, failed, active, target, started;
 static double t_end;
 static long long total_bytes;
+/* rtt: round trips left, their times (us), the current one's start */
+static long rtt_left, rtt_n;
+static double *rtt_us, rtt_t0;
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+static void rtt_send(struct cconn *c) {
+  c->bytes = 0;
+  rtt_t0 = now();
+  if (write(c->fd, buf, per_bytes) != per_bytes) die("rtt write");
+}
 
 static int cstart(struct cconn *c) {
   c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
@@ -225,9 +257,11 @@ static void crequest(struct cconn *c) {
   if (!strcmp(mode, "bulk")) n = snprintf(req, sizeof req, "B%lld\n", per_bytes);
   else if (!strcmp(mode, "conn")) n = snprintf(req, sizeof req, "P");
   else if (!strcmp(mode, "up")) n = snprintf(req, sizeof req, "S");
+  else if (!strcmp(mode, "rtt")) n = snprintf(req, sizeof req, "E");
   else n = snprintf(req, sizeof req, "I");
   (void)!write(c->fd, req, n);
   c->state = C_RUN;
+  if (!strcmp(mode, "rtt")) rtt_send(c);
   if (!strcmp(mode, "up")) {
     c->want = per_bytes;
     watch(c->fd, EPOLLOUT, c, EPOLL_CTL_MOD);
@@ -284,6 +318,18 @@ static int cstep(struct cconn *c, uint32_t events, int *ok) {
     shutdown(c->fd, SHUT_WR);
     total_bytes += c->bytes;
     return *ok = 1, 1;
+  }
+  if (!strcmp(mode, "rtt")) {
+    for (;;) {
+      ssize_t n = read(c->fd, buf, BUF);
+      if (n < 0 && errno == EAGAIN) return 0;
+      if (n <= 0) return *ok = 0, 1;
+      c->bytes += n;
+      if (c->bytes < per_bytes) continue;
+      rtt_us[rtt_n++] = (now() - rtt_t0) * 1e6;
+      if (--rtt_left == 0) return *ok = 1, 1;
+      rtt_send(c);
+    }
   }
   int bulk = !strcmp(mode, "bulk");
   for (;;) {
@@ -342,6 +388,12 @@ static int client(int argc, char **argv) {
   } else if (!strcmp(mode, "idle")) {
     target = a;
     conc = a < 64 ? a : 64;
+  } else if (!strcmp(mode, "rtt")) {
+    conc = target = 1;
+    rtt_left = a;
+    per_bytes = b;
+    if (a < 1 || b < 1 || b > BUF) return 2;
+    rtt_us = calloc(a, sizeof *rtt_us);
   } else {
     return 2;
   }
@@ -391,6 +443,15 @@ static int client(int argc, char **argv) {
     printf("{\"closed\":%ld}\n", nheld);
   } else if (!strcmp(mode, "conn")) {
     printf("{\"done\":%ld,\"failed\":%ld,\"secs\":%.3f}\n", done, failed, secs);
+  } else if (!strcmp(mode, "rtt")) {
+    double sum = 0;
+    for (long i = 0; i < rtt_n; i++) sum += rtt_us[i];
+    qsort(rtt_us, rtt_n, sizeof *rtt_us, cmp_double);
+    double q = rtt_n ? 1 : 0;
+#define AT(f) (rtt_n ? rtt_us[(long)((rtt_n - 1) * (f))] : 0)
+    printf("{\"count\":%ld,\"failed\":%ld,\"median_us\":%.1f,\"p10_us\":%.1f,\"p90_us\":%.1f,\"mean_us\":%.1f}\n", rtt_n, failed,
+           AT(0.5), AT(0.1), AT(0.9), q ? sum / rtt_n : 0);
+#undef AT
   } else {
     printf("{\"bytes\":%lld,\"failed\":%ld,\"secs\":%.3f}\n", total_bytes, failed, secs);
   }

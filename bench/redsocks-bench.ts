@@ -3,7 +3,14 @@
  * one network namespace, loopback, an nftables REDIRECT (output hook) in front of each
  * redsocks. Prints numbers and ratios; never asserts.
  *
- *   tsx bench/redsocks-bench.ts [--bulk-mb 512] [--conn-seconds 5] [--idle 2000]
+ *   tsx bench/redsocks-bench.ts [--bulk-mb 512] [--conn-seconds 5] [--idle 2000] [--rtt-count 5000]
+ *
+ * The per-request cost (issue 17): on one established connection, `--rtt-count` round trips of
+ * 200 bytes to an echo origin, each sent when the previous one is back, three ways: straight to
+ * the origin, through the SOCKS server alone (a SOCKS5 client on loopback), through the pair
+ * (REDIRECT -> redsocks -> server). The medians' differences are each daemon's added time per
+ * request: server = alone - direct, redsocks = pair - alone (each hop is crossed twice per
+ * round trip, once each way).
  *
  * The client and the origin are bench/loadgen.c inside the namespace; CPU and PSS are summed
  * over the pair's processes (and Dante's children). Both pairs run from compiled binaries:
@@ -46,6 +53,7 @@ function sh(cmd: string): string {
 interface Pair {
   name: string;
   redsocksPort: number;
+  socksPort: number;
   procs: ChildProcess[];
 }
 
@@ -148,7 +156,7 @@ async function startPair(ns: string, dir: string, which: 'ts' | 'c'): Promise<Pa
   await waitPort(ns, socksPort);
   await waitPort(ns, redsocksPort);
   const tsName = process.env.RTS_BENCH_TS_SERVER === 'danted' ? 'redsocks-ts + danted' : 'redsocks-ts + socks-server';
-  return { name: which === 'ts' ? tsName : 'redsocks + danted', redsocksPort, procs };
+  return { name: which === 'ts' ? tsName : 'redsocks + danted', redsocksPort, socksPort, procs };
 }
 
 async function stopPair(ns: string, p: Pair): Promise<void> {
@@ -174,6 +182,10 @@ interface Result {
   /** RTS_BENCH_STRACE=1: syscalls per connection in the redsocks process(es), and the top five. */
   redsocksSyscallsPerConn?: number;
   redsocksTopSyscalls?: string;
+  /** Median round trip (µs) straight to the origin, through the SOCKS server alone, through the pair. */
+  rttDirectUs: number;
+  rttServerUs: number;
+  rttPairUs: number;
 }
 
 /**
@@ -202,7 +214,9 @@ async function syscallsPerConn(pids: number[], run: () => Promise<ConnResult>): 
   return { perConn: total ? callsOf(total) / conn.done : NaN, top };
 }
 
-async function measure(ns: string, dir: string, which: 'ts' | 'c', opts: { bulkMB: number; connSeconds: number; idle: number }): Promise<Result> {
+interface RttResult { count: number; failed: number; median_us: number; p10_us: number; p90_us: number; mean_us: number }
+
+async function measure(ns: string, dir: string, which: 'ts' | 'c', opts: { bulkMB: number; connSeconds: number; idle: number; rttCount: number }): Promise<Result> {
   const pair = await startPair(ns, dir, which);
   setRedirect(ns, dir, pair.redsocksPort);
   const inNs = ['ip', 'netns', 'exec', ns, 'prlimit', '--nofile=16384:16384'];
@@ -234,6 +248,16 @@ async function measure(ns: string, dir: string, which: 'ts' | 'c', opts: { bulkM
       ? await syscallsPerConn(processTree(rpid), () => client(['conn', 32, 2]).next<ConnResult>())
       : undefined;
 
+    // per-request cost on an established connection (not redirected without --src CLIENT_SRC)
+    const rtt = async (args: (string | number)[]): Promise<number> => {
+      const r = await runLoadgen(['client', 'rtt', ORIGIN_VIP, ORIGIN_PORT, ...args, opts.rttCount, 200], inNs).next<RttResult>();
+      return r.count === opts.rttCount ? r.median_us : NaN;
+    };
+    await rtt(['--src', CLIENT_SRC]); // warm-up
+    const rttDirectUs = await rtt([]);
+    const rttServerUs = await rtt(['--socks', `127.0.0.1:${pair.socksPort}`]);
+    const rttPairUs = await rtt(['--src', CLIENT_SRC]);
+
     await new Promise((r) => setTimeout(r, 1000));
     const before = pssKb(pairPids());
     const rBefore = pssKb(processTree(rpid));
@@ -257,6 +281,9 @@ async function measure(ns: string, dir: string, which: 'ts' | 'c', opts: { bulkM
       idleHeld: held.held,
       redsocksSyscallsPerConn: straced?.perConn,
       redsocksTopSyscalls: straced?.top,
+      rttDirectUs,
+      rttServerUs,
+      rttPairUs,
     };
   } finally {
     origin.proc.kill();
@@ -270,7 +297,7 @@ async function main(): Promise<void> {
     const i = argv.indexOf(`--${name}`);
     return i >= 0 ? Number(argv[i + 1]) : dflt;
   };
-  const opts = { bulkMB: opt('bulk-mb', 512), connSeconds: opt('conn-seconds', 5), idle: opt('idle', 2000) };
+  const opts = { bulkMB: opt('bulk-mb', 512), connSeconds: opt('conn-seconds', 5), idle: opt('idle', 2000), rttCount: opt('rtt-count', 5000) };
   // not `rts-`: jest global setup sweeps those, and other runs may start meanwhile
   const ns = `rsbench-${process.pid.toString(36)}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rts-bench-'));
@@ -296,6 +323,14 @@ async function main(): Promise<void> {
       if (r.redsocksSyscallsPerConn !== undefined) {
         console.log(`${name.padEnd(28)} redsocks syscalls/conn (strace -c -f): ${r.redsocksSyscallsPerConn.toFixed(1)}; most: ${r.redsocksTopSyscalls}`);
       }
+    }
+    console.log(`per-request cost: median round trip of 200 bytes on an established connection (${opts.rttCount} round trips), µs; a hop is crossed twice per round trip`);
+    for (const [name, r] of [[tsName, ts], ['redsocks + danted', c]] as const) {
+      console.log(
+        `${name.padEnd(28)} direct ${r.rttDirectUs.toFixed(1)}, server alone ${r.rttServerUs.toFixed(1)}, pair ${r.rttPairUs.toFixed(1)}: ` +
+          `server +${(r.rttServerUs - r.rttDirectUs).toFixed(1)} µs/round trip, redsocks +${(r.rttPairUs - r.rttServerUs).toFixed(1)} µs/round trip ` +
+          `(${((r.rttServerUs - r.rttDirectUs) / 2).toFixed(1)} and ${((r.rttPairUs - r.rttServerUs) / 2).toFixed(1)} µs per hop each way)`,
+      );
     }
     console.log(
       `ratios (ts / C): throughput ${(ts.throughputMBs / c.throughputMBs).toFixed(2)}x, CPU per GB ${(ts.cpuSPerGB / c.cpuSPerGB).toFixed(2)}x, ` +

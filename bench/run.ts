@@ -13,7 +13,7 @@ const TSX = path.join(ROOT, 'node_modules/.bin/tsx');
 function list(): string[] {
   const files = fs.readdirSync(__dirname).filter((f) => f.endsWith('.ts') && f !== 'run.ts');
   const others = files.filter((f) => f.endsWith('-bench.ts')).sort();
-  const lab = ['lab-ttfb.ts', 'lab-bond.ts'].filter((f) => files.includes(f));
+  const lab = ['lab-ttfb.ts', 'lab-bond.ts', 'page-load.ts'].filter((f) => files.includes(f));
   return [...others, ...lab];
 }
 

@@ -36,7 +36,7 @@ if [ ${#missing[@]} -gt 0 ]; then
   placed=""
   # Leave the peers' services disabled: the tests start their own copies on their own ports.
   if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
-    for unit in danted redsocks squid tinyproxy unbound ssh; do
+    for unit in danted redsocks squid tinyproxy unbound ssh nginx; do
       systemctl disable --now "$unit.service" >/dev/null 2>&1 || true
     done
   fi

@@ -18,6 +18,7 @@ import {
 } from './pairs';
 import { LAB_METRICS_PORT, LiveView, sparkPlot } from './live-view';
 import { curlSmall, median, mbit, transfer, TransferResult } from './traffic';
+import { pageLoads, startWebOrigin } from './web-origin';
 
 interface Opts {
   profile: string;
@@ -40,6 +41,9 @@ function parseOpts(argv: string[]): Opts {
   if (!PROFILES[o.profile]) throw new Error(`unknown profile ${o.profile}`);
   return o;
 }
+
+/** Page loads per side in the demo (bench/page-load.ts does 15 per case). */
+const PAGE_LOADS = 3;
 
 const b = (s: string): string => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 
@@ -111,6 +115,16 @@ async function main(): Promise<void> {
     }
     view.log(`   TTFB median: direct ${median(direct).toFixed(0)} ms, bonded ${median(bonded).toFixed(0)} ms (${bonded.length}/10 ok)`);
 
+    // 1b. A real browser loading a page (bench/page-load.ts's page 1), direct and bonded.
+    view.setPhase('page loads in headless chromium (page 1: one origin, HTTP/1.1, 41 requests): 3 direct over isp1, 3 bonded');
+    const web = await startWebOrigin(lab);
+    const page = web.page1;
+    const onload = (ls: Array<{ ok: boolean; onloadMs: number }>): number[] => ls.filter((l) => l.ok).map((l) => l.onloadMs);
+    const pageDirect = onload(await pageLoads(lab, 'gw', web, page, PAGE_LOADS));
+    const pageBonded = onload(await pageLoads(lab, 'lan', web, page, PAGE_LOADS));
+    web.stop();
+    view.log(`   onload median: direct ${median(pageDirect).toFixed(0)} ms, bonded ${median(pageBonded).toFixed(0)} ms (${pageBonded.length}/${PAGE_LOADS} ok)`);
+
     // 2. Download, 3. upload.
     const sumDown = prof.isp1.down.rateMbit + prof.isp2.down.rateMbit;
     const sumUp = prof.isp1.up.rateMbit + prof.isp2.up.rateMbit;
@@ -141,6 +155,7 @@ async function main(): Promise<void> {
     view.log(`   bonded: ${bIdle.ok}/5 new connections while isp1 was down, TTFB ${bIdle.ttfbMs.map((x) => x.toFixed(0)).join(' ')} ms`);
     view.stop();
 
+    const ms = (x: number): string => (Number.isFinite(x) ? `${x.toFixed(0)} ms` : 'n/a');
     const r = (ms: number): string => (Number.isFinite(ms) ? `${ms.toFixed(0)} ms = ${(ms / rtt).toFixed(1)} RTT` : 'n/a');
     const frac = (res: TransferResult, sum: number, up = false): string => {
       const m = mbit(res.bytes, res.ms - (up ? 0 : Math.max(0, res.ttfbMs)));
@@ -150,6 +165,11 @@ async function main(): Promise<void> {
       f.transfer.ok ? `${(f.transfer.maxStallMs / 1000).toFixed(2)} s (completed)` : `download failed (${f.transfer.error ?? ''})`;
     const rows: Array<[string, string, string]> = [
       [`TTFB, small page (median of 10; RTT ${rtt} ms)`, r(median(direct)), r(median(bonded))],
+      [
+        `page load in chromium, ${page.requests} requests ${(page.bytes / 1024).toFixed(0)} KB (onload, median of ${PAGE_LOADS})`,
+        ms(median(pageDirect)),
+        `${ms(median(pageBonded))}${pageBonded.length < PAGE_LOADS ? ` (${pageBonded.length}/${PAGE_LOADS} loaded)` : ''} = ${(median(pageBonded) / median(pageDirect)).toFixed(2)}x direct`,
+      ],
       [`download (links sum ${sumDown} Mbit/s)`, frac(dDown, sumDown), frac(bDown, sumDown)],
       [`upload (links sum ${sumUp} Mbit/s)`, frac(dUp, sumUp, true), frac(bUp, sumUp, true)],
       ['longest stall, isp1 cut during a download', stall(dFail), stall(bFail)],

@@ -22,3 +22,6 @@ export * from './dns';
 export * from './flows';
 export * from './syslog-sink';
 export * from './certs';
+export * from './browser';
+export * from './pages';
+export * from './web-origin';

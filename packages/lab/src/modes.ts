@@ -58,6 +58,21 @@ export interface Mode {
   output?: () => string;
 }
 
+/** `ours+pool_size=8+optimistic=off`: one of OUR_MODES with further redsocks.conf keys overridden. */
+export function ourMode(name: string): OurSpec | undefined {
+  const [base, ...kv] = name.split('+');
+  const m = OUR_MODES[base];
+  if (!m) return undefined;
+  if (!kv.length) return m;
+  const keys = { ...m.keys };
+  for (const x of kv) {
+    const i = x.indexOf('=');
+    if (i <= 0) throw new Error(`mode ${name}: "${x}" is not key=value`);
+    keys[x.slice(0, i)] = x.slice(i + 1);
+  }
+  return { ...m, label: `${m.label} ${kv.join(' ')}`, keys };
+}
+
 /** Keeps our socks-server running across modes of one lab (restarted when its config changes). */
 export class ModeRunner {
   private server?: Started;
@@ -79,7 +94,7 @@ export class ModeRunner {
       this.redirectTo(C_REDSOCKS_PORT);
       return { name, label: 'redsocks+Dante (C)', src: { node: 'lan' }, stop: () => stopAll(ds) };
     }
-    const m = OUR_MODES[name];
+    const m = ourMode(name);
     if (!m) throw new Error(`unknown mode ${name}`);
     return this.startOurs(name, m);
   }
