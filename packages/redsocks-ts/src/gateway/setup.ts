@@ -34,9 +34,20 @@ function exec(step: Step): void {
   const r = step.stdin !== undefined
     ? spawnSync('nft', ['-f', '-'], { encoding: 'utf8', input: step.stdin })
     : spawnSync('bash', ['-c', step.cmd], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-  if (r.status !== 0) {
+  if (r.status !== 0 && !endpointInPlace(step)) {
     throw new ProxyError('EGATEWAY_STEP', `${step.what}: \`${step.cmd}\` failed: ${(r.stderr || r.stdout).trim()}`);
   }
+}
+
+/**
+ * A running redsocks-ts also puts endpoints back (`paths = auto`, docs/wan-paths.md): when an
+ * endpoint add failed because the same endpoint appeared meanwhile, the step's goal is met.
+ */
+function endpointInPlace(step: Step): boolean {
+  const m = / endpoint add ([\d.a-f:]+) dev (\S+) (.*)$/.exec(step.cmd);
+  if (!m) return false;
+  const want = m[3].split(' ');
+  return readEndpoints().some((e) => e.address === m[1] && e.dev === m[2] && want.every((f) => e.flags.includes(f)));
 }
 
 export function formatStep(s: Step): string {
