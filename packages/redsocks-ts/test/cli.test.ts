@@ -178,7 +178,12 @@ test('-N 2: two workers listen on one port (SO_REUSEPORT), the supervisor holds 
   const owners = new Set<number>();
   for (const pid of fs.readFileSync(`/proc/${child.pid}/task/${child.pid}/children`, 'utf8').trim().split(/\s+/).map(Number)) {
     for (const fd of fs.readdirSync(`/proc/${pid}/fd`)) {
-      const link = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
+      let link: string;
+      try {
+        link = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
+      } catch {
+        continue; // closed since the listing (a probe's or a pooled connection's fd)
+      }
       const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
       if (inode && fs.readFileSync('/proc/net/tcp', 'utf8').split('\n').some((l) => {
         const f = l.trim().split(/\s+/);
