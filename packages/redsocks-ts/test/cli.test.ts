@@ -104,15 +104,15 @@ test('SIGHUP reopens the log file (logrotate moved it away)', async () => {
   fs.writeFileSync(conf, GOOD(log, 'off'));
   const child = spawn(CLI[0], [...CLI.slice(1), '-c', conf], { cwd: ROOT, stdio: 'ignore' });
   try {
-    const text = (f: string): string => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : '');
-    await waitFor(() => /redsocks started/.test(text(log)), 20000, 'started line');
-    fs.renameSync(log, `${log}.1`);
-    child.kill('SIGHUP');
-    await waitFor(() => /configuration reloaded/.test(text(log)), 10000, 'reload line in the new file');
-    child.kill('SIGUSR1');
-    await waitFor(() => /End of client list/.test(text(log)), 10000, 'dump in the new file');
-    expect(text(`${log}.1`)).toMatch(/redsocks started/);
-    expect(text(`${log}.1`)).not.toMatch(/End of client list/);
+      const text = (f: string): string => (fs.existsSync(f) ? fs.readFileSync(f, 'utf8') : '');
+      await waitFor(() => /redsocks started/.test(text(log)), 20000, 'started line');
+      fs.renameSync(log, `${log}.1`);
+      child.kill('SIGHUP');
+      await waitFor(() => /configuration reloaded/.test(text(log)), 10000, 'reload line in the new file');
+      child.kill('SIGUSR1');
+      await waitFor(() => /End of client list/.test(text(log)), 10000, 'dump in the new file');
+      expect(text(`${log}.1`)).toMatch(/redsocks started/);
+      expect(text(`${log}.1`)).not.toMatch(/End of client list/);
   } finally {
     child.kill('SIGTERM');
     await new Promise((r) => child.once('exit', r));
@@ -172,6 +172,7 @@ test('-N 2: two workers listen on one port (SO_REUSEPORT), the supervisor holds 
   const child = spawn(CLI[0], [...CLI.slice(1), '-c', conf, '-p', pidfile, '-N', '2'], { cwd: ROOT, env: NO_SYSTEMD, stdio: 'ignore' });
   const exited = new Promise<number | null>((res) => child.once('exit', (code) => res(code)));
   const text = (): string => (fs.existsSync(log) ? fs.readFileSync(log, 'utf8') : '');
+  try {
   await waitFor(() => /worker 1\/2/.test(text()) && /worker 2\/2/.test(text()), 30000, 'both workers started');
   expect(fs.readFileSync(pidfile, 'utf8')).toBe(`${child.pid}\n`);
   // two listening sockets on the port, each in its own worker (a child of the supervisor)
@@ -196,6 +197,9 @@ test('-N 2: two workers listen on one port (SO_REUSEPORT), the supervisor holds 
   expect(await exited).toBe(0);
   expect(fs.existsSync(pidfile)).toBe(false);
   expect(text().match(/redsocks goes down/g)).toHaveLength(2);
+  } finally {
+    if (child.exitCode === null) child.kill('SIGKILL'); // a failed expectation must not leave the workers to hold jest
+  }
 });
 
 test('-N needs a number of workers: exit 1 naming the value', () => {
