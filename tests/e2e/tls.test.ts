@@ -42,14 +42,16 @@ beforeAll(async () => {
   procs.push(spawnIn(srv, [...tsEntry('packages/socks-server/src/cli.ts'), '-f', writeFile(dir, 'd2.conf', mutual)]));
   for (const p of [1080, 1443, 1081, 1444]) await waitListening(srv, p, 20000);
   const s = (port: number, up: number, extra: string): string => redsocksSection(port, up, 'socks5', extra);
+  // The sections that must fail (wrong pin, cleartext to the TLS listener, no client certificate)
+  // keep no pool: its refills would fail against the server all through the file.
   const conf = redsocksBase(`${dir}/rs.log`) +
     s(12001, 1080, '') +
     s(12002, 1443, `  tls = on;\n  tls_pin = "${certs.serverPin}";\n`) +
     s(12003, 1443, `  tls = on;\n  tls_ca = "${certs.ca}";\n`) +
-    s(12004, 1443, `  tls = on;\n  tls_pin = "sha256:${'ab'.repeat(32)}";\n`) +
-    s(12005, 1443, '') +
+    s(12004, 1443, `  tls = on;\n  tls_pin = "sha256:${'ab'.repeat(32)}";\n  pool_size = 0;\n`) +
+    s(12005, 1443, '  pool_size = 0;\n') +
     s(12006, 1444, `  tls = on;\n  tls_ca = "${certs.ca}";\n  tls_cert = "${certs.clientCert}";\n  tls_key = "${certs.clientKey}";\n`) +
-    s(12007, 1444, `  tls = on;\n  tls_ca = "${certs.ca}";\n`) +
+    s(12007, 1444, `  tls = on;\n  tls_ca = "${certs.ca}";\n  pool_size = 0;\n`) +
     s(12008, 1443, `  tls = on;\n  tls_ca = "${certs.otherCa}";\n`) +
     // the warm pool finishes its handshakes before it is used
     s(12009, 1443, `  tls = on;\n  tls_pin = "${certs.serverPin}";\n  pool_size = 2;\n`);
