@@ -170,8 +170,19 @@ export function png(seed: string, bytes: number): Buffer {
   return Buffer.concat([...body, end]);
 }
 
+/**
+ * Page 1's plain HTTP port: not 80, which the lab's origin server holds on every address of the
+ * origin namespace (it listens on the wildcard).
+ */
+export const PAGE_HTTP_PORT = 8080;
+
+/** The port an origin's nginx server listens on. */
+export function originPort(o: Origin): number {
+  return o.tls ? 443 : PAGE_HTTP_PORT;
+}
+
 function url(o: Origin, p: string): string {
-  return `${o.tls ? 'https' : 'http'}://${o.host}${p}`;
+  return o.tls ? `https://${o.host}${p}` : `http://${o.host}:${PAGE_HTTP_PORT}${p}`;
 }
 
 function body(r: Resource, byHost: Map<string, Origin>): Buffer {

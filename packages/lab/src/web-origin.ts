@@ -1,7 +1,7 @@
 /**
  * The page-load benchmark's web origins: Debian's nginx in the lab's origin namespace, one
  * address per origin (so the browser opens separate connections to each, as it would to
- * separate sites), HTTP/1.1 on port 80 for page 1 and HTTPS on 443 for page 2 (HTTP/2 on the
+ * separate sites), HTTP/1.1 on port 8080 for page 1 and HTTPS on 443 for page 2 (HTTP/2 on the
  * origins that the page marks `h2`, HTTP/1.1 on the others). The certificates come from a
  * lab CA made with openssl on each start; every leaf shares one key, whose SPKI hash the
  * browser is told to accept (`--ignore-certificate-errors-spki-list`), so each connection
@@ -14,7 +14,7 @@ import { sh } from './netns';
 import type { Lab, NodeName } from './lab';
 import { loadPage, type PageLoad } from './browser';
 import { waitFor } from './wait';
-import { MIME_TYPES, writePages, type Origin, type Page } from './pages';
+import { MIME_TYPES, originPort, writePages, type Origin, type Page } from './pages';
 
 export interface WebOrigin {
   page1: Page;
@@ -42,7 +42,7 @@ function makeCerts(dir: string, hosts: string[]): string {
 }
 
 function serverBlock(o: Origin, root: string, certDir: string): string {
-  const listen = o.tls ? `listen ${o.addr}:443 ssl${o.http === 'h2' ? ' http2' : ''};` : `listen ${o.addr}:80;`;
+  const listen = o.tls ? `listen ${o.addr}:443 ssl${o.http === 'h2' ? ' http2' : ''};` : `listen ${o.addr}:${originPort(o)};`;
   return [
     '  server {',
     `    ${listen}`,
@@ -97,7 +97,7 @@ export async function startWebOrigin(lab: Lab): Promise<WebOrigin> {
   proc.stderr?.on('data', (d: Buffer) => (out += d.toString()));
   const listening = (): boolean => {
     const ss = lab.exec('origin', 'ss -Htln', { allowFail: true });
-    return origins.every((o) => ss.includes(`${o.addr}:${o.tls ? 443 : 80}`));
+    return origins.every((o) => ss.includes(`${o.addr}:${originPort(o)}`));
   };
   await waitFor(() => proc.exitCode !== null || listening(), 10000, 'nginx to listen on every origin');
   if (proc.exitCode !== null) throw new Error(`nginx exited: ${out.trim()}`);

@@ -72,7 +72,7 @@ describe('writePages()', () => {
 
   test('page 1: one HTTP/1.1 origin, 41 requests, about 620 KB', () => {
     expect(page1.origins).toEqual([{ host: 'page1.lab', addr: '198.51.100.10', tls: false, http: 'h1' }]);
-    expect(page1.url).toBe('http://page1.lab/index.html');
+    expect(page1.url).toBe('http://page1.lab:8080/index.html');
     expect(page1.requests).toBe(41);
     expect(files('page1.lab')).toHaveLength(41);
     expect(page1.bytes).toBeGreaterThan(580e3);
