@@ -36,6 +36,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 import { cpuSeconds, processTree, pssKb } from './proc-stats';
+import { machineState, withHaltPoll } from './machine-state';
 import { makeTestCerts } from '@mptcp-proxy/lab';
 import { runLoadgen, type BulkResult, type ConnResult, type IdleResult, type Loadgen } from './loadgen';
 
@@ -303,8 +304,8 @@ async function main(): Promise<void> {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rts-bench-'));
   sh(`ip netns add ${ns} && ip netns exec ${ns} ip link set lo up`);
   try {
-    const ts = await measure(ns, dir, 'ts', opts);
-    const c = await measure(ns, dir, 'c', opts);
+    const before = machineState();
+    const [ts, c] = await withHaltPoll(async () => [await measure(ns, dir, 'ts', opts), await measure(ns, dir, 'c', opts)] as const);
     const row = (name: string, r: Result): string =>
       `${name.padEnd(28)} ${r.throughputMBs.toFixed(1).padStart(10)} ${r.cpuSPerGB.toFixed(2).padStart(9)} ${r.redsocksCpuSPerGB.toFixed(2).padStart(9)} ` +
       `${r.connPerS.toFixed(0).padStart(9)} ${String(r.connFailed).padStart(6)} ${r.pssPerConnKB.toFixed(1).padStart(10)} ${String(r.idleHeld).padStart(6)}`;

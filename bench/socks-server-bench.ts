@@ -20,6 +20,7 @@ import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { cpuSeconds, processTree, pssKb } from './proc-stats';
 import { runLoadgen, type BulkResult, type ConnResult, type IdleResult } from './loadgen';
+import { machineState, withHaltPoll } from './machine-state';
 
 const BULK_MB = Number(process.env.BULK_MB ?? 2048);
 const RATE_CLIENTS = Number(process.env.RATE_CLIENTS ?? 32);
@@ -211,6 +212,11 @@ function row(cells: (string | number)[], widths: number[]): string {
 }
 
 async function main(): Promise<void> {
+  const before = machineState();
+  await withHaltPoll(() => measureAll(before));
+}
+
+async function measureAll(before: string): Promise<void> {
   const origin = runLoadgen(['origin', 0]);
   const originPort = (await origin.next<{ port: number }>()).port;
 
@@ -250,7 +256,7 @@ async function main(): Promise<void> {
   const w = [34, 24, 10, 12, 10];
   const out = [
     `socks-server vs danted on loopback (${BULK_MB} MB bulk, ${RATE_CLIENTS} clients x ${RATE_SECONDS}s, ${IDLE_CONNS} idle conns; ` +
-      `${cpus().length} CPUs, load avg ${readFileSync('/proc/loadavg', 'utf8').split(' ').slice(0, 3).join(' ')})`,
+      `${cpus().length} CPUs, ${before})`,
     row(['metric', 'server', 'value', 'ours/Dante', 'target'], w),
   ];
   const metric = (title: string, key: keyof Result, digits: number, target: string, scale = 1): void => {
@@ -267,10 +273,9 @@ async function main(): Promise<void> {
   metric('server CPU per connection (ms)', 'cpuMs', 3, '');
   metric(`PSS per idle conn (KB, ${IDLE_CONNS})`, 'pss', 1, '<= 16 KB', 1024);
   process.stdout.write(`${out.join('\n')}\n`);
-  process.exit(0);
 }
 
-main().catch((e) => {
+main().then(() => process.exit(0), (e) => {
   process.stderr.write(`bench failed: ${(e as Error).stack}\n`);
   process.exit(1);
 });
