@@ -311,7 +311,7 @@ async function main(): Promise<void> {
       `${r.connPerS.toFixed(0).padStart(9)} ${String(r.connFailed).padStart(6)} ${r.pssPerConnKB.toFixed(1).padStart(10)} ${String(r.idleHeld).padStart(6)}`;
     console.log(`redsocks bench: loopback in netns ${ns}, nftables REDIRECT, bulk ${opts.bulkMB} MiB over 2 streams, ` +
       `${opts.connSeconds}s of 32 concurrent connects, ${opts.idle} idle connections; ` +
-      `redsocks -> server leg ${mptcpLeg() ? 'MPTCP (C pair under mptcpize)' : 'TCP'}; ${os.cpus().length} CPUs, Node ${process.version}`);
+      `redsocks -> server leg ${mptcpLeg() ? 'MPTCP (C pair under mptcpize)' : 'TCP'}; ${os.cpus().length} CPUs, Node ${process.version}; ${before}`);
     console.log(`${'pair'.padEnd(28)} ${'MB/s'.padStart(10)} ${'CPU s/GB'.padStart(9)} ${'(redsocks)'.padStart(9)} ${'conn/s'.padStart(9)} ${'failed'.padStart(6)} ${'PSS KB/conn'.padStart(10)} ${'held'.padStart(6)}`);
     const tsName = process.env.RTS_BENCH_TS_SERVER === 'danted' ? 'redsocks-ts + danted' : 'redsocks-ts + socks-server';
     console.log(row(tsName, ts));
