@@ -42,6 +42,15 @@ function parseOpts(argv: string[]): Opts {
   return o;
 }
 
+/**
+ * conf/lab/redsocks.conf with the warm pool as shipped (conf/redsocks.conf: pool_size = auto).
+ * conf/lab keeps pool_size = 0 for the benches' "ours" mode and the lab tests; without the pool
+ * every bonded request paid a fresh MPTCP connect and the demo printed a small-request TTFB of
+ * 2.3 RTT instead of about 1.2-1.4 (packages/redsocks-ts/docs/fast-by-default.md §3, "The
+ * demo's first requests").
+ */
+const DEMO_REDSOCKS_KEYS = { 'base.metrics_port': String(LAB_METRICS_PORT), pool_size: 'auto' };
+
 /** Page loads per side in the demo (bench/page-load.ts does 15 per case). */
 const PAGE_LOADS = 3;
 
@@ -57,14 +66,14 @@ async function startPair(lab: Lab, want: Opts['pair']): Promise<{ daemons: Daemo
   }
   if (haveServer) {
     const srv = await startOurServer(lab);
-    const rs = await startOurRedsocks(lab, { 'base.metrics_port': String(LAB_METRICS_PORT) });
+    const rs = await startOurRedsocks(lab, DEMO_REDSOCKS_KEYS);
     return { daemons: [srv, rs], label: 'redsocks-ts + socks-server', redsocksPort: OUR_REDSOCKS_PORT, socksPort: OUR_SOCKS_PORT };
   }
   if (want === 'ours') throw new Error('socks-server is not built (packages/socks-server/dist/cli.js)');
   console.log('(socks-server is not built yet: redsocks-ts talks to Dante under mptcpize)');
   const [dante, crs] = await startCPair(lab);
   await crs.stop();
-  const rs = await startOurRedsocks(lab, { port: String(C_SOCKS_PORT), 'base.metrics_port': String(LAB_METRICS_PORT) });
+  const rs = await startOurRedsocks(lab, { ...DEMO_REDSOCKS_KEYS, port: String(C_SOCKS_PORT) });
   return { daemons: [dante, rs], label: 'redsocks-ts + Dante (mptcpize)', redsocksPort: OUR_REDSOCKS_PORT, socksPort: C_SOCKS_PORT };
 }
 

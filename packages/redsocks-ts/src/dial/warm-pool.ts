@@ -14,6 +14,7 @@
  * T - max(2 s, T / 10).
  */
 import type * as net from 'node:net';
+import { MIN_LIFE_MS, Refill, type Life } from './refill';
 
 export interface PoolStats {
   /** Target size: the configured one, or what self-sizing chose. */
@@ -59,11 +60,11 @@ export interface WarmPoolOptions {
 }
 
 interface Entry extends PooledConn {
+  life: Life;
   timer?: NodeJS.Timeout;
   cleanup: () => void;
 }
 
-const MAX_BACKOFF_MS = 5000;
 /**
  * A used connection is replaced this long after take(), not at once: the replacement's
  * connect, its SYN at the server and its SYN-ACK back here would otherwise coincide with the
@@ -72,15 +73,20 @@ const MAX_BACKOFF_MS = 5000;
  */
 export const REFILL_DELAY_MS = 10;
 
-/** Self-sizing: the fewest connections kept (the page's own and one more), the most. */
-export const AUTO_FLOOR = 2;
+/**
+ * Self-sizing: the fewest connections kept, and the most. The floor is a browser's first wave
+ * (6 connections to one origin within ~20 ms, and 6 per load of a one-origin page:
+ * docs/lab.md, "The browser's burst against the warm pool"), so a page's first burst is
+ * served from the pool; the cap covers the ~16 asked for within a burst on a many-origin page.
+ */
+export const AUTO_FLOOR = 6;
 export const AUTO_CAP = 16;
 /** Connections asked for within this long count as one burst. */
 export const BURST_MS = 1000;
 /** How long a burst keeps the target up. */
 export const HISTORY_MS = 180_000;
 /** An unused connection closed by the server younger than this says nothing about its timeout. */
-const LEARN_MIN_AGE_MS = 1000;
+const LEARN_MIN_AGE_MS = MIN_LIFE_MS;
 
 /** The idle timeout to use for a server that closed an unused connection at age `ageMs`. */
 export function learnedIdleTimeout(ageMs: number): number {
@@ -89,14 +95,11 @@ export function learnedIdleTimeout(ageMs: number): number {
 
 export class WarmPool {
   private readonly entries: Entry[] = [];
-  private opening = 0;
-  private closed = false;
-  private backoffMs = 0;
-  private retryTimer: NodeJS.Timeout | undefined;
-  private refillTimer: NodeJS.Timeout | undefined;
+  private readonly refill: Refill<PooledConn>;
   private initialLeft: number;
+  private lastTakeAt = 0;
   private readonly waiters: Array<() => void> = [];
-  private readonly counters = { hits: 0, misses: 0, refills: 0, opened: 0, expired: 0, dropped: 0, failures: 0 };
+  private readonly counters = { hits: 0, misses: 0, refills: 0, opened: 0, expired: 0, dropped: 0 };
   /** Times of recent dial() calls (take or miss), for self-sizing. */
   private demands: number[] = [];
   /** Burst sizes seen (time, connections within BURST_MS), the last HISTORY_MS. */
@@ -108,6 +111,13 @@ export class WarmPool {
     this.target = opts.size === 'auto' ? AUTO_FLOOR : opts.size;
     this.initialLeft = this.target;
     this.idleMs = opts.idleTimeoutMs;
+    this.refill = new Refill<PooledConn>({
+      deficit: () => this.target - this.entries.length,
+      open: () => opts.open(),
+      keep: (conn, life) => this.keep(conn, life),
+      discard: (conn) => conn.socket.destroy(),
+      failed: (why, retryMs) => this.opts.log?.error(`warm pool: connect failed (${why}); retry in ${retryMs} ms`),
+    });
   }
 
   /** The idle timeout in use (the configured one, or lower when learned from the server). */
@@ -116,15 +126,16 @@ export class WarmPool {
   }
 
   start(): void {
-    this.fill();
+    this.refill.fill();
   }
 
   stats(): PoolStats {
     return {
       size: this.target,
       idle: this.entries.length,
-      pending: this.opening,
+      pending: this.refill.opening,
       ...this.counters,
+      failures: this.refill.failures,
       idleTimeoutMs: this.idleMs,
       auto: this.opts.size === 'auto',
     };
@@ -136,14 +147,21 @@ export class WarmPool {
     const i = this.entries.findIndex((e) => !e.socket.destroyed);
     if (i < 0) {
       this.counters.misses++;
+      this.refill.fill();
       return undefined;
     }
     const [e] = this.entries.splice(i, 1);
     e.cleanup();
+    e.life.used();
     this.counters.hits++;
     e.socket.ref();
     e.socket.pause();
-    this.fillSoon();
+    // One take: the replacement waits REFILL_DELAY_MS. A burst (a take within REFILL_DELAY_MS
+    // of the last one, or a miss) gets its replacements at once.
+    const now = Date.now();
+    if (now - this.lastTakeAt < REFILL_DELAY_MS) this.refill.fill();
+    else this.refill.fillAfter(REFILL_DELAY_MS);
+    this.lastTakeAt = now;
     return { socket: e.socket, path: e.path };
   }
 
@@ -153,7 +171,7 @@ export class WarmPool {
     for (const e of victims) this.discard(e, 'dropped');
     if (victims.length > 0) {
       this.opts.log?.info(`warm pool: closed ${victims.length} idle connection(s) on path ${path}`);
-      this.fill();
+      this.refill.fill();
     }
     return victims.length;
   }
@@ -165,9 +183,7 @@ export class WarmPool {
   }
 
   close(): void {
-    this.closed = true;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
-    if (this.refillTimer) clearTimeout(this.refillTimer);
+    this.refill.stop();
     for (const e of [...this.entries]) {
       this.entries.splice(this.entries.indexOf(e), 1);
       e.cleanup();
@@ -199,68 +215,35 @@ export class WarmPool {
     }
   }
 
-  private fillSoon(): void {
-    if (this.closed || this.refillTimer) return;
-    this.refillTimer = setTimeout(() => {
-      this.refillTimer = undefined;
-      this.fill();
-    }, REFILL_DELAY_MS);
-    this.refillTimer.unref();
-  }
-
-  private fill(): void {
-    if (this.closed || this.retryTimer) return;
-    while (this.entries.length + this.opening < this.target) {
-      this.opening++;
-      void this.openOne();
-    }
-  }
-
-  private async openOne(): Promise<void> {
-    let conn: PooledConn;
-    try {
-      conn = await this.opts.open();
-    } catch (err) {
-      this.opening--;
-      this.counters.failures++;
-      this.backoffMs = Math.min(MAX_BACKOFF_MS, this.backoffMs ? this.backoffMs * 2 : 100);
-      this.opts.log?.error(`warm pool: connect failed (${(err as Error).message}); retry in ${this.backoffMs} ms`);
-      if (!this.closed && !this.retryTimer) {
-        this.retryTimer = setTimeout(() => {
-          this.retryTimer = undefined;
-          this.fill();
-        }, this.backoffMs);
-        this.retryTimer.unref();
-      }
-      return;
-    }
-    this.opening--;
-    this.backoffMs = 0;
-    if (this.closed) {
-      conn.socket.destroy();
-      return;
-    }
+  /** A connection the refill opened: idle in the pool until taken, retired, or lost. */
+  private keep(conn: PooledConn, life: Life): void {
     this.counters.opened++;
     if (this.initialLeft > 0) this.initialLeft--;
     else this.counters.refills++;
 
     const socket = conn.socket;
-    const entry: Entry = { ...conn, cleanup: () => undefined };
+    const entry: Entry = { ...conn, life, cleanup: () => undefined };
     const born = Date.now();
-    const gone = (): void => this.discard(entry, 'dropped');
+    // Young and unused, any of these is a refusal for the back-off (refill.ts).
+    const lost = (why: string): void => {
+      life.ended(why);
+      this.discard(entry, 'dropped');
+    };
+    const gone = (): void => lost('closed by the server');
+    const spoke = (): void => lost('the server spoke first');
     // The server closed an unused connection: that is its idle (negotiate) timeout.
     const closedByServer = (): void => {
       this.learn(Date.now() - born);
       gone();
     };
     // The server never speaks first: any byte or EOF on an idle connection ends it.
-    socket.on('data', gone);
+    socket.on('data', spoke);
     socket.on('end', closedByServer);
     socket.on('close', gone);
     socket.on('error', gone);
     socket.unref();
     entry.cleanup = () => {
-      socket.off('data', gone);
+      socket.off('data', spoke);
       socket.off('end', closedByServer);
       socket.off('close', gone);
       socket.off('error', gone);
@@ -289,7 +272,9 @@ export class WarmPool {
     this.entries.splice(i, 1);
     entry.cleanup();
     entry.socket.destroy();
+    // kept for its whole idle life: the server accepts the pool's connections
+    if (why === 'expired') entry.life.used();
     this.counters[why]++;
-    this.fill();
+    this.refill.fill();
   }
 }

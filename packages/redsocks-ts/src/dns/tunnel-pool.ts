@@ -9,10 +9,10 @@
  */
 import { ProxyError, errorCode } from '@mptcp-proxy/common';
 import type { DnsTunnel } from './tunnel';
+import { Refill, type Life } from '../dial/refill';
 
 /** A query unanswered this long is sent on a second tunnel too (when no WAN RTT is known). */
 export const HEDGE_MS = 1000;
-const MAX_BACKOFF_MS = 5000;
 
 export interface TunnelPoolOptions {
   size: number;
@@ -34,27 +34,37 @@ export interface TunnelPoolStats {
 
 export class TunnelPool {
   private tunnels: DnsTunnel[] = [];
-  private opening = 0;
   private closed = false;
-  private backoffMs = 0;
-  private retryTimer: NodeJS.Timeout | undefined;
+  private readonly refill: Refill<DnsTunnel>;
   private waiters: Array<() => void> = [];
   /** Tunnels replaced by refresh(): closed once they have no query left. */
   private retiring = new Set<DnsTunnel>();
-  private readonly counters = { opened: 0, failures: 0, hedged: 0, moved: 0 };
+  private readonly counters = { opened: 0, hedged: 0, moved: 0 };
 
-  constructor(private readonly opts: TunnelPoolOptions) {}
+  constructor(private readonly opts: TunnelPoolOptions) {
+    this.refill = new Refill<DnsTunnel>({
+      deficit: () => this.opts.size - this.tunnels.length,
+      open: () => opts.open(),
+      keep: (t, life) => this.keep(t, life),
+      discard: (t) => t.close(),
+      failed: (why, retryMs) => {
+        this.opts.log.error(`dns: tunnel to the resolver failed (${why}); retry in ${retryMs} ms`);
+        this.wake();
+      },
+    });
+  }
 
   start(): void {
-    this.fill();
+    this.refill.fill();
   }
 
   stats(): TunnelPoolStats {
     return {
       open: this.tunnels.length,
-      opening: this.opening,
+      opening: this.refill.opening,
       inflight: this.tunnels.reduce((n, t) => n + t.inflight, 0),
       ...this.counters,
+      failures: this.refill.failures,
     };
   }
 
@@ -129,12 +139,12 @@ export class TunnelPool {
     this.opts.log.info(`dns: replacing ${this.tunnels.length} tunnel(s): ${why}`);
     for (const t of this.tunnels) this.retiring.add(t);
     this.tunnels = [];
-    this.fill();
+    this.refill.fill();
   }
 
   close(): void {
     this.closed = true;
-    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.refill.stop();
     for (const t of [...this.tunnels, ...this.retiring]) t.close();
     this.tunnels = [];
     this.retiring.clear();
@@ -186,50 +196,23 @@ export class TunnelPool {
     for (const w of this.waiters.splice(0)) w();
   }
 
-  private fill(): void {
-    if (this.closed || this.retryTimer) return;
-    while (this.tunnels.length + this.opening < this.opts.size) {
-      this.opening++;
-      void this.openOne();
-    }
-  }
-
-  private async openOne(): Promise<void> {
-    let t: DnsTunnel;
-    try {
-      t = await this.opts.open();
-    } catch (err) {
-      this.opening--;
-      this.counters.failures++;
-      this.backoffMs = Math.min(MAX_BACKOFF_MS, this.backoffMs ? this.backoffMs * 2 : 100);
-      this.opts.log.error(`dns: tunnel to the resolver failed (${(err as Error).message}); retry in ${this.backoffMs} ms`);
-      if (!this.closed && !this.retryTimer) {
-        this.retryTimer = setTimeout(() => {
-          this.retryTimer = undefined;
-          this.fill();
-        }, this.backoffMs);
-        this.retryTimer.unref();
-      }
-      this.wake();
-      return;
-    }
-    this.opening--;
-    this.backoffMs = 0;
-    if (this.closed) {
-      t.close();
-      return;
-    }
+  /** A tunnel the refill opened: used once it answers a query; closed young and unused, a failure. */
+  private keep(t: DnsTunnel, life: Life): void {
     this.counters.opened++;
     this.tunnels.push(t);
     t.on('idle', () => {
+      life.used();
       if (this.retiring.has(t)) this.retireIdle();
       this.wake();
     });
-    t.once('close', () => {
+    t.once('close', (err?: Error) => {
+      // retired by refresh() or close(): our doing, not a refusal
+      if (this.retiring.has(t) || this.closed) life.used();
+      else life.ended(err ? `closed: ${err.message}` : 'closed by the server');
       this.retiring.delete(t);
       const i = this.tunnels.indexOf(t);
       if (i >= 0) this.tunnels.splice(i, 1);
-      this.fill();
+      this.refill.fill();
       this.wake();
     });
     // With replacements open, old tunnels have served their turn.

@@ -206,10 +206,14 @@ test('pool_size = auto: starts at the floor, grows to a burst of connections, st
   dialer = createDialer(testSection({ port: server.port, poolSize: 'auto', poolIdleTimeout: 60 }));
   await dialer.poolReady();
   expect(dialer.poolStats()).toMatchObject({ size: AUTO_FLOOR, idle: AUTO_FLOOR, auto: true });
-  // a browser opens 6 connections to one origin at once
+  // the floor serves a browser's first wave (6 connections to one origin at once) from the pool
+  expect(AUTO_FLOOR).toBe(6);
   const six = await Promise.all(Array.from({ length: 6 }, () => dialer!.dial()));
-  expect(dialer.poolStats().size).toBe(6);
-  await waitFor(() => dialer!.poolStats().idle === 6, 5000, 'the pool grown to 6 idle connections');
+  expect(dialer.poolStats()).toMatchObject({ hits: 6, misses: 0 });
+  // a second origin's wave within the burst window: the target follows the burst
+  six.push(...(await Promise.all(Array.from({ length: 4 }, () => dialer!.dial()))));
+  expect(dialer.poolStats().size).toBe(10);
+  await waitFor(() => dialer!.poolStats().idle === 10, 5000, 'the pool grown to 10 idle connections');
   const many = await Promise.all(Array.from({ length: AUTO_CAP + 4 }, () => dialer!.dial()));
   expect(dialer.poolStats().size).toBe(AUTO_CAP);
   await waitFor(() => dialer!.poolStats().idle === AUTO_CAP, 10000, 'the pool at its cap');
