@@ -1,7 +1,7 @@
 import { ConfigValueError, parsePin, readPem } from '@mptcp-proxy/common';
 import type { KeyParser } from './section-spec';
 import { strtoul } from './strtoul';
-import type { DialKeys, MptcpMode, OptimisticMode, PoolSize, RedsocksSection, TlsClientConfig } from './types';
+import type { DialKeys, MptcpMode, OptimisticMode, PoolSize, RedsocksSection, TlsClientConfig, TlsKeys } from './types';
 import { parseBool, parseUint16, parseUint32 } from './values';
 import { parseWanPaths } from './wan-paths';
 
@@ -103,16 +103,53 @@ export const dialKeys: ReadonlyArray<[string, KeyParser<DialKeys>]> = [
   ['path_probe_timeout', (t, v) => void (t.pathProbeTimeout = positive('path_probe_timeout', parseUint32(v)))],
 ];
 
-/** The section's TLS settings, created by the first tls* key; `tls = off` drops them (see checkExtensions). */
-function tlsOf(t: RedsocksSection): TlsClientConfig & { on?: boolean } {
-  const x = t as RedsocksSection & { tlsDraft?: TlsClientConfig & { on?: boolean } };
-  return (x.tlsDraft ??= {});
+/** A section's TLS keys while it is read: created by the first tls* key, turned into `tls` by finishTls. */
+type TlsDraft = TlsKeys & { tlsDraft?: TlsClientConfig & { on?: boolean } };
+
+function tlsOf(t: TlsKeys): TlsClientConfig & { on?: boolean } {
+  return ((t as TlsDraft).tlsDraft ??= {});
 }
 
 function pem(key: string, v: string, what: 'CERTIFICATE' | 'PRIVATE KEY'): string {
   const r = readPem(v, what);
   if ('error' in r) throw new ConfigValueError(`${key}: ${r.error}`);
   return r.pem;
+}
+
+/**
+ * TLS to the SOCKS server (docs/tls.md): in `redsocks {}`, `dns {}` and `redudp {}`, one parser
+ * for all three. finishTls checks them at the section's `}`.
+ */
+export const tlsKeys: ReadonlyArray<[string, KeyParser<TlsKeys>]> = [
+  ['tls', (t, v) => void (tlsOf(t).on = parseBool(v))],
+  ['tls_ca', (t, v) => void (tlsOf(t).ca = pem('tls_ca', v, 'CERTIFICATE'))],
+  ['tls_pin', (t, v) => {
+    const pin = parsePin(v);
+    if (pin === undefined) throw new ConfigValueError(`tls_pin <${v}> is not sha256:HEX (64 hex digits, colons allowed)`, 'openssl x509 -noout -fingerprint -sha256 -in server.pem prints it');
+    tlsOf(t).pin = pin;
+  }],
+  ['tls_cert', (t, v) => void (tlsOf(t).cert = pem('tls_cert', v, 'CERTIFICATE'))],
+  ['tls_key', (t, v) => void (tlsOf(t).key = pem('tls_key', v, 'PRIVATE KEY'))],
+  ['tls_servername', (t, v) => void (tlsOf(t).servername = v)],
+];
+
+/** The cross-key checks of tlsKeys, run at the section's `}`: sets `t.tls` with `tls = on`. */
+export function finishTls(t: TlsKeys): void {
+  const x = t as TlsDraft;
+  const draft = x.tlsDraft;
+  delete x.tlsDraft;
+  if (!draft) return;
+  const { on, ...tls } = draft;
+  if (on !== true) {
+    // every tls_* key without `tls = on` would be ignored: refused instead
+    if (Object.keys(tls).length > 0) throw new ConfigValueError('tls_* keys need `tls = on`');
+    return;
+  }
+  if (tls.ca === undefined && tls.pin === undefined) {
+    throw new ConfigValueError('`tls = on` needs `tls_ca` or `tls_pin` to authenticate the server', 'a TLS connection to an unauthenticated server protects nothing');
+  }
+  if ((tls.cert === undefined) !== (tls.key === undefined)) throw new ConfigValueError('`tls_cert` and `tls_key` go together');
+  t.tls = tls;
 }
 
 export const extensionKeys: ReadonlyArray<[string, KeyParser<RedsocksSection>]> = [
@@ -128,37 +165,13 @@ export const extensionKeys: ReadonlyArray<[string, KeyParser<RedsocksSection>]> 
   ['fastopen_data_ports', (t, v) => void (t.fastopenDataPorts = parsePortList(v))],
   ['pool_size', (t, v) => void (t.poolSize = parsePoolSize(v))],
   ['pool_idle_timeout', (t, v) => void (t.poolIdleTimeout = positive('pool_idle_timeout', parseUint32(v)))],
-  ['tls', (t, v) => void (tlsOf(t).on = parseBool(v))],
-  ['tls_ca', (t, v) => void (tlsOf(t).ca = pem('tls_ca', v, 'CERTIFICATE'))],
-  ['tls_pin', (t, v) => {
-    const pin = parsePin(v);
-    if (pin === undefined) throw new ConfigValueError(`tls_pin <${v}> is not sha256:HEX (64 hex digits, colons allowed)`, 'openssl x509 -noout -fingerprint -sha256 -in server.pem prints it');
-    tlsOf(t).pin = pin;
-  }],
-  ['tls_cert', (t, v) => void (tlsOf(t).cert = pem('tls_cert', v, 'CERTIFICATE'))],
-  ['tls_key', (t, v) => void (tlsOf(t).key = pem('tls_key', v, 'PRIVATE KEY'))],
-  ['tls_servername', (t, v) => void (tlsOf(t).servername = v)],
+  ...tlsKeys,
 ];
 
 /** Cross-key checks of the extensions, run at the section's `}`. */
 export function checkExtensions(t: RedsocksSection): void {
-  const x = t as RedsocksSection & { tlsDraft?: TlsClientConfig & { on?: boolean } };
-  const draft = x.tlsDraft;
-  delete x.tlsDraft;
-  if (draft) {
-    const { on, ...tls } = draft;
-    if (on !== true) {
-      // every tls_* key without `tls = on` would be ignored: refused instead
-      if (Object.keys(tls).length > 0) throw new ConfigValueError('tls_* keys need `tls = on`');
-    } else {
-      if (tls.ca === undefined && tls.pin === undefined) {
-        throw new ConfigValueError('`tls = on` needs `tls_ca` or `tls_pin` to authenticate the server', 'a TLS connection to an unauthenticated server protects nothing');
-      }
-      if ((tls.cert === undefined) !== (tls.key === undefined)) throw new ConfigValueError('`tls_cert` and `tls_key` go together');
-      if (t.type !== 'socks5' && t.type !== 'socks4') throw new ConfigValueError('`tls = on` needs `type = socks5` or `socks4` (socks-server speaks TLS)');
-      t.tls = tls;
-    }
-  }
+  finishTls(t);
+  if (t.tls && t.type !== 'socks5' && t.type !== 'socks4') throw new ConfigValueError('`tls = on` needs `type = socks5` or `socks4` (socks-server speaks TLS)');
   if (t.optimistic === 'on' && t.type !== 'socks5') {
     throw new ConfigValueError('`optimistic = on` needs `type = socks5`');
   }

@@ -1,6 +1,7 @@
 import * as fs from 'node:fs';
 import { ConfigError } from '@mptcp-proxy/common';
-import { runGrammar } from './grammar';
+import { CONFIG_ERROR_CODES, runGrammar } from './grammar';
+import { redsocksConfigError } from './error-text';
 import { parseLogTarget } from './log-target';
 import { systemResolver, type HostResolver } from './resolver';
 import type { ConfigBuilder, ParseContext, SectionSpec } from './section-spec';
@@ -9,7 +10,7 @@ import { dnsSection } from './sections/dns';
 import { dnstcSection } from './sections/dnstc';
 import { redsocksSection } from './sections/redsocks';
 import { redudpSection } from './sections/redudp';
-import type { ConfigWarning, KeyLine, LoadResult } from './types';
+import type { ConfigWarning, KeyLine, LoadResult, RedsocksConfig } from './types';
 
 export interface ParseOptions {
   /** Parse-time host lookup for `ip = name;` (default: glibc via getent, as redsocks does). */
@@ -41,6 +42,7 @@ export function parseRedsocksConfig(text: string, file: string, options: ParseOp
   runGrammar(text, file, SECTIONS, builder, ctx);
 
   const { config } = builder;
+  checkTlsPeers(config);
   if (!builder.baseSeen) {
     warnings.push({ file, line: 0, message: 'there is no configured instance of `base`, check config file' });
   } else {
@@ -51,6 +53,34 @@ export function parseRedsocksConfig(text: string, file: string, options: ParseOp
     }
   }
   return { config, warnings, keyLines: builder.keyLines };
+}
+
+/**
+ * A SOCKS server's listener speaks TLS or cleartext, not both (docs/tls.md): every section that
+ * goes to the same ip:port must agree on `tls`. Each section names its own keys (none follows
+ * another); this refuses the section that disagrees with the first one, at its line.
+ */
+function checkTlsPeers(config: RedsocksConfig): void {
+  const first = new Map<string, { name: string; line: number; tls: boolean }>();
+  const all = [
+    ...config.redsocks.map((s) => ({ name: 'redsocks', s })),
+    ...config.dns.map((s) => ({ name: 'dns', s })),
+    ...config.redudp.map((s) => ({ name: 'redudp', s })),
+  ].sort((a, b) => a.s.line - b.s.line);
+  for (const { name, s } of all) {
+    const at = s.ip.includes(':') ? `[${s.ip}]:${s.port}` : `${s.ip}:${s.port}`;
+    const tls = s.tls !== undefined;
+    const seen = first.get(at);
+    if (!seen) {
+      first.set(at, { name, line: s.line, tls });
+      continue;
+    }
+    if (seen.tls === tls) continue;
+    throw redsocksConfigError(CONFIG_ERROR_CODES.section, config.file, [{
+      line: s.line,
+      message: `${name} goes to ${at} ${tls ? 'with' : 'without'} \`tls = on\`, but ${seen.name} at line ${seen.line} goes there ${seen.tls ? 'with' : 'without'} it`,
+    }], { hint: 'a socks-server listener speaks either TLS or cleartext: give every section that uses it the same tls keys' });
+  }
 }
 
 /** The line of the last assignment of `key` in the section opened at `sectionLine`. */

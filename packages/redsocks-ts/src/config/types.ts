@@ -84,7 +84,13 @@ export interface DialKeys {
   pathProbeTimeout: number;
 }
 
-export interface RedsocksSection extends DialKeys {
+/** TLS 1.3 to the SOCKS server (docs/tls.md): `tls = on` and its keys, in every section that dials one. */
+export interface TlsKeys {
+  /** Off when undefined. */
+  tls?: TlsClientConfig;
+}
+
+export interface RedsocksSection extends DialKeys, TlsKeys {
   /** Line of `redsocks {` in the file. */
   line: number;
   localIp: string;
@@ -121,8 +127,6 @@ export interface RedsocksSection extends DialKeys {
   poolSize: PoolSize;
   /** Seconds; must stay below the server's negotiate timeout. */
   poolIdleTimeout: number;
-  /** TLS 1.3 to the proxy (docs/tls.md); off when undefined. */
-  tls?: TlsClientConfig;
 }
 
 /** `tls = on` and its keys: PEM texts read at parse time, the pin as lower-case hex. */
@@ -154,7 +158,7 @@ export interface ProxyKeys {
 }
 
 /** redsocks 0.5's `redudp {}`; IPv6 addresses and the DialKeys are our extensions. */
-export interface RedudpSection extends ListenKeys, ProxyKeys, DialKeys {
+export interface RedudpSection extends ListenKeys, ProxyKeys, DialKeys, TlsKeys {
   /** '0.0.0.0' = TPROXY mode. */
   destIp: string;
   destPort: number;
@@ -170,7 +174,7 @@ export type DnstcSection = ListenKeys;
  * Extension section `dns {}` (not in redsocks 0.5): a DNS forwarder for the LAN on UDP and
  * TCP that sends every query as DNS over TCP through a SOCKS5 tunnel to `resolver_ip`.
  */
-export interface DnsSection extends ListenKeys, ProxyKeys, DialKeys {
+export interface DnsSection extends ListenKeys, ProxyKeys, DialKeys, TlsKeys {
   /** The resolver reached through the tunnel. */
   resolverIp: string;
   resolverPort: number;

@@ -3,7 +3,7 @@
  * follow redsocks' naming (`local_ip`, `ip`, `login`, ...) and its value types.
  */
 import { ConfigValueError } from '@mptcp-proxy/common';
-import { dialDefaults, dialKeys, positive } from '../extensions';
+import { dialDefaults, dialKeys, finishTls, tlsKeys, positive } from '../extensions';
 import type { KeyParser, SectionSpec } from '../section-spec';
 import { listenKeys, proxyKeys } from './shared-keys';
 import type { DnsSection } from '../types';
@@ -23,6 +23,8 @@ const keys = new Map<string, KeyParser<DnsSection>>([
   ['cache_size', (t, v) => void (t.cacheSize = parseUint32(v))],
   ['udp_size', (t, v) => void (t.udpSize = parseUint16(v))],
   ...dialKeys,
+  // TLS to the SOCKS server: the keys of `redsocks {}` (docs/tls.md)
+  ...tlsKeys,
 ]);
 
 export const dnsSection: SectionSpec<DnsSection> = {
@@ -48,6 +50,7 @@ export const dnsSection: SectionSpec<DnsSection> = {
     if (t.port === 0) throw new ConfigValueError('no `port` for dns (the SOCKS5 server\'s)');
     if (t.udpSize < 512) throw new ConfigValueError(`udp_size <${t.udpSize}> is below 512, the size every DNS client accepts`);
     if ((t.login === undefined) !== (t.password === undefined)) throw new ConfigValueError('dns needs either both login and password or none of them');
+    finishTls(t);
   },
   commit(t, builder) {
     builder.config.dns.push(t);

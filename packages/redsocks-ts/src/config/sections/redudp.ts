@@ -1,5 +1,5 @@
 import { ConfigValueError } from '@mptcp-proxy/common';
-import { dialDefaults, dialKeys } from '../extensions';
+import { dialDefaults, dialKeys, finishTls, tlsKeys } from '../extensions';
 import type { KeyParser, SectionSpec } from '../section-spec';
 import { listenKeys, proxyKeys } from './shared-keys';
 import type { RedudpSection } from '../types';
@@ -14,6 +14,8 @@ const keys = new Map<string, KeyParser<RedudpSection>>([
   ['udp_timeout_stream', (t, v) => void (t.udpTimeoutStream = parseUint16(v))],
   // extensions: how the association reaches the server (MPTCP, WAN paths)
   ...dialKeys,
+  // TLS to the SOCKS server: the keys of `redsocks {}` (docs/tls.md)
+  ...tlsKeys,
 ]);
 
 export const redudpSection: SectionSpec<RedudpSection> = {
@@ -35,6 +37,7 @@ export const redudpSection: SectionSpec<RedudpSection> = {
     if (t.udpTimeoutStream < t.udpTimeout) {
       throw new ConfigValueError('udp_timeout_stream should be not less then udp_timeout');
     }
+    finishTls(t);
   },
   commit(t, builder) {
     builder.config.redudp.push(t);
