@@ -21,6 +21,12 @@ export const CHANNELS = {
   optimistic: 'redsocks-ts:optimistic',
   /** Published by dial/path-health.ts: `PathEvent` on every WAN path state change. */
   path: 'redsocks-ts:path',
+  /** `dns {}` (dns/forwarder.ts): one DnsQueryEvent per query. */
+  dns: 'redsocks-ts:dns',
+  /** `redudp {}` (redudp/redudp.ts): UdpFlowEvent on each flow's open, ready, move and close. */
+  udp: 'redsocks-ts:udp',
+  /** `redudp {}`: UdpDatagramEvent for each datagram relayed, either way. */
+  udpDatagram: 'redsocks-ts:udp:datagram',
 } as const;
 
 /** Which connection: the `redsocks {}` section (`local_ip:local_port`), client and destination. */
@@ -88,3 +94,53 @@ export const connRelaying = diagnosticsChannel.channel(CHANNELS.relaying);
 export const connClosed = diagnosticsChannel.channel(CHANNELS.closed);
 export const poolChannel = diagnosticsChannel.channel(CHANNELS.pool);
 export const optimisticChannel = diagnosticsChannel.channel(CHANNELS.optimistic);
+
+/**
+ * How a DNS query ended: `answered` (by the resolver or the cache, any RCODE it gave),
+ * `servfail` (the tunnels could not answer in query_timeout: we answered SERVFAIL), `formerr`
+ * (the question could not be read: we answered FORMERR), `ignored` (not a query: no answer).
+ */
+export type DnsOutcome = 'answered' | 'servfail' | 'formerr' | 'ignored';
+
+/** One query to a `dns {}` forwarder. */
+export interface DnsQueryEvent {
+  /** The `dns {}` section: `local_ip:local_port`. */
+  section: string;
+  client: string;
+  transport: 'udp' | 'tcp';
+  outcome: DnsOutcome;
+  name?: string;
+  type?: number;
+  /** The answer's RCODE (FORMERR/SERVFAIL when we made it). */
+  rcode?: number;
+  cached: boolean;
+  truncated: boolean;
+  ms: number;
+  error?: string;
+}
+
+/** A `redudp {}` flow (one client address and one destination) and its UDP ASSOCIATEs. */
+export interface UdpFlowEvent {
+  /** The `redudp {}` section: `local_ip:local_port`. */
+  section: string;
+  /** open: first datagram; ready: its first association is up; move: a new association on another path; close. */
+  event: 'open' | 'ready' | 'move' | 'close';
+  client: string;
+  dest: string;
+  /** The WAN path of the association (when paths are configured). */
+  path?: string;
+  /** 'move': the path it left; 'close': why. */
+  reason?: string;
+}
+
+/** One datagram a `redudp {}` flow relayed: `up` from the LAN client to the server, `down` back. */
+export interface UdpDatagramEvent {
+  section: string;
+  direction: 'up' | 'down';
+  /** Payload bytes (without the SOCKS5 UDP header). */
+  bytes: number;
+}
+
+export const dnsChannel = diagnosticsChannel.channel(CHANNELS.dns);
+export const udpChannel = diagnosticsChannel.channel(CHANNELS.udp);
+export const udpDatagramChannel = diagnosticsChannel.channel(CHANNELS.udpDatagram);

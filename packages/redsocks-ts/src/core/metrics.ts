@@ -13,8 +13,11 @@ import {
   type ConnAccepted,
   type ConnClosed,
   type ConnHandshake,
+  type DnsQueryEvent,
   type OptimisticEvent,
   type PoolEvent,
+  type UdpDatagramEvent,
+  type UdpFlowEvent,
 } from '../events';
 import type { PathView } from '../dial/path-health';
 import type { PoolStats } from '../dial/warm-pool';
@@ -89,6 +92,32 @@ export class RedsocksMetrics extends EventMetrics {
   private readonly pathBytes = new Counter({ name: 'redsocks_path_subflow_bytes', help: 'Bytes on the subflows of live upstream connections on each WAN path, read at each scrape (up = acked by the proxy, down = received)', labelNames: ['path', 'direction'], registers: [this.registry] });
   private readonly pathRetrans = new Counter({ name: 'redsocks_path_retransmits', help: 'Segments retransmitted on the subflows of each WAN path', labelNames: ['path'], registers: [this.registry] });
 
+  // dns {} and redudp {} (`section` = their local_ip:local_port)
+  private readonly dnsQueries = new Counter({
+    name: 'redsocks_dns_queries',
+    help: 'DNS queries to the dns {} forwarder, by transport and outcome (answered, servfail, formerr, ignored)',
+    labelNames: ['section', 'transport', 'outcome'],
+    registers: [this.registry],
+  });
+  private readonly dnsCacheHits = new Counter({ name: 'redsocks_dns_cache_hits', help: 'DNS queries answered from the forwarder\'s cache', labelNames: ['section'], registers: [this.registry] });
+  private readonly dnsSeconds = new Histogram({
+    name: 'redsocks_dns_query_seconds',
+    help: 'From a query\'s arrival to its answer (cache or tunnel)',
+    labelNames: ['section'],
+    buckets: HANDSHAKE_BUCKETS,
+    registers: [this.registry],
+  });
+  private readonly udpDatagrams = new Counter({ name: 'redsocks_udp_datagrams', help: 'Datagrams relayed by redudp {}, up = LAN client to the server', labelNames: ['section', 'direction'], registers: [this.registry] });
+  private readonly udpBytes = new Counter({ name: 'redsocks_udp_bytes', help: 'Payload bytes relayed by redudp {}, up = LAN client to the server', labelNames: ['section', 'direction'], registers: [this.registry] });
+  private readonly udpFlows = new Counter({ name: 'redsocks_udp_flows', help: 'redudp {} flows (a client address and a destination) opened', labelNames: ['section'], registers: [this.registry] });
+  private readonly udpFlowsActive = new Gauge({ name: 'redsocks_udp_flows_active', help: 'redudp {} flows open now', labelNames: ['section'], registers: [this.registry] });
+  private readonly udpAssociations = new Counter({
+    name: 'redsocks_udp_associations',
+    help: 'SOCKS5 UDP ASSOCIATEs a redudp {} flow made use of: first (the flow\'s first), move (to another WAN path)',
+    labelNames: ['section', 'kind'],
+    registers: [this.registry],
+  });
+
   constructor(private readonly source: MetricsSource) {
     super();
     const self = this;
@@ -134,6 +163,22 @@ export class RedsocksMetrics extends EventMetrics {
       if (m.upstream) this.readSubflows(m.upstream, (a) => this.pathOf(m.instance, a));
     });
     this.on<PoolEvent>(CHANNELS.pool, (m) => this.pool.inc({ instance: m.instance, result: m.hit ? 'hit' : 'miss' }));
+    this.on<DnsQueryEvent>(CHANNELS.dns, (m) => {
+      this.dnsQueries.inc({ section: m.section, transport: m.transport, outcome: m.outcome });
+      if (m.cached) this.dnsCacheHits.inc({ section: m.section });
+      if (m.outcome !== 'ignored') this.dnsSeconds.observe({ section: m.section }, m.ms / 1000);
+    });
+    this.on<UdpFlowEvent>(CHANNELS.udp, (m) => {
+      if (m.event === 'open') {
+        this.udpFlows.inc({ section: m.section });
+        this.udpFlowsActive.inc({ section: m.section });
+      } else if (m.event === 'close') this.udpFlowsActive.dec({ section: m.section });
+      else this.udpAssociations.inc({ section: m.section, kind: m.event === 'ready' ? 'first' : 'move' });
+    });
+    this.on<UdpDatagramEvent>(CHANNELS.udpDatagram, (m) => {
+      this.udpDatagrams.inc({ section: m.section, direction: m.direction });
+      this.udpBytes.inc({ section: m.section, direction: m.direction }, m.bytes);
+    });
     this.on<OptimisticEvent>(CHANNELS.optimistic, (m) => {
       this.verdicts.set(m.server, m.verdict);
       this.verdictTotal.inc({ server: m.server, verdict: m.verdict });

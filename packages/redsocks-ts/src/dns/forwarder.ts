@@ -11,9 +11,8 @@
  * - EDNS and the DO/CD bits go to the resolver as sent; the cache keys on them;
  * - a query that cannot be read gets FORMERR; one that the tunnel cannot answer in
  *   `query_timeout` gets SERVFAIL.
- * Each query is published on diagnostics_channel `redsocks-ts:dns` (DnsQueryEvent).
+ * Each query is published on diagnostics_channel `redsocks-ts:dns` (DnsQueryEvent, events.ts).
  */
-import diagnosticsChannel from 'node:diagnostics_channel';
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import { ReceiveBuffer, errorCode } from '@mptcp-proxy/common';
@@ -25,22 +24,7 @@ import { frame, parseFramed } from './framing';
 import { CLASSIC_UDP_SIZE, Rcode, errorAnswer, ednsOf, parseHeader, parseQuestion, truncated } from './message';
 import { HEDGE_MS, TunnelPool } from './tunnel-pool';
 import { DnsTunnel } from './tunnel';
-
-export const dnsChannel = diagnosticsChannel.channel('redsocks-ts:dns');
-
-export interface DnsQueryEvent {
-  section: string;
-  client: string;
-  transport: 'udp' | 'tcp';
-  name?: string;
-  type?: number;
-  /** The answer's RCODE (FORMERR/SERVFAIL when we made it). */
-  rcode?: number;
-  cached: boolean;
-  truncated: boolean;
-  ms: number;
-  error?: string;
-}
+import { dnsChannel, type DnsQueryEvent } from '../events';
 
 /** A LAN TCP client idle this long (no query outstanding) is closed (RFC 7766 §6.2.3). */
 const TCP_IDLE_MS = 10_000;
@@ -123,7 +107,7 @@ export class DnsForwarder {
   /** The answer to one query as it goes back to a client of `transport`. */
   async answer(query: Buffer, client: string, transport: 'udp' | 'tcp'): Promise<Buffer | undefined> {
     const t0 = process.hrtime.bigint();
-    const ev: DnsQueryEvent = { section: this.key, client, transport, cached: false, truncated: false, ms: 0 };
+    const ev: DnsQueryEvent = { section: this.key, client, transport, outcome: 'answered', cached: false, truncated: false, ms: 0 };
     let out: Buffer | undefined;
     try {
       let header;
@@ -131,10 +115,12 @@ export class DnsForwarder {
         header = parseHeader(query);
       } catch {
         ev.error = 'shorter than a DNS header';
+        ev.outcome = 'ignored';
         return undefined; // nothing to answer to
       }
       if (header.qr) {
         ev.error = 'a response, not a query';
+        ev.outcome = 'ignored';
         return undefined;
       }
       try {
@@ -143,6 +129,7 @@ export class DnsForwarder {
         ev.type = q.type;
       } catch (err) {
         ev.error = (err as Error).message;
+        ev.outcome = 'formerr';
         out = errorAnswer(query, Rcode.FormErr);
         return out;
       }
@@ -153,6 +140,7 @@ export class DnsForwarder {
           answer = await this.pool.query(query, Date.now() + this.cfg.queryTimeout);
         } catch (err) {
           ev.error = `${errorCode(err) ?? 'error'}: ${(err as Error).message}`;
+          ev.outcome = 'servfail';
           out = errorAnswer(query, Rcode.ServFail);
           return out;
         }

@@ -22,26 +22,15 @@
  * verdict: it opens an association at once, which the dialer puts on another path (the
  * stalled one is suspect), and moves there, unless its own path answers again first or no
  * other path is up.
- * Flow events are published on diagnostics_channel `redsocks-ts:udp` (UdpFlowEvent).
+ * Flow events are published on diagnostics_channel `redsocks-ts:udp` (UdpFlowEvent), each datagram
+ * on `redsocks-ts:udp:datagram` (UdpDatagramEvent; events.ts).
  */
-import diagnosticsChannel from 'node:diagnostics_channel';
 import { UdpSocket, type UdpMessageInfo } from 'mptcp-native';
 import type { BaseSection, RedudpSection } from '../config/types';
 import { createDialer, dialLog, type Dialer, type PathView } from '../dial';
 import type { RedsocksLog } from '../log/redsocks-log';
 import { UdpAssociation } from './association';
-
-export const udpChannel = diagnosticsChannel.channel('redsocks-ts:udp');
-
-export interface UdpFlowEvent {
-  event: 'open' | 'ready' | 'move' | 'close';
-  client: string;
-  dest: string;
-  /** The WAN path of the association (when paths are configured). */
-  path?: string;
-  /** 'move': the path it left; 'close': why. */
-  reason?: string;
-}
+import { udpChannel, udpDatagramChannel, type UdpFlowEvent } from '../events';
 
 /** redsocks' fixed redudp max_pktqueue. */
 export const MAX_PKTQUEUE = 5;
@@ -133,8 +122,12 @@ export class Redudp {
     this.dialer.close();
   }
 
-  private publish(ev: UdpFlowEvent): void {
-    if (udpChannel.hasSubscribers) udpChannel.publish(ev);
+  private publish(ev: Omit<UdpFlowEvent, 'section'>): void {
+    if (udpChannel.hasSubscribers) udpChannel.publish({ section: this.key, ...ev });
+  }
+
+  private datagram(direction: 'up' | 'down', bytes: number): void {
+    if (udpDatagramChannel.hasSubscribers) udpDatagramChannel.publish({ section: this.key, direction, bytes });
   }
 
   private fromClient(data: Buffer, info: UdpMessageInfo): void {
@@ -161,6 +154,7 @@ export class Redudp {
       this.log.warning(`${f.prefix}sendmsg: Can't forward packet, dropping it`, WHERE);
       return;
     }
+    this.datagram('up', data.length);
     if (f.unanswered++ === 0) f.firstUnanswered = Date.now();
     this.checkStall(f);
   }
@@ -258,6 +252,7 @@ export class Redudp {
     f.lastRelay = Date.now();
     f.unanswered = 0;
     this.bump(f);
+    this.datagram('down', payload.length);
     try {
       if (this.tproxy) this.senderFor(f.dest).send(payload, f.client.address, f.client.port);
       else this.listener?.send(payload, f.client.address, f.client.port);
