@@ -5,6 +5,7 @@
  * with a new config generation, graceful drain and the SIGUSR1 client list.
  */
 import type * as net from 'node:net';
+import * as crypto from 'node:crypto';
 import * as tls from 'node:tls';
 import { listen } from 'mptcp-native';
 import { ProxyError } from '@mptcp-proxy/common';
@@ -103,6 +104,43 @@ function refused(sock: net.Socket, stage: ConnRefused['stage']): void {
   connRefused.publish({ client: dotAddr(sock.remoteAddress, sock.remotePort), internal: dotAddr(sock.localAddress, sock.localPort), stage });
 }
 
+/** The secure-context options of the TLS listeners (docs/tls.md): TLS 1.3, client certificates with a client CA. */
+function tlsServerOptions(config: DantedConfig): tls.SecureContextOptions & { requestCert: boolean; rejectUnauthorized: boolean; ticketKeys: Buffer } {
+  const t = config.ext.tls;
+  const requireCert = t.clientCa !== undefined;
+  return {
+    cert: t.cert?.pem, key: t.key?.pem, ca: t.clientCa?.pem, minVersion: 'TLSv1.3',
+    requestCert: requireCert, rejectUnauthorized: requireCert,
+    // new session-ticket keys with every context: a ticket issued under the old certificate or
+    // client CA never resumes a session under the new one (resumption skips both checks)
+    ticketKeys: crypto.randomBytes(48),
+  };
+}
+
+/** What a reload compares to decide whether the TLS context changes. */
+function tlsMaterial(config: DantedConfig): string {
+  const t = config.ext.tls;
+  return JSON.stringify([t.cert?.pem, t.key?.pem, t.clientCa?.pem]);
+}
+
+/**
+ * TLS listeners are opened at start only: a reload that adds, removes or moves one is refused
+ * with the line that differs, and the running configuration stays.
+ */
+function checkTlsListeners(old: DantedConfig, next: DantedConfig): void {
+  const key = (l: { host: string; port: number }): string => `${l.host} port = ${l.port}`;
+  const before = old.ext.tls.internal.map(key);
+  const after = next.ext.tls.internal.map(key);
+  const added = next.ext.tls.internal.find((l) => !before.includes(key(l)));
+  if (added) {
+    throw new ProxyError('ERELOAD_TLS', `${next.file}:${added.at.line}: extension.tls.internal: ${key(added)} is new: TLS listeners open at start only (restart to add one)`);
+  }
+  const removed = old.ext.tls.internal.find((l) => !after.includes(key(l)));
+  if (removed) {
+    throw new ProxyError('ERELOAD_TLS', `${next.file}:${removed.at.line}: extension.tls.internal: ${key(removed)} is gone from the file, but TLS listeners close at a restart only`);
+  }
+}
+
 /** How often closed throttle windows are dropped from the shared counters. */
 const SWEEP_MS = 10_000;
 
@@ -114,6 +152,8 @@ export class SocksServer implements SessionHooks {
   private draining = false;
   private rt!: Runtime;
   private metrics: ServerMetrics | undefined;
+  /** The TLS handshake of every extension.tls.internal listener; its context is swapped on reload. */
+  private handshaker: tls.Server | undefined;
 
   /** The metrics endpoint's address while `extension.metrics` is on. */
   metricsAddress(): { host: string; port: number } | undefined {
@@ -126,7 +166,7 @@ export class SocksServer implements SessionHooks {
     const srv = new SocksServer(opts);
     srv.rt = await buildRuntime(config, opts, srv.shared);
     const addrs = await resolveInternals(config);
-    if (addrs.length === 0) {
+    if (addrs.length === 0 && config.ext.tls.internal.length === 0) {
       throw new ProxyError('ENOINTERNAL', `${config.file}: no internal address given for server to listen for clients on`);
     }
     // subscribed before the first accept, so every connection's events are counted
@@ -180,11 +220,27 @@ export class SocksServer implements SessionHooks {
     }));
   }
 
-  /** SIGHUP: a new generation for new clients; existing sessions keep theirs. Throws on a bad config. */
+  /**
+   * SIGHUP: a new generation for new clients; existing sessions keep theirs. Throws on a bad config.
+   * New TLS certificates, key and client CA apply to new connections (docs/tls.md, "Reload");
+   * TLS listeners that would have to open or close refuse the reload, naming the line.
+   */
   async reload(config: DantedConfig, log?: DanteLog): Promise<void> {
+    checkTlsListeners(this.rt.config, config);
     const next = await buildRuntime(config, { ...this.opts, log: log ?? this.rt.log }, this.shared);
     const old = this.rt;
+    const tlsChanged = this.handshaker !== undefined && tlsMaterial(old.config) !== tlsMaterial(config);
+    // a context OpenSSL refuses throws here, before anything changed
+    if (tlsChanged) {
+      const o = tlsServerOptions(config);
+      const h = this.handshaker as tls.Server & { requestCert: boolean; rejectUnauthorized: boolean };
+      h.setSecureContext(o);
+      // per-server options each new connection reads (setSecureContext leaves them alone)
+      h.requestCert = o.requestCert;
+      h.rejectUnauthorized = o.rejectUnauthorized;
+    }
     this.rt = next;
+    if (tlsChanged) next.log.info('extension.tls: new certificate, key or client CA in use for new TLS connections');
     const a = old.config.ext.metrics;
     const b = config.ext.metrics;
     if (a?.host !== b?.host || a?.port !== b?.port) {
@@ -205,13 +261,12 @@ export class SocksServer implements SessionHooks {
   private async listenTls(config: DantedConfig, opts: StartOptions): Promise<void> {
     const t = config.ext.tls;
     if (t.internal.length === 0 || t.cert === undefined || t.key === undefined) return;
-    const requireCert = t.clientCa !== undefined;
     const handshaker = tls.createServer({
-      cert: t.cert.pem, key: t.key.pem, ca: t.clientCa?.pem, minVersion: 'TLSv1.3',
-      requestCert: requireCert, rejectUnauthorized: requireCert, allowHalfOpen: true,
+      ...tlsServerOptions(config), allowHalfOpen: true,
       // the handshake has the negotiate timeout (a client that says nothing is dropped)
       handshakeTimeout: this.rt.negotiateMs > 0 ? this.rt.negotiateMs : 30_000,
     });
+    this.handshaker = handshaker;
     handshaker.on('secureConnection', (sock: tls.TLSSocket) => this.accept(sock));
     handshaker.on('tlsClientError', (err: NodeJS.ErrnoException, sock: tls.TLSSocket) => {
       sock.destroy();

@@ -44,7 +44,8 @@ export function checkRule(c: TokenCursor, g: DantedConfig, rule: Rule, close: To
 /** Dante's checkconfig(): the whole file once it has been read. */
 export function checkConfig(c: TokenCursor, config: DantedConfig): void {
   checkTls(c, config);
-  if (config.internal.length === 0) c.fail(E.check, null, msg.noInternal());
+  // a TLS listener alone is enough (docs/tls.md: beside or instead of the plain one)
+  if (config.internal.length === 0 && config.ext.tls.internal.length === 0) c.fail(E.check, null, msg.noInternal());
   if (config.external.length === 0) c.fail(E.check, null, msg.noExternal());
   if (config.socksMethod.length === 0) c.warn(undefined, msg.noSocksMethods());
   if (config.external.length > 1 && config.externalRotation === 'none') c.warn(undefined, msg.manyExternalsNoRotation());
