@@ -12,7 +12,7 @@ import * as fs from 'node:fs';
 import * as path from 'node:path';
 import { parseMetricsText, sumOf, type MetricSample } from '@mptcp-proxy/common';
 import {
-  digAsync, makeTestCerts, makeTopology, ORIGIN_IP, originScript, PROXY_IP, redirectRules, redsocksBase, spawnIn, startUnbound,
+  dantedConf, digAsync, makeTestCerts, makeTopology, ORIGIN_IP, originScript, PROXY_IP, redirectRules, redsocksBase, spawnIn, startUnbound,
   stopProcess, tsEntry, waitFor, waitListening, writeFile, type Daemon, type Started, type TestCerts, type Triangle,
 } from '@mptcp-proxy/lab';
 
@@ -40,19 +40,8 @@ const install = (c: TestCerts): void => {
 };
 
 function serverConf(key = serverFiles().key): string {
-  return [
-    'logoutput: stderr',
-    // a TLS listener only: cleartext SOCKS has nowhere to go
-    `extension.tls.internal: ${PROXY_IP} port = ${TLS_PORT}`,
-    `external: ${PROXY_IP}`,
-    `extension.tls.cert: ${serverFiles().cert}`,
-    `extension.tls.key: ${key}`,
-    'clientmethod: none',
-    'socksmethod: none',
-    'client pass { from: 0/0 to: 0/0 }',
-    'socks pass { from: 0/0 to: 0/0 }',
-    '',
-  ].join('\n');
+  // a TLS listener only: cleartext SOCKS has nowhere to go
+  return dantedConf({ internal: undefined, port: 0, external: PROXY_IP, tls: { listen: [`${PROXY_IP} port = ${TLS_PORT}`], cert: serverFiles().cert, key } });
 }
 
 function rsConf(pin: string): string {
@@ -183,7 +172,7 @@ test('an unreadable new key file refuses the reload with file:line on both sides
   const serverFile = writeFile(dir, 'd.conf', serverConf(missing));
   server.proc.kill('SIGHUP');
   await waitFor(() => /keeping the old configuration/.test(server.output()), 10000, 'the refused server reload');
-  expect(server.output()).toContain(`${serverFile}: problem on line 5`);
+  expect(server.output()).toContain(`${serverFile}: problem on line 5 near token "${missing}"`);
   expect(server.output()).toContain(`cannot read ${missing}`);
   const rsFile = writeFile(dir, 'rs.conf', rsConf(b.serverPin).replace('  tls = on;\n', `  tls = on;\n  tls_cert = "${b.clientCert}";\n  tls_key = "${missing}";\n`));
   rs.proc.kill('SIGHUP');

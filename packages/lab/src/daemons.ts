@@ -91,10 +91,13 @@ export interface DantedBlock {
 }
 
 export interface DantedConfOptions {
-  internal: string;
+  /** The plain listener; none with `internal: undefined` (then `tls` must name one). */
+  internal: string | undefined;
   port: number;
   /** Default: the internal address. */
   external?: string;
+  /** TLS listeners (`IP port = N`) and their certificate and key files (docs/tls.md). */
+  tls?: { listen: string[]; cert: string; key: string };
   /** Default `stderr`. */
   logoutput?: string;
   clientmethod?: string;
@@ -114,8 +117,10 @@ export function dantedConf(o: DantedConfOptions): string {
   const rule = (kind: string, body: string[]): string[] => [`${kind} {`, ...body.map((l) => `  ${l}`), '}'];
   return [
     `logoutput: ${o.logoutput ?? 'stderr'}`,
-    `internal: ${o.internal} port = ${o.port}`,
+    ...(o.internal !== undefined ? [`internal: ${o.internal} port = ${o.port}`] : []),
+    ...(o.tls?.listen ?? []).map((l) => `extension.tls.internal: ${l}`),
     `external: ${o.external ?? o.internal}`,
+    ...(o.tls ? [`extension.tls.cert: ${o.tls.cert}`, `extension.tls.key: ${o.tls.key}`] : []),
     `clientmethod: ${o.clientmethod ?? 'none'}`,
     `socksmethod: ${o.socksmethod ?? 'none'}`,
     ...(o.users ? ['user.privileged: root', 'user.unprivileged: nobody'] : []),

@@ -137,7 +137,7 @@ function checkTlsListeners(old: DantedConfig, next: DantedConfig): void {
   }
   const removed = old.ext.tls.internal.find((l) => !after.includes(key(l)));
   if (removed) {
-    throw new ProxyError('ERELOAD_TLS', `${next.file}:${removed.at.line}: extension.tls.internal: ${key(removed)} is gone from the file, but TLS listeners close at a restart only`);
+    throw new ProxyError('ERELOAD_TLS', `${old.file}:${removed.at.line}: extension.tls.internal: ${key(removed)} is no longer in the file, but TLS listeners close at a restart only`);
   }
 }
 

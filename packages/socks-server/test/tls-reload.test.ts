@@ -9,7 +9,7 @@ import * as fs from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 import * as tls from 'node:tls';
-import { makeTestCerts, tempDir, type TestCerts } from '@mptcp-proxy/lab';
+import { dantedConf, makeTestCerts, tempDir, type TestCerts } from '@mptcp-proxy/lab';
 import { nullLog, parseDantedConfig, startServer, type DantedConfig, type SocksServer } from 'socks-server';
 
 let a: TestCerts;
@@ -17,20 +17,8 @@ let b: TestCerts;
 let srv: SocksServer;
 let port: number;
 
-function conf(certs: TestCerts, extra: string[] = [], listener = `127.0.0.1 port = ${port}`): DantedConfig {
-  const text = [
-    `extension.tls.internal: ${listener}`,
-    'external: 127.0.0.1',
-    `extension.tls.cert: ${certs.serverCert}`,
-    `extension.tls.key: ${certs.serverKey}`,
-    ...extra,
-    'clientmethod: none',
-    'socksmethod: none',
-    'client pass { from: 0/0 to: 0/0 }',
-    'socks pass { from: 0/0 to: 0/0 }',
-    '',
-  ].join('\n');
-  return parseDantedConfig(text, 'danted.conf').config;
+function conf(certs: TestCerts, extra: string[] = [], listen = [`127.0.0.1 port = ${port}`]): DantedConfig {
+  return parseDantedConfig(dantedConf({ internal: undefined, port: 0, external: '127.0.0.1', tls: { listen, cert: certs.serverCert, key: certs.serverKey }, extra }), 'danted.conf').config;
 }
 
 const pinOf = (der: Buffer): string => `sha256:${crypto.createHash('sha256').update(der).digest('hex')}`;
@@ -115,16 +103,12 @@ test('a client CA added on reload is enforced on new connections', async () => {
 });
 
 test('adding, moving or removing a TLS listener refuses the reload with file:line; the old context keeps serving', async () => {
-  const moved = conf(a, [], `127.0.0.2 port = ${port}`);
-  await expect(srv.reload(moved)).rejects.toMatchObject({ code: 'ERELOAD_TLS', message: `danted.conf:1: extension.tls.internal: 127.0.0.2 port = ${port} is new: TLS listeners open at start only (restart to add one)` });
-  const extra = parseDantedConfig([
-    `extension.tls.internal: 127.0.0.1 port = ${port}`, `extension.tls.internal: 127.0.0.1 port = ${port + 1}`, 'external: 127.0.0.1',
-    `extension.tls.cert: ${a.serverCert}`, `extension.tls.key: ${a.serverKey}`, 'clientmethod: none', 'socksmethod: none',
-    'client pass { from: 0/0 to: 0/0 }', 'socks pass { from: 0/0 to: 0/0 }', '',
-  ].join('\n'), 'danted.conf').config;
-  await expect(srv.reload(extra)).rejects.toMatchObject({ code: 'ERELOAD_TLS', message: expect.stringContaining(`danted.conf:2: extension.tls.internal: 127.0.0.1 port = ${port + 1} is new`) });
-  const plainOnly = parseDantedConfig(`internal: 127.0.0.1 port = ${port + 2}\nexternal: 127.0.0.1\nclientmethod: none\nsocksmethod: none\nclient pass { from: 0/0 to: 0/0 }\nsocks pass { from: 0/0 to: 0/0 }\n`, 'danted.conf').config;
-  await expect(srv.reload(plainOnly)).rejects.toMatchObject({ code: 'ERELOAD_TLS', message: expect.stringContaining(`danted.conf:1: extension.tls.internal: 127.0.0.1 port = ${port} is gone from the file`) });
+  const moved = conf(a, [], [`127.0.0.2 port = ${port}`]);
+  await expect(srv.reload(moved)).rejects.toMatchObject({ code: 'ERELOAD_TLS', message: `danted.conf:2: extension.tls.internal: 127.0.0.2 port = ${port} is new: TLS listeners open at start only (restart to add one)` });
+  const extra = conf(a, [], [`127.0.0.1 port = ${port}`, `127.0.0.1 port = ${port + 1}`]);
+  await expect(srv.reload(extra)).rejects.toMatchObject({ code: 'ERELOAD_TLS', message: expect.stringContaining(`danted.conf:3: extension.tls.internal: 127.0.0.1 port = ${port + 1} is new`) });
+  const plainOnly = parseDantedConfig(dantedConf({ internal: '127.0.0.1', port: port + 2 }), 'danted.conf').config;
+  await expect(srv.reload(plainOnly)).rejects.toMatchObject({ code: 'ERELOAD_TLS', message: expect.stringContaining(`danted.conf:2: extension.tls.internal: 127.0.0.1 port = ${port} is no longer in the file`) });
   // nothing of the refused configs took effect: still certificate b, still served
   expect((await hello()).pin).toBe(b.serverPin);
   expect(srv.config.ext.tls.cert!.pem).toBe(fs.readFileSync(b.serverCert, 'utf8'));
