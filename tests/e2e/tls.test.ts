@@ -42,14 +42,14 @@ beforeAll(async () => {
   procs.push(spawnIn(srv, [...tsEntry('packages/socks-server/src/cli.ts'), '-f', writeFile(dir, 'd2.conf', mutual)]));
   for (const p of [1080, 1443, 1081, 1444]) await waitListening(srv, p, 20000);
   const s = (port: number, up: number, extra: string): string => redsocksSection(port, up, 'socks5', extra);
-  // The sections that must fail (wrong pin, cleartext to the TLS listener, no client certificate)
-  // keep no pool: its refills would fail against the server all through the file.
+  // The sections that must fail (wrong pin, no client certificate) keep no pool: its refills
+  // would fail against the server all through the file. A section without `tls = on` to the TLS
+  // listener is refused when the file is read (docs/tls.md): curl --socks5 sends the cleartext below.
   const conf = redsocksBase(`${dir}/rs.log`) +
     s(12001, 1080, '') +
     s(12002, 1443, `  tls = on;\n  tls_pin = "${certs.serverPin}";\n`) +
     s(12003, 1443, `  tls = on;\n  tls_ca = "${certs.ca}";\n`) +
     s(12004, 1443, `  tls = on;\n  tls_pin = "sha256:${'ab'.repeat(32)}";\n  pool_size = 0;\n`) +
-    s(12005, 1443, '  pool_size = 0;\n') +
     s(12006, 1444, `  tls = on;\n  tls_ca = "${certs.ca}";\n  tls_cert = "${certs.clientCert}";\n  tls_key = "${certs.clientKey}";\n`) +
     s(12007, 1444, `  tls = on;\n  tls_ca = "${certs.ca}";\n  pool_size = 0;\n`) +
     s(12008, 1443, `  tls = on;\n  tls_ca = "${certs.otherCa}";\n`) +
@@ -97,7 +97,6 @@ test('a wrong pin or a wrong CA: no byte goes through, the log says why', async 
 });
 
 test('a TLS listener refuses cleartext SOCKS with a clear log line', async () => {
-  expect(get(8005)).not.toContain('hello');
   expect(topo.gw.exec(`curl -sS --max-time 5 --socks5 ${PROXY_IP}:1443 http://${ORIGIN_IP}:8001/x`, { allowFail: true })).not.toContain('hello');
   await waitFor(() => /cleartext SOCKS on a TLS listener is refused/.test(serverOutput()), 10000, 'the refusal line');
   expect(serverOutput()).toMatch(/TLS listener 10\.77\.2\.2\.1443: client 10\.77\.2\.1\.\d+ sent cleartext \(SOCKS v5\)/);
