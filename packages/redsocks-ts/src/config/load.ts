@@ -79,7 +79,7 @@ function checkTlsPeers(config: RedsocksConfig): void {
     throw redsocksConfigError(CONFIG_ERROR_CODES.section, config.file, [{
       line: s.line,
       message: `${name} goes to ${at} ${tls ? 'with' : 'without'} \`tls = on\`, but ${seen.name} at line ${seen.line} goes there ${seen.tls ? 'with' : 'without'} it`,
-    }], { hint: 'a socks-server listener speaks either TLS or cleartext: give every section that uses it the same tls keys' });
+    }], { hint: 'a socks-server listener speaks either TLS or cleartext: `tls = on` in every section that uses it, or in none' });
   }
 }
 
