@@ -1,3 +1,4 @@
+import { createSecureContext } from 'node:tls';
 import { ConfigValueError, parsePin, readPem } from '@mptcp-proxy/common';
 import type { KeyParser } from './section-spec';
 import { strtoul } from './strtoul';
@@ -149,6 +150,13 @@ export function finishTls(t: TlsKeys): void {
     throw new ConfigValueError('`tls = on` needs `tls_ca` or `tls_pin` to authenticate the server', 'a TLS connection to an unauthenticated server protects nothing');
   }
   if ((tls.cert === undefined) !== (tls.key === undefined)) throw new ConfigValueError('`tls_cert` and `tls_key` go together');
+  // what the dialer builds (dial/tls-layer.ts): a key that does not match its certificate, or a
+  // CA file OpenSSL cannot use, is refused here rather than when the first connection is made
+  try {
+    createSecureContext({ minVersion: 'TLSv1.3', ca: tls.ca, cert: tls.cert, key: tls.key });
+  } catch (e) {
+    throw new ConfigValueError(`tls_ca, tls_cert and tls_key do not make a TLS context: ${(e as Error).message}`);
+  }
   t.tls = tls;
 }
 

@@ -52,6 +52,13 @@ test.each([
   expect(err.lines![0].message).toContain(detail);
 });
 
+test('a client key that does not match its certificate is refused when the file is read', () => {
+  // the server's key with the client's certificate
+  const err = reject(rs(`tls = on; tls_pin = "sha256:${'a'.repeat(64)}"; tls_cert = "${certs.clientCert}"; tls_key = "${certs.serverKey}";`));
+  expect(err.code).toBe('ECONFIG_SECTION');
+  expect(err.lines![0].message).toMatch(/tls_ca, tls_cert and tls_key do not make a TLS context: .*key values mismatch/);
+});
+
 test('tls = on needs a SOCKS upstream', () => {
   expect(reject(rs(`tls = on; tls_pin = "sha256:${'a'.repeat(64)}";`, 'http-connect')).lines![0].message).toContain('needs `type = socks5` or `socks4`');
 });
