@@ -18,7 +18,9 @@
  *   EPASSWDFILE_*; ConfigValueError (a value refused, before the grammar adds file:line).
  * - ProxyError (everything else): ELOG_TARGET, EUPSTREAMTYPE, EREDIRECTOR, ENOREDIRECTOR,
  *   EGETSOCKNAME, EGATEWAY_ARGS, EGATEWAY_STEP, EAUTH_UNSUPPORTED, ENOINTERNAL, EINTERNAL,
- *   EEXTERNAL, ETIMEDOUT / EHOSTUNREACH (name resolution), EPIDFILE, EPRIVILEGES.
+ *   EEXTERNAL, ETIMEDOUT / EHOSTUNREACH (name resolution), EPIDFILE, EPRIVILEGES, ETLS_PIN,
+ *   ETLS_TIMEOUT (redsocks-ts' TLS layer), ERELOAD_TLS (socks-server: a reload that would open
+ *   or close a TLS listener).
  */
 export class ProxyError extends Error {
   readonly code: string;
