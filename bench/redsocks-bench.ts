@@ -87,6 +87,16 @@ function setRedirect(ns: string, dir: string, to: { src: string; port: number }[
   sh(`ip netns exec ${ns} bash -c 'nft delete table ip rtsbench 2>/dev/null; nft -f ${path.join(dir, 'r.nft')}'`);
 }
 
+/**
+ * The node flags a bin's shebang passes (`#!/usr/bin/env -S node --max-semi-space-size=1`:
+ * socks-server's; redsocks-ts' has none), so each daemon runs with the heap it ships with.
+ */
+function shebangFlags(cliJs: string): string[] {
+  const first = fs.readFileSync(cliJs, 'utf8').split('\n', 1)[0];
+  const m = /^#!.*\bnode\b(.*)$/.exec(first);
+  return m ? m[1].trim().split(/\s+/).filter((f) => f.startsWith('--')) : [];
+}
+
 /** RTS_BENCH_METRICS=on: both of our daemons with their metrics endpoint on (docs/metrics.md). */
 function metricsOn(): boolean {
   return process.env.RTS_BENCH_METRICS === 'on';
@@ -142,10 +152,12 @@ async function startPair(ns: string, dir: string, which: 'ts' | 'c'): Promise<Pa
       (certs ? `  tls = on;\n  tls_pin = "${certs.serverPin}";\n` : '') +
       '}\n',
   );
-  // the flag the bins' shebangs pass
   // RTS_BENCH_CPU_PROF=DIR: each of our daemons writes a V8 CPU profile there when it stops
   const prof = process.env.RTS_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RTS_BENCH_CPU_PROF}`] : [];
-  const bin = (pkg: string): string[] => [process.execPath, '--max-semi-space-size=1', ...prof, path.join(ROOT, 'packages', pkg, 'dist/cli.js')];
+  const bin = (pkg: string): string[] => {
+    const cli = path.join(ROOT, 'packages', pkg, 'dist/cli.js');
+    return [process.execPath, ...shebangFlags(cli), ...prof, cli];
+  };
   const lim = ['prlimit', '--nofile=16384:16384'];
   // RTS_BENCH_TS_SERVER=danted pairs redsocks-ts with danted (isolates redsocks-ts' own cost)
   const tsServer = process.env.RTS_BENCH_TS_SERVER === 'danted' ? ['danted', '-f', dconf] : [...bin('socks-server'), '-f', dconf];
