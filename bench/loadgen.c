@@ -17,6 +17,12 @@
  *     rtt COUNT SIZE       one connection ("E"), then COUNT round trips of SIZE bytes, each
  *                          sent once the previous echo is back; {"count","median_us","p10_us",
  *                          "p90_us","mean_us"} (the per-request cost of what lies in between)
+ *       --leg NAME[,socks=IP:PORT][,src=IP] (repeatable, rtt only): one connection per leg, each
+ *                          its own way to DEST; the round trips go to the legs in turn (leg 1,
+ *                          leg 2, ..., leg 1, ...), so every leg sees the same machine state
+ *                          (CPU idle states, other load); COUNT round trips per leg, one line
+ *                          {"count","failed","legs":[{"name","median_us",...}, ...]}
+ *       --warmup N         (rtt) N round trips per leg first, not counted
  *   --socks does a plain RFC 1928 exchange (greeting, wait, CONNECT, wait), no pipelining.
  * Bulk bytes cost the load generator as little as the kernel allows: the origin sendfile()s
  * from a memfd and the client splice()s into /dev/null, so the proxy under test gets the CPU.
@@ -203,19 +209,31 @@ enum { C_CONNECTING, C_GREET, C_REPLY, C_RUN };
 struct cconn {
   int fd, state, got;
   long long want, bytes;
+  struct leg *leg;
 };
 
-static struct sockaddr_in dest, proxy, src;
+static struct sockaddr_in dest;
+/* How a connection reaches dest: straight or through a SOCKS5 proxy, from a source address or not. */
+struct leg {
+  char name[32];
+  struct sockaddr_in proxy, src;
+  int use_socks, use_src;
+};
+#define MAX_LEGS 8
+static struct leg legs[MAX_LEGS], *deflt = &legs[0];
+static int nlegs; /* --leg given (rtt) */
 static int sink[2] = {-1, -1}, devnull = -1; /* bulk: socket -> pipe -> /dev/null */
-static int use_socks, use_src;
 static const char *mode;
 static long long per_bytes;
 static long done, failed, active, target, started;
 static double t_end;
 static long long total_bytes;
-/* rtt: round trips left, their times (us), the current one's start */
-static long rtt_left, rtt_n;
-static double *rtt_us, rtt_t0;
+/* rtt: round trips left (over all legs, warm-up included), the legs' times (us), the current one's
+ * start, the legs' connections, whose turn it is, how many legs are connected */
+static long rtt_left, rtt_warm, rtt_n[MAX_LEGS];
+static double *rtt_us[MAX_LEGS], rtt_t0;
+static struct cconn *rtt_conn[MAX_LEGS];
+static int rtt_turn, rtt_ready;
 
 static int cmp_double(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
@@ -233,11 +251,11 @@ static int cstart(struct cconn *c) {
   if (c->fd < 0) return -1;
   int one = 1;
   setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  if (use_src && bind(c->fd, (struct sockaddr *)&src, sizeof src) < 0) {
+  if (c->leg->use_src && bind(c->fd, (struct sockaddr *)&c->leg->src, sizeof c->leg->src) < 0) {
     close(c->fd);
     return -1;
   }
-  const struct sockaddr_in *to = use_socks ? &proxy : &dest;
+  const struct sockaddr_in *to = c->leg->use_socks ? &c->leg->proxy : &dest;
   c->state = C_CONNECTING;
   c->got = 0;
   c->bytes = 0;
@@ -261,7 +279,8 @@ static void crequest(struct cconn *c) {
   else n = snprintf(req, sizeof req, "I");
   (void)!write(c->fd, req, n);
   c->state = C_RUN;
-  if (!strcmp(mode, "rtt")) rtt_send(c);
+  /* the first round trip once every leg is connected */
+  if (!strcmp(mode, "rtt") && ++rtt_ready == nlegs) rtt_send(rtt_conn[0]);
   if (!strcmp(mode, "up")) {
     c->want = per_bytes;
     watch(c->fd, EPOLLOUT, c, EPOLL_CTL_MOD);
@@ -277,7 +296,7 @@ static int cstep(struct cconn *c, uint32_t events, int *ok) {
     socklen_t el = sizeof err;
     getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &el);
     if (err || (events & (EPOLLERR | EPOLLHUP))) return *ok = 0, 1;
-    if (use_socks) {
+    if (c->leg->use_socks) {
       (void)!write(c->fd, "\x05\x01\x00", 3);
       c->state = C_GREET;
       watch(c->fd, EPOLLIN, c, EPOLL_CTL_MOD);
@@ -325,10 +344,13 @@ static int cstep(struct cconn *c, uint32_t events, int *ok) {
       if (n < 0 && errno == EAGAIN) return 0;
       if (n <= 0) return *ok = 0, 1;
       c->bytes += n;
+      if (c != rtt_conn[rtt_turn] || c->bytes > per_bytes) die("rtt: unexpected bytes");
       if (c->bytes < per_bytes) continue;
-      rtt_us[rtt_n++] = (now() - rtt_t0) * 1e6;
+      if (rtt_warm > 0) rtt_warm--;
+      else rtt_us[rtt_turn][rtt_n[rtt_turn]++] = (now() - rtt_t0) * 1e6;
       if (--rtt_left == 0) return *ok = 1, 1;
-      rtt_send(c);
+      rtt_turn = (rtt_turn + 1) % nlegs;
+      rtt_send(rtt_conn[rtt_turn]);
     }
   }
   int bulk = !strcmp(mode, "bulk");
@@ -354,24 +376,60 @@ static int cstep(struct cconn *c, uint32_t events, int *ok) {
   }
 }
 
+static int parse_proxy(const char *spec, struct leg *l) {
+  char ip[64];
+  const char *colon = strrchr(spec, ':');
+  if (!colon || colon - spec >= (long)sizeof ip) return 0;
+  snprintf(ip, sizeof ip, "%.*s", (int)(colon - spec), spec);
+  parse_addr(ip, atoi(colon + 1), &l->proxy);
+  l->use_socks = 1;
+  return 1;
+}
+
+/* NAME[,socks=IP:PORT][,src=IP] */
+static int parse_leg(const char *spec, struct leg *l) {
+  char s[128], *save = NULL;
+  snprintf(s, sizeof s, "%s", spec);
+  char *name = strtok_r(s, ",", &save);
+  if (!name || strlen(name) >= sizeof l->name || strchr(name, '"')) return 0;
+  strcpy(l->name, name);
+  for (char *kv; (kv = strtok_r(NULL, ",", &save));) {
+    if (!strncmp(kv, "socks=", 6)) {
+      if (!parse_proxy(kv + 6, l)) return 0;
+    } else if (!strncmp(kv, "src=", 4)) {
+      parse_addr(kv + 4, 0, &l->src);
+      l->use_src = 1;
+    } else {
+      return 0;
+    }
+  }
+  return 1;
+}
+
 static int client(int argc, char **argv) {
   if (argc < 4) return 2;
   mode = argv[0];
   parse_addr(argv[1], atoi(argv[2]), &dest);
   int ai = 3;
-  while (ai < argc && !strncmp(argv[ai], "--", 2)) {
-    char ip[64];
+  long warmup = 0;
+  while (ai + 1 < argc && !strncmp(argv[ai], "--", 2)) {
     if (!strcmp(argv[ai], "--socks")) {
-      const char *colon = strrchr(argv[ai + 1], ':');
-      snprintf(ip, sizeof ip, "%.*s", (int)(colon - argv[ai + 1]), argv[ai + 1]);
-      parse_addr(ip, atoi(colon + 1), &proxy);
-      use_socks = 1;
+      if (!parse_proxy(argv[ai + 1], deflt)) return 2;
     } else if (!strcmp(argv[ai], "--src")) {
-      parse_addr(argv[ai + 1], 0, &src);
-      use_src = 1;
+      parse_addr(argv[ai + 1], 0, &deflt->src);
+      deflt->use_src = 1;
+    } else if (!strcmp(argv[ai], "--leg")) {
+      if (nlegs == MAX_LEGS || !parse_leg(argv[ai + 1], &legs[nlegs])) return 2;
+      nlegs++;
+    } else if (!strcmp(argv[ai], "--warmup")) {
+      warmup = atol(argv[ai + 1]);
+    } else {
+      return 2;
     }
     ai += 2;
   }
+  if (nlegs && strcmp(mode, "rtt")) return 2;
+  if (!nlegs) nlegs = 1; /* the one leg the --socks/--src options above describe */
   long a = ai < argc ? atol(argv[ai]) : 0;
   long long b = ai + 1 < argc ? atoll(argv[ai + 1]) : 0;
   long conc;
@@ -389,11 +447,12 @@ static int client(int argc, char **argv) {
     target = a;
     conc = a < 64 ? a : 64;
   } else if (!strcmp(mode, "rtt")) {
-    conc = target = 1;
-    rtt_left = a;
+    conc = target = nlegs;
+    rtt_warm = warmup * nlegs;
+    rtt_left = (a + warmup) * nlegs;
     per_bytes = b;
-    if (a < 1 || b < 1 || b > BUF) return 2;
-    rtt_us = calloc(a, sizeof *rtt_us);
+    if (a < 1 || b < 1 || b > BUF || warmup < 0) return 2;
+    for (int i = 0; i < nlegs; i++) rtt_us[i] = calloc(a, sizeof *rtt_us[i]);
   } else {
     return 2;
   }
@@ -408,6 +467,9 @@ static int client(int argc, char **argv) {
   double t0 = now();
   for (long i = 0; i < conc; i++) {
     struct cconn *c = held ? calloc(1, sizeof *c) : &pool[i];
+    /* rtt: connection i is leg i's */
+    c->leg = !strcmp(mode, "rtt") ? &legs[i] : deflt;
+    if (!strcmp(mode, "rtt")) rtt_conn[i] = c;
     if (cstart(c) < 0) failed++;
   }
   struct epoll_event ev[256];
@@ -429,9 +491,12 @@ static int client(int argc, char **argv) {
       int more = target < 0 ? now() < t_end : (held ? started < target : 0);
       if (more) {
         struct cconn *d = held ? calloc(1, sizeof *d) : c;
+        d->leg = deflt;
         if (cstart(d) < 0) failed++;
       }
     }
+    /* rtt: the last round trip ended one leg; the others are done with too */
+    if (nlegs > 1 && rtt_left == 0) break;
   }
   double secs = now() - t0;
   if (held) {
@@ -444,14 +509,20 @@ static int client(int argc, char **argv) {
   } else if (!strcmp(mode, "conn")) {
     printf("{\"done\":%ld,\"failed\":%ld,\"secs\":%.3f}\n", done, failed, secs);
   } else if (!strcmp(mode, "rtt")) {
-    double sum = 0;
-    for (long i = 0; i < rtt_n; i++) sum += rtt_us[i];
-    qsort(rtt_us, rtt_n, sizeof *rtt_us, cmp_double);
-    double q = rtt_n ? 1 : 0;
-#define AT(f) (rtt_n ? rtt_us[(long)((rtt_n - 1) * (f))] : 0)
-    printf("{\"count\":%ld,\"failed\":%ld,\"median_us\":%.1f,\"p10_us\":%.1f,\"p90_us\":%.1f,\"mean_us\":%.1f}\n", rtt_n, failed,
-           AT(0.5), AT(0.1), AT(0.9), q ? sum / rtt_n : 0);
+    /* one leg: the flat line of old; --leg: one entry per leg */
+    int named = legs[0].name[0] != 0;
+    printf(named ? "{\"count\":%ld,\"failed\":%ld,\"legs\":[" : "{\"count\":%ld,\"failed\":%ld,", rtt_n[0], failed);
+    for (int l = 0; l < nlegs; l++) {
+      long n = rtt_n[l];
+      double sum = 0, *us = rtt_us[l];
+      for (long i = 0; i < n; i++) sum += us[i];
+      qsort(us, n, sizeof *us, cmp_double);
+#define AT(f) (n ? us[(long)((n - 1) * (f))] : 0)
+      if (named) printf("%s{\"name\":\"%s\",\"count\":%ld,", l ? "," : "", legs[l].name, n);
+      printf("\"median_us\":%.1f,\"p10_us\":%.1f,\"p90_us\":%.1f,\"mean_us\":%.1f}", AT(0.5), AT(0.1), AT(0.9), n ? sum / n : 0);
 #undef AT
+    }
+    printf(named ? "]}\n" : "\n");
   } else {
     printf("{\"bytes\":%lld,\"failed\":%ld,\"secs\":%.3f}\n", total_bytes, failed, secs);
   }

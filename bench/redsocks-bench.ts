@@ -3,14 +3,18 @@
  * one network namespace, loopback, an nftables REDIRECT (output hook) in front of each
  * redsocks. Prints numbers and ratios; never asserts.
  *
- *   tsx bench/redsocks-bench.ts [--bulk-mb 512] [--conn-seconds 5] [--idle 2000] [--rtt-count 5000]
+ *   tsx bench/redsocks-bench.ts [--bulk-mb 512] [--conn-seconds 5] [--idle 2000] [--rtt-count 5000] [--rtt-only]
  *
- * The per-request cost (issue 17): on one established connection, `--rtt-count` round trips of
- * 200 bytes to an echo origin, each sent when the previous one is back, three ways: straight to
- * the origin, through the SOCKS server alone (a SOCKS5 client on loopback), through the pair
- * (REDIRECT -> redsocks -> server). The medians' differences are each daemon's added time per
- * request: server = alone - direct, redsocks = pair - alone (each hop is crossed twice per
- * round trip, once each way).
+ * The per-request cost (issue 17): round trips of 200 bytes to an echo origin on established
+ * connections, each sent when the previous one is back, five ways: straight to the origin, and
+ * for each pair through its SOCKS server alone (a SOCKS5 client on loopback) and through the pair
+ * (REDIRECT -> redsocks -> server). Both pairs run at once for it, and one load generator sends
+ * the round trips to the five connections in turn, `--rtt-count` each after a warm-up that
+ * takes ours past its splice switch: every way sees the same machine state. (Measured one way
+ * after the other, on a quiet VM the direct figure alone swung 10x between runs, with the CPUs'
+ * idle states.) The medians' differences are each daemon's added time per request: server =
+ * alone - direct, redsocks = pair - alone (each hop is crossed twice per round trip, once each
+ * way). `--rtt-only` runs just this part.
  *
  * The client and the origin are bench/loadgen.c inside the namespace; CPU and PSS are summed
  * over the pair's processes (and Dante's children). Both pairs run from compiled binaries:
@@ -41,7 +45,9 @@ import { makeTestCerts } from '@mptcp-proxy/lab';
 import { runLoadgen, type BulkResult, type ConnResult, type IdleResult, type Loadgen } from './loadgen';
 
 const ROOT = path.resolve(__dirname, '..');
+/** The client's source address whose connections to the origin are redirected to ours; the C pair's. */
 const CLIENT_SRC = '127.0.0.5';
+const CLIENT_SRC_C = '127.0.0.6';
 const ORIGIN_VIP = '127.0.0.9';
 const ORIGIN_PORT = 9000;
 
@@ -66,18 +72,29 @@ async function waitPort(ns: string, port: number): Promise<void> {
   throw new Error(`nothing listens on :${port} in ${ns}`);
 }
 
-function setRedirect(ns: string, dir: string, port: number): void {
+/** Connections to the origin from each `src` go to its redsocks `port`. */
+function setRedirect(ns: string, dir: string, to: { src: string; port: number }[]): void {
   const rules = [
     'table ip rtsbench {',
     '  chain output {',
     '    type nat hook output priority -100; policy accept;',
-    `    ip saddr ${CLIENT_SRC} ip daddr ${ORIGIN_VIP} tcp dport ${ORIGIN_PORT} meta l4proto tcp redirect to :${port}`,
+    ...to.map(({ src, port }) => `    ip saddr ${src} ip daddr ${ORIGIN_VIP} tcp dport ${ORIGIN_PORT} meta l4proto tcp redirect to :${port}`),
     '  }',
     '}',
     '',
   ].join('\n');
   fs.writeFileSync(path.join(dir, 'r.nft'), rules);
   sh(`ip netns exec ${ns} bash -c 'nft delete table ip rtsbench 2>/dev/null; nft -f ${path.join(dir, 'r.nft')}'`);
+}
+
+/**
+ * The node flags a bin's shebang passes (`#!/usr/bin/env -S node --max-semi-space-size=1`:
+ * socks-server's; redsocks-ts' has none), so each daemon runs with the heap it ships with.
+ */
+function shebangFlags(cliJs: string): string[] {
+  const first = fs.readFileSync(cliJs, 'utf8').split('\n', 1)[0];
+  const m = /^#!.*\bnode\b(.*)$/.exec(first);
+  return m ? m[1].trim().split(/\s+/).filter((f) => f.startsWith('--')) : [];
 }
 
 /** RTS_BENCH_METRICS=on: both of our daemons with their metrics endpoint on (docs/metrics.md). */
@@ -135,10 +152,12 @@ async function startPair(ns: string, dir: string, which: 'ts' | 'c'): Promise<Pa
       (certs ? `  tls = on;\n  tls_pin = "${certs.serverPin}";\n` : '') +
       '}\n',
   );
-  // the flag the bins' shebangs pass
   // RTS_BENCH_CPU_PROF=DIR: each of our daemons writes a V8 CPU profile there when it stops
   const prof = process.env.RTS_BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.RTS_BENCH_CPU_PROF}`] : [];
-  const bin = (pkg: string): string[] => [process.execPath, '--max-semi-space-size=1', ...prof, path.join(ROOT, 'packages', pkg, 'dist/cli.js')];
+  const bin = (pkg: string): string[] => {
+    const cli = path.join(ROOT, 'packages', pkg, 'dist/cli.js');
+    return [process.execPath, ...shebangFlags(cli), ...prof, cli];
+  };
   const lim = ['prlimit', '--nofile=16384:16384'];
   // RTS_BENCH_TS_SERVER=danted pairs redsocks-ts with danted (isolates redsocks-ts' own cost)
   const tsServer = process.env.RTS_BENCH_TS_SERVER === 'danted' ? ['danted', '-f', dconf] : [...bin('socks-server'), '-f', dconf];
@@ -183,10 +202,6 @@ interface Result {
   /** RTS_BENCH_STRACE=1: syscalls per connection in the redsocks process(es), and the top five. */
   redsocksSyscallsPerConn?: number;
   redsocksTopSyscalls?: string;
-  /** Median round trip (µs) straight to the origin, through the SOCKS server alone, through the pair. */
-  rttDirectUs: number;
-  rttServerUs: number;
-  rttPairUs: number;
 }
 
 /**
@@ -215,14 +230,13 @@ async function syscallsPerConn(pids: number[], run: () => Promise<ConnResult>): 
   return { perConn: total ? callsOf(total) / conn.done : NaN, top };
 }
 
-interface RttResult { count: number; failed: number; median_us: number; p10_us: number; p90_us: number; mean_us: number }
+const inNs = (ns: string): string[] => ['ip', 'netns', 'exec', ns, 'prlimit', '--nofile=16384:16384'];
 
-async function measure(ns: string, dir: string, which: 'ts' | 'c', opts: { bulkMB: number; connSeconds: number; idle: number; rttCount: number }): Promise<Result> {
+async function measure(ns: string, dir: string, which: 'ts' | 'c', opts: { bulkMB: number; connSeconds: number; idle: number }): Promise<Result> {
   const pair = await startPair(ns, dir, which);
-  setRedirect(ns, dir, pair.redsocksPort);
-  const inNs = ['ip', 'netns', 'exec', ns, 'prlimit', '--nofile=16384:16384'];
-  const client = (args: (string | number)[]): Loadgen => runLoadgen(['client', ...args.slice(0, 1), ORIGIN_VIP, ORIGIN_PORT, '--src', CLIENT_SRC, ...args.slice(1)], inNs);
-  const origin = runLoadgen(['origin', ORIGIN_PORT], inNs);
+  setRedirect(ns, dir, [{ src: CLIENT_SRC, port: pair.redsocksPort }]);
+  const client = (args: (string | number)[]): Loadgen => runLoadgen(['client', ...args.slice(0, 1), ORIGIN_VIP, ORIGIN_PORT, '--src', CLIENT_SRC, ...args.slice(1)], inNs(ns));
+  const origin = runLoadgen(['origin', ORIGIN_PORT], inNs(ns));
   await origin.next();
   try {
     const rpid = pair.procs[1].pid ?? -1;
@@ -249,15 +263,6 @@ async function measure(ns: string, dir: string, which: 'ts' | 'c', opts: { bulkM
       ? await syscallsPerConn(processTree(rpid), () => client(['conn', 32, 2]).next<ConnResult>())
       : undefined;
 
-    // per-request cost on an established connection (not redirected without --src CLIENT_SRC)
-    const rtt = async (args: (string | number)[]): Promise<number> => {
-      const r = await runLoadgen(['client', 'rtt', ORIGIN_VIP, ORIGIN_PORT, ...args, opts.rttCount, 200], inNs).next<RttResult>();
-      return r.count === opts.rttCount ? r.median_us : NaN;
-    };
-    await rtt(['--src', CLIENT_SRC]); // warm-up
-    const rttDirectUs = await rtt([]);
-    const rttServerUs = await rtt(['--socks', `127.0.0.1:${pair.socksPort}`]);
-    const rttPairUs = await rtt(['--src', CLIENT_SRC]);
 
     await new Promise((r) => setTimeout(r, 1000));
     const before = pssKb(pairPids());
@@ -282,13 +287,62 @@ async function measure(ns: string, dir: string, which: 'ts' | 'c', opts: { bulkM
       idleHeld: held.held,
       redsocksSyscallsPerConn: straced?.perConn,
       redsocksTopSyscalls: straced?.top,
-      rttDirectUs,
-      rttServerUs,
-      rttPairUs,
     };
   } finally {
     origin.proc.kill();
     await stopPair(ns, pair);
+  }
+}
+
+interface RttLeg { name: string; count: number; median_us: number; p10_us: number; p90_us: number; mean_us: number }
+/** Median round trips (µs) through one pair's SOCKS server alone and through the pair. */
+interface PairRtt { serverUs: number; pairUs: number }
+interface PerRequest { directUs: number; ts: PairRtt; c: PairRtt }
+
+/**
+ * Both pairs up at once; one load generator sends round trips to the five ways in turn (see the
+ * header). The warm-up takes each of our connections past the splice switch (MPTCP_SPLICE_AFTER,
+ * default 64 KiB) so the figures are the relay's steady state; with a switch beyond 2000 round
+ * trips (say MPTCP_SPLICE_AFTER=1000000000) they are the JS path's.
+ */
+async function perRequest(ns: string, dir: string, count: number): Promise<PerRequest> {
+  const ts = await startPair(ns, dir, 'ts');
+  const c = await startPair(ns, dir, 'c').catch(async (e: unknown) => {
+    await stopPair(ns, ts);
+    throw e;
+  });
+  setRedirect(ns, dir, [{ src: CLIENT_SRC, port: ts.redsocksPort }, { src: CLIENT_SRC_C, port: c.redsocksPort }]);
+  const origin = runLoadgen(['origin', ORIGIN_PORT], inNs(ns));
+  await origin.next();
+  try {
+    const size = 200;
+    // each round trip moves 2 * size bytes through a relay; twice the rounds to its switch
+    const toSwitch = Math.ceil(Number(process.env.MPTCP_SPLICE_AFTER ?? 64 * 1024) / (2 * size));
+    const warmup = toSwitch * 2 <= 2000 ? Math.max(200, toSwitch * 2) : 200;
+    const legs = [
+      'direct',
+      `ts-server,socks=127.0.0.1:${ts.socksPort}`,
+      `ts-pair,src=${CLIENT_SRC}`,
+      `c-server,socks=127.0.0.1:${c.socksPort}`,
+      `c-pair,src=${CLIENT_SRC_C}`,
+    ];
+    const r = await runLoadgen(
+      ['client', 'rtt', ORIGIN_VIP, ORIGIN_PORT, ...legs.flatMap((l) => ['--leg', l]), '--warmup', warmup, count, size],
+      inNs(ns),
+    ).next<{ count: number; failed: number; legs: RttLeg[] }>();
+    const med = (name: string): number => {
+      const l = r.legs.find((x) => x.name === name);
+      return l && l.count === count ? l.median_us : NaN;
+    };
+    return {
+      directUs: med('direct'),
+      ts: { serverUs: med('ts-server'), pairUs: med('ts-pair') },
+      c: { serverUs: med('c-server'), pairUs: med('c-pair') },
+    };
+  } finally {
+    origin.proc.kill();
+    await stopPair(ns, ts);
+    await stopPair(ns, c);
   }
 }
 
@@ -299,21 +353,33 @@ async function main(): Promise<void> {
     return i >= 0 ? Number(argv[i + 1]) : dflt;
   };
   const opts = { bulkMB: opt('bulk-mb', 512), connSeconds: opt('conn-seconds', 5), idle: opt('idle', 2000), rttCount: opt('rtt-count', 5000) };
+  const rttOnly = argv.includes('--rtt-only');
   // not `rts-`: jest global setup sweeps those, and other runs may start meanwhile
   const ns = `rsbench-${process.pid.toString(36)}`;
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'rts-bench-'));
   sh(`ip netns add ${ns} && ip netns exec ${ns} ip link set lo up`);
+  const tsName = process.env.RTS_BENCH_TS_SERVER === 'danted' ? 'redsocks-ts + danted' : 'redsocks-ts + socks-server';
   try {
     const before = machineState();
-    const [ts, c] = await withHaltPoll(async () => [await measure(ns, dir, 'ts', opts), await measure(ns, dir, 'c', opts)] as const);
+    console.log(`redsocks bench: loopback in netns ${ns}, nftables REDIRECT, ` +
+      (rttOnly ? '' : `bulk ${opts.bulkMB} MiB over 2 streams, ${opts.connSeconds}s of 32 concurrent connects, ${opts.idle} idle connections; `) +
+      `redsocks -> server leg ${mptcpLeg() ? 'MPTCP (C pair under mptcpize)' : 'TCP'}; ${os.cpus().length} CPUs, Node ${process.version}; ${before}`);
+    await withHaltPoll(() => report(ns, dir, opts, rttOnly, tsName));
+  } finally {
+    sh(`ip netns pids ${ns} | xargs -r kill -9 2>/dev/null || true; ip netns del ${ns}`);
+    fs.rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** Measures and prints: both pairs one after the other (unless `rttOnly`), then the per-request cost. */
+async function report(ns: string, dir: string, opts: { bulkMB: number; connSeconds: number; idle: number; rttCount: number }, rttOnly: boolean, tsName: string): Promise<void> {
+  if (!rttOnly) {
+    const ts = await measure(ns, dir, 'ts', opts);
+    const c = await measure(ns, dir, 'c', opts);
     const row = (name: string, r: Result): string =>
       `${name.padEnd(28)} ${r.throughputMBs.toFixed(1).padStart(10)} ${r.cpuSPerGB.toFixed(2).padStart(9)} ${r.redsocksCpuSPerGB.toFixed(2).padStart(9)} ` +
       `${r.connPerS.toFixed(0).padStart(9)} ${String(r.connFailed).padStart(6)} ${r.pssPerConnKB.toFixed(1).padStart(10)} ${String(r.idleHeld).padStart(6)}`;
-    console.log(`redsocks bench: loopback in netns ${ns}, nftables REDIRECT, bulk ${opts.bulkMB} MiB over 2 streams, ` +
-      `${opts.connSeconds}s of 32 concurrent connects, ${opts.idle} idle connections; ` +
-      `redsocks -> server leg ${mptcpLeg() ? 'MPTCP (C pair under mptcpize)' : 'TCP'}; ${os.cpus().length} CPUs, Node ${process.version}; ${before}`);
     console.log(`${'pair'.padEnd(28)} ${'MB/s'.padStart(10)} ${'CPU s/GB'.padStart(9)} ${'(redsocks)'.padStart(9)} ${'conn/s'.padStart(9)} ${'failed'.padStart(6)} ${'PSS KB/conn'.padStart(10)} ${'held'.padStart(6)}`);
-    const tsName = process.env.RTS_BENCH_TS_SERVER === 'danted' ? 'redsocks-ts + danted' : 'redsocks-ts + socks-server';
     console.log(row(tsName, ts));
     console.log(row('redsocks + danted', c));
     for (const [name, r] of [[tsName, ts], ['redsocks + danted', c]] as const) {
@@ -325,21 +391,22 @@ async function main(): Promise<void> {
         console.log(`${name.padEnd(28)} redsocks syscalls/conn (strace -c -f): ${r.redsocksSyscallsPerConn.toFixed(1)}; most: ${r.redsocksTopSyscalls}`);
       }
     }
-    console.log(`per-request cost: median round trip of 200 bytes on an established connection (${opts.rttCount} round trips), µs; a hop is crossed twice per round trip`);
-    for (const [name, r] of [[tsName, ts], ['redsocks + danted', c]] as const) {
-      console.log(
-        `${name.padEnd(28)} direct ${r.rttDirectUs.toFixed(1)}, server alone ${r.rttServerUs.toFixed(1)}, pair ${r.rttPairUs.toFixed(1)}: ` +
-          `server +${(r.rttServerUs - r.rttDirectUs).toFixed(1)} µs/round trip, redsocks +${(r.rttPairUs - r.rttServerUs).toFixed(1)} µs/round trip ` +
-          `(${((r.rttServerUs - r.rttDirectUs) / 2).toFixed(1)} and ${((r.rttPairUs - r.rttServerUs) / 2).toFixed(1)} µs per hop each way)`,
-      );
-    }
     console.log(
       `ratios (ts / C): throughput ${(ts.throughputMBs / c.throughputMBs).toFixed(2)}x, CPU per GB ${(ts.cpuSPerGB / c.cpuSPerGB).toFixed(2)}x, ` +
         `conn/s ${(ts.connPerS / c.connPerS).toFixed(2)}x, PSS per idle conn ${(ts.pssPerConnKB / c.pssPerConnKB).toFixed(2)}x`,
     );
-  } finally {
-    sh(`ip netns pids ${ns} | xargs -r kill -9 2>/dev/null || true; ip netns del ${ns}`);
-    fs.rmSync(dir, { recursive: true, force: true });
+  }
+  const rtt = await perRequest(ns, dir, opts.rttCount);
+  console.log(
+    `per-request cost: median round trip of 200 bytes on an established connection (${opts.rttCount} round trips each way, ` +
+      `both pairs up, the five ways in turn), µs; a hop is crossed twice per round trip`,
+  );
+  for (const [name, r] of [[tsName, rtt.ts], ['redsocks + danted', rtt.c]] as const) {
+    console.log(
+      `${name.padEnd(28)} direct ${rtt.directUs.toFixed(1)}, server alone ${r.serverUs.toFixed(1)}, pair ${r.pairUs.toFixed(1)}: ` +
+        `server +${(r.serverUs - rtt.directUs).toFixed(1)} µs/round trip, redsocks +${(r.pairUs - r.serverUs).toFixed(1)} µs/round trip ` +
+        `(${((r.serverUs - rtt.directUs) / 2).toFixed(1)} and ${((r.pairUs - r.serverUs) / 2).toFixed(1)} µs per hop each way)`,
+    );
   }
 }
 

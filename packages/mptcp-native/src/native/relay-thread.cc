@@ -159,7 +159,14 @@ class RelayThread {
             continue;
           }
         }
-        Step(r);
+        // Edge-triggered events carry the whole ready mask (writable nearly always): a
+        // direction is pumped when its source is readable (or hung up), or when its
+        // destination is writable and its pipe holds bytes for it.
+        bool isB = (tagged & 1) != 0;
+        bool in = (evs[i].events & (EPOLLIN | EPOLLRDHUP | EPOLLHUP | EPOLLERR)) != 0;
+        bool out = (evs[i].events & EPOLLOUT) != 0 && (isB ? r->io.ab : r->io.ba).inPipe > 0;
+        // a->b reads A and writes B; b->a the other way round
+        Step(r, isB ? out : in, isB ? in : out);
       }
       for (ThreadRelay *r : retry)
         if (!r->finished) Step(r);
@@ -208,11 +215,12 @@ class RelayThread {
     return quit;
   }
 
-  void Step(ThreadRelay *r) {
+  // Pumps a->b and/or b->a (the other direction's state still holds).
+  void Step(ThreadRelay *r, bool ab = true, bool ba = true) {
     const char *syscall = "splice";
     int failFd = -1;
-    int e = Pump(&r->io.ab, &syscall, &failFd);
-    if (!e) e = Pump(&r->io.ba, &syscall, &failFd);
+    int e = ab ? Pump(&r->io.ab, &syscall, &failFd, false) : 0;
+    if (!e && ba) e = Pump(&r->io.ba, &syscall, &failFd, false);
     if (!r->firstDone && (r->io.ab.done || r->io.ba.done)) r->firstDone = r->io.ab.done ? "aToB" : "bToA";
     Publish(r);
     if (e) {

@@ -27,16 +27,21 @@ bool Grow(Dir *d) {
 
 }  // namespace
 
-int Pump(Dir *d, const char **syscall, int *failFd) {
+int Pump(Dir *d, const char **syscall, int *failFd, bool levelTriggered) {
   d->capped = false;
+  // A short read under a level-triggered poll: the socket had no more for now (or the pipe's
+  // slots ran out); the poll reports what comes next, so no read just to see EAGAIN.
+  bool drained = false;
   for (int round = 0; round < kMaxRounds; round++) {
     bool progress = false;
     if ((d->pipeFull || d->inPipe >= d->cap) && Grow(d)) progress = true;
-    if (!d->eof && !d->pipeFull && d->inPipe < d->cap) {
-      ssize_t n = splice(d->from, nullptr, d->pipe[1], nullptr, d->cap - d->inPipe, kFlags);
+    if (!d->eof && !drained && !d->pipeFull && d->inPipe < d->cap) {
+      size_t want = d->cap - d->inPipe;
+      ssize_t n = splice(d->from, nullptr, d->pipe[1], nullptr, want, kFlags);
       if (n > 0) {
         d->inPipe += static_cast<size_t>(n);
         progress = true;
+        drained = levelTriggered && static_cast<size_t>(n) < want;
       } else if (n == 0) {
         d->eof = true;
       } else if (errno == EAGAIN) {

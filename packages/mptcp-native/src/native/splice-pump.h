@@ -53,7 +53,9 @@ struct RelayFds {
 };
 
 // Moves what it can in one direction; returns an errno (0 = fine) and sets *syscall and *failFd.
-int Pump(Dir *d, const char **syscall, int *failFd);
+// `levelTriggered`: the caller's poll reports readable again while bytes wait (uv_poll), so a
+// short read ends the reading; edge-triggered callers (the relay thread) read until EAGAIN.
+int Pump(Dir *d, const char **syscall, int *failFd, bool levelTriggered);
 // pipe2 (non-blocking, close-on-exec); `size` > 0: grow to it once the pipe first fills.
 int MakePipe(Dir *d, int size);
 void CloseFd(int &fd);

@@ -66,11 +66,12 @@ void Finish(SpliceRelay *r, int err, const char *syscall) {
 
 void OnPoll(uv_poll_t *p, int status, int events);
 
-void Step(SpliceRelay *r) {
+// Pumps the directions a poll event concerns (`ab`, `ba`); the other one's wants still hold.
+void Step(SpliceRelay *r, bool ab = true, bool ba = true) {
   const char *syscall = "splice";
   int failFd = -1;
-  int e = Pump(&r->io.ab, &syscall, &failFd);
-  if (!e) e = Pump(&r->io.ba, &syscall, &failFd);
+  int e = ab ? Pump(&r->io.ab, &syscall, &failFd, true) : 0;
+  if (!e && ba) e = Pump(&r->io.ba, &syscall, &failFd, true);
   if (!r->firstDone && (r->io.ab.done || r->io.ba.done)) r->firstDone = r->io.ab.done ? "aToB" : "bToA";
   if (e) {
     r->errSide = failFd == r->io.fdA ? 'a' : 'b';
@@ -105,8 +106,13 @@ void OnPoll(uv_poll_t *p, int status, int events) {
       r->errSide = p == &r->pollA ? 'a' : 'b';
       return Finish(r, soerr, "splice");
     }
+    return Step(r);
   }
-  Step(r);
+  // A's readable feeds a->b, A's writable drains b->a; B's the other way round.
+  bool readable = (events & UV_READABLE) != 0, writable = (events & UV_WRITABLE) != 0;
+  if (!readable && !writable) return Step(r);  // nothing asked for: look at both
+  bool isA = p == &r->pollA;
+  Step(r, isA ? readable : writable, isA ? writable : readable);
 }
 
 

@@ -140,7 +140,9 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
       timeout: p && health ? health.attemptTimeout(p, last) : undefined,
       mptcp: section.mptcp,
       fastOpen: tfo,
-      // Set before connect so even a TFO SYN's follow-up segments are not held by Nagle.
+      // redsocks relays small writes at once; Nagle would hold a second small write (e.g. the
+      // client's request after the handshake) until the first is ACKed: one WAN RTT. Set before
+      // connect (no setNoDelay afterwards) so even a TFO SYN's follow-up segments are not held.
       noDelay: true,
     });
     if (p && health) {
@@ -150,9 +152,6 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
     }
     // redsocks turns SO_KEEPALIVE on for every relay socket (tcp_keepalive_* as configured).
     applyTcpKeepalive(socket, base);
-    // redsocks relays small writes at once; Nagle would hold a second small write (e.g. the
-    // client's request after the handshake) until the first is ACKed: one WAN RTT.
-    socket.setNoDelay(true);
     // The relay propagates half-close: the upstream side must not auto-end on EOF.
     socket.allowHalfOpen = true;
     if (tlsLayer) {

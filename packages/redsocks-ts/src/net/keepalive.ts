@@ -14,7 +14,9 @@ export function applyTcpKeepalive(s: net.Socket, base: KeepaliveSettings | undef
   const idleS = base?.tcpKeepaliveTime ?? 0;
   const intervalS = base?.tcpKeepaliveIntvl ?? 0;
   const probes = base?.tcpKeepaliveProbes ?? 0;
-  if ((intervalS > 0 || probes > 0) && addonStatus().loaded) {
+  // Through the addon even with every timer 0: one setsockopt (SO_KEEPALIVE) per socket, where
+  // Node's setKeepAlive(true, 0) adds a TCP_KEEPIDLE of 0 that the kernel refuses (EINVAL).
+  if (addonStatus().loaded) {
     try {
       setTcpKeepalive(s, { idleS, intervalS, probes });
       return;

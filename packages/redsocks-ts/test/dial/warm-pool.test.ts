@@ -77,7 +77,8 @@ test('pool_size = 2: pre-established connections, each used for one stream, refi
   await waitFor(() => dialer!.poolStats().refills === 1 && dialer!.poolStats().idle === 2, 5000, 'refill');
   s = dialer.poolStats();
   expect(s).toMatchObject({ hits: 1, misses: 0, refills: 1, opened: 3 });
-  expect(server.conns.length).toBe(3);
+  // the server's accept is its own event: it may come a loop turn after the connect completed
+  await waitFor(() => server.conns.length === 3, 5000, 'the refill at the server');
 
   // the used connection is never handed out again: closing the stream ends it at the server
   h1.close();
@@ -101,8 +102,8 @@ test('the replacement opens after the stream had its turn, not inside dial()', a
   await dialer.poolReady();
   const { socket: sock } = await dialer.dial();
   // deferred by REFILL_DELAY_MS: the stream's handshake leaves before a new connect is made
+  // (`opened` counts connects made; the server's count could lag its accept by a loop turn)
   expect(dialer.poolStats()).toMatchObject({ hits: 1, idle: 0, pending: 0, opened: 1 });
-  expect(server.conns.length).toBe(1);
   sock.write(Buffer.from([5, 1, 0, 5, 1, 0, 1, 192, 0, 2, 3, 0, 80]));
   await waitFor(() => dialer!.poolStats().idle === 1, 5000, 'refill');
   expect(dialer.poolStats()).toMatchObject({ hits: 1, refills: 1, opened: 2 });
