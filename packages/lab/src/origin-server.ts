@@ -2,7 +2,9 @@
  * The lab's origin: a small HTTP server run inside the origin namespace.
  *   GET /small         a short page-like body
  *   GET /bytes/N       N bytes of payload
- *   POST /upload       consumes the body, answers {"bytes":N}
+ *   POST /upload       consumes the body, answers {"bytes":N,"ms":T}: T from its first byte to
+ *                      its end; with ?omit=MS also {"afterBytes","afterMs"}: what arrived after
+ *                      the first MS (iperf3's -O: slow start and subflows joining left out)
  * Usage: tsx packages/lab/src/origin-server.ts PORT
  */
 import * as http from 'node:http';
@@ -30,11 +32,25 @@ const server = http.createServer((req, res) => {
   const url = req.url ?? '/';
   const m = /^\/bytes\/(\d+)/.exec(url);
   if (req.method === 'POST') {
+    const omit = Number(/[?&]omit=(\d+)/.exec(url)?.[1] ?? -1);
     let bytes = 0;
-    req.on('data', (c: Buffer) => (bytes += c.length));
+    let first = 0;
+    let atOmit = -1;
+    let omitAt = 0;
+    req.on('data', (c: Buffer) => {
+      const now = performance.now();
+      if (bytes === 0) first = now;
+      if (omit >= 0 && atOmit < 0 && now - first >= omit) {
+        atOmit = bytes;
+        omitAt = now;
+      }
+      bytes += c.length;
+    });
     req.on('end', () => {
+      const end = performance.now();
+      const after = omit >= 0 ? { afterBytes: atOmit < 0 ? 0 : bytes - atOmit, afterMs: atOmit < 0 ? 0 : Math.round(end - omitAt) } : {};
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(JSON.stringify({ bytes }));
+      res.end(JSON.stringify({ bytes, ms: Math.round(end - first), ...after }));
     });
     return;
   }

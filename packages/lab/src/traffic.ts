@@ -39,6 +39,8 @@ export interface TransferResult {
   ttfbMs: number;
   maxStallMs: number;
   error?: string;
+  /** An upload's figures as the lab origin received it (origin-server.ts): bytes, ms, and with omitMs afterBytes, afterMs. */
+  server?: { bytes: number; ms: number; afterBytes?: number; afterMs?: number };
 }
 
 export async function transfer(
@@ -46,11 +48,11 @@ export async function transfer(
   node: NodeName,
   kind: 'get' | 'post',
   bytes: number,
-  opts: { local?: string; timeoutMs?: number } = {},
+  opts: { local?: string; timeoutMs?: number; omitMs?: number } = {},
 ): Promise<TransferResult> {
   const client = path.join(__dirname, 'transfer-client.ts');
   const t = opts.timeoutMs ?? 60000;
-  const argv = kind === 'get' ? [TSX, client, 'get', `${ORIGIN}/bytes/${bytes}`] : [TSX, client, 'post', `${ORIGIN}/upload`, String(bytes)];
+  const argv = kind === 'get' ? [TSX, client, 'get', `${ORIGIN}/bytes/${bytes}`] : [TSX, client, 'post', `${ORIGIN}/upload${opts.omitMs !== undefined ? `?omit=${opts.omitMs}` : ''}`, String(bytes)];
   if (opts.local) argv.push('--local', opts.local);
   argv.push('--timeout', String(t));
   const r = await execIn(lab, node, argv, t + 10000);

@@ -17,6 +17,7 @@ import type { AutoPath } from './derive-paths';
 import { WarmPool, type PoolStats, type PooledConn } from './warm-pool';
 import { poolChannel } from '../events';
 import { TlsLayer } from './tls-layer';
+import { writeAfterIdle } from './after-idle';
 
 /**
  * What a dialer needs from its section: the proxy, the DialKeys, and (for `redsocks {}`) the
@@ -156,7 +157,7 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
     socket.allowHalfOpen = true;
     if (tlsLayer) {
       try {
-        return { socket: await tlsLayer.wrap(socket, p && health ? health.attemptTimeout(p, last) : undefined), path: p?.name };
+        return { socket: await tlsLayer.wrap(socket, p && health ? health.attemptTimeout(p, last) : undefined), path: p?.name, raw: socket };
       } catch (e) {
         socket.destroy();
         throw e;
@@ -334,8 +335,10 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
         const hit = pool.take();
         if (poolChannel.hasSubscribers) poolChannel.publish({ instance: instanceName, hit: hit !== undefined, path: hit?.path });
         if (hit) {
+          const raw = hit.raw ?? hit.socket;
           watch(hit.socket);
-          return { socket: hit.socket, path: hit.path, pooled: true };
+          // it idled: its first bytes go out as one small segment per subflow (after-idle.ts)
+          return { socket: hit.socket, path: hit.path, pooled: true, writeFirst: (data) => writeAfterIdle(hit.socket, raw, data) };
         }
       }
       const conn = await fresh(o.fastOpen === true);

@@ -47,6 +47,8 @@ export interface PooledConn {
   socket: net.Socket;
   /** Name of the WAN path its initial subflow uses, if paths are configured. */
   path?: string;
+  /** The MPTCP socket under `socket` when a layer (TLS) wraps it. */
+  raw?: net.Socket;
 }
 
 export interface WarmPoolOptions {
@@ -162,7 +164,7 @@ export class WarmPool {
     if (now - this.lastTakeAt < REFILL_DELAY_MS) this.refill.fill();
     else this.refill.fillAfter(REFILL_DELAY_MS);
     this.lastTakeAt = now;
-    return { socket: e.socket, path: e.path };
+    return { socket: e.socket, path: e.path, raw: e.raw };
   }
 
   /** Closes every pooled connection whose initial subflow is on `path`. */

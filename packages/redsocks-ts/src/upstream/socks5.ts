@@ -243,11 +243,11 @@ async function pipelined(ctx: UpstreamContext, caps: ServerCapabilities, opts: P
   // stays off the path between the client's SYN and ours.
   const dialing = ctx
     .dial(opts.retry === undefined ? { fastOpen: section.fastopen } : { fastOpen: section.fastopen, pooled: false })
-    .then((up) => ({ upstream: up.socket, pooled: up.pooled === true, handshake: optimisticHandshake(section, ctx.dest) }));
+    .then((up) => ({ upstream: up.socket, pooled: up.pooled === true, writeFirst: up.writeFirst, handshake: optimisticHandshake(section, ctx.dest) }));
   // Gather the client's first bytes while the connection is being made; the wait ends as soon
   // as the first byte arrives.
   const gather = opts.early && !opts.retry ? ctx.early.wait(section.optimisticGatherMs) : undefined;
-  const [{ upstream, pooled, handshake }] = await Promise.all([dialing, gather]);
+  const [{ upstream, pooled, writeFirst, handshake }] = await Promise.all([dialing, gather]);
   const early = opts.retry ?? (opts.early ? ctx.early.drain() : Buffer.alloc(0));
   const inFirst = early.subarray(0, Math.max(0, section.optimisticMaxEarly));
   const afterFirst = early.subarray(inFirst.length);
@@ -256,6 +256,8 @@ async function pipelined(ctx: UpstreamContext, caps: ServerCapabilities, opts: P
     // The first write rides the SYN: keep replay-unsafe client bytes for the next segment.
     write(upstream, handshake);
     write(upstream, inFirst);
+  } else if (writeFirst) {
+    await writeFirst(Buffer.concat([handshake, inFirst]));
   } else {
     write(upstream, Buffer.concat([handshake, inFirst]));
   }

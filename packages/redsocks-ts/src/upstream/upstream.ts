@@ -27,6 +27,12 @@ export interface Dialed {
   path?: string;
   /** It came from the warm pool (it idled: the server may have closed it meanwhile). */
   pooled?: boolean;
+  /**
+   * Writes the connection's first bytes when the way they are cut into segments matters (a
+   * pooled connection that idled: docs/optimistic-connect.md, "Warm pool"); resolves once
+   * they are queued. Absent: write them as usual.
+   */
+  writeFirst?: (data: Buffer) => Promise<void>;
 }
 
 /** Per-connection logger that prefixes redsocks' `[client->dest]: `. */

@@ -155,7 +155,7 @@ test('a refused proxy: pool backs off, dial reports the connect error', async ()
   await expect(dialer.dial()).rejects.toMatchObject({ code: 'ECONNREFUSED' });
 });
 
-test('optimistic = on: pool connections stay silent while idle; a stream sends greeting + CONNECT + data in one write', async () => {
+test('optimistic = on: pool connections stay silent while idle; a stream sends greeting + CONNECT + data in one small first segment', async () => {
   await server.close();
   server = await ScriptedServer.start(ocEcho);
   const oc: Partial<RedsocksSection> = { optimistic: 'on', optimisticGatherMs: 2000 };
@@ -170,7 +170,8 @@ test('optimistic = on: pool connections stay silent while idle; a stream sends g
   expect(dialer.poolStats()).toMatchObject({ hits: 1, misses: 0 });
   const carrier = server.conns.findIndex((c) => c.received.length > 0);
   expect(carrier === 0 || carrier === 1).toBe(true);
-  // one greeting, one CONNECT, the stream's bytes, all in the stream's first write
+  // one greeting, one CONNECT, the stream's bytes, all in the stream's first write (one subflow,
+  // under AFTER_IDLE_FIRST bytes: src/dial/after-idle.ts)
   const all = [...OC_GREETING, ...REQ, ...Buffer.from('hello')];
   expect(hex(server.conns[carrier].received)).toBe(hex(all));
   expect(hex(server.conns[carrier].chunks[0])).toBe(hex(all));
