@@ -36,7 +36,7 @@ import {
   type Socks5Reply,
 } from '@mptcp-proxy/common';
 import type { RedsocksSection } from '../config/types';
-import type { Tunnel, UpstreamContext, UpstreamProtocol } from './upstream';
+import type { Dialed, Tunnel, UpstreamContext, UpstreamProtocol } from './upstream';
 import { ServerCapabilities, serverKey, type ServerVerdict } from './server-capabilities';
 import { earlyDataIsIdempotent, earlyDataMayRideSyn } from './fastopen-policy';
 
@@ -175,8 +175,12 @@ async function readConnectReply(reader: ReceiveBuffer, resetClient: boolean, tim
  */
 export async function socks5Exchange(
   upstream: net.Socket, reader: ReceiveBuffer, creds: Credentials | undefined, request: Buffer,
+  writeFirst?: Dialed['writeFirst'],
 ): Promise<Socks5Reply> {
-  write(upstream, encodeGreeting(creds ? [Method.NoAuth, Method.UserPass] : [Method.NoAuth]));
+  const greeting = encodeGreeting(creds ? [Method.NoAuth, Method.UserPass] : [Method.NoAuth]);
+  // a pooled connection: the greeting is cut into one small segment per subflow (Dialed.writeFirst)
+  if (writeFirst) await writeFirst(greeting);
+  else write(upstream, greeting);
   const method = await readMethod(reader);
   if (method === Method.NoAcceptable) {
     throw failure('ESOCKS5_METHOD', 'Socks5 server refused all our auth methods.', false);
@@ -208,7 +212,7 @@ async function plain(ctx: UpstreamContext, replay?: Buffer, pooled = true): Prom
   const upstream = dialed.socket;
   const reader = new ReceiveBuffer(upstream);
   try {
-    await socks5Exchange(upstream, reader, socks5Credentials(ctx.section), connectRequest(ctx));
+    await socks5Exchange(upstream, reader, socks5Credentials(ctx.section), connectRequest(ctx), dialed.writeFirst);
   } catch (err) {
     reader.detach();
     upstream.destroy();
