@@ -256,6 +256,9 @@ async function pipelined(ctx: UpstreamContext, caps: ServerCapabilities, opts: P
   const inFirst = early.subarray(0, Math.max(0, section.optimisticMaxEarly));
   const afterFirst = early.subarray(inFirst.length);
 
+  // Reading (and its error listener) starts before the first write: writeFirst() takes a few
+  // event loop turns, and a reset meanwhile must reach the reader, not an unhandled 'error'.
+  const reader = new ReceiveBuffer(upstream);
   if (section.fastopen && inFirst.length > 0 && !earlyDataMayRideSyn(inFirst, ctx.dest.port, section.fastopenDataPorts)) {
     // The first write rides the SYN: keep replay-unsafe client bytes for the next segment.
     write(upstream, handshake);
@@ -266,7 +269,6 @@ async function pipelined(ctx: UpstreamContext, caps: ServerCapabilities, opts: P
     write(upstream, Buffer.concat([handshake, inFirst]));
   }
 
-  const reader = new ReceiveBuffer(upstream);
   let streaming = false;
   const startStreaming = (): void => {
     if (streaming || !opts.early) return;
