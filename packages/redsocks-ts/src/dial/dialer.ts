@@ -91,6 +91,25 @@ function stallOf(sf: mptcpNative.SubflowInfo, all: mptcpNative.SubflowInfo[], se
   return other ? `received nothing for ${now - mine.at} ms while ${other.local.address} kept receiving` : undefined;
 }
 
+/**
+ * Bytes the server acknowledged or sent on a connection, from the kernel (MPTCP data level and
+ * every subflow, or TCP_INFO without MPTCP); undefined when the kernel does not report them.
+ */
+function progressOf(s: net.Socket): number | undefined {
+  try {
+    const tcp = mptcpNative.tcpInfo(s);
+    if (tcp?.bytesAcked === undefined) return undefined;
+    const info = mptcpNative.mptcpInfo(s);
+    const sfs = info ? mptcpNative.subflows(s) : [];
+    return (
+      tcp.bytesAcked + (tcp.bytesReceived ?? 0) + (info?.bytesAcked ?? 0) + (info?.bytesReceived ?? 0) +
+      sfs.reduce((n, sf) => n + (sf.bytesAcked ?? 0) + (sf.bytesReceived ?? 0), 0)
+    );
+  } catch {
+    return undefined;
+  }
+}
+
 const debug = debuglog('redsocks-ts-dial');
 /** Without a logger from the daemon, path and pool events go to NODE_DEBUG=redsocks-ts-dial. */
 const debugLog: HealthLog = { info: (m) => debug('%s', m), error: (m) => debug('%s', m) };
@@ -314,9 +333,39 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
     );
   };
 
+  /**
+   * The guard behind Dialed.sent() (issue 10: a pooled connection taken right after its ISP
+   * died lost the stream). Its deadline is the path's race delay (what a fresh connect on it
+   * may take) plus one RTT (the flight's ACK, or the server's first reply). Acknowledged or
+   * answered bytes mean the server has them: the connection is left alone (MPTCP reinjects
+   * within it once it has a second subflow).
+   */
+  const firstFlightGuard = (d: Dialed): (() => void) | undefined => {
+    const h = health;
+    const p = d.path === undefined ? undefined : h?.get(d.path);
+    if (!h || !p || h.size < 2) return undefined;
+    const before = progressOf(d.socket);
+    if (before === undefined) return undefined;
+    return () => {
+      const ms = h.staggerDelay(p) + Math.ceil(p.rttMs ?? 0);
+      const timer = setTimeout(() => {
+        if (d.socket.destroyed || typeof d.socket.resetAndDestroy !== 'function') return;
+        const now = progressOf(d.socket);
+        if (now === undefined || now > before) return;
+        d.unanswered = `nothing of its first bytes was acknowledged within ${ms} ms on path ${p.name}`;
+        h.reportSuspect(p.name);
+        h.reportStall(p.name, `a pooled connection's first bytes were not acknowledged within ${ms} ms`);
+        // RST, not FIN: a FIN would leave the flight queued and retransmitted on the path.
+        d.socket.resetAndDestroy();
+      }, ms);
+      timer.unref();
+      d.socket.once('close', () => clearTimeout(timer));
+    };
+  };
+
   if (health) {
     health.on('change', (ev: { path: PathView }) => {
-      if (!ev.path.up) pool?.dropPath(ev.path.name);
+      if (!ev.path.up) pool?.dropPath(ev.path.name, ev.path.source);
       actOnPathManager(ev.path);
     });
     health.start();
@@ -336,7 +385,12 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
         if (poolChannel.hasSubscribers) poolChannel.publish({ instance: instanceName, hit: hit !== undefined, path: hit?.path });
         if (hit) {
           watch(hit.socket);
-          return { socket: hit.socket, path: hit.path, pooled: true };
+          // opened before `paths = auto` had found the paths: named by its source address now
+          const path = hit.path ?? health?.bySource(hit.socket.localAddress ?? '')?.name;
+          const d: Dialed = { socket: hit.socket, path, pooled: true };
+          const guard = firstFlightGuard(d);
+          if (guard) d.sent = guard;
+          return d;
         }
       }
       const conn = await fresh(o.fastOpen === true);

@@ -165,9 +165,12 @@ export class WarmPool {
     return { socket: e.socket, path: e.path };
   }
 
-  /** Closes every pooled connection whose initial subflow is on `path`. */
-  dropPath(path: string): number {
-    const victims = this.entries.filter((e) => e.path === path);
+  /**
+   * Closes every pooled connection whose initial subflow is on `path`, or (opened before the
+   * paths were known, `paths = auto` at start) comes from its `source` address.
+   */
+  dropPath(path: string, source?: string): number {
+    const victims = this.entries.filter((e) => e.path === path || (e.path === undefined && source !== undefined && e.socket.localAddress === source));
     for (const e of victims) this.discard(e, 'dropped');
     if (victims.length > 0) {
       this.opts.log?.info(`warm pool: closed ${victims.length} idle connection(s) on path ${path}`);
