@@ -53,7 +53,7 @@ test('status: paths, connections, optimistic connect and the server side', async
   const up = lab.exec('gw', `curl -sS --max-time 5 http://127.0.0.1:${LAB_METRICS_PORT}/metrics`).match(/^redsocks_bytes_total\{[^}]*direction="up"\} (\d+)/m);
   expect(Number(up?.[1])).toBeGreaterThan(30);
   // the download crossed both paths' devices
-  const mbDown = [...r.out.matchAll(/^isp[12] .* ([\d.]+) +[\d.]+$/gm)].map((m) => Number(m[1]));
+  const mbDown = [...r.out.matchAll(/^wan[12] .* ([\d.]+) +[\d.]+$/gm)].map((m) => Number(m[1]));
   expect(mbDown).toHaveLength(2);
   for (const x of mbDown) expect(x).toBeGreaterThan(0.2);
 }, 60000);

@@ -141,10 +141,14 @@ export class WarmPool {
     };
   }
 
-  /** Hands out one established connection, or undefined on a miss. */
-  take(): PooledConn | undefined {
+  /**
+   * Hands out one established connection, or undefined on a miss. Connections `accept` refuses
+   * (on a path the dialer does not trust right now) are skipped: they stay pooled until their
+   * path is dropped, they expire, or the path is trusted again.
+   */
+  take(accept: (c: PooledConn) => boolean = () => true): PooledConn | undefined {
     this.demand();
-    const i = this.entries.findIndex((e) => !e.socket.destroyed);
+    const i = this.entries.findIndex((e) => !e.socket.destroyed && accept(e));
     if (i < 0) {
       this.counters.misses++;
       this.refill.fill();
