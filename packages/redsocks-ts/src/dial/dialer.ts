@@ -338,13 +338,6 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
     );
   };
 
-  /**
-   * The guard behind Dialed.sent() (issue 10: a pooled connection taken right after its ISP
-   * died lost the stream). Its deadline is the path's race delay (what a fresh connect on it
-   * may take) plus one RTT (the flight's ACK, or the server's first reply). Acknowledged or
-   * answered bytes mean the server has them: the connection is left alone (MPTCP reinjects
-   * within it once it has a second subflow).
-   */
   /** A pooled connection's path; one opened before `paths = auto` had found them, by its source address. */
   const pathOf = (c: PooledConn): string | undefined => c.path ?? health?.bySource(c.socket.localAddress ?? '')?.name;
 
@@ -364,6 +357,13 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
     return false;
   };
 
+  /**
+   * The guard behind Dialed.sent() (issue 10: a pooled connection taken right after its ISP
+   * died lost the stream). Its deadline is the path's race delay (what a fresh connect on it
+   * may take) plus one RTT (the flight's ACK, or the server's first reply). Acknowledged or
+   * answered bytes mean the server has them: the connection is left alone (MPTCP reinjects
+   * within it once it has a second subflow).
+   */
   const firstFlightGuard = (d: Dialed): (() => void) | undefined => {
     const h = health;
     const p = d.path === undefined ? undefined : h?.get(d.path);
@@ -419,7 +419,7 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
           const name = pathOf(c);
           return !health || name === undefined || health.trusted(name);
         });
-        if (poolChannel.hasSubscribers) poolChannel.publish({ instance: instanceName, hit: hit !== undefined, path: hit?.path });
+        if (poolChannel.hasSubscribers) poolChannel.publish({ instance: instanceName, hit: hit !== undefined, path: hit && pathOf(hit) });
         if (hit) {
           watch(hit.socket);
           const d: Dialed = { socket: hit.socket, path: pathOf(hit), pooled: true };
