@@ -41,8 +41,9 @@ test('status: paths, connections, optimistic connect and the server side', async
   expect(r.err).toBe('');
   expect(r.code).toBe(0);
   expect(r.out).toMatch(/^path +state/m);
-  expect(r.out).toMatch(/^isp1 +up /m);
-  expect(r.out).toMatch(/^isp2 +up /m);
+  // conf/lab/redsocks.conf has `paths = auto`: the paths are named by their devices
+  expect(r.out).toMatch(/^wan1 +up /m);
+  expect(r.out).toMatch(/^wan2 +up /m);
   expect(r.out).toMatch(/^connections: \d+ active, [1-9]\d* total; closed: ok [1-9]/m);
   expect(r.out).toContain(`server ${ADDR.server}:1080: speaks optimistic connect`);
   expect(r.out).toMatch(/^server side: \d+ active, [1-9]\d* total, 0 refused at accept; closed: .*ok [1-9]\d*.*optimistic connect accepted [1-9]/m);
@@ -52,7 +53,7 @@ test('status: paths, connections, optimistic connect and the server side', async
   const up = lab.exec('gw', `curl -sS --max-time 5 http://127.0.0.1:${LAB_METRICS_PORT}/metrics`).match(/^redsocks_bytes_total\{[^}]*direction="up"\} (\d+)/m);
   expect(Number(up?.[1])).toBeGreaterThan(30);
   // the download crossed both paths' devices
-  const mbDown = [...r.out.matchAll(/^isp[12] .* ([\d.]+) +[\d.]+$/gm)].map((m) => Number(m[1]));
+  const mbDown = [...r.out.matchAll(/^wan[12] .* ([\d.]+) +[\d.]+$/gm)].map((m) => Number(m[1]));
   expect(mbDown).toHaveLength(2);
   for (const x of mbDown) expect(x).toBeGreaterThan(0.2);
 }, 60000);
@@ -64,17 +65,17 @@ test('status --watch during an outage of isp1: the path goes DOWN, then comes ba
   w.stdout!.on('data', (d: Buffer) => (out += d.toString()));
   w.stderr!.on('data', (d: Buffer) => (out += d.toString()));
   try {
-    await waitFor(() => /isp1 up .*isp2 up/.test(out), 20000, 'both paths up in status --watch');
+    await waitFor(() => /wan1 up .*wan2 up/.test(out), 20000, 'both paths up in status --watch');
     const dl = transfer(lab, 'lan', 'get', 80e6, { timeoutMs: 60000 });
     await waitFor(() => out.split('\n').filter((l) => /conns [1-9]/.test(l)).length >= 2, 10000, 'the download in the view');
     await lab.cut('isp1');
-    await waitFor(() => /isp1 DOWN/.test(out), 15000, 'isp1 DOWN in status --watch');
+    await waitFor(() => /wan1 DOWN/.test(out), 15000, 'wan1 DOWN in status --watch');
     const downAt = out.length;
     // a few seconds of the outage on screen, then the link comes back
     await waitFor(() => out.slice(downAt).split('\n').length > 3, 10000, 'outage lines');
     await lab.restore('isp1');
-    await waitFor(() => /isp1 up /.test(out.slice(downAt)), 20000, 'isp1 up again in status --watch');
-    const upAt = out.indexOf('isp1 up ', downAt);
+    await waitFor(() => /wan1 up /.test(out.slice(downAt)), 20000, 'wan1 up again in status --watch');
+    const upAt = out.indexOf('wan1 up ', downAt);
     await waitFor(() => out.slice(upAt).split('\n').length > 3, 10000, 'lines after recovery');
     expect((await dl).ok).toBe(true);
   } finally {
@@ -83,10 +84,10 @@ test('status --watch during an outage of isp1: the path goes DOWN, then comes ba
     if (process.env.RTS_STATUS_CAPTURE) fs.writeFileSync(process.env.RTS_STATUS_CAPTURE, out);
   }
   const lines = out.split('\n').filter((l) => /^\d\d:\d\d:\d\d /.test(l));
-  const down = lines.findIndex((l) => /isp1 DOWN/.test(l));
+  const down = lines.findIndex((l) => /wan1 DOWN/.test(l));
   expect(down).toBeGreaterThan(0);
-  expect(lines.slice(0, down).some((l) => /isp1 up /.test(l))).toBe(true);
+  expect(lines.slice(0, down).some((l) => /wan1 up /.test(l))).toBe(true);
   // while isp1 was down isp2 kept the bond alive
-  expect(lines.slice(down).some((l) => /isp1 DOWN .*isp2 up /.test(l))).toBe(true);
-  expect(lines.slice(down).some((l) => /isp1 up .*isp2 up /.test(l))).toBe(true);
+  expect(lines.slice(down).some((l) => /wan1 DOWN .*wan2 up /.test(l))).toBe(true);
+  expect(lines.slice(down).some((l) => /wan1 up .*wan2 up /.test(l))).toBe(true);
 }, 120000);

@@ -43,13 +43,12 @@ function parseOpts(argv: string[]): Opts {
 }
 
 /**
- * conf/lab/redsocks.conf with the warm pool as shipped (conf/redsocks.conf: pool_size = auto).
- * conf/lab keeps pool_size = 0 for the benches' "ours" mode and the lab tests; without the pool
- * every bonded request paid a fresh MPTCP connect and the demo printed a small-request TTFB of
- * 2.3 RTT instead of about 1.2-1.4 (packages/redsocks-ts/docs/fast-by-default.md §3, "The
- * demo's first requests").
+ * conf/lab/redsocks.conf is conf/redsocks.conf as shipped (pool_size, optimistic and paths auto);
+ * without the pool every bonded request paid a fresh MPTCP connect and the demo printed a
+ * small-request TTFB of 2.3 RTT (packages/redsocks-ts/docs/fast-by-default.md §3, "The demo's
+ * first requests").
  */
-const DEMO_REDSOCKS_KEYS = { 'base.metrics_port': String(LAB_METRICS_PORT), pool_size: 'auto' };
+const DEMO_REDSOCKS_KEYS = { 'base.metrics_port': String(LAB_METRICS_PORT) };
 
 /** Page loads per side in the demo (bench/page-load.ts does 15 per case). */
 const PAGE_LOADS = 3;

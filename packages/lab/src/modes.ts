@@ -3,7 +3,7 @@
  * direct over one ISP, the C pair (redsocks + Dante under mptcpize), and ours in several
  * configurations (a conf/lab config pair, with redsocks.conf / danted.conf keys overridden).
  */
-import { Lab, ADDR } from './lab';
+import { Lab, ADDR, IFACES } from './lab';
 import { gatewayCli, labSetupArgs, preferCompiled, setupLab } from './gateway';
 import type { LabProfile } from './profiles';
 import { stopAll, type Started } from './daemons';
@@ -25,12 +25,21 @@ export interface OurSpec {
   tls?: boolean;
 }
 
+/** The lab's two WANs as a fixed `paths` list (what `paths = auto` finds there, named by ISP). */
+export const FIXED_PATHS = `"isp1 ${ADDR.wan1} dev ${IFACES.wan1}, isp2 ${ADDR.wan2} dev ${IFACES.wan2}"`;
+
 export const OUR_MODES: Record<string, OurSpec> = {
   'ours-plain': { label: 'ours plain', keys: { optimistic: 'off', fastopen: 'off', pool_size: '0' } },
   'ours-oc': { label: 'ours OC', keys: { optimistic: 'on', fastopen: 'off', pool_size: '0' } },
   'ours-oc-tfo': { label: 'ours OC+TFO', keys: { optimistic: 'on', fastopen: 'on', pool_size: '0' } },
   'ours-oc-pool': { label: 'ours OC+pool', keys: { optimistic: 'on', fastopen: 'off', pool_size: '4' } },
+  // conf/lab/redsocks.conf = conf/redsocks.conf as shipped (pool and optimistic auto, paths = auto)
   ours: { label: 'ours (conf/lab/redsocks.conf)', keys: {} },
+  // the lab's config before it mirrored the shipped one: optimistic on, no pool, fixed paths
+  'ours-fixed': {
+    label: 'ours OC, fixed paths, no pool',
+    keys: { optimistic: 'on', pool_size: '0', paths: FIXED_PATHS, path_probe_interval: '500' },
+  },
   // TLS 1.3 to the server's TLS listener (docs/tls.md), the server's certificate pinned
   'ours-plain-tls': { label: 'ours plain+TLS', keys: { optimistic: 'off', fastopen: 'off', pool_size: '0' }, tls: true },
   'ours-oc-tls': { label: 'ours OC+TLS', keys: { optimistic: 'on', fastopen: 'off', pool_size: '0' }, tls: true },

@@ -78,10 +78,12 @@ interface Progress {
  *   connection kept receiving (a download whose server-side sender is stuck on a dead path;
  *   the gateway only sends bare ACKs, which are never retransmitted, so no RTO shows here).
  */
-function stallOf(sf: mptcpNative.SubflowInfo, all: mptcpNative.SubflowInfo[], seen: Map<string, Progress>, now: number): string | undefined {
+function stallOf(sf: mptcpNative.SubflowInfo, all: mptcpNative.SubflowInfo[], seen: Map<string, Progress>, now: number, watchedMs: number): string | undefined {
   if (sf.retransmits >= STALL_RTOS) return `had ${sf.retransmits} RTOs in a row`;
   const limit = Math.max(STALL_SILENCE_MIN_MS, 4 * ((sf.rttUs ?? 0) / 1000));
-  if ((sf.unacked ?? 0) > 0 && (sf.lastAckRecvMs ?? 0) > limit) return `has ${sf.unacked} segments unacknowledged for ${sf.lastAckRecvMs} ms`;
+  // A pooled connection's last ACK is as old as its idle time when its first flight goes out:
+  // only data unacknowledged for longer than it has been watched says anything.
+  if ((sf.unacked ?? 0) > 0 && (sf.lastAckRecvMs ?? 0) > limit && watchedMs > limit) return `has ${sf.unacked} segments unacknowledged for ${sf.lastAckRecvMs} ms`;
   const mine = seen.get(`${sf.local.address}:${sf.local.port}`);
   if (!mine?.carried || now - mine.at <= limit) return undefined;
   const other = all.find((o) => {
@@ -90,6 +92,25 @@ function stallOf(sf: mptcpNative.SubflowInfo, all: mptcpNative.SubflowInfo[], se
     return p !== undefined && now - p.at <= WATCH_MS * 2 && p.carried;
   });
   return other ? `received nothing for ${now - mine.at} ms while ${other.local.address} kept receiving` : undefined;
+}
+
+/**
+ * Bytes the server acknowledged or sent on a connection, from the kernel (MPTCP data level and
+ * every subflow, or TCP_INFO without MPTCP); undefined when the kernel does not report them.
+ */
+function progressOf(s: net.Socket): number | undefined {
+  try {
+    const tcp = mptcpNative.tcpInfo(s);
+    if (tcp?.bytesAcked === undefined) return undefined;
+    const info = mptcpNative.mptcpInfo(s);
+    const sfs = info ? mptcpNative.subflows(s) : [];
+    return (
+      tcp.bytesAcked + (tcp.bytesReceived ?? 0) + (info?.bytesAcked ?? 0) + (info?.bytesReceived ?? 0) +
+      sfs.reduce((n, sf) => n + (sf.bytesAcked ?? 0) + (sf.bytesReceived ?? 0), 0)
+    );
+  } catch {
+    return undefined;
+  }
 }
 
 const debug = debuglog('redsocks-ts-dial');
@@ -260,6 +281,7 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
     if (!health || section.mptcp === 'off') return;
     if (live.size >= MAX_WATCHED) live.delete(live.values().next().value as net.Socket);
     live.add(s);
+    watchedSince.set(s, Date.now());
     s.once('close', () => live.delete(s));
   };
   const scan = (): void => {
@@ -285,13 +307,15 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
         if (!prev || bytes > prev.bytes) seen.set(key, { bytes, at: now, carried: prev !== undefined && bytes > prev.bytes });
       }
       for (const sf of est) {
-        const why = stallOf(sf, est, seen, now);
+        const why = stallOf(sf, est, seen, now, now - (watchedSince.get(s) ?? 0));
         if (!why) continue;
         const p = health?.bySource(sf.local.address);
         if (p) health?.reportStall(p.name, `live subflow ${sf.local.address} -> ${sf.remote.address} ${why}`);
       }
     }
   };
+  /** When each live connection started being watched (its stream's start). */
+  const watchedSince = new WeakMap<net.Socket, number>();
   /** Per live connection and subflow: bytes received at the last scan, when they last grew. */
   const received = new WeakMap<net.Socket, Map<string, Progress>>();
   let watcher: NodeJS.Timeout | undefined;
@@ -314,9 +338,66 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
     );
   };
 
+  /** A pooled connection's path; one opened before `paths = auto` had found them, by its source address. */
+  const pathOf = (c: PooledConn): string | undefined => c.path ?? health?.bySource(c.socket.localAddress ?? '')?.name;
+
+  /** Another live connection's subflow from `source` received a segment within `ms`: the path answers. */
+  const pathAnswers = (source: string, ms: number, except: net.Socket): boolean => {
+    for (const s of live) {
+      if (s === except || s.destroyed) continue;
+      let list: mptcpNative.SubflowInfo[];
+      try {
+        list = mptcpNative.subflows(s);
+      } catch {
+        continue;
+      }
+      const heard = (sf: mptcpNative.SubflowInfo): number => Math.min(sf.lastAckRecvMs ?? Infinity, sf.lastDataRecvMs ?? Infinity);
+      if (list.some((sf) => sf.state === 1 && sf.local.address === source && heard(sf) < ms)) return true;
+    }
+    return false;
+  };
+
+  /**
+   * The guard behind Dialed.sent() (issue 10: a pooled connection taken right after its ISP
+   * died lost the stream). Its deadline is the path's race delay (what a fresh connect on it
+   * may take) plus one RTT (the flight's ACK, or the server's first reply). Acknowledged or
+   * answered bytes mean the server has them: the connection is left alone (MPTCP reinjects
+   * within it once it has a second subflow).
+   */
+  const firstFlightGuard = (d: Dialed): (() => void) | undefined => {
+    const h = health;
+    const p = d.path === undefined ? undefined : h?.get(d.path);
+    if (!h || !p || h.size < 2) return undefined;
+    const before = progressOf(d.socket);
+    if (before === undefined) return undefined;
+    return () => {
+      const ms = h.staggerDelay(p) + Math.ceil(p.rttMs ?? 0);
+      let timer: NodeJS.Timeout | undefined;
+      const check = (): void => {
+        if (d.socket.destroyed || typeof d.socket.resetAndDestroy !== 'function') return;
+        const now = progressOf(d.socket);
+        if (now === undefined || now > before) return;
+        // the path still answers other connections: slow (a queue), not dead; look again later
+        if (pathAnswers(p.source, ms, d.socket)) {
+          timer = setTimeout(check, ms);
+          timer.unref();
+          return;
+        }
+        d.unanswered = `nothing of its first bytes was acknowledged within ${ms} ms on path ${p.name}`;
+        h.reportSuspect(p.name);
+        h.reportStall(p.name, `a pooled connection's first bytes were not acknowledged within ${ms} ms`);
+        // RST, not FIN: a FIN would leave the flight queued and retransmitted on the path.
+        d.socket.resetAndDestroy();
+      };
+      timer = setTimeout(check, ms);
+      timer.unref();
+      d.socket.once('close', () => clearTimeout(timer));
+    };
+  };
+
   if (health) {
     health.on('change', (ev: { path: PathView }) => {
-      if (!ev.path.up) pool?.dropPath(ev.path.name);
+      if (!ev.path.up) pool?.dropPath(ev.path.name, ev.path.source);
       actOnPathManager(ev.path);
     });
     health.start();
@@ -332,13 +413,21 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
     kernel,
     async dial(o: DialOptions = {}): Promise<Dialed> {
       if (pool && o.pooled !== false) {
-        const hit = pool.take();
-        if (poolChannel.hasSubscribers) poolChannel.publish({ instance: instanceName, hit: hit !== undefined, path: hit?.path });
+        // Not on a path that just lost a race, missed a probe or left a flight unanswered: a
+        // fresh connect races the paths instead (a silent pooled connection cannot change path).
+        const hit = pool.take((c) => {
+          const name = pathOf(c);
+          return !health || name === undefined || health.trusted(name);
+        });
+        if (poolChannel.hasSubscribers) poolChannel.publish({ instance: instanceName, hit: hit !== undefined, path: hit && pathOf(hit) });
         if (hit) {
           const raw = hit.raw ?? hit.socket;
           watch(hit.socket);
           // it idled: its first bytes go out as one small segment per subflow (after-idle.ts)
-          return { socket: hit.socket, path: hit.path, pooled: true, writeFirst: (data) => writeAfterIdle(hit.socket, raw, data) };
+          const d: Dialed = { socket: hit.socket, path: pathOf(hit), pooled: true, writeFirst: (data) => writeAfterIdle(hit.socket, raw, data) };
+          const guard = firstFlightGuard(d);
+          if (guard) d.sent = guard;
+          return d;
         }
       }
       const conn = await fresh(o.fastOpen === true);

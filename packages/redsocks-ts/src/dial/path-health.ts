@@ -330,6 +330,12 @@ export class PathHealth extends EventEmitter {
     if (s && s.up) s.suspect = true;
   }
 
+  /** Up and not suspect (no lost race, late probe or stall since it last answered). */
+  trusted(name: string): boolean {
+    const s = this.states.find((p) => p.name === name);
+    return s !== undefined && s.up && !s.suspect;
+  }
+
   /** The path whose source address is `localAddress`, if any. */
   bySource(localAddress: string): PathView | undefined {
     const s = this.states.find((p) => p.source === localAddress);

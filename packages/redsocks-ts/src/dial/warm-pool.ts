@@ -143,10 +143,14 @@ export class WarmPool {
     };
   }
 
-  /** Hands out one established connection, or undefined on a miss. */
-  take(): PooledConn | undefined {
+  /**
+   * Hands out one established connection, or undefined on a miss. Connections `accept` refuses
+   * (on a path the dialer does not trust right now) are skipped: they stay pooled until their
+   * path is dropped, they expire, or the path is trusted again.
+   */
+  take(accept: (c: PooledConn) => boolean = () => true): PooledConn | undefined {
     this.demand();
-    const i = this.entries.findIndex((e) => !e.socket.destroyed);
+    const i = this.entries.findIndex((e) => !e.socket.destroyed && accept(e));
     if (i < 0) {
       this.counters.misses++;
       this.refill.fill();
@@ -167,9 +171,12 @@ export class WarmPool {
     return { socket: e.socket, path: e.path, raw: e.raw };
   }
 
-  /** Closes every pooled connection whose initial subflow is on `path`. */
-  dropPath(path: string): number {
-    const victims = this.entries.filter((e) => e.path === path);
+  /**
+   * Closes every pooled connection whose initial subflow is on `path`, or (opened before the
+   * paths were known, `paths = auto` at start) comes from its `source` address.
+   */
+  dropPath(path: string, source?: string): number {
+    const victims = this.entries.filter((e) => e.path === path || (e.path === undefined && source !== undefined && e.socket.localAddress === source));
     for (const e of victims) this.discard(e, 'dropped');
     if (victims.length > 0) {
       this.opts.log?.info(`warm pool: closed ${victims.length} idle connection(s) on path ${path}`);

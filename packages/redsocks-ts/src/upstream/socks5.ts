@@ -201,10 +201,18 @@ export async function socks5Exchange(
  * any byte came back. It says nothing about the server, so the stream retries once on a fresh
  * connection and no verdict is cached (docs/fast-by-default.md §3).
  */
-function diedIdle(pooled: boolean | undefined, reader: ReceiveBuffer, err: unknown): boolean {
-  if (!pooled || reader.peek().length > 0) return false;
+function diedIdle(dialed: Dialed, reader: ReceiveBuffer, err: unknown): boolean {
+  if (!dialed.pooled || reader.peek().length > 0) return false;
+  if (dialed.unanswered !== undefined) return true;
   const code = errorCode(err);
   return code === 'EPEER_EOF' || code === 'ECONNRESET' || code === 'EPIPE';
+}
+
+/** The log line of a retry after diedIdle(). */
+function retryNote(dialed: Dialed, err: unknown): string {
+  return dialed.unanswered !== undefined
+    ? `a pooled connection to the server went unanswered (${dialed.unanswered}); reset it, retrying on a fresh one`
+    : `a pooled connection to the server was closed while idle (${(err as Error).message}); retrying on a fresh one`;
 }
 
 async function plain(ctx: UpstreamContext, replay?: Buffer, pooled = true): Promise<Tunnel> {
@@ -212,12 +220,16 @@ async function plain(ctx: UpstreamContext, replay?: Buffer, pooled = true): Prom
   const upstream = dialed.socket;
   const reader = new ReceiveBuffer(upstream);
   try {
-    await socks5Exchange(upstream, reader, socks5Credentials(ctx.section), connectRequest(ctx), dialed.writeFirst);
+    // the greeting's write starts before socks5Exchange first awaits (writeFirst may take a few
+    // event-loop turns; the guard's window is race delay + 1 RTT)
+    const exchange = socks5Exchange(upstream, reader, socks5Credentials(ctx.section), connectRequest(ctx), dialed.writeFirst);
+    dialed.sent?.();
+    await exchange;
   } catch (err) {
     reader.detach();
     upstream.destroy();
-    if (diedIdle(dialed.pooled, reader, err)) {
-      ctx.log.info(`a pooled connection to the server was closed while idle (${(err as Error).message}); retrying on a fresh one`);
+    if (diedIdle(dialed, reader, err)) {
+      ctx.log.info(retryNote(dialed, err));
       return plain(ctx, replay, false);
     }
     throw err;
@@ -247,11 +259,14 @@ async function pipelined(ctx: UpstreamContext, caps: ServerCapabilities, opts: P
   // stays off the path between the client's SYN and ours.
   const dialing = ctx
     .dial(opts.retry === undefined ? { fastOpen: section.fastopen } : { fastOpen: section.fastopen, pooled: false })
-    .then((up) => ({ upstream: up.socket, pooled: up.pooled === true, writeFirst: up.writeFirst, handshake: optimisticHandshake(section, ctx.dest) }));
+    .then((dialed) => ({ dialed, handshake: optimisticHandshake(section, ctx.dest) }));
   // Gather the client's first bytes while the connection is being made; the wait ends as soon
   // as the first byte arrives.
   const gather = opts.early && !opts.retry ? ctx.early.wait(section.optimisticGatherMs) : undefined;
-  const [{ upstream, pooled, writeFirst, handshake }] = await Promise.all([dialing, gather]);
+  const [{ dialed, handshake }] = await Promise.all([dialing, gather]);
+  const upstream = dialed.socket;
+  const pooled = dialed.pooled === true;
+  const writeFirst = dialed.writeFirst;
   const early = opts.retry ?? (opts.early ? ctx.early.drain() : Buffer.alloc(0));
   const inFirst = early.subarray(0, Math.max(0, section.optimisticMaxEarly));
   const afterFirst = early.subarray(inFirst.length);
@@ -268,6 +283,7 @@ async function pipelined(ctx: UpstreamContext, caps: ServerCapabilities, opts: P
   } else {
     write(upstream, Buffer.concat([handshake, inFirst]));
   }
+  dialed.sent?.();
 
   let streaming = false;
   const startStreaming = (): void => {
@@ -296,8 +312,8 @@ async function pipelined(ctx: UpstreamContext, caps: ServerCapabilities, opts: P
   } catch (err) {
     reader.detach();
     upstream.destroy();
-    if (!streaming && diedIdle(pooled, reader, err)) {
-      ctx.log.info(`a pooled connection to the server was closed while idle (${(err as Error).message}); retrying on a fresh one`);
+    if (!streaming && diedIdle(dialed, reader, err)) {
+      ctx.log.info(retryNote(dialed, err));
       return pipelined(ctx, caps, { ...opts, retry: early });
     }
     if (err instanceof UpstreamError) throw err;

@@ -33,6 +33,17 @@ export interface Dialed {
    * they are queued. Absent: write them as usual.
    */
   writeFirst?: (data: Buffer) => Promise<void>;
+  /**
+   * Pooled connections with two or more WAN paths: call right after writing the first flight.
+   * A silent pooled connection has one subflow, so if its path died while it idled nothing
+   * else can carry those bytes (docs/optimistic-connect.md, "Warm pool"). When the server has
+   * acknowledged none of them (TCP and MPTCP level) within the path's race delay plus one RTT,
+   * the dialer resets the connection (nothing stays queued to reach the server later), ranks
+   * the path last and sets `unanswered`: the stream may then send them again on a fresh one.
+   */
+  sent?(): void;
+  /** Why the dialer reset this pooled connection (set by the guard `sent()` armed). */
+  unanswered?: string;
 }
 
 /** Per-connection logger that prefixes redsocks' `[client->dest]: `. */
