@@ -23,6 +23,8 @@ export interface ListenOptions {
   fastOpen?: number;
   ipv6Only?: boolean;
   mptcp?: MptcpMode;
+  /** TCP_NODELAY on every accepted socket (net.createServer's noDelay) */
+  noDelay?: boolean;
 }
 
 function validate(opts: ListenOptions): MptcpMode {
@@ -39,7 +41,7 @@ export async function listen(opts: ListenOptions, connectionListener?: (socket: 
   const host = opts.host ?? '0.0.0.0';
   const backlog = opts.backlog ?? 511;
   const b = mode === 'on' ? requireNative("listen with mptcp: 'on'") : native();
-  const server = net.createServer(connectionListener);
+  const server = net.createServer({ noDelay: opts.noDelay === true }, connectionListener);
   if (!b) {
     if (opts.transparent || opts.freebind) {
       throw new MptcpNativeError({ code: ErrorCodes.UNAVAILABLE }, 'listen: transparent/freebind need the mptcp-native addon, which is not loaded');

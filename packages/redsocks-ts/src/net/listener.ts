@@ -15,11 +15,14 @@ export interface ListenSpec {
   reusePort?: boolean;
 }
 
+// TCP_NODELAY on every accepted LAN socket: a reply the relay writes in two pieces (headers,
+// then the body) would otherwise wait for the browser's delayed ACK (Linux: >= 40 ms) before
+// the second piece leaves; the upstream sockets have it too (dial/dialer.ts).
 export async function openListener(spec: ListenSpec, onConnection: (s: net.Socket) => void): Promise<net.Server> {
   if (spec.transparent || spec.reusePort) {
     try {
       const { host, port, backlog, transparent, reusePort } = spec;
-      return await listen({ host, port, backlog, transparent, reusePort, mptcp: 'off' }, onConnection);
+      return await listen({ host, port, backlog, transparent, reusePort, mptcp: 'off', noDelay: true }, onConnection);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
       if (err.code === 'EPERM' && spec.transparent) {
@@ -29,7 +32,7 @@ export async function openListener(spec: ListenSpec, onConnection: (s: net.Socke
       throw err;
     }
   }
-  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, onConnection);
+  const server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true, noDelay: true }, onConnection);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     server.listen({ host: spec.host, port: spec.port, backlog: spec.backlog }, () => {
