@@ -27,7 +27,8 @@ function read(file: string): string | undefined {
 export function machineState(): string {
   const poll = read(HALT_POLL);
   const load = read('/proc/loadavg')?.split(' ').slice(0, 3).join(' ');
-  return `cpuidle ${read(IDLE_DRIVER) ?? 'none'}${poll !== undefined ? `, guest_halt_poll_ns ${poll}` : ''}, load avg ${load}`;
+  const set = process.env.RTS_BENCH_HALTPOLL ? ` (set to ${process.env.RTS_BENCH_HALTPOLL} for this run)` : '';
+  return `cpuidle ${read(IDLE_DRIVER) ?? 'none'}${poll !== undefined ? `, guest_halt_poll_ns ${poll}${set}` : ''}, load avg ${load}`;
 }
 
 /** Runs `fn` with RTS_BENCH_HALTPOLL applied (if set), restoring the previous value after. */
