@@ -31,8 +31,9 @@ export class LiveView {
   start(): void {
     this.watch = new StatusWatch({ gateway: () => this.scrape() }, (cur, prev) => {
       const r = pathRates(cur, prev);
-      const v = (name: string, k: 'downMbit' | 'upMbit'): number => r.get(name)?.[k] ?? NaN;
-      this.history.push({ t: cur.t, phase: this.phase, wan1Down: v('isp1', 'downMbit'), wan2Down: v('isp2', 'downMbit'), wan1Up: v('isp1', 'upMbit'), wan2Up: v('isp2', 'upMbit') });
+      // a path is named isp1/isp2 by fixed `paths`, wan1/wan2 (its interface) by `paths = auto`
+      const v = (isp: 1 | 2, k: 'downMbit' | 'upMbit'): number => (r.get(`isp${isp}`) ?? r.get(`wan${isp}`))?.[k] ?? NaN;
+      this.history.push({ t: cur.t, phase: this.phase, wan1Down: v(1, 'downMbit'), wan2Down: v(2, 'downMbit'), wan1Up: v(1, 'upMbit'), wan2Up: v(2, 'upMbit') });
       const prog = this.progress ? `  ${this.progress()}` : '';
       if (this.tty) {
         if (this.drawn) process.stdout.write(`\x1b[${this.drawn}A\x1b[J`);
