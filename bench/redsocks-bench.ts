@@ -41,6 +41,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 import { cpuSeconds, processTree, pssKb } from './proc-stats';
 import { machineState, withHaltPoll } from './machine-state';
+import { shebangFlags } from './bin-flags';
 import { makeTestCerts } from '@mptcp-proxy/lab';
 import { runLoadgen, type BulkResult, type ConnResult, type IdleResult, type Loadgen } from './loadgen';
 
@@ -85,16 +86,6 @@ function setRedirect(ns: string, dir: string, to: { src: string; port: number }[
   ].join('\n');
   fs.writeFileSync(path.join(dir, 'r.nft'), rules);
   sh(`ip netns exec ${ns} bash -c 'nft delete table ip rtsbench 2>/dev/null; nft -f ${path.join(dir, 'r.nft')}'`);
-}
-
-/**
- * The node flags a bin's shebang passes (`#!/usr/bin/env -S node --max-semi-space-size=1`:
- * socks-server's; redsocks-ts' has none), so each daemon runs with the heap it ships with.
- */
-function shebangFlags(cliJs: string): string[] {
-  const first = fs.readFileSync(cliJs, 'utf8').split('\n', 1)[0];
-  const m = /^#!.*\bnode\b(.*)$/.exec(first);
-  return m ? m[1].trim().split(/\s+/).filter((f) => f.startsWith('--')) : [];
 }
 
 /** RTS_BENCH_METRICS=on: both of our daemons with their metrics endpoint on (docs/metrics.md). */

@@ -21,6 +21,7 @@ import { join } from 'node:path';
 import { cpuSeconds, processTree, pssKb } from './proc-stats';
 import { runLoadgen, type BulkResult, type ConnResult, type IdleResult } from './loadgen';
 import { machineState, withHaltPoll } from './machine-state';
+import { shebangFlags } from './bin-flags';
 
 const BULK_MB = Number(process.env.BULK_MB ?? 2048);
 const RATE_CLIENTS = Number(process.env.RATE_CLIENTS ?? 32);
@@ -141,8 +142,7 @@ async function startDaemon(name: DaemonName, workers = 1): Promise<Daemon> {
     : name === 'node-floor'
     ? [process.execPath, ['--max-semi-space-size=1', '-e', FLOOR_JS, String(port), pidfile]] as const
     : existsSync(dist)
-      // the flag the bin's shebang passes (see cli.ts)
-      ? [process.execPath, ['--max-semi-space-size=1', dist, '-f', file, '-p', pidfile, ...n]] as const
+      ? [process.execPath, [...shebangFlags(dist), dist, '-f', file, '-p', pidfile, ...n]] as const
       : [join(ROOT, 'node_modules', '.bin', 'tsx'), [join(ROOT, 'packages/socks-server/src/cli.ts'), '-f', file, '-p', pidfile, ...n]] as const;
   const proc = spawn(argv[0], [...argv[1]], { stdio: ['ignore', 'ignore', 'inherit'] });
   const pid = await waitPid(pidfile);
