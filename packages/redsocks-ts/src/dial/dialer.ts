@@ -18,6 +18,7 @@ import { WarmPool, type PoolStats, type PooledConn } from './warm-pool';
 import { poolChannel } from '../events';
 import { TlsLayer } from './tls-layer';
 import { writeAfterIdle } from './after-idle';
+import { PathCounts, equalCostPaths, leastLoaded } from './path-spread';
 
 /**
  * What a dialer needs from its section: the proxy, the DialKeys, and (for `redsocks {}`) the
@@ -171,6 +172,7 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
       // With TFO the connect has not happened yet: nothing to measure.
       const ms = Number(process.hrtime.bigint() - t0) / 1e6;
       if (!tfo) health.reportSuccess(p.name, Math.round(ms * 10) / 10);
+      openOn.add(p.name, socket);
     }
     // redsocks turns SO_KEEPALIVE on for every relay socket (tcp_keepalive_* as configured).
     applyTcpKeepalive(socket, base);
@@ -198,6 +200,12 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
     if (!health || health.size === 0) return attempt(undefined, true, fastOpen);
     const h = health;
     const candidates = h.candidates();
+    // Equal-cost paths: start on the one with the fewest open connections (path-spread.ts).
+    const lead = leastLoaded(equalCostPaths(candidates, (n) => h.trusted(n)), (n) => openOn.get(n));
+    if (lead && lead.name !== candidates[0].name) {
+      candidates.splice(candidates.findIndex((p) => p.name === lead.name), 1);
+      candidates.unshift(lead);
+    }
     return new Promise((resolve, reject) => {
       let next = 0;
       let running = 0;
@@ -262,6 +270,10 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
       start();
     });
   }
+
+  /** Open connections (pooled or in use) by the path of their initial subflow, and those in use. */
+  const openOn = new PathCounts();
+  const liveOn = new PathCounts();
 
   const poolSize = section.poolSize ?? 0;
   const pool =
@@ -415,16 +427,25 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
       if (pool && o.pooled !== false) {
         // Not on a path that just lost a race, missed a probe or left a flight unanswered: a
         // fresh connect races the paths instead (a silent pooled connection cannot change path).
-        const hit = pool.take((c) => {
-          const name = pathOf(c);
-          return !health || name === undefined || health.trusted(name);
-        });
+        // Of the rest, one on the equal-cost path with the fewest connections in use (path-spread.ts).
+        const peers = health ? equalCostPaths(health.candidates(), (n) => health.trusted(n)).map((p) => p.name) : [];
+        const hit = pool.take(
+          (c) => {
+            const name = pathOf(c);
+            return !health || name === undefined || health.trusted(name);
+          },
+          (c) => {
+            const name = pathOf(c);
+            return name !== undefined && peers.includes(name) ? liveOn.get(name) : Infinity;
+          },
+        );
         if (poolChannel.hasSubscribers) poolChannel.publish({ instance: instanceName, hit: hit !== undefined, path: hit && pathOf(hit) });
         if (hit) {
           const raw = hit.raw ?? hit.socket;
           watch(hit.socket);
           // it idled: its first bytes go out as one small segment per subflow (after-idle.ts)
           const d: Dialed = { socket: hit.socket, path: pathOf(hit), pooled: true, writeFirst: (data) => writeAfterIdle(hit.socket, raw, data) };
+          if (d.path !== undefined) liveOn.add(d.path, raw);
           const guard = firstFlightGuard(d);
           if (guard) d.sent = guard;
           return d;
@@ -432,6 +453,7 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
       }
       const conn = await fresh(o.fastOpen === true);
       watch(conn.socket);
+      if (conn.path !== undefined) liveOn.add(conn.path, conn.raw ?? conn.socket);
       return conn;
     },
     poolStats(): PoolStats {

@@ -146,11 +146,22 @@ export class WarmPool {
   /**
    * Hands out one established connection, or undefined on a miss. Connections `accept` refuses
    * (on a path the dialer does not trust right now) are skipped: they stay pooled until their
-   * path is dropped, they expire, or the path is trusted again.
+   * path is dropped, they expire, or the path is trusted again. Of the others, the one with
+   * the lowest `score` (the oldest on a tie).
    */
-  take(accept: (c: PooledConn) => boolean = () => true): PooledConn | undefined {
+  take(accept: (c: PooledConn) => boolean = () => true, score: (c: PooledConn) => number = () => 0): PooledConn | undefined {
     this.demand();
-    const i = this.entries.findIndex((e) => !e.socket.destroyed && accept(e));
+    let i = -1;
+    let best = Infinity;
+    for (let j = 0; j < this.entries.length; j++) {
+      const e = this.entries[j];
+      if (e.socket.destroyed || !accept(e)) continue;
+      const v = score(e);
+      if (i < 0 || v < best) {
+        i = j;
+        best = v;
+      }
+    }
     if (i < 0) {
       this.counters.misses++;
       this.refill.fill();

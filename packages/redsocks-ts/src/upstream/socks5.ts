@@ -248,6 +248,28 @@ interface PipelineOptions {
   retry?: Buffer;
 }
 
+/** How long forwardLate() waits for client bytes before it looks again whether to stop. */
+const LATE_POLL_MS = 1000;
+
+/**
+ * Hands the client's bytes to `send` as they arrive, at most `budget` in all, until `stopped()`
+ * (the stream started streaming, or failed) or the client ends.
+ */
+async function forwardLate(early: ReceiveBuffer, budget: number, stopped: () => boolean, send: (b: Buffer) => void): Promise<void> {
+  let left = budget;
+  while (left > 0 && !stopped()) {
+    await early.wait(LATE_POLL_MS);
+    if (stopped()) return;
+    if (early.length === 0) {
+      if (early.ended || early.failed) return;
+      continue;
+    }
+    const chunk = early.take(Math.min(left, early.length));
+    send(chunk);
+    left -= chunk.length;
+  }
+}
+
 async function pipelined(ctx: UpstreamContext, caps: ServerCapabilities, opts: PipelineOptions): Promise<Tunnel> {
   const section = ctx.section;
   const key = serverKey(section.ip, section.port);
@@ -286,17 +308,28 @@ async function pipelined(ctx: UpstreamContext, caps: ServerCapabilities, opts: P
   dialed.sent?.();
 
   let streaming = false;
+  /** Client bytes sent after the first flight and before the method reply (a pooled OC stream). */
+  const late: Buffer[] = [];
+  let lateDone = false;
   const startStreaming = (): void => {
+    lateDone = true;
     if (streaming || !opts.early) return;
     streaming = true;
     write(upstream, afterFirst);
     ctx.startClientToUpstream(upstream);
   };
   // A server known to speak OC gets the rest of the client's bytes at once; an unknown one
-  // first has to show (by its method reply) that it parses pipelined input. So does a pooled
-  // connection: until its server answers, it may have closed it while idle, and then what was
-  // sent (handshake + first bytes) is all a retry has to send again.
+  // first has to show (by its method reply) that it parses pipelined input. A pooled
+  // connection may have been closed by its server while idle, and then a retry has to send
+  // everything again: until the method reply its client bytes go out as they arrive, but each
+  // is kept, up to optimistic_max_early in all (docs/optimistic-connect.md, "Warm pool").
   if (opts.verdict === 'oc' && !pooled) startStreaming();
+  else if (opts.verdict === 'oc' && opts.early && afterFirst.length === 0) {
+    void forwardLate(ctx.early, section.optimisticMaxEarly - inFirst.length, () => lateDone, (b) => {
+      write(upstream, b);
+      late.push(b);
+    });
+  }
 
   const probing = !opts.early;
   const sent = Date.now();
@@ -310,11 +343,12 @@ async function pipelined(ctx: UpstreamContext, caps: ServerCapabilities, opts: P
       throw failure('ESOCKS5_METHOD', 'Socks5 server requested unexpected auth method...', opts.early, { method });
     }
   } catch (err) {
+    lateDone = true;
     reader.detach();
     upstream.destroy();
     if (!streaming && diedIdle(dialed, reader, err)) {
       ctx.log.info(retryNote(dialed, err));
-      return pipelined(ctx, caps, { ...opts, retry: early });
+      return pipelined(ctx, caps, { ...opts, retry: late.length > 0 ? Buffer.concat([early, ...late]) : early });
     }
     if (err instanceof UpstreamError) throw err;
     // EOF or garbage before the method reply: this server cannot take pipelining. A silent
@@ -323,7 +357,7 @@ async function pipelined(ctx: UpstreamContext, caps: ServerCapabilities, opts: P
       caps.set(key, 'sequential', section.optimisticCacheTtl);
     }
     ctx.log.info(`Socks5 server ${key} broke on a pipelined handshake (${(err as Error).message}); using sequential mode`);
-    if (streaming || !earlyDataIsIdempotent(early)) {
+    if (streaming || late.length > 0 || !earlyDataIsIdempotent(early)) {
       throw failure('ESOCKS5_PIPELINE', 'Socks5 server broke on optimistic connect; early data fate unknown', true, {
         cause: err,
       });

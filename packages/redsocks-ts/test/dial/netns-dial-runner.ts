@@ -2,7 +2,8 @@
  * Runs the real dialer + socks5 upstream inside a client namespace (tsx), driven by JSON lines on
  * stdin, answering JSON lines on stdout:
  *   {"id":1,"op":"dial","n":5,"payload":"ping"}  -> {"id":1,"results":[{ok,path,local,echo}...]}
- *   {"id":2,"op":"paths"} / {"op":"pool"} / {"op":"probe"} / {"op":"exit"}
+ *   {"id":2,"op":"burst","n":4} -> the same, n streams at once, each kept open until all are done
+ *   {"id":3,"op":"paths"} / {"op":"pool"} / {"op":"probe"} / {"op":"exit"}
  *   argv[2] = JSON overrides of the RedsocksSection (ip, port, paths, pool_size, ...)
  */
 import * as readline from 'node:readline';
@@ -22,7 +23,7 @@ function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   return Promise.race([p, new Promise<T>((_, rej) => setTimeout(() => rej(new Error(`timed out after ${ms} ms`)), ms))]);
 }
 
-async function oneStream(payload: Buffer): Promise<object> {
+async function oneStream(payload: Buffer, keep?: Array<() => void>): Promise<object> {
   const h = await harness(section, { address: '192.0.2.1', port: 443 }, (o) => dialer.dial(o));
   try {
     const t0 = process.hrtime.bigint();
@@ -40,7 +41,8 @@ async function oneStream(payload: Buffer): Promise<object> {
   } catch (e) {
     return { ok: false, err: (e as Error).message };
   } finally {
-    h.close();
+    if (keep) keep.push(() => h.close());
+    else h.close();
   }
 }
 
@@ -70,6 +72,14 @@ rl.on('line', (line) => {
         const payload = cmd.hex ? Buffer.from(cmd.hex, 'hex') : Buffer.from(cmd.payload ?? 'ping');
         const results: object[] = [];
         for (let i = 0; i < (cmd.n ?? 1); i++) results.push(await oneStream(payload));
+        out({ id: cmd.id, results });
+        break;
+      }
+      case 'burst': {
+        const payload = Buffer.from(cmd.payload ?? 'ping');
+        const closers: Array<() => void> = [];
+        const results = await Promise.all(Array.from({ length: cmd.n ?? 1 }, () => oneStream(payload, closers)));
+        for (const c of closers) c();
         out({ id: cmd.id, results });
         break;
       }

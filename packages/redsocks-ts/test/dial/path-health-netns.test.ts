@@ -154,6 +154,23 @@ test('pooled connections on a path that goes down are dropped and refilled on th
   await c.call({ op: 'exit' });
 });
 
+test('equal-cost paths: a burst of new connections and the warm pool start half on each path', async () => {
+  const c = startRunner({ pathProbeInterval: 200, poolSize: 4, poolIdleTimeout: 60 });
+  await c.waitLine((l) => l.ready === true);
+  await pathsWhere(c, (rows) => rows.every((r) => r.state === 'up' && r.rttMs !== null), 'all up, RTTs known');
+  // the pool's first fill may predate the RTTs; after one burst its refills are spread
+  await c.call({ op: 'burst', n: 4 });
+  await c.call({ op: 'poolReady' });
+  const burst = (await c.call({ op: 'burst', n: 8 })).results as Result[];
+  expect(burst.every((r) => r.ok)).toBe(true);
+  const on = (name: string): number => burst.filter((r) => r.path === name).length;
+  // 8 at once: 4 from the pool (2 + 2) and 4 fresh, each on the path with fewer open
+  expect([on('isp1'), on('isp2')]).toEqual([4, 4]);
+  expect(burst.filter((r) => r.path === 'isp1').every((r) => r.local === A1)).toBe(true);
+  expect(burst.filter((r) => r.path === 'isp2').every((r) => r.local === A2)).toBe(true);
+  await c.call({ op: 'exit' });
+});
+
 test('a stalled subflow of a live connection gets its path probed and marked down between probe rounds', async () => {
   // isp2 as a backup endpoint: the live stream's data stays on isp1 until isp1 stops answering
   cli.exec(`ip mptcp endpoint flush && ip mptcp endpoint add ${A1} dev c1 subflow && ip mptcp endpoint add ${A2} dev c2 subflow backup`);

@@ -267,3 +267,57 @@ test('a pooled connection the server closed while idle: the stream retries once 
   // the dead pooled connection says nothing about the server: OC, not sequential
   expect(caps.get(serverKey('127.0.0.1', server.port))).toBe('oc');
 });
+
+/** A stream through a one-connection pool to `server`, cached as OC, gathering for 1 ms only. */
+async function pooledOcStream() {
+  const caps = new ServerCapabilities();
+  caps.set(serverKey('127.0.0.1', server.port), 'oc', 60);
+  socks5 = socks5Upstream(caps);
+  const oc: Partial<RedsocksSection> = { optimistic: 'auto', optimisticGatherMs: 1 };
+  dialer = createDialer(testSection({ port: server.port, ...oc, poolSize: 1, poolIdleTimeout: 60 }));
+  await dialer.poolReady();
+  const h = await harness(testSection({ port: server.port, ...oc }), DEST, (o) => dialer!.dial(o));
+  hs.push(h);
+  return { h, run: h.run(socks5) };
+}
+
+test('a pooled connection to an OC server: client bytes after the gather time go out before the method reply', async () => {
+  await server.close();
+  // the server answers only once the request behind the handshake has arrived: held bytes would never come
+  server = await ScriptedServer.start(async (c) => {
+    await c.bytes(OC_GREETING.length + REQ.length + 5);
+    await c.write([5, 0xa5, ...OK_REPLY]);
+    c.echoFrom(OC_GREETING.length + REQ.length);
+  });
+  const { h, run } = await pooledOcStream();
+  await waitFor(() => server.conns[0]?.received.length === OC_GREETING.length + REQ.length, 5000, 'the handshake alone (nothing gathered)');
+  h.app.write('hello');
+  await run;
+  expect((await appData(h, 5)).toString()).toBe('hello');
+  expect(hex(server.conns[0].received)).toBe(hex([...OC_GREETING, ...REQ, ...Buffer.from('hello')]));
+  expect(dialer!.poolStats().hits).toBe(1);
+});
+
+test('a pooled OC connection the server closed after late client bytes: the retry sends the first flight and those bytes', async () => {
+  await server.close();
+  server = await ScriptedServer.start(async (c, i) => {
+    if (i === 0) {
+      await c.bytes(OC_GREETING.length + REQ.length + 5);
+      c.socket.destroy();
+      return;
+    }
+    await ocEcho(c);
+  });
+  const { h, run } = await pooledOcStream();
+  await waitFor(() => server.conns[0]?.received.length === OC_GREETING.length + REQ.length, 5000, 'the handshake alone');
+  h.app.write('hel');
+  await waitFor(() => server.conns[0].received.length === OC_GREETING.length + REQ.length + 3, 5000, 'the first late bytes');
+  h.app.write('lo');
+  await run;
+  expect((await appData(h, 5)).toString()).toBe('hello');
+  expect(h.dials).toEqual([{ fastOpen: false }, { fastOpen: false, pooled: false }]);
+  // (the pool's refill is silent: the retry's fresh connection is the one that received)
+  const carrier = server.conns.find((c, i) => i > 0 && c.received.length > 0)!;
+  expect(hex(carrier.received)).toBe(hex([...OC_GREETING, ...REQ, ...Buffer.from('hello')]));
+  expect(h.logs.some((l) => /pooled connection to the server was closed while idle/.test(l))).toBe(true);
+});

@@ -1,0 +1,60 @@
+/**
+ * Which WAN path a new connection's initial subflow starts on (docs/ARCHITECTURE.md, "dial/";
+ * packages/redsocks-ts/docs/fast-by-default.md, "Spreading new connections").
+ *
+ * A connection's first round trips, and all of a short one, travel on its initial subflow: the
+ * kernel joins the other paths only once the connection is fully established, and its scheduler
+ * keeps preferring the subflow that already has a window. When every connection starts on the
+ * first path, a browser's burst of short connections loads that ISP and leaves the other one
+ * nearly idle. So among the live paths that are as fast as the fastest (equal cost), a new
+ * connection starts on the one carrying the fewest connections; a slower path is never chosen
+ * for a first subflow (its RTT would be every first byte's).
+ */
+import type { PathView } from './path-health';
+
+/** A path is as fast as the fastest if its connect RTT is within this factor ... */
+export const EQUAL_COST_FACTOR = 1.25;
+/** ... plus this many ms (jitter on short RTTs). */
+export const EQUAL_COST_SLACK_MS = 5;
+
+/**
+ * The equal-cost paths among `paths` (in their order): trusted (`usable`), not backup, with a
+ * measured RTT within EQUAL_COST_FACTOR x the fastest + EQUAL_COST_SLACK_MS. Fewer than two:
+ * nothing to spread over ([]).
+ */
+export function equalCostPaths(paths: PathView[], usable: (name: string) => boolean): PathView[] {
+  const live = paths.filter((p) => usable(p.name) && !p.backup && p.rttMs !== null);
+  if (live.length < 2) return [];
+  const best = Math.min(...live.map((p) => p.rttMs as number));
+  const peers = live.filter((p) => (p.rttMs as number) <= best * EQUAL_COST_FACTOR + EQUAL_COST_SLACK_MS);
+  return peers.length >= 2 ? peers : [];
+}
+
+/** The path of `paths` with the lowest `load` (the first on a tie), or undefined for none. */
+export function leastLoaded(paths: PathView[], load: (name: string) => number): PathView | undefined {
+  let pick: PathView | undefined;
+  let min = Infinity;
+  for (const p of paths) {
+    const n = load(p.name);
+    if (n < min) {
+      min = n;
+      pick = p;
+    }
+  }
+  return pick;
+}
+
+/** Open connections per path, each counted until its socket closes. */
+export class PathCounts {
+  private readonly n = new Map<string, number>();
+
+  get(name: string): number {
+    return this.n.get(name) ?? 0;
+  }
+
+  /** Counts `socket` on `name` until it closes. */
+  add(name: string, socket: { once(ev: 'close', f: () => void): unknown }): void {
+    this.n.set(name, this.get(name) + 1);
+    socket.once('close', () => this.n.set(name, this.get(name) - 1));
+  }
+}
