@@ -14,7 +14,8 @@
  * median request-to-first-byte on an already open connection.
  * Prints numbers; never fails on speed.
  *   npx tsx bench/page-load.ts [--profiles equal-20,lossy-10,asym] [--cases direct,c,dropin,ours]
- *       [--pages 1,2] [--loads 15] [--floor-loads N] [--cc bbr|cubic] [--out FILE]
+ *       [--pages 1,2] [--loads 15] [--floor-loads N] [--floor-only] [--cc bbr|cubic] [--out FILE]
+ *   --floor-only: only the zero-delay loads (the daemons' and the browser's own time), as the rows.
  */
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -161,7 +162,7 @@ function printRows(rows: Row[]): void {
   }
 }
 
-async function benchProfile(prof: LabProfile, cases: string[], pages: string[], loads: number, floorLoads: number, cc: string): Promise<Row[]> {
+async function benchProfile(prof: LabProfile, cases: string[], pages: string[], loads: number, floorLoads: number, cc: string, floorOnly: boolean): Promise<Row[]> {
   const lab = await Lab.create(prof, { origin: false });
   const runner = new ModeRunner(lab);
   const rows: Row[] = [];
@@ -184,11 +185,14 @@ async function benchProfile(prof: LabProfile, cases: string[], pages: string[], 
           await zeroDelay(lab);
           await series(lab, mode, web, page, 1); // warm-up: JIT of the daemons, the browser's disk cache of its own files
           const floor = await series(lab, mode, web, page, floorLoads);
-          await restoreProfile(lab, prof);
-          await sleep(1500); // path probes see the profile's RTTs again
+          if (!floorOnly) {
+            await restoreProfile(lab, prof);
+            await sleep(1500); // path probes see the profile's RTTs again
+          }
           const pool0 = await poolStats(mode);
           const down0 = await downBytes(lab);
-          const run = await series(lab, mode, web, page, loads);
+          // --floor-only: the zero-delay loads are the run (the daemons' own cost, no WAN)
+          const run = floorOnly ? floor : await series(lab, mode, web, page, loads);
           const down1 = await downBytes(lab);
           const pool1 = await poolStats(mode);
           const n = Math.max(1, run.loads.length + run.failed.length);
@@ -234,7 +238,7 @@ async function main(): Promise<void> {
   for (const p of profiles) {
     const prof = PROFILES[p];
     if (!prof) throw new Error(`unknown profile ${p}`);
-    all.push(...(await benchProfile(prof, cases, pages, loads, floorLoads, cc)));
+    all.push(...(await benchProfile(prof, cases, pages, loads, floorLoads, cc, process.argv.includes('--floor-only'))));
   }
   const out = arg('out', path.join(ROOT, 'bench/out/page-load.json'));
   fs.mkdirSync(path.dirname(out), { recursive: true });

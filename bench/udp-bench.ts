@@ -95,7 +95,7 @@ function routedIsp(lab: Lab): IspName | undefined {
   return /dev wan1\b/.test(out) ? 'isp1' : /dev wan2\b/.test(out) ? 'isp2' : undefined;
 }
 
-async function cutRun(lab: Lab, which: () => IspName | undefined): Promise<CutRow> {
+async function cutRun(lab: Lab, which: (before: Map<string, string>) => IspName | undefined): Promise<CutRow> {
   const { isp, r } = await pingPongAcrossCut(lab, which, RUN_MS, CUT_AT_MS);
   await sleep(3000); // the path health sees it up again
   return { isp: isp ?? '?', r };
@@ -127,7 +127,7 @@ async function main(): Promise<void> {
     await udpPingPong(lab, ADDR.origin, UDP_ECHO_PORT, 20, 1000); // warm-up
     const oursSteady = await udpPingPong(lab, ADDR.origin, UDP_ECHO_PORT, 20, 3000);
     const oursCuts: CutRow[] = [];
-    for (let i = 0; i < runs; i++) oursCuts.push(await cutRun(lab, () => udpPathOf(lab)));
+    for (let i = 0; i < runs; i++) oursCuts.push(await cutRun(lab, (before) => udpPathOf(lab, before)));
 
     // QUIC, with ours carrying the TCP fallback
     const probe = writeFile(lab.dir, 'quic-probe.py', QUIC_PROBE);

@@ -10,7 +10,7 @@ import { startUnbound } from './dns';
 import { preferCompiled, setupLab } from './gateway';
 import { ADDR, Lab, destroyLabsOnSignals, type IspName, type NodeName } from './lab';
 import { startOurServer } from './pairs';
-import { ROOT, TSX } from './paths';
+import { TSX, daemonEntry } from './paths';
 import { PROFILES, rttMs, type LabProfile } from './profiles';
 import { waitFor } from './wait';
 
@@ -67,14 +67,24 @@ export function udpPingPong(lab: Lab, host: string, port: number, intervalMs: nu
  * A ping-pong (every 20 ms, `durationMs`) from the LAN to the UDP echo; `cutAtMs` after its first
  * datagram the ISP `which()` names then is cut, and restored when the run has ended.
  */
-export async function pingPongAcrossCut(lab: Lab, which: () => IspName | undefined, durationMs: number, cutAtMs: number): Promise<{ isp: IspName | undefined; r: PingPongResult }> {
+/**
+ * A UDP ping-pong across a cut of the ISP `which` names once it is running (`before`: the
+ * gateway's UDP sockets before the run started, for udpPathOf()).
+ */
+export async function pingPongAcrossCut(
+  lab: Lab,
+  which: (before: Map<string, string>) => IspName | undefined,
+  durationMs: number,
+  cutAtMs: number,
+): Promise<{ isp: IspName | undefined; r: PingPongResult; before: Map<string, string> }> {
+  const before = udpSockets(lab);
   const run = startUdpPingPong(lab, ADDR.origin, UDP_ECHO_PORT, 20, durationMs);
   await run.sending;
   await new Promise((res) => setTimeout(res, cutAtMs));
-  const isp = which();
+  const isp = which(before);
   if (isp) await lab.cut(isp);
   try {
-    return { isp, r: await run.result };
+    return { isp, r: await run.result, before };
   } finally {
     if (isp) await lab.restore(isp);
   }
@@ -156,15 +166,30 @@ export function flowConf(o: FlowConfOptions = {}): string {
 export async function startFlowRedsocks(lab: Lab, conf: string, name = 'redsocks-flows.conf'): Promise<Started> {
   const file = path.join(lab.dir, name);
   fs.writeFileSync(file, conf);
-  return startDaemon(lab.ns.gw, 'redsocks-ts', ['node', path.join(ROOT, 'packages/redsocks-ts/dist/cli.js'), '-c', file], 12345);
+  return startDaemon(lab.ns.gw, 'redsocks-ts', [...daemonEntry('packages/redsocks-ts/dist/cli.js'), '-c', file], 12345);
 }
 
 /** The ISP whose address a UDP socket in the gateway is pinned to (an association of redudp), from ss. */
-export function udpPathOf(lab: Lab): IspName | undefined {
+/** The gateway's UDP sockets (`ss -Huan` lines by local address:port). */
+export function udpSockets(lab: Lab): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const line of lab.exec('gw', 'ss -Huan').split('\n')) {
+    const local = line.trim().split(/\s+/)[3];
+    if (local) out.set(local, line);
+  }
+  return out;
+}
+
+/**
+ * The ISP whose WAN address a redudp flow's UDP socket is bound to; with `except` (an earlier
+ * udpSockets()), only sockets opened since count: each flow's association may start on another
+ * equal-cost path, so an older idle flow can sit on the other ISP.
+ */
+export function udpPathOf(lab: Lab, except?: Map<string, string>): IspName | undefined {
   // a socket pinned to a path shows as ADDR%DEV:PORT
-  const out = lab.exec('gw', 'ss -Huan');
+  const socks = [...udpSockets(lab)].filter(([local]) => !except?.has(local)).map(([, line]) => line).join('\n');
   for (const [isp, addr] of [['isp1', ADDR.wan1], ['isp2', ADDR.wan2]] as const) {
-    if (new RegExp(`\\s${addr.replace(/\./g, '\\.')}(%\\w+)?:\\d+\\s`).test(out)) return isp;
+    if (new RegExp(`\\s${addr.replace(/\./g, '\\.')}(%\\w+)?:\\d+\\s`).test(`${socks}\n`)) return isp;
   }
   return undefined;
 }

@@ -9,7 +9,7 @@ import { startDaemon, stopAll, type Started } from './daemons';
 import { setupLab } from './gateway';
 import { ADDR, Lab } from './lab';
 import type { LabProfile } from './profiles';
-import { ROOT } from './paths';
+import { ROOT, daemonEntry } from './paths';
 import { waitFor } from './wait';
 
 export const CONF_DIR = path.join(ROOT, 'conf/lab');
@@ -78,7 +78,7 @@ export function oursBuilt(): { ok: boolean; why?: string } {
 
 /** socks-server with a conf/lab config (default danted.conf) and optional keyword overrides. */
 export async function startOurServer(lab: Lab, file = 'danted.conf', overrides: Record<string, string | null> = {}): Promise<Started> {
-  return startDaemon(lab.ns.remote, 'socks-server', ['node', path.join(ROOT, 'packages/socks-server/dist/cli.js'), '-f', labConf(lab, file, overrides)], OUR_SOCKS_PORT);
+  return startDaemon(lab.ns.remote, 'socks-server', [...daemonEntry('packages/socks-server/dist/cli.js'), '-f', labConf(lab, file, overrides)], OUR_SOCKS_PORT);
 }
 
 /** redsocks-ts with optional key overrides (e.g. { optimistic: 'off', fastopen: 'off' }; null deletes a key). */
@@ -90,7 +90,7 @@ export async function startOurRedsocks(
 ): Promise<Started> {
   const o = { ...overrides };
   if (port !== OUR_REDSOCKS_PORT) o.local_port = String(port);
-  return startDaemon(lab.ns.gw, 'redsocks-ts', ['node', path.join(ROOT, 'packages/redsocks-ts/dist/cli.js'), '-c', labConf(lab, file, o)], port);
+  return startDaemon(lab.ns.gw, 'redsocks-ts', [...daemonEntry('packages/redsocks-ts/dist/cli.js'), '-c', labConf(lab, file, o)], port);
 }
 
 /** The warm-pool counters of redsocks-ts' SIGUSR1 dump (`pool size=4 idle=4 ... hits=2 ...`). */

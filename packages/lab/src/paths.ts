@@ -9,3 +9,13 @@ export const TSCONFIG = path.join(ROOT, 'tsconfig.test.json');
 export function tsEntry(rel: string): string[] {
   return ['env', `TSX_TSCONFIG_PATH=${TSCONFIG}`, 'node', '--import', 'tsx', path.join(ROOT, rel)];
 }
+
+/**
+ * Argv that runs one of our compiled daemons (`rel` from ROOT) under node, with the extra node
+ * flags of RTS_LAB_NODE_FLAGS (space-separated, e.g. `--cpu-prof --cpu-prof-dir=/tmp/prof`;
+ * docs/lab.md, "Profiling the daemons in the lab").
+ */
+export function daemonEntry(rel: string): string[] {
+  const flags = (process.env.RTS_LAB_NODE_FLAGS ?? '').split(/\s+/).filter(Boolean);
+  return ['node', ...flags, path.join(ROOT, rel)];
+}
