@@ -24,6 +24,7 @@ import {
   Lab, destroyLabsOnSignals, ROOT, PROFILES, LabProfile, setupLab, preferCompiled, ModeRunner, median, sleep,
   NODES, waitFor, startWebOrigin, pageLoads, type PageLoad, type Page, type WebOrigin, type Mode,
 } from '@mptcp-proxy/lab';
+import { cpuSeconds, processTree } from './proc-stats';
 
 function arg(name: string, def: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -75,6 +76,8 @@ function detail(l: PageLoad): LoadDetail {
 interface Series {
   loads: LoadDetail[];
   failed: string[];
+  /** CPU ms per load of the mode's daemons over the series. */
+  cpuMs: number;
 }
 
 /** The warm pool's counters from redsocks-ts' SIGUSR1 dump (undefined without a pool). */
@@ -117,17 +120,25 @@ interface Row {
   downFrames: { isp1: number; isp2: number };
   /** Pool hits and misses per load (ours with a warm pool). */
   pool?: { hits: number; misses: number };
+  /** CPU ms per load of the case's daemons (redsocks and its SOCKS server, with Dante's children), in the run and at zero delay. */
+  cpuMs: number;
+  floorCpuMs: number;
 }
 
 const CASE_LABEL: Record<string, string> = { direct: 'direct (isp1)', c: 'C pair', dropin: 'ours drop-in', ours: 'ours shipped' };
 const label = (name: string): string => CASE_LABEL[name] ?? name.replace(/^ours\+/, '+').replace(/\+/g, ' ');
 
+/** CPU seconds the mode's daemons (and their children) have used so far. */
+const daemonCpu = (mode: Mode): number => cpuSeconds(mode.daemons.flatMap((d) => (d.proc.pid ? processTree(d.proc.pid) : [])));
+
 async function series(lab: Lab, mode: Mode, web: WebOrigin, page: Page, n: number): Promise<Series> {
-  const out: Series = { loads: [], failed: [] };
+  const out: Series = { loads: [], failed: [], cpuMs: 0 };
+  const cpu0 = daemonCpu(mode);
   for (const l of await pageLoads(lab, mode.src.node, web, page, n)) {
     if (l.ok) out.loads.push(detail(l));
     else out.failed.push(l.error ?? 'failed');
   }
+  out.cpuMs = ((daemonCpu(mode) - cpu0) * 1000) / Math.max(1, n);
   return out;
 }
 
@@ -147,7 +158,7 @@ function printRows(rows: Row[]): void {
   const W = Math.max(15, ...rows.map((r) => r.label.length + 2));
   console.log(
     `${'page'.padEnd(6)}${'case'.padEnd(W)}${'onload ms (p10..p90)'.padEnd(24)}${'floor'.padStart(6)}${'net'.padStart(7)}` +
-      `${'x direct'.padStart(10)}${'net x dir'.padStart(10)}${'x C'.padStart(7)}${'conns'.padStart(7)}${'burst'.padStart(7)}${'TTFB'.padStart(7)}${'setup'.padStart(7)}${'reuse'.padStart(7)}${'down KB isp1/isp2'.padStart(19)}${'pool hit/miss'.padStart(15)}  ok`,
+      `${'x direct'.padStart(10)}${'net x dir'.padStart(10)}${'x C'.padStart(7)}${'conns'.padStart(7)}${'burst'.padStart(7)}${'TTFB'.padStart(7)}${'setup'.padStart(7)}${'reuse'.padStart(7)}${'down KB isp1/isp2'.padStart(19)}${'pool hit/miss'.padStart(15)}${'cpu ms'.padStart(12)}  ok`,
   );
   for (const r of rows) {
     const dir = rows.find((x) => x.page === r.page && x.case === 'direct');
@@ -156,7 +167,7 @@ function printRows(rows: Row[]): void {
       `${r.page.padEnd(6)}${r.label.padEnd(W)}${`${f0(r.onloadMs)} (${f0(r.p10)}..${f0(r.p90)})`.padEnd(24)}${f0(r.floorMs).padStart(6)}${f0(r.netMs).padStart(7)}` +
         `${(dir ? f2(r.onloadMs / dir.onloadMs) : '-').padStart(10)}${(dir ? f2(r.netMs / dir.netMs) : '-').padStart(10)}${(c ? f2(r.onloadMs / c.onloadMs) : '-').padStart(7)}` +
         `${f0(r.conns).padStart(7)}${f0(r.burst).padStart(7)}${f0(r.ttfbMs).padStart(7)}${f0(r.setupMs).padStart(7)}${f0(r.reuseMs).padStart(7)}` +
-        `${`${f0(r.downKB.isp1)}/${f0(r.downKB.isp2)}`.padStart(19)}${(r.pool ? `${r.pool.hits.toFixed(1)}/${r.pool.misses.toFixed(1)}` : '-').padStart(15)}  ${r.run.loads.length}/${r.run.loads.length + r.run.failed.length}` +
+        `${`${f0(r.downKB.isp1)}/${f0(r.downKB.isp2)}`.padStart(19)}${(r.pool ? `${r.pool.hits.toFixed(1)}/${r.pool.misses.toFixed(1)}` : '-').padStart(15)}${`${f0(r.cpuMs)}/${f0(r.floorCpuMs)}`.padStart(12)}  ${r.run.loads.length}/${r.run.loads.length + r.run.failed.length}` +
         (r.run.failed.length ? `  (${[...new Set(r.run.failed)].join('; ').slice(0, 120)})` : ''),
     );
   }
@@ -206,6 +217,7 @@ async function benchProfile(prof: LabProfile, cases: string[], pages: string[], 
             downKB: { isp1: (down1.isp1 - down0.isp1) / 1024 / n, isp2: (down1.isp2 - down0.isp2) / 1024 / n },
             downFrames: { isp1: (down1.frames1 - down0.frames1) / n, isp2: (down1.frames2 - down0.frames2) / n },
             pool: pool0 && pool1 ? { hits: (pool1.hits - pool0.hits) / n, misses: (pool1.misses - pool0.misses) / n } : undefined,
+            cpuMs: run.cpuMs, floorCpuMs: floor.cpuMs,
           };
           rows.push(row);
           console.log(`  [${prof.name}] ${page.name} ${row.label}: onload ${f0(row.onloadMs)} ms (${f0(row.p10)}..${f0(row.p90)}), floor ${f0(floorMs)}, net ${f0(row.netMs)}, ${run.loads.length}/${loads} ok`);
@@ -217,7 +229,8 @@ async function benchProfile(prof: LabProfile, cases: string[], pages: string[], 
     web.stop();
     console.log(`\nprofile ${prof.name}, ${loads} loads per case (floor: ${floorLoads} at zero delay); load average after ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
     console.log('onload = median navigation start -> load event (p10..p90); floor = zero-delay median; net = onload - floor; conns/TTFB/setup/reuse = medians per load;\n' +
-      'burst = most connections started within 100 ms; setup = TCP connect + TLS of a new connection; reuse = request -> first byte on an open connection; down KB = downstream bytes per load on each ISP; pool = hits/misses per load');
+      'burst = most connections started within 100 ms; setup = TCP connect + TLS of a new connection; reuse = request -> first byte on an open connection; down KB = downstream bytes per load on each ISP; pool = hits/misses per load;\n' +
+        'cpu ms = CPU time per load of the case\'s two daemons (with Dante\'s children), in the run / at zero delay');
     printRows(rows);
   } finally {
     await runner.close();

@@ -65,6 +65,8 @@ export interface Mode {
   stop(): Promise<void>;
   /** The redsocks daemon's output so far (our modes only). */
   output?: () => string;
+  /** The mode's daemons (redsocks and its SOCKS server; none for direct), for their CPU time. */
+  daemons: Started[];
 }
 
 /** `ours+pool_size=8+optimistic=off`: one of OUR_MODES with further redsocks.conf keys overridden. */
@@ -96,12 +98,12 @@ export class ModeRunner {
 
   async start(name: string): Promise<Mode> {
     if (name === 'direct') {
-      return { name, label: 'direct (isp1)', src: { node: 'gw', local: ADDR.wan1 }, stop: async () => undefined };
+      return { name, label: 'direct (isp1)', src: { node: 'gw', local: ADDR.wan1 }, stop: async () => undefined, daemons: [] };
     }
     if (name === 'c') {
       const ds = await startCPair(this.lab);
       this.redirectTo(C_REDSOCKS_PORT);
-      return { name, label: 'redsocks+Dante (C)', src: { node: 'lan' }, stop: () => stopAll(ds) };
+      return { name, label: 'redsocks+Dante (C)', src: { node: 'lan' }, stop: () => stopAll(ds), daemons: ds };
     }
     const m = ourMode(name);
     if (!m) throw new Error(`unknown mode ${name}`);
@@ -125,7 +127,7 @@ export class ModeRunner {
     const keys = spec.tls ? { ...spec.keys, port: String(LAB_TLS_PORT), tls: 'on', tls_pin: `"${c.serverPin}"` } : spec.keys;
     const rs = await startOurRedsocks(this.lab, keys, OUR_REDSOCKS_PORT, spec.redsocksConf);
     this.redirectTo(OUR_REDSOCKS_PORT);
-    return { name, label: spec.label, src: { node: 'lan' }, redsocks: rs, stop: () => rs.stop(), output: rs.output };
+    return { name, label: spec.label, src: { node: 'lan' }, redsocks: rs, stop: () => rs.stop(), output: rs.output, daemons: this.server ? [rs, this.server] : [rs] };
   }
 
   /**
