@@ -14,7 +14,9 @@
  * median request-to-first-byte on an already open connection.
  * Prints numbers; never fails on speed.
  *   npx tsx bench/page-load.ts [--profiles equal-20,lossy-10,asym] [--cases direct,c,dropin,ours]
- *       [--pages 1,2] [--loads 15] [--floor-loads N] [--floor-only] [--cc bbr|cubic] [--out FILE]
+ *       [--pages 1,2] [--loads 15] [--floor-loads N] [--floor-only] [--cc bbr|cubic] [--server-initcwnd N] [--out FILE]
+ *   --server-initcwnd N: the server host's routes (the remote namespace, where our socks-server and
+ *     Dante both run) get `initcwnd N`: a tuning of the server host, the same for every proxied case.
  *   --floor-only: only the zero-delay loads (the daemons' and the browser's own time), as the rows.
  */
 import * as fs from 'node:fs';
@@ -142,6 +144,13 @@ async function series(lab: Lab, mode: Mode, web: WebOrigin, page: Page, n: numbe
   return out;
 }
 
+/** `initcwnd n` on every route of namespace `node` (docs/lab.md, "Page-load results": the server host's initial window). */
+function setInitcwnd(lab: Lab, node: (typeof NODES)[number], n: number): void {
+  for (const route of lab.exec(node, 'ip route show').split('\n').filter((l) => l.trim() !== '')) {
+    lab.exec(node, `ip route change ${route.replace(/ initcwnd \d+/, '').trim()} initcwnd ${n}`);
+  }
+}
+
 /** The same links with no delay, no rate limit and no loss (the floor: browser and host time). */
 async function zeroDelay(lab: Lab): Promise<void> {
   for (const isp of ['isp1', 'isp2'] as const) await lab.setLink(isp, { delayMs: 0, rateMbit: 0, lossPct: 0 });
@@ -173,16 +182,17 @@ function printRows(rows: Row[]): void {
   }
 }
 
-async function benchProfile(prof: LabProfile, cases: string[], pages: string[], loads: number, floorLoads: number, cc: string, floorOnly: boolean): Promise<Row[]> {
+async function benchProfile(prof: LabProfile, cases: string[], pages: string[], loads: number, floorLoads: number, cc: string, floorOnly: boolean, initcwnd: number): Promise<Row[]> {
   const lab = await Lab.create(prof, { origin: false });
   const runner = new ModeRunner(lab);
   const rows: Row[] = [];
   try {
     setupLab(lab, { compiled: preferCompiled() });
     if (cc) for (const n of NODES) lab.exec(n, `sysctl -qw net.ipv4.tcp_congestion_control=${cc}`);
+    if (initcwnd) setInitcwnd(lab, 'remote', initcwnd);
     const web = await startWebOrigin(lab);
     const usedCc = lab.exec('gw', 'sysctl -n net.ipv4.tcp_congestion_control').trim();
-    console.log(`\nprofile ${prof.name}: ${prof.description}; congestion control ${usedCc}; load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
+    console.log(`\nprofile ${prof.name}: ${prof.description}; congestion control ${usedCc}${initcwnd ? `; server host initcwnd ${initcwnd}` : ''}; load average ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
     for (const p of [web.page1, web.page2].filter((x) => pages.includes(x.name.replace('page', '')))) {
       console.log(`  ${p.name}: ${p.url}, ${p.requests} requests, ${(p.bytes / 1024).toFixed(0)} KB, ${p.origins.length} origin(s) (${p.origins.map((o) => `${o.host} ${o.tls ? 'https ' : ''}${o.http}`).join(', ')})`);
     }
@@ -251,7 +261,7 @@ async function main(): Promise<void> {
   for (const p of profiles) {
     const prof = PROFILES[p];
     if (!prof) throw new Error(`unknown profile ${p}`);
-    all.push(...(await benchProfile(prof, cases, pages, loads, floorLoads, cc, process.argv.includes('--floor-only'))));
+    all.push(...(await benchProfile(prof, cases, pages, loads, floorLoads, cc, process.argv.includes('--floor-only'), Number(arg('server-initcwnd', '0')))));
   }
   const out = arg('out', path.join(ROOT, 'bench/out/page-load.json'));
   fs.mkdirSync(path.dirname(out), { recursive: true });
