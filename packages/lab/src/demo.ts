@@ -19,6 +19,7 @@ import {
 import { LAB_METRICS_PORT, LiveView, sparkPlot } from './live-view';
 import { curlSmall, median, mbit, transfer, TransferResult } from './traffic';
 import { pageLoads, startWebOrigin } from './web-origin';
+import type { Page } from './pages';
 
 interface Opts {
   profile: string;
@@ -123,15 +124,18 @@ async function main(): Promise<void> {
     }
     view.log(`   TTFB median: direct ${median(direct).toFixed(0)} ms, bonded ${median(bonded).toFixed(0)} ms (${bonded.length}/10 ok)`);
 
-    // 1b. A real browser loading a page (bench/page-load.ts's page 1), direct and bonded.
-    view.setPhase('page loads in headless chromium (page 1: one origin, HTTP/1.1, 41 requests): 3 direct over isp1, 3 bonded');
+    // 1b. A real browser loading the pages of bench/page-load.ts, direct and bonded.
+    view.setPhase('page loads in headless chromium (page 1: one origin, HTTP/1.1; page 2: 12 HTTPS origins, h2 + h1.1): 3 direct over isp1, 3 bonded, each');
     const web = await startWebOrigin(lab);
-    const page = web.page1;
     const onload = (ls: Array<{ ok: boolean; onloadMs: number }>): number[] => ls.filter((l) => l.ok).map((l) => l.onloadMs);
-    const pageDirect = onload(await pageLoads(lab, 'gw', web, page, PAGE_LOADS));
-    const pageBonded = onload(await pageLoads(lab, 'lan', web, page, PAGE_LOADS));
+    const pageRuns: Array<{ page: Page; direct: number[]; bonded: number[] }> = [];
+    for (const page of [web.page1, web.page2]) {
+      const pageDirect = onload(await pageLoads(lab, 'gw', web, page, PAGE_LOADS));
+      const pageBonded = onload(await pageLoads(lab, 'lan', web, page, PAGE_LOADS));
+      pageRuns.push({ page, direct: pageDirect, bonded: pageBonded });
+      view.log(`   ${page.name} onload median: direct ${median(pageDirect).toFixed(0)} ms, bonded ${median(pageBonded).toFixed(0)} ms (${pageBonded.length}/${PAGE_LOADS} ok)`);
+    }
     web.stop();
-    view.log(`   onload median: direct ${median(pageDirect).toFixed(0)} ms, bonded ${median(pageBonded).toFixed(0)} ms (${pageBonded.length}/${PAGE_LOADS} ok)`);
 
     // 2. Download, 3. upload.
     const sumDown = prof.isp1.down.rateMbit + prof.isp2.down.rateMbit;
@@ -173,11 +177,11 @@ async function main(): Promise<void> {
       f.transfer.ok ? `${(f.transfer.maxStallMs / 1000).toFixed(2)} s (completed)` : `download failed (${f.transfer.error ?? ''})`;
     const rows: Array<[string, string, string]> = [
       [`TTFB, small page (median of 10; RTT ${rtt} ms)`, r(median(direct)), r(median(bonded))],
-      [
-        `page load in chromium, ${page.requests} requests ${(page.bytes / 1024).toFixed(0)} KB (onload, median of ${PAGE_LOADS})`,
-        ms(median(pageDirect)),
-        `${ms(median(pageBonded))}${pageBonded.length < PAGE_LOADS ? ` (${pageBonded.length}/${PAGE_LOADS} loaded)` : ''} = ${(median(pageBonded) / median(pageDirect)).toFixed(2)}x direct`,
-      ],
+      ...pageRuns.map(({ page, direct: pd, bonded: pb }): [string, string, string] => [
+        `${page.name} in chromium, ${page.origins.length} origin${page.origins.length > 1 ? 's' : ''}, ${page.requests} requests ${(page.bytes / 1024).toFixed(0)} KB (onload, median of ${PAGE_LOADS})`,
+        ms(median(pd)),
+        `${ms(median(pb))}${pb.length < PAGE_LOADS ? ` (${pb.length}/${PAGE_LOADS} loaded)` : ''} = ${(median(pb) / median(pd)).toFixed(2)}x direct`,
+      ]),
       [`download (links sum ${sumDown} Mbit/s)`, frac(dDown, sumDown), frac(bDown, sumDown)],
       [`upload (links sum ${sumUp} Mbit/s)`, frac(dUp, sumUp, true), frac(bUp, sumUp, true)],
       ['longest stall, isp1 cut during a download', stall(dFail), stall(bFail)],
