@@ -205,14 +205,16 @@ async function benchProfile(prof: LabProfile, cases: string[], pages: string[], 
           if (!pages.includes(pn)) continue;
           await zeroDelay(lab);
           await series(lab, mode, web, page, 1); // warm-up: JIT of the daemons, the browser's disk cache of its own files
+          // pool and WAN counters before the loads that are the row's run
+          const counters = async (): Promise<[Record<string, number> | undefined, Awaited<ReturnType<typeof downBytes>>]> => [await poolStats(mode), await downBytes(lab)];
+          // --floor-only: the zero-delay loads are the run (the daemons' own cost, no WAN)
+          const floorStart = floorOnly ? await counters() : undefined;
           const floor = await series(lab, mode, web, page, floorLoads);
           if (!floorOnly) {
             await restoreProfile(lab, prof);
             await sleep(1500); // path probes see the profile's RTTs again
           }
-          const pool0 = await poolStats(mode);
-          const down0 = await downBytes(lab);
-          // --floor-only: the zero-delay loads are the run (the daemons' own cost, no WAN)
+          const [pool0, down0] = floorStart ?? (await counters());
           const run = floorOnly ? floor : await series(lab, mode, web, page, loads);
           const down1 = await downBytes(lab);
           const pool1 = await poolStats(mode);

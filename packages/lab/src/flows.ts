@@ -65,11 +65,8 @@ export function udpPingPong(lab: Lab, host: string, port: number, intervalMs: nu
 
 /**
  * A ping-pong (every 20 ms, `durationMs`) from the LAN to the UDP echo; `cutAtMs` after its first
- * datagram the ISP `which()` names then is cut, and restored when the run has ended.
- */
-/**
- * A UDP ping-pong across a cut of the ISP `which` names once it is running (`before`: the
- * gateway's UDP sockets before the run started, for udpPathOf()).
+ * datagram the ISP `which(before)` names then is cut, and restored when the run has ended
+ * (`before`: the gateway's UDP sockets before the run started, for udpPathOf()).
  */
 export async function pingPongAcrossCut(
   lab: Lab,
@@ -169,7 +166,6 @@ export async function startFlowRedsocks(lab: Lab, conf: string, name = 'redsocks
   return startDaemon(lab.ns.gw, 'redsocks-ts', [...daemonEntry('packages/redsocks-ts/dist/cli.js'), '-c', file], 12345);
 }
 
-/** The ISP whose address a UDP socket in the gateway is pinned to (an association of redudp), from ss. */
 /** The gateway's UDP sockets (`ss -Huan` lines by local address:port). */
 export function udpSockets(lab: Lab): Map<string, string> {
   const out = new Map<string, string>();
