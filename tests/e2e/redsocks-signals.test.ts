@@ -19,11 +19,12 @@ function conf(log: string, instances: Array<[number, number]>, base = '', extra 
 }
 
 let topo: Triangle;
+let danted: Daemon;
 
 beforeAll(async () => {
   topo = makeTopology('rsig');
   spawnIn(topo.srv, ['node', '-e', originScript([8001, 8002], 7007)]);
-  spawnIn(topo.srv, ['danted', '-f', writeFile(topo.dir, 'd.conf', dantedConf({ internal: PROXY_IP, port: 1080, users: true }))]);
+  danted = spawnIn(topo.srv, ['danted', '-f', writeFile(topo.dir, 'd.conf', dantedConf({ internal: PROXY_IP, port: 1080, users: true }))]);
   for (const p of [8001, 7007, 1080]) await waitListening(topo.srv, p);
   redirectRules(topo.gw, topo.dir, [[8001, 12001], [7007, 12001], [8002, 12002]]);
 }, 60000);
@@ -40,14 +41,39 @@ function startImpl(impl: Impl, name: string, text: string, wrap: string[] = []):
 
 const stop = (rs: Daemon): Promise<void> => stopProcess(rs.proc);
 
-/** An ncat client held open through the gateway; resolves once an echo came back. */
-async function holdClient(): Promise<ChildProcess> {
+/** An ncat client held open through the gateway; resolves once an echo came back. On a
+ * time-out the error carries what ncat printed and `diag()` (the daemon's log and fds). */
+async function holdClient(diag: () => string = () => ''): Promise<ChildProcess> {
   const p = topo.client.spawn(['ncat', ORIGIN_IP, '7007'], { stdio: ['pipe', 'pipe', 'pipe'] });
   let got = '';
+  let err = '';
   p.stdout?.on('data', (d) => (got += d.toString()));
+  p.stderr?.on('data', (d) => (err += d.toString()));
   p.stdin?.write('ping\n');
-  await waitFor(() => got.includes('ping'), 10000, 'echo through redsocks');
+  try {
+    await waitFor(() => got.includes('ping'), 10000, 'echo through redsocks');
+  } catch (e) {
+    p.kill();
+    throw new Error(`${String(e)}; ncat exit ${p.exitCode}, stderr: ${err.trim() || '(none)'}\n${diag()}`);
+  }
   return p;
+}
+
+/** The daemon's open fds and the tail of its log, for a failure message. */
+function daemonState(rs: Daemon, log: () => string): string {
+  let fds = '?';
+  try {
+    fds = fs.readdirSync(`/proc/${rs.proc.pid}/fd`).map((f) => {
+      try {
+        return fs.readlinkSync(`/proc/${rs.proc.pid}/fd/${f}`).replace(/:\[\d+\]$/, '');
+      } catch {
+        return '?';
+      }
+    }).join(' ');
+  } catch {
+    /* exited */
+  }
+  return `fds: ${fds}\noutput: ${rs.output().slice(-2000)}\nlog tail:\n${log().split('\n').slice(-30).join('\n')}\ndanted: ${danted.output().slice(-2000)}`;
 }
 
 const curlOk = (port: number, maxTime = 5): boolean =>
@@ -84,7 +110,7 @@ describe.each(IMPLS)('%s', (impl) => {
       await waitFor(() => /redsocks started, conn_max=(\d+)/.exec(log()), 5000, 'started line');
       const connMax = Number(/redsocks started, conn_max=(\d+)/.exec(log())![1]);
       expect(connMax).toBe(8); // (64 - 64/4) / 6, splice on by default
-      for (let i = 0; i < connMax; i++) held.push(await holdClient());
+      for (let i = 0; i < connMax; i++) held.push(await holdClient(() => `client ${i + 1} of ${connMax}\n${daemonState(rs, log)}`));
       // one more: over the limit, it waits in the backlog or is refused while we back off
       held.push(topo.client.spawn(['ncat', ORIGIN_IP, '7007'], { stdio: ['pipe', 'pipe', 'pipe'] }));
       await waitFor(() => /reached redsocks_conn_max limit, \d+ connections/.test(log()), 10000, 'limit line');
