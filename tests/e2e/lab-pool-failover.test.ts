@@ -12,8 +12,14 @@
  *
  * Five new connections at once right after isp1 is cut, with the pool's connections on isp1:
  * all five must succeed (the old code: the ones served from the pool timed out).
+ *
+ * On unequal links (the asym profile), the pool refilled on the slow isp2 while isp1 was down
+ * moves back onto isp1 once it returns (path-spread.ts, `worthTaking`): such a connection's
+ * first byte takes one RTT of isp2 (120 ms), later than a fresh connect over isp1 (2 x 30 ms),
+ * and it is the first thing taken when isp2 dies in turn (it used to be held until it
+ * expired, 20 s).
  */
-import { Lab, ADDR, E2E_PROFILE, redsocksPoolStats, startOurLab, stopAll, waitFor, curlSmall, type Started } from '@mptcp-proxy/lab';
+import { Lab, ADDR, E2E_PROFILE, PROFILES, type LabProfile, redsocksPoolStats, startOurLab, stopAll, waitFor, curlSmall, type Started } from '@mptcp-proxy/lab';
 
 jest.setTimeout(120000);
 
@@ -22,34 +28,75 @@ function toServerFrom(lab: Lab, source: string): number {
   return lab.exec('gw', `ss -Htn state established 'dst ${ADDR.server} and dport = :1080 and src ${source}'`).trim().split('\n').filter(Boolean).length;
 }
 
-describe('every default: new connections right after an ISP dies', () => {
-  let lab: Lab;
+/** Our pair in a lab of `prof`, started and stopped around the describe block that calls it. */
+function ourLab(prof: LabProfile): { lab: () => Lab; rs: () => Started } {
+  let lab: Lab | undefined;
   let daemons: Started[] = [];
-  let rs: Started;
-
   beforeAll(async () => {
-    ({ lab, daemons } = await startOurLab(E2E_PROFILE));
-    rs = daemons[1];
+    ({ lab, daemons } = await startOurLab(prof));
   });
   afterAll(async () => {
     await stopAll(daemons).catch(() => undefined);
     lab?.destroy();
   });
+  return { lab: () => lab as Lab, rs: () => daemons[1] };
+}
+
+/** 5 new connections at once while `isp` is cut (restored afterwards): did each succeed? */
+async function fiveDuringCut(lab: Lab, isp: 'isp1' | 'isp2'): Promise<boolean[]> {
+  await lab.cut(isp);
+  try {
+    const out = await Promise.all(Array.from({ length: 5 }, () => curlSmall(lab, 'lan', { timeoutS: 8 })));
+    return out.map((r) => r.ok);
+  } finally {
+    await lab.restore(isp);
+  }
+}
+
+describe('every default: new connections right after an ISP dies', () => {
+  const pair = ourLab(E2E_PROFILE);
 
   test('cut isp1, 5 new connections at once: all succeed', async () => {
+    const lab = pair.lab();
+    const rs = pair.rs();
     // the server's optimistic-connect verdict is learnt, and the pool holds connections on isp1
     expect((await curlSmall(lab, 'lan', { timeoutS: 8 })).ok).toBe(true);
     await waitFor(async () => {
       const s = await redsocksPoolStats(rs);
       return s.idle >= s.size && toServerFrom(lab, ADDR.wan1) >= 1;
     }, 20000, 'the warm pool to be full, with a connection on isp1');
+    expect(await fiveDuringCut(lab, 'isp1')).toEqual([true, true, true, true, true]);
+  });
+});
+
+describe('asym: after the fast ISP is back, the pool moves off the slow one', () => {
+  const pair = ourLab(PROFILES.asym);
+
+  test('cut isp1 (the pool refills on isp2), restore it: the pool is back on isp1 and serves while isp2 is cut', async () => {
+    const lab = pair.lab();
+    const rs = pair.rs();
+    expect((await curlSmall(lab, 'lan', { timeoutS: 8 })).ok).toBe(true);
+    const size = (await redsocksPoolStats(rs)).size;
+    await waitFor(() => toServerFrom(lab, ADDR.wan1) >= size, 20000, 'the warm pool on isp1');
     await lab.cut('isp1');
-    let out;
     try {
-      out = await Promise.all(Array.from({ length: 5 }, () => curlSmall(lab, 'lan', { timeoutS: 8 })));
+      expect((await curlSmall(lab, 'lan', { timeoutS: 8 })).ok).toBe(true);
+      await waitFor(() => toServerFrom(lab, ADDR.wan2) >= size, 20000, 'the warm pool refilled on isp2');
     } finally {
       await lab.restore('isp1');
     }
-    expect(out.map((r) => r.ok)).toEqual([true, true, true, true, true]);
+    await waitFor(
+      () => /warm pool: closed \d+ idle connection\(s\) on a path slower than a fresh connect on the fastest \(wan1\)/.test(rs.output()),
+      15000,
+      'the pool to drop its isp2 connections',
+    );
+    await waitFor(() => toServerFrom(lab, ADDR.wan1) >= size, 20000, 'the warm pool back on isp1');
+    const before = await redsocksPoolStats(rs);
+    const from = rs.output().length;
+    expect(await fiveDuringCut(lab, 'isp2')).toEqual([true, true, true, true, true]);
+    // served by the pool, not by fresh connects after a dead pooled one
+    const after = await redsocksPoolStats(rs);
+    expect(after.hits - before.hits).toBeGreaterThanOrEqual(5);
+    expect(rs.output().slice(from)).not.toMatch(/went unanswered/);
   });
 });

@@ -18,7 +18,7 @@ import { WarmPool, type PoolStats, type PooledConn } from './warm-pool';
 import { poolChannel } from '../events';
 import { TlsLayer } from './tls-layer';
 import { writeAfterIdle } from './after-idle';
-import { PathCounts, equalCostPaths, leastLoaded } from './path-spread';
+import { PathCounts, equalCostPaths, leadPath, worthTaking } from './path-spread';
 
 /**
  * What a dialer needs from its section: the proxy, the DialKeys, and (for `redsocks {}`) the
@@ -200,8 +200,8 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
     if (!health || health.size === 0) return attempt(undefined, true, fastOpen);
     const h = health;
     const candidates = h.candidates();
-    // Equal-cost paths: start on the one with the fewest open connections (path-spread.ts).
-    const lead = leastLoaded(equalCostPaths(candidates, (n) => h.trusted(n)), (n) => openOn.get(n));
+    // Equal-cost paths: start on the one with the fewest open connections; else on the fastest (path-spread.ts).
+    const lead = leadPath(candidates, (n) => h.trusted(n), (n) => openOn.get(n));
     if (lead && lead.name !== candidates[0].name) {
       candidates.splice(candidates.findIndex((p) => p.name === lead.name), 1);
       candidates.unshift(lead);
@@ -407,14 +407,33 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
     };
   };
 
+  /**
+   * Closes the pooled connections on a trusted path no longer worth taking (a faster path is
+   * back: they were opened while it was down) so that the pool refills on the fast path;
+   * returns the paths worth taking (path-spread.ts, `worthTaking`).
+   */
+  function dropSuperseded(h: PathHealth): Set<string> {
+    const worth = worthTaking(h.candidates(), (n) => h.trusted(n));
+    pool?.dropWhere((c) => {
+      const name = pathOf(c);
+      return name !== undefined && !worth.has(name) && h.trusted(name);
+    }, `on a path slower than a fresh connect on the fastest (${[...worth].join(', ')})`);
+    return worth;
+  }
+
   if (health) {
     health.on('change', (ev: { path: PathView }) => {
       if (!ev.path.up) pool?.dropPath(ev.path.name, ev.path.source);
+      else dropSuperseded(health);
       actOnPathManager(ev.path);
     });
     health.start();
     if (section.mptcp !== 'off') {
-      watcher = setInterval(scan, WATCH_MS);
+      watcher = setInterval(() => {
+        scan();
+        // a faster path's RTT came back down: move the pool onto it
+        if (pool) dropSuperseded(health);
+      }, WATCH_MS);
       watcher.unref();
     }
   }
@@ -425,14 +444,17 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
     kernel,
     async dial(o: DialOptions = {}): Promise<Dialed> {
       if (pool && o.pooled !== false) {
-        // Not on a path that just lost a race, missed a probe or left a flight unanswered: a
-        // fresh connect races the paths instead (a silent pooled connection cannot change path).
-        // Of the rest, one on the equal-cost path with the fewest connections in use (path-spread.ts).
+        // Only on a path worth it: trusted (not one that just lost a race, missed a probe or
+        // left a flight unanswered: a fresh connect races the paths instead, as a silent pooled
+        // connection cannot change path) and fast enough to beat a fresh connect on the
+        // fastest path (path-spread.ts). Of those, one on the equal-cost path with the fewest
+        // connections in use.
+        const worth = health ? dropSuperseded(health) : undefined;
         const peers = health ? equalCostPaths(health.candidates(), (n) => health.trusted(n)).map((p) => p.name) : [];
         const hit = pool.take(
           (c) => {
             const name = pathOf(c);
-            return !health || name === undefined || health.trusted(name);
+            return !worth || name === undefined || worth.has(name);
           },
           (c) => {
             const name = pathOf(c);

@@ -91,6 +91,8 @@ export function isPathFailure(err: unknown): boolean {
 const MIN_ATTEMPT_TIMEOUT_MS = 500;
 /** Bounds of the stagger delay of the connect race (see staggerDelay). */
 const MIN_STAGGER_MS = 50;
+/** Linux's initial retransmission timeout (TCP_TIMEOUT_INIT): a SYN unanswered this long is sent again. */
+const SYN_RTO_MS = 1000;
 const MIN_STAGGER_MARGIN_MS = 10;
 const UNKNOWN_RTT_STAGGER_MS = 250;
 const PROBE_MISSES_FOR_DOWN = 2;
@@ -296,7 +298,10 @@ export class PathHealth extends EventEmitter {
     if (!s || !s.usable) return;
     s.misses = 0;
     s.suspect = false;
-    if (rttMs !== undefined) {
+    // Karn's rule: a connect that outlasted the first SYN retransmission (Linux's initial RTO,
+    // 1 s) timed two SYNs; its time says nothing about the path's RTT, only that it answers
+    // (seen on an ISP coming back: a probe's connect of 1065 ms on a 30 ms path).
+    if (rttMs !== undefined && !(rttMs >= SYN_RTO_MS && s.rttMs !== null)) {
       if (s.rttMs === null || s.rttVarMs === null) {
         s.rttMs = rttMs;
         s.rttVarMs = rttMs / 4;

@@ -77,6 +77,22 @@ test('stagger delay: srtt + 4 x rttvar, within [50 ms, 2 x srtt]', () => {
   expect(h.staggerDelay(h.get('dsl')!)).toBe(50);
 });
 
+test("Karn's rule: a connect that outlasted the first SYN retransmission is no RTT sample", () => {
+  const h = make();
+  h.reportFailure('fiber', timeout);
+  expect(h.get('fiber')?.up).toBe(false);
+  // the first sample is taken whatever it is (nothing better is known) ...
+  h.reportSuccess('fiber', 1065);
+  expect(h.get('fiber')?.rttMs).toBe(1065);
+  h.reportSuccess('dsl', 30);
+  // ... later ones from 1 s up only say the path answers
+  h.reportFailure('dsl', timeout);
+  h.reportSuccess('dsl', 1065);
+  expect(h.get('dsl')).toMatchObject({ up: true, rttMs: 30 });
+  h.reportSuccess('dsl', 999);
+  expect(h.get('dsl')?.rttMs).toBeGreaterThan(30);
+});
+
 test('a refused connect does not blame the path; probes need two misses', () => {
   const h = make();
   h.reportFailure('fiber', refused);

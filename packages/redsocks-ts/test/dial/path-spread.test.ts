@@ -1,6 +1,6 @@
 /** Which path a new connection starts on (src/dial/path-spread.ts): pure rules, no sockets. */
 import { EventEmitter } from 'node:events';
-import { PathCounts, equalCostPaths, leastLoaded } from '../../src/dial/path-spread';
+import { FRESH_CONNECT_RTTS, PathCounts, equalCostPaths, leadPath, leastLoaded, worthTaking } from '../../src/dial/path-spread';
 import type { PathView } from '../../src/dial/path-health';
 
 const path = (name: string, rttMs: number | null, over: Partial<PathView> = {}): PathView => ({
@@ -28,6 +28,39 @@ test('leastLoaded: the lowest count, the first on a tie, none of nothing', () =>
   expect(leastLoaded(ps, () => 0)?.name).toBe('a');
   expect(leastLoaded(ps, (n) => (n === 'a' ? 3 : 2))?.name).toBe('b');
   expect(leastLoaded([], () => 0)).toBeUndefined();
+});
+
+test('leadPath: the least-loaded equal-cost path, else the fastest trusted one, whatever the listed order', () => {
+  const load = (m: Record<string, number>) => (n: string): number => m[n] ?? 0;
+  expect(leadPath([path('a', 40), path('b', 41)], all, load({ a: 3, b: 1 }))?.name).toBe('b');
+  // asym listed slow first: the fast one leads
+  expect(leadPath([path('slow', 120), path('fast', 30)], all, load({ fast: 9 }))?.name).toBe('fast');
+  // the fastest must be trusted and not backup
+  expect(leadPath([path('slow', 120), path('fast', 30)], (n) => n !== 'fast', load({}))?.name).toBe('slow');
+  expect(leadPath([path('slow', 120), path('fast', 30, { backup: true })], all, load({}))?.name).toBe('slow');
+  // nothing measured or trusted: keep the candidates' order
+  expect(leadPath([path('a', null), path('b', null)], all, load({}))).toBeUndefined();
+  expect(leadPath([path('a', 30)], () => false, load({}))).toBeUndefined();
+});
+
+test('worthTaking: a pooled connection beats a fresh connect only on a path under 2 x the fastest RTT + 5 ms', () => {
+  expect(FRESH_CONNECT_RTTS).toBe(2);
+  const names = (s: Set<string>): string[] => [...s].sort();
+  expect(names(worthTaking([path('a', 40), path('b', 42)], all))).toEqual(['a', 'b']);
+  // asym (30 ms and 120 ms): one RTT of isp2 is later than a fresh connect on isp1
+  expect(names(worthTaking([path('isp1', 30), path('isp2', 120)], all))).toEqual(['isp1']);
+  expect(names(worthTaking([path('isp1', 30), path('isp2', 64.9)], all))).toEqual(['isp1', 'isp2']);
+  expect(names(worthTaking([path('isp1', 30), path('isp2', 65)], all))).toEqual(['isp1']);
+  // sub-millisecond RTTs differ by jitter only
+  expect(names(worthTaking([path('a', 0.2), path('b', 1.5)], all))).toEqual(['a', 'b']);
+  // isp1 untrusted (down, suspect): isp2 is all there is
+  expect(names(worthTaking([path('isp1', 30), path('isp2', 120)], (n) => n !== 'isp1'))).toEqual(['isp2']);
+  // a backup path only while no other path is trusted
+  expect(names(worthTaking([path('a', 40), path('m', 20, { backup: true })], all))).toEqual(['a']);
+  expect(names(worthTaking([path('a', 40), path('m', 20, { backup: true })], (n) => n !== 'a'))).toEqual(['m']);
+  // an unmeasured path is not held against
+  expect(names(worthTaking([path('a', 40), path('b', null)], all))).toEqual(['a', 'b']);
+  expect(names(worthTaking([path('a', 40)], () => false))).toEqual([]);
 });
 
 test('PathCounts counts a socket until it closes', () => {
