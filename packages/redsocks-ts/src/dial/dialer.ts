@@ -410,14 +410,16 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
   /**
    * Closes the pooled connections on a trusted path no longer worth taking (a faster path is
    * back: they were opened while it was down) so that the pool refills on the fast path;
-   * returns the paths worth taking (path-spread.ts, `worthTaking`).
+   * returns the paths worth taking (path-spread.ts, `worthTaking`). A connection the race put
+   * on the slow path because the fast one was slow to answer is kept: the loser is suspect,
+   * so not trusted, until its own attempt ends; so refills churn at most once per lost race.
    */
   function dropSuperseded(h: PathHealth): Set<string> {
     const worth = worthTaking(h.candidates(), (n) => h.trusted(n));
     pool?.dropWhere((c) => {
       const name = pathOf(c);
       return name !== undefined && !worth.has(name) && h.trusted(name);
-    }, `on a path slower than a fresh connect on the fastest (${[...worth].join(', ')})`);
+    }, () => `on a path slower than a fresh connect on the fastest (${[...worth].join(', ')})`);
     return worth;
   }
 

@@ -189,16 +189,16 @@ export class WarmPool {
   dropPath(path: string, source?: string): number {
     return this.dropWhere(
       (c) => c.path === path || (c.path === undefined && source !== undefined && c.socket.localAddress === source),
-      `on path ${path}`,
+      () => `on path ${path}`,
     );
   }
 
-  /** Closes every pooled connection `which` picks (`why` ends the log line), then refills. */
-  dropWhere(which: (c: PooledConn) => boolean, why: string): number {
+  /** Closes every pooled connection `which` picks (`why()` ends the log line), then refills. */
+  dropWhere(which: (c: PooledConn) => boolean, why: () => string): number {
     const victims = this.entries.filter((e) => which(e));
     for (const e of victims) this.discard(e, 'dropped');
     if (victims.length > 0) {
-      this.opts.log?.info(`warm pool: closed ${victims.length} idle connection(s) ${why}`);
+      this.opts.log?.info(`warm pool: closed ${victims.length} idle connection(s) ${why()}`);
       this.refill.fill();
     }
     return victims.length;
