@@ -77,11 +77,11 @@ describe('asym: after the fast ISP is back, the pool moves off the slow one', ()
     const rs = pair.rs();
     expect((await curlSmall(lab, 'lan', { timeoutS: 8 })).ok).toBe(true);
     const size = (await redsocksPoolStats(rs)).size;
-    await waitFor(() => toServerFrom(lab, ADDR.wan1) >= size, 20000, 'the warm pool on isp1');
+    await waitFor(async () => (await redsocksPoolStats(rs)).pooled_wan1 >= size, 20000, 'the warm pool on isp1');
     await lab.cut('isp1');
     try {
       expect((await curlSmall(lab, 'lan', { timeoutS: 8 })).ok).toBe(true);
-      await waitFor(() => toServerFrom(lab, ADDR.wan2) >= size, 20000, 'the warm pool refilled on isp2');
+      await waitFor(async () => (await redsocksPoolStats(rs)).pooled_wan2 >= size, 20000, 'the warm pool refilled on isp2');
     } finally {
       await lab.restore('isp1');
     }
@@ -90,7 +90,16 @@ describe('asym: after the fast ISP is back, the pool moves off the slow one', ()
       15000,
       'the pool to drop its isp2 connections',
     );
-    await waitFor(() => toServerFrom(lab, ADDR.wan1) >= size, 20000, 'the warm pool back on isp1');
+    // full again, every idle connection on isp1 (the pool's own count per path: the kernel's
+    // view also shows connections closing, and subflows the path manager added)
+    await waitFor(async () => {
+      const st = await redsocksPoolStats(rs);
+      return st.pooled_wan1 >= st.size && st.pooled_wan2 === 0;
+    }, 20000, 'the warm pool back on isp1').catch(async (e: unknown) => {
+      // what the pool and the paths were doing, for the failure message
+      const log = rs.output().split('\n').filter((l) => /path|pool|pooled/.test(l) && !/pool size=|path wan\d \d|Dumping|End of/.test(l));
+      throw new Error(`${String(e)}\npool: ${JSON.stringify(await redsocksPoolStats(rs))}\n${log.slice(-40).join('\n')}`);
+    });
     const before = await redsocksPoolStats(rs);
     const from = rs.output().length;
     expect(await fiveDuringCut(lab, 'isp2')).toEqual([true, true, true, true, true]);

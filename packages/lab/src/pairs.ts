@@ -93,12 +93,17 @@ export async function startOurRedsocks(
   return startDaemon(lab.ns.gw, 'redsocks-ts', [...daemonEntry('packages/redsocks-ts/dist/cli.js'), '-c', labConf(lab, file, o)], port);
 }
 
-/** The warm-pool counters of redsocks-ts' SIGUSR1 dump (`pool size=4 idle=4 ... hits=2 ...`). */
+/**
+ * The warm-pool counters of redsocks-ts' SIGUSR1 dump (`pool size=4 idle=4 ... hits=2 ...`), and
+ * each path's idle pooled connections as `pooled_NAME` (`path wan1 ... pooled=3`).
+ */
 export async function redsocksPoolStats(rs: Started): Promise<Record<string, number>> {
   const from = rs.output().length;
   rs.proc.kill('SIGUSR1');
   const line = (await waitFor(() => /pool (size=.*)/.exec(rs.output().slice(from))?.[1], 5000, 'the SIGUSR1 dump')) as string;
-  return Object.fromEntries([...line.matchAll(/(\w+)=(\d+)/g)].map((m) => [m[1], Number(m[2])]));
+  const dump = rs.output().slice(from);
+  const perPath = [...dump.matchAll(/ path (\S+) \S+ \S+ rtt=\S+ since=\d+s pooled=(\d+)/g)].map((m) => [`pooled_${m[1]}`, Number(m[2])]);
+  return Object.fromEntries([...[...line.matchAll(/(\w+)=(\d+)/g)].map((m) => [m[1], Number(m[2])]), ...perPath]);
 }
 
 /**

@@ -219,6 +219,7 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
         const last = next === candidates.length;
         running++;
         pending.add(p.name);
+        const startedAt = Date.now();
         const stagger = last || !p.up ? undefined : setTimeout(startLive, h.staggerDelay(p));
         stagger?.unref();
         attempt(p, last, fastOpen).then(
@@ -241,7 +242,7 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
             if (stagger) clearTimeout(stagger);
             firstErr ??= err;
             if (isPathFailure(err)) {
-              h.reportFailure(p.name, err);
+              h.reportFailure(p.name, err, false, startedAt);
               if (!settled && next < candidates.length) {
                 log.info(`connect via path ${p.name} (${p.source}) failed: ${(err as Error).message}; trying the next path`);
               }
@@ -481,6 +482,7 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
       return conn;
     },
     poolStats(): PoolStats {
+      if (pool && health) return { ...pool.stats(), idleByPath: Object.fromEntries(pool.idleBy(pathOf)) };
       return (
         pool?.stats() ?? {
           size: 0,

@@ -20,24 +20,27 @@ export function dialLog(log: RedsocksLog): HealthLog {
   };
 }
 
-/** The SIGUSR1 block after the client list: one line per WAN path, then the pool counters. */
+/**
+ * The SIGUSR1 block after the client list: one line per WAN path (with a pool, `pooled=N`: its
+ * idle connections whose initial subflow is on that path), then the pool counters.
+ */
 export function dialerDumpLines(d: Pick<Dialer, 'paths' | 'poolStats'> & { kernel?: Dialer['kernel'] }, now = Date.now()): string[] {
   const out: string[] = [];
   const none = d.kernel?.none();
   if (none !== undefined && d.paths().length === 0) out.push(`paths auto: none (${none})`);
   const withdrawn = new Set(d.kernel?.withdrawnAddresses() ?? []);
+  const s = d.poolStats();
   for (const p of d.paths()) {
     const rtt = p.rttMs === null ? 'rtt=?' : `rtt=${Math.round(p.rttMs)}ms`;
     const extra = [p.device ? `dev=${p.device}` : '', p.mark !== undefined ? `mark=${p.mark}` : '', p.backup ? 'backup' : '']
       .filter((x) => x)
       .join(' ');
-    const since = `since=${Math.max(0, Math.round((now - p.lastChange) / 1000))}s`;
+    const since = `since=${Math.max(0, Math.round((now - p.lastChange) / 1000))}s${s.size > 0 ? ` pooled=${s.idleByPath?.[p.name] ?? 0}` : ''}`;
     const err = p.lastError && !p.up && p.lastError !== p.why ? ` error="${p.lastError}"` : '';
     const why = p.why ? ` auto="${p.why}"` : '';
     const w = withdrawn.has(p.source) ? ' endpoint=withdrawn' : '';
     out.push(`path ${p.name} ${p.source} ${p.state} ${rtt} ${since}${extra ? ` ${extra}` : ''}${w}${err}${why}`);
   }
-  const s = d.poolStats();
   if (s.size > 0) {
     out.push(
       `pool size=${s.size} idle=${s.idle} pending=${s.pending} hits=${s.hits} misses=${s.misses} refills=${s.refills} expired=${s.expired} dropped=${s.dropped} failures=${s.failures} idle_timeout=${Math.round(s.idleTimeoutMs / 1000)}s${s.auto ? ' auto' : ''}`,

@@ -41,6 +41,8 @@ export interface PoolStats {
   idleTimeoutMs: number;
   /** The size follows demand (`pool_size = auto`). */
   auto: boolean;
+  /** Idle connections by the WAN path of their initial subflow (set by the dialer with paths). */
+  idleByPath?: Record<string, number>;
 }
 
 export interface PooledConn {
@@ -202,6 +204,16 @@ export class WarmPool {
       this.refill.fill();
     }
     return victims.length;
+  }
+
+  /** Idle connections counted by `key` (e.g. their path); those it gives no key are left out. */
+  idleBy(key: (c: PooledConn) => string | undefined): Map<string, number> {
+    const out = new Map<string, number>();
+    for (const e of this.entries) {
+      const k = key(e);
+      if (k !== undefined) out.set(k, (out.get(k) ?? 0) + 1);
+    }
+    return out;
   }
 
   /** Resolves when `size` connections are established (used by tests and the demo). */

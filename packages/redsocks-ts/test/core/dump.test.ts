@@ -77,8 +77,9 @@ test('paths and pool follow the client list in their own block; a dead path is l
     expect(out[0]).toBe(`notice Dumping client list for socks5 at 127.0.0.1:${port}:`);
     expect(out[1]).toBe('notice End of client list. 0 clients.');
     expect(out[2]).toBe(`notice Dumping upstream paths for socks5 at 127.0.0.1:${port}:`);
-    expect(out[3]).toMatch(/^notice path wan1 127\.0\.0\.1 up rtt=\d+ms since=\d+s$/);
-    expect(out[4]).toMatch(/^notice path wan2 192\.0\.2\.77 down rtt=\? since=\d+s backup error=".+"$/);
+    // the pool's 2 idle connections started on wan1 (wan2 is down)
+    expect(out[3]).toMatch(/^notice path wan1 127\.0\.0\.1 up rtt=\d+ms since=\d+s pooled=2$/);
+    expect(out[4]).toMatch(/^notice path wan2 192\.0\.2\.77 down rtt=\? since=\d+s pooled=0 backup error=".+"$/);
     expect(out[5]).toMatch(/^notice pool size=2 idle=2 pending=0 hits=0 misses=0 refills=0 expired=0 dropped=0 failures=0 idle_timeout=\d+s$/);
     expect(out[6]).toBe('notice End of upstream paths.');
     expect(out).toHaveLength(7);
