@@ -17,19 +17,34 @@ import { waitFor } from './wait';
 
 export interface Daemon {
   proc: ChildProcess;
-  /** Everything it wrote to stdout and stderr so far. */
+  /** What it wrote to stdout and stderr so far (the last 1 MB). */
   output: () => string;
+  /** How many bytes of output so far, for outputSince(). */
+  outputMark?: () => number;
+  /** The output written after outputMark() returned `mark` (what of it is still kept). */
+  outputSince?: (mark: number) => string;
 }
 
 /** Spawns `argv` inside `ns` (killed when the namespace goes) with its output captured. */
 export function spawnIn(ns: Netns, argv: string[], opts: { cwd?: string } = {}): Daemon {
   const proc = ns.spawn(argv, { cwd: opts.cwd ?? ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
+  let total = 0;
   // the last 1 MB: enough for any failure message, bounded for a long bench
-  const keep = (d: Buffer): void => void (out = (out + d.toString()).slice(-1 << 20));
+  const keep = (d: Buffer): void => {
+    const text = d.toString();
+    total += text.length;
+    out = (out + text).slice(-1 << 20);
+  };
   proc.stdout?.on('data', keep);
   proc.stderr?.on('data', keep);
-  return { proc, output: () => out };
+  return {
+    proc,
+    output: () => out,
+    outputMark: () => total,
+    // `out` ends at `total`: what came after `mark` is its last total - mark characters
+    outputSince: (mark) => (total - mark > 0 ? out.slice(-(total - mark)) : ''),
+  };
 }
 
 /** Waits until something listens on TCP `port` inside `ns`. */

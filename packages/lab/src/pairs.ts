@@ -98,10 +98,12 @@ export async function startOurRedsocks(
  * each path's idle pooled connections as `pooled_NAME` (`path wan1 ... pooled=3`).
  */
 export async function redsocksPoolStats(rs: Started): Promise<Record<string, number>> {
-  const from = rs.output().length;
+  // by byte count, not by rs.output().length: that stops growing once the kept output is 1 MB
+  const mark = rs.outputMark ? rs.outputMark() : rs.output().length;
+  const since = (): string => (rs.outputSince ? rs.outputSince(mark) : rs.output().slice(mark));
   rs.proc.kill('SIGUSR1');
-  const line = (await waitFor(() => /pool (size=.*)/.exec(rs.output().slice(from))?.[1], 5000, 'the SIGUSR1 dump')) as string;
-  const dump = rs.output().slice(from);
+  const line = (await waitFor(() => /pool (size=.*)/.exec(since())?.[1], 5000, 'the SIGUSR1 dump')) as string;
+  const dump = since();
   const perPath = [...dump.matchAll(/ path (\S+) \S+ \S+ rtt=\S+ since=\d+s pooled=(\d+)/g)].map((m) => [`pooled_${m[1]}`, Number(m[2])]);
   return Object.fromEntries([...[...line.matchAll(/(\w+)=(\d+)/g)].map((m) => [m[1], Number(m[2])]), ...perPath]);
 }

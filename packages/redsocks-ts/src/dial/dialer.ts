@@ -219,7 +219,6 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
         const last = next === candidates.length;
         running++;
         pending.add(p.name);
-        const startedAt = Date.now();
         const stagger = last || !p.up ? undefined : setTimeout(startLive, h.staggerDelay(p));
         stagger?.unref();
         attempt(p, last, fastOpen).then(
@@ -242,7 +241,7 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
             if (stagger) clearTimeout(stagger);
             firstErr ??= err;
             if (isPathFailure(err)) {
-              h.reportFailure(p.name, err, false, startedAt);
+              h.reportFailure(p.name, err);
               if (!settled && next < candidates.length) {
                 log.info(`connect via path ${p.name} (${p.source}) failed: ${(err as Error).message}; trying the next path`);
               }

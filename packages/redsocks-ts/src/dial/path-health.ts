@@ -124,8 +124,6 @@ interface PathState extends PathView {
   lastProbe: number;
   /** Epoch ms when a stall report was last disproved by a probe. */
   confirmedAt: number;
-  /** Epoch ms of the last success (probe, connect or live subflow). */
-  okAt: number;
 }
 
 function toView(s: PathState): PathView {
@@ -164,7 +162,6 @@ function newState(p: PathSpec, now: number): PathState {
     why: p.why,
     lastProbe: 0,
     confirmedAt: 0,
-    okAt: 0,
   };
 }
 
@@ -301,7 +298,6 @@ export class PathHealth extends EventEmitter {
     if (!s || !s.usable) return;
     s.misses = 0;
     s.suspect = false;
-    s.okAt = Date.now();
     // Karn's rule: a connect that outlasted the first SYN retransmission (Linux's initial RTO,
     // 1 s) timed two SYNs; its time says nothing about the path's RTT, only that it answers
     // (seen on an ISP coming back: a probe's connect of 1065 ms on a 30 ms path).
@@ -320,19 +316,13 @@ export class PathHealth extends EventEmitter {
     this.transition(s, 'up', reason);
   }
 
-  /**
-   * A failed real connect: the path is down at once when the error blames the path. A connect
-   * started (`startedAt`, epoch ms) before the path's last success is old news and only
-   * recorded: a probe sent during an outage times out after the ISP is back and a later probe
-   * got through (it made a returning path suspect for a probe interval).
-   */
-  reportFailure(name: string, err: unknown, fromProbe = false, startedAt?: number): void {
+  /** A failed real connect: the path is down at once when the error blames the path. */
+  reportFailure(name: string, err: unknown, fromProbe = false): void {
     const s = this.states.find((p) => p.name === name);
     if (!s) return;
     const reason = (err as Error)?.message ?? String(err);
     s.lastError = reason;
     if (!isPathFailure(err)) return;
-    if (startedAt !== undefined && s.okAt > startedAt) return;
     // A first probe miss is not "down" yet, but the path stays ranked after the healthy ones.
     s.suspect = true;
     s.misses++;
@@ -433,8 +423,7 @@ export class PathHealth extends EventEmitter {
 
   private async probe(s: PathState, timeoutMs = this.opts.probeTimeoutMs): Promise<boolean> {
     const t0 = process.hrtime.bigint();
-    const started = Date.now();
-    s.lastProbe = started;
+    s.lastProbe = Date.now();
     // No answer within a few RTTs: rank the path after the others now (the first connection
     // after a cut must not wait a stagger delay on it); the probe's timeout decides "down".
     const late =
@@ -442,7 +431,7 @@ export class PathHealth extends EventEmitter {
         ? undefined
         : setTimeout(
             () => {
-              if (s.up && !s.suspect && s.okAt <= started) s.suspect = true;
+              if (s.up && !s.suspect) s.suspect = true;
             },
             Math.max(2 * s.rttMs, s.rttMs + 4 * (s.rttVarMs ?? 0), MIN_PROBE_SUSPECT_MS),
           );
@@ -472,7 +461,7 @@ export class PathHealth extends EventEmitter {
       return true;
     } catch (err) {
       if (late) clearTimeout(late);
-      if (!this.stopped && s.usable) this.reportFailure(s.name, err, true, started);
+      if (!this.stopped && s.usable) this.reportFailure(s.name, err, true);
       return false;
     }
   }

@@ -93,22 +93,6 @@ test("Karn's rule: a connect that outlasted the first SYN retransmission is no R
   expect(h.get('dsl')?.rttMs).toBeGreaterThan(30);
 });
 
-test('a failure of a connect started before the last success is old news: recorded, not acted on', async () => {
-  const h = make();
-  const before = Date.now();
-  await new Promise((r) => setTimeout(r, 5));
-  h.reportSuccess('fiber', 30);
-  // a probe sent during the outage times out after a later one got through
-  h.reportFailure('fiber', timeout, true, before);
-  expect(h.get('fiber')).toMatchObject({ up: true, lastError: 'connect ETIMEDOUT' });
-  expect(h.trusted('fiber')).toBe(true);
-  h.reportFailure('fiber', timeout, false, before);
-  expect(h.get('fiber')?.up).toBe(true);
-  // one started after it counts
-  h.reportFailure('fiber', timeout, false, Date.now());
-  expect(h.get('fiber')?.up).toBe(false);
-});
-
 test('a refused connect does not blame the path; probes need two misses', () => {
   const h = make();
   h.reportFailure('fiber', refused);
