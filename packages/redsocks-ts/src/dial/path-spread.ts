@@ -55,12 +55,18 @@ export function leadPath(paths: PathView[], usable: (name: string) => boolean, l
 
 /** Round trips of the fastest path before a fresh connection's first byte: connect, then request. */
 export const FRESH_CONNECT_RTTS = 2;
+/**
+ * ... and by how many ms a fresh connect must win before a pooled connection is passed over
+ * (and closed): RTT jitter, a queue's passing spike, the connect's own cost (with 5 ms, paths of
+ * a few ms in a loaded CI run lost their pooled connections to each other).
+ */
+export const WORTH_SLACK_MS = 20;
 
 /**
  * The names of the paths whose pooled connections are worth taking: trusted (`usable`); while
  * any non-backup path is trusted, not backup (a metered path only stands in for the others);
- * and with a measured RTT below FRESH_CONNECT_RTTS x the fastest of those + EQUAL_COST_SLACK_MS
- * (jitter on short RTTs), or none measured.
+ * and with a measured RTT below FRESH_CONNECT_RTTS x the fastest of those + WORTH_SLACK_MS, or
+ * none measured.
  */
 export function worthTaking(paths: PathView[], usable: (name: string) => boolean): Set<string> {
   const trusted = paths.filter((p) => usable(p.name));
@@ -68,7 +74,7 @@ export function worthTaking(paths: PathView[], usable: (name: string) => boolean
   const pool = primary.length > 0 ? primary : trusted;
   const rtts = pool.filter((p) => p.rttMs !== null).map((p) => p.rttMs as number);
   const best = rtts.length > 0 ? Math.min(...rtts) : Infinity;
-  return new Set(pool.filter((p) => p.rttMs === null || p.rttMs < FRESH_CONNECT_RTTS * best + EQUAL_COST_SLACK_MS).map((p) => p.name));
+  return new Set(pool.filter((p) => p.rttMs === null || p.rttMs < FRESH_CONNECT_RTTS * best + WORTH_SLACK_MS).map((p) => p.name));
 }
 
 /** The path of `paths` with the lowest `load` (the first on a tie), or undefined for none. */
