@@ -19,10 +19,10 @@ export interface Daemon {
   proc: ChildProcess;
   /** What it wrote to stdout and stderr so far (the last 1 MB). */
   output: () => string;
-  /** How many bytes of output so far, for outputSince(). */
-  outputMark?: () => number;
+  /** How many characters of output so far, for outputSince(). */
+  outputMark: () => number;
   /** The output written after outputMark() returned `mark` (what of it is still kept). */
-  outputSince?: (mark: number) => string;
+  outputSince: (mark: number) => string;
 }
 
 /** Spawns `argv` inside `ns` (killed when the namespace goes) with its output captured. */

@@ -81,7 +81,8 @@ export async function startUnbound(ns: Netns | null, o: UnboundOptions): Promise
     throw new Error(`unbound did not start: ${String(e)}\n${out}`);
   }
   if (proc.exitCode !== null) throw new Error(`unbound exited with ${proc.exitCode}:\n${out}`);
-  return { proc, output: () => out, name: 'unbound', stop: (ms = 3000) => stopProcess(proc, ms) };
+  // `out` is kept whole here: its length is the mark
+  return { proc, output: () => out, outputMark: () => out.length, outputSince: (mark) => out.slice(mark), name: 'unbound', stop: (ms = 3000) => stopProcess(proc, ms) };
 }
 
 export interface DigResult {

@@ -98,9 +98,9 @@ export async function startOurRedsocks(
  * each path's idle pooled connections as `pooled_NAME` (`path wan1 ... pooled=3`).
  */
 export async function redsocksPoolStats(rs: Started): Promise<Record<string, number>> {
-  // by byte count, not by rs.output().length: that stops growing once the kept output is 1 MB
-  const mark = rs.outputMark ? rs.outputMark() : rs.output().length;
-  const since = (): string => (rs.outputSince ? rs.outputSince(mark) : rs.output().slice(mark));
+  // by a count of all output, not rs.output().length: that stops growing once the kept output is 1 MB
+  const mark = rs.outputMark();
+  const since = (): string => rs.outputSince(mark);
   rs.proc.kill('SIGUSR1');
   const line = (await waitFor(() => /pool (size=.*)/.exec(since())?.[1], 5000, 'the SIGUSR1 dump')) as string;
   const dump = since();

@@ -414,8 +414,8 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
    * on the slow path because the fast one was slow to answer is kept: the loser is suspect,
    * so not trusted, until its own attempt ends; so refills churn at most once per lost race.
    */
-  function dropSuperseded(h: PathHealth): Set<string> {
-    const worth = worthTaking(h.candidates(), (n) => h.trusted(n));
+  function dropSuperseded(h: PathHealth, paths = h.candidates()): Set<string> {
+    const worth = worthTaking(paths, (n) => h.trusted(n));
     pool?.dropWhere((c) => {
       const name = pathOf(c);
       return name !== undefined && !worth.has(name) && h.trusted(name);
@@ -451,8 +451,9 @@ export function createDialer(section: DialSection, base?: BaseSection, opts: Dia
         // connection cannot change path) and fast enough to beat a fresh connect on the
         // fastest path (path-spread.ts). Of those, one on the equal-cost path with the fewest
         // connections in use.
-        const worth = health ? dropSuperseded(health) : undefined;
-        const peers = health ? equalCostPaths(health.candidates(), (n) => health.trusted(n)).map((p) => p.name) : [];
+        const paths = health?.candidates();
+        const worth = health ? dropSuperseded(health, paths) : undefined;
+        const peers = health && paths ? equalCostPaths(paths, (n) => health.trusted(n)).map((p) => p.name) : [];
         const hit = pool.take(
           (c) => {
             const name = pathOf(c);
